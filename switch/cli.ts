@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+/**
+ * The revswitch command line. Each subcommand lives in switch/cli/ and returns its
+ * output; errors become one line on stderr and exit status 1 (2 for usage errors).
+ */
+import { DialectError, IsoError } from '../codec/index.js';
+import { UsageError } from './cli/args.js';
+import { DECODE_USAGE, ENCODE_USAGE, decodeCommand, encodeCommand } from './cli/codec-commands.js';
+
+type Command = (argv: string[]) => Promise<string>;
+
+const COMMANDS: Record<string, { run: Command; usage: string }> = {
+  decode: { run: decodeCommand, usage: DECODE_USAGE },
+  encode: { run: encodeCommand, usage: ENCODE_USAGE },
+};
+
+function help(): string {
+  return ['usage:', ...Object.values(COMMANDS).map((c) => `  ${c.usage}`)].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    process.stdout.write(help() + '\n');
+    return name === undefined ? 2 : 0;
+  }
+  const cmd = COMMANDS[name];
+  if (!cmd) {
+    process.stderr.write(`revswitch: unknown command "${name}"\n${help()}\n`);
+    return 2;
+  }
+  try {
+    const out = await cmd.run(rest);
+    process.stdout.write(out.endsWith('\n') ? out : out + '\n');
+    return 0;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`revswitch ${name}: ${e.message}\nusage: ${cmd.usage}\n`);
+      return 2;
+    }
+    if (e instanceof IsoError || e instanceof DialectError) {
+      process.stderr.write(`revswitch ${name}: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (e: unknown) => {
+    process.stderr.write(`revswitch: internal error: ${e instanceof Error ? e.stack : String(e)}\n`);
+    process.exitCode = 70;
+  },
+);
