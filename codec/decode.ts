@@ -18,6 +18,16 @@ interface Latin1Buffer extends Buffer { latin1Slice(start: number, end: number):
 const bitmap = new Uint8Array(24);
 let scratch = Buffer.allocUnsafe(1024) as Latin1Buffer;
 
+/**
+ * Binary values are copied out: the caller may reuse its input buffer, and a message
+ * held in a queue must not change under it. (Buffer#slice would be a view.)
+ */
+function copyOf(buf: Buffer, from: number, to: number): Buffer {
+  const out = Buffer.allocUnsafe(to - from);
+  buf.copy(out, 0, from, to);
+  return out;
+}
+
 function asBuffer(b: Uint8Array): Latin1Buffer {
   return (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.length)) as Latin1Buffer;
 }
@@ -34,7 +44,7 @@ function unitName(f: CompiledField, n: number): string {
 /** Bytes a value of `len` units takes on the wire. */
 function wireBytes(f: CompiledField, len: number): number {
   switch (f.enc) {
-    case Enc.BCD: return f.cls === Cls.XN ? 1 + ((len >> 1)) : (len + 1) >> 1;
+    case Enc.BCD: return f.cls === Cls.XN && len > 0 ? 1 + (len >> 1) : (len + 1) >> 1;
     case Enc.HEX: return len * 2;
     default: return len;
   }
@@ -48,12 +58,12 @@ export function decode(dialect: Dialect, bytes: Uint8Array): IsoMessage {
 
   if (dialect.tpdu) {
     if (end < 5) throw new IsoError('tpdu', 0, `expected 5 bytes, got ${end}`);
-    msg.tpdu = buf.slice(0, 5);
+    msg.tpdu = copyOf(buf, 0, 5);
     off = 5;
   }
   if (dialect.headerLength > 0) {
     if (end - off < dialect.headerLength) throw new IsoError('header', off, `expected ${dialect.headerLength} bytes, got ${end - off}`);
-    msg.header = buf.slice(off, off + dialect.headerLength);
+    msg.header = copyOf(buf, off, off + dialect.headerLength);
     off += dialect.headerLength;
   }
 
@@ -191,7 +201,7 @@ function decodeField(f: CompiledField, buf: Latin1Buffer, str: string, off: numb
       return stop;
     }
     case Enc.BINARY:
-      values[n] = buf.slice(off, stop);
+      values[n] = copyOf(buf, off, stop);
       return stop;
     case Enc.HEX: {
       const out = Buffer.allocUnsafe(len);
@@ -244,7 +254,7 @@ function unpackBcd(f: CompiledField, buf: Latin1Buffer, off: number, len: number
   let digits = len;
   let pos = 0;
   let p = off;
-  if (f.cls === Cls.XN) {
+  if (f.cls === Cls.XN && len > 0) {
     const sign = buf[p];
     if (sign !== 67 && sign !== 68) throw new IsoError(f.num, p, 'amount sign must be C or D');
     s[pos++] = sign;

@@ -66,7 +66,7 @@ function encodeAt(dialect: Dialect, msg: IsoMessage, start: number): number {
     if (!msg.tpdu || msg.tpdu.length !== 5) throw err('tpdu', off, `dialect ${dialect.name} needs a 5-byte TPDU`);
     ensure(off + 5);
     out.set(msg.tpdu, off);
-    off = 5;
+    off += 5;
   }
   if (dialect.headerLength > 0) {
     const h = msg.header;
@@ -257,7 +257,7 @@ function writePrefix(f: CompiledField, len: number, off: number): number {
 function packBcd(f: CompiledField, v: string, zeros: number, off: number): number {
   const n = f.num;
   let i = 0;
-  if (f.cls === Cls.XN) {
+  if (f.cls === Cls.XN && v.length > 0) {
     const c = v.charCodeAt(0);
     if (c !== 67 && c !== 68) throw err(n, off, 'amount sign must be C or D');
     out[off++] = c;
