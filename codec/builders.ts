@@ -8,7 +8,7 @@
 import type { Dialect } from './dialect.js';
 import { IsoError } from './errors.js';
 import type { IsoMessage } from './message.js';
-import { IsoMessage as Message } from './message.js';
+import { copyBytes, IsoMessage as Message } from './message.js';
 import { formatF56, formatF90, formatF95 } from './subfields.js';
 import { swapTpdu } from './tpdu.js';
 
@@ -40,7 +40,7 @@ export function responseTo(dialect: Dialect, req: IsoMessage, responseCode?: str
     if (v !== undefined) res.values[n] = v;
   }
   if (req.tpdu) res.tpdu = swapTpdu(req.tpdu);
-  if (req.header) res.header = req.header.slice();
+  if (req.header) res.header = copyBytes(req.header);
   if (responseCode !== undefined) res.set(39, responseCode);
   return res;
 }
@@ -99,8 +99,8 @@ export function reversalOf(dialect: Dialect, orig: IsoMessage, opts: ReversalOpt
     const v = orig.values[n];
     if (v !== undefined && dialect.fields[n] !== undefined) rev.values[n] = v;
   }
-  if (orig.tpdu) rev.tpdu = orig.tpdu.slice();
-  if (orig.header) rev.header = orig.header.slice();
+  if (orig.tpdu) rev.tpdu = copyBytes(orig.tpdu);
+  if (orig.header) rev.header = copyBytes(orig.header);
   if (opts.approvalCode !== undefined) rev.set(38, opts.approvalCode);
   if (opts.stan !== undefined) rev.set(11, opts.stan);
   else if (orig.has(11)) rev.values[11] = orig.values[11];

@@ -37,6 +37,13 @@ export function fromHex(hex: string, site: number | 'message' = 'message'): Uint
   return out;
 }
 
+/** A real copy: Buffer#slice, unlike Uint8Array#slice, returns a view. */
+export function copyBytes(b: Uint8Array): Uint8Array {
+  const c = new Uint8Array(b.length);
+  c.set(b);
+  return c;
+}
+
 export function hexNibble(c: number): number {
   if (c >= 48 && c <= 57) return c - 48;
   if (c >= 65 && c <= 70) return c - 55;
@@ -99,11 +106,11 @@ export class IsoMessage {
 
   clone(): IsoMessage {
     const m = new IsoMessage(this.mti);
-    m.tpdu = this.tpdu && this.tpdu.slice();
-    m.header = this.header && this.header.slice();
+    m.tpdu = this.tpdu && copyBytes(this.tpdu);
+    m.header = this.header && copyBytes(this.header);
     for (let i = 2; i < this.values.length; i++) {
       const v = this.values[i];
-      if (v !== undefined) m.values[i] = typeof v === 'string' ? v : v.slice();
+      if (v !== undefined) m.values[i] = typeof v === 'string' ? v : copyBytes(v);
     }
     return m;
   }

@@ -146,7 +146,18 @@ export function checkFieldSpec(source: string, path: string, raw: unknown): Fiel
   } else if (r.prefix !== undefined) {
     throw new DialectError(source, `${path}.prefix`, 'a fixed field has no length prefix');
   }
-  if (r.pad !== undefined) spec.pad = oneOf(source, `${path}.pad`, r.pad, PADS);
+  if (r.pad !== undefined) {
+    const pad = oneOf(source, `${path}.pad`, r.pad, PADS);
+    const ok = encoding === 'bcd'
+      ? pad !== 'rightSpace' && pad !== 'none'
+      : pad === 'none' || (length === 'fixed' && (pad === 'rightSpace' ? type === 'an' || type === 'ans' : pad === 'left0' || pad === 'right0') && type !== 'b');
+    if (!ok) {
+      throw new DialectError(source, `${path}.pad`, encoding === 'bcd'
+        ? 'a BCD field pads with a nibble: expected left0, leftF, right0 or rightF'
+        : `a ${length} ${type} field in ${encoding} cannot use pad ${pad}; fixed text takes left0, right0, rightSpace (an/ans) or none`);
+    }
+    spec.pad = pad;
+  }
   if (r.parts !== undefined) spec.parts = oneOf(source, `${path}.parts`, r.parts, PART_KINDS);
   if (typeof r.label !== 'string' || r.label === '') {
     throw new DialectError(source, `${path}.label`, 'expected a non-empty string');
@@ -158,17 +169,23 @@ export function compileField(num: number, s: FieldSpec): CompiledField {
   const lenDigits = LEN_DIGITS[s.length];
   const prefixEnc = s.prefix ?? 'ascii';
   const pad = s.pad ?? defaultPad(s);
-  const padFirst = pad === 'left0' || pad === 'leftF';
+  const bcd = s.encoding === 'bcd';
+  // BCD: the pad says where the odd nibble goes and what it holds.
+  const padFirst = bcd && (pad === 'left0' || pad === 'leftF');
   const padNibble = pad === 'leftF' || pad === 'rightF' ? 0xf : 0;
+  // Fixed fields: the fill for short values on encode. A BCD numeric is filled with
+  // leading zero digits whatever its nibble pad, since that keeps its numeric value.
   let fill = -1;
   let fillLeft = false;
-  if (s.length === 'fixed' && s.encoding !== 'bcd') {
-    if (s.type === 'n') { fill = 0x30; fillLeft = true; }
-    else if (s.type === 'an' || s.type === 'ans') { fill = 0x20; fillLeft = false; }
-  } else if (s.length === 'fixed' && s.type === 'n') {
-    fill = 0x30; fillLeft = true;
+  if (s.length === 'fixed' && pad !== 'none') {
+    if (bcd) {
+      if (s.type === 'n') { fill = 0x30; fillLeft = true; }
+    } else if (pad === 'left0' || pad === 'right0') {
+      fill = 0x30; fillLeft = pad === 'left0';
+    } else if (pad === 'rightSpace') {
+      fill = 0x20;
+    }
   }
-  if (pad === 'none') fill = -1;
   return new CompiledField(
     num, CLS[s.type], ENC[s.encoding], lenDigits, ENC[prefixEnc],
     lenDigits === 0 ? 0 : prefixBytesFor(prefixEnc, lenDigits),
