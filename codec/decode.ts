@@ -6,7 +6,7 @@
  * are then substrings (no native call per field), and validation is a table lookup per
  * character. BCD and EBCDIC fields are unpacked into a scratch buffer first.
  */
-import { ALLOWED, badCharReason } from './charsets.js';
+import { ALLOWED, REJECT, badCharReason } from './charsets.js';
 import type { Dialect } from './dialect.js';
 import { EBCDIC_TO_LATIN1 } from './ebcdic.js';
 import { IsoError } from './errors.js';
@@ -196,7 +196,7 @@ function decodeField(f: CompiledField, buf: Latin1Buffer, str: string, off: numb
   const stop = off + size;
   switch (f.enc) {
     case Enc.ASCII: {
-      checkText(f, str, off, stop);
+      checkAscii(f, buf, off, stop);
       values[n] = str.slice(off, stop);
       return stop;
     }
@@ -225,6 +225,23 @@ function decodeField(f: CompiledField, buf: Latin1Buffer, str: string, off: numb
     default:
       values[n] = unpackBcd(f, buf, off, len);
       return stop;
+  }
+}
+
+/** Validates bytes [from, to) of an ASCII field: the hot path, so reading bytes, not chars. */
+function checkAscii(f: CompiledField, buf: Buffer, from: number, to: number): void {
+  const reject = REJECT[f.cls];
+  let i = from;
+  if (f.cls === Cls.XN && to > from) {
+    const c = buf[i];
+    if (c !== 67 && c !== 68) throw new IsoError(f.num, i, 'amount sign must be C or D');
+    i++;
+  }
+  let bad = 0;
+  for (let k = i; k < to; k++) bad |= reject[buf[k]];
+  if (bad === 0) return;
+  for (let k = i; k < to; k++) {
+    if (reject[buf[k]] !== 0) throw new IsoError(f.num, k, badCharReason(f.cls, buf[k]));
   }
 }
 

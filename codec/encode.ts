@@ -6,7 +6,7 @@
  * Node pools small Buffers: no per-message copy. A returned Buffer keeps its slab alive,
  * so a caller that holds one message for long should copy it (Buffer.from(buf)).
  */
-import { ALLOWED, badCharReason } from './charsets.js';
+import { ALLOWED, REJECT, badCharReason } from './charsets.js';
 import type { Dialect } from './dialect.js';
 import { LATIN1_TO_EBCDIC } from './ebcdic.js';
 import { IsoError, type ErrorSite } from './errors.js';
@@ -169,10 +169,13 @@ function textError(f: CompiledField, c: number, off: number): IsoError {
   return err(f.num, off, c > 255 ? 'non-ASCII character in text field' : badCharReason(f.cls, c));
 }
 
-/** The hot path: validate and copy each character in one pass. */
+/**
+ * The hot path: copy each character, OR-ing its rejection flag (and any bits above
+ * Latin-1) into one accumulator. Only a rejected value pays for a second, precise pass.
+ */
 function writeAscii(f: CompiledField, v: string, fillCount: number, off: number): number {
   const o = out;
-  const allowed = ALLOWED[f.cls];
+  const reject = REJECT[f.cls];
   const fillLeft = f.fillLeft ? fillCount : 0;
   for (let k = 0; k < fillLeft; k++) o[off++] = f.fill;
   let i = 0;
@@ -182,13 +185,25 @@ function writeAscii(f: CompiledField, v: string, fillCount: number, off: number)
     o[off++] = c;
     i = 1;
   }
+  const at = off;
+  let bad = 0;
   for (; i < v.length; i++) {
     const c = v.charCodeAt(i);
-    if (allowed[c] !== 1) throw textError(f, c, off);
+    bad |= reject[c & 255] | (c >> 8);
     o[off++] = c;
   }
+  if (bad !== 0) throw firstBadChar(f, v, at - (f.cls === Cls.XN ? 1 : 0));
   for (let k = fillLeft; k < fillCount; k++) o[off++] = f.fill;
   return off;
+}
+
+function firstBadChar(f: CompiledField, v: string, at: number): IsoError {
+  const allowed = ALLOWED[f.cls];
+  for (let i = f.cls === Cls.XN ? 1 : 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c > 255 || allowed[c] !== 1) return textError(f, c, at + i);
+  }
+  return err(f.num, at, 'invalid character');
 }
 
 function writeEbcdic(f: CompiledField, v: string, fillCount: number, off: number): number {
