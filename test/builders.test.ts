@@ -7,13 +7,13 @@ import {
   decode, encode, getDialect, IsoError, IsoMessage, repeatMti, repeatOf, responseMti, responseTo, reversalOf,
   toHex,
 } from '../codec/index.js';
+import { B } from './support/wire.js';
 
 const iso87a = getDialect('iso87a');
 const iso87b = getDialect('iso87b');
 const iso93a = getDialect('iso93a');
 const cup = getDialect('cup');
 
-const B = (h: string): Buffer => Buffer.from(h, 'hex');
 
 /** Sensitive authentication data a reversal must never carry (domain.md §7). */
 const NEVER_COPIED = [35, 36, 45, 52, 55];

@@ -8,13 +8,8 @@ import t from 'tap';
 import {
   decode, dialectFromOverrides, encode, getDialect, IsoError, IsoMessage, toHex, type Dialect, type FieldValue,
 } from '../codec/index.js';
+import { wire } from './support/wire.js';
 
-/** Hex bytes with whitespace and `#` comments (to end of line) -> Buffer. */
-function wire(text: string): Buffer {
-  const clean = text.replace(/#[^\n]*/g, '').replace(/\s+/g, '');
-  if (!/^([0-9A-Fa-f]{2})*$/.test(clean)) throw new Error(`bad hex literal in test: ${clean}`);
-  return Buffer.from(clean, 'hex');
-}
 
 interface Asserts {
   ok(v: unknown, msg: string): unknown;

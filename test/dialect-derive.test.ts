@@ -8,15 +8,9 @@ import t from 'tap';
 import {
   decode, dialectFromOverrides, DialectError, encode, getDialect, IsoError, IsoMessage, toHex, type Dialect, type FieldValue,
 } from '../codec/index.js';
+import { B, wire } from './support/wire.js';
 
-/** Hex bytes with whitespace and `#` comments (to end of line) -> Buffer. */
-function wire(text: string): Buffer {
-  const clean = text.replace(/#[^\n]*/g, '').replace(/\s+/g, '');
-  if (!/^([0-9A-Fa-f]{2})*$/.test(clean)) throw new Error(`bad hex literal in test: ${clean}`);
-  return Buffer.from(clean, 'hex');
-}
 
-const B = (h: string): Buffer => Buffer.from(h, 'hex');
 
 interface Asserts {
   same(a: unknown, b: unknown, msg: string): unknown;

@@ -17,17 +17,8 @@ import {
   type Cup61,
   type OriginalData93,
 } from '../codec/subfields.js';
+import { isoError } from './support/wire.js';
 
-/** What a failing call threw, reduced to what the assertions compare. */
-function isoError(fn: () => unknown): { field: number | null; offset: number; message: string } | string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof IsoError) return { field: e.field, offset: e.offset, message: e.message };
-    return `not an IsoError: ${String(e)}`;
-  }
-  return 'did not throw';
-}
 
 // ---------------------------------------------------------------------------------------
 // F90

@@ -3,6 +3,7 @@ import t from 'tap';
 import fc from 'fast-check';
 import { IsoError } from '../codec/errors.js';
 import { encodeTlv, findTag, parseTlv, redactTlv, SENSITIVE_TAGS, type TlvItem } from '../codec/tlv.js';
+import { isoError } from './support/wire.js';
 
 function hex(s: string): Uint8Array {
   return Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
@@ -17,16 +18,6 @@ function norm(items: readonly TlvItem[]): { tag: string; value: string; construc
   return items.map((i) => ({ tag: i.tag, value: toHex(i.value), constructed: i.constructed }));
 }
 
-/** What a failing call threw, reduced to what the assertions compare. */
-function isoError(fn: () => unknown): { field: number | null; offset: number; message: string } | string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof IsoError) return { field: e.field, offset: e.offset, message: e.message };
-    return `not an IsoError: ${String(e)}`;
-  }
-  return 'did not throw';
-}
 
 // A Visa test card (public test PAN), so no real card data in the repo.
 const PAN = '4761739001010010';

@@ -8,15 +8,9 @@
  */
 import t from 'tap';
 import { decode, encode, getDialect, IsoMessage, toHex, type FieldValue } from '../codec/index.js';
+import { B, fieldsJson, wire } from './support/wire.js';
 
-/** Hex bytes with whitespace and `#` comments (to end of line) -> Buffer. */
-function wire(text: string): Buffer {
-  const clean = text.replace(/#[^\n]*/g, '').replace(/\s+/g, '');
-  if (!/^([0-9A-Fa-f]{2})*$/.test(clean)) throw new Error(`bad hex literal in test: ${clean}`);
-  return Buffer.from(clean, 'hex');
-}
 
-const B = (h: string): Buffer => Buffer.from(h, 'hex');
 
 const TPDU_REQ = '6000010002'; // id 60, destination 0001, source 0002
 const TPDU_RES = '6000020001'; // the response: addresses swapped
@@ -211,9 +205,7 @@ const VECTORS: Vector[] = [
 ];
 
 function expectedJson(v: Vector): Record<string, string> {
-  const out: Record<string, string> = { mti: v.mti, tpdu: v.tpdu, header: HEADER };
-  for (const [k, x] of Object.entries(v.fields)) out[k] = typeof x === 'string' ? x : toHex(x);
-  return out;
+  return fieldsJson(v.mti, v.fields, { tpdu: v.tpdu, header: HEADER });
 }
 
 function handBuilt(v: Vector): IsoMessage {

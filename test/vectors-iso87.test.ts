@@ -8,13 +8,8 @@
  */
 import t from 'tap';
 import { decode, encode, getDialect, IsoMessage, toHex, type FieldValue } from '../codec/index.js';
+import { B, fieldsJson, wire } from './support/wire.js';
 
-/** Hex bytes with whitespace and `#` comments (to end of line) -> Buffer. */
-function wire(text: string): Buffer {
-  const clean = text.replace(/#[^\n]*/g, '').replace(/\s+/g, '');
-  if (!/^([0-9A-Fa-f]{2})*$/.test(clean)) throw new Error(`bad hex literal in test: ${clean}`);
-  return Buffer.from(clean, 'hex');
-}
 
 interface Msg87 {
   name: string;
@@ -31,7 +26,6 @@ interface Msg87 {
   fields: Record<number, FieldValue>;
 }
 
-const B = (h: string): Buffer => Buffer.from(h, 'hex');
 
 const MESSAGES: Msg87[] = [
   {
@@ -219,9 +213,7 @@ const MESSAGES: Msg87[] = [
 ];
 
 function expectedJson(m: Msg87): Record<string, string> {
-  const out: Record<string, string> = { mti: m.mti };
-  for (const [k, v] of Object.entries(m.fields)) out[k] = typeof v === 'string' ? v : toHex(v);
-  return out;
+  return fieldsJson(m.mti, m.fields);
 }
 
 for (const dialectName of ['iso87a', 'iso87a-hex'] as const) {

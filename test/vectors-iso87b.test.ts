@@ -7,15 +7,9 @@
  */
 import t from 'tap';
 import { decode, encode, getDialect, IsoMessage, toHex, type FieldValue } from '../codec/index.js';
+import { B, fieldsJson, wire } from './support/wire.js';
 
-/** Hex bytes with whitespace and `#` comments (to end of line) -> Buffer. */
-function wire(text: string): Buffer {
-  const clean = text.replace(/#[^\n]*/g, '').replace(/\s+/g, '');
-  if (!/^([0-9A-Fa-f]{2})*$/.test(clean)) throw new Error(`bad hex literal in test: ${clean}`);
-  return Buffer.from(clean, 'hex');
-}
 
-const B = (h: string): Buffer => Buffer.from(h, 'hex');
 
 interface Vector {
   name: string;
@@ -181,9 +175,7 @@ const VECTORS: Vector[] = [
 ];
 
 function expectedJson(v: Vector): Record<string, string> {
-  const out: Record<string, string> = { mti: v.mti };
-  for (const [k, x] of Object.entries(v.fields)) out[k] = typeof x === 'string' ? x : toHex(x);
-  return out;
+  return fieldsJson(v.mti, v.fields);
 }
 
 for (const v of VECTORS) {
