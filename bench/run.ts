@@ -23,6 +23,10 @@ export const SUITES: Readonly<Record<string, Registered>> = {
     description: 'decode/encode 0200, 0400, 0800 in every dialect; iso87a against npm iso_8583',
     load: async () => (await import('./suites/codec.js')).codecSuite,
   },
+  rules: {
+    description: 'rules.decide() per decision path and a mix; target >= 2,000,000 decisions/s',
+    load: async () => (await import('./suites/rules.js')).rulesSuite,
+  },
 };
 
 /** Units of every figure in a result file. */

@@ -6,12 +6,15 @@
 import { DialectError, IsoError } from '../codec/index.js';
 import { UsageError } from './cli/args.js';
 import { DECODE_USAGE, ENCODE_USAGE, decodeCommand, encodeCommand } from './cli/codec-commands.js';
+import { RULES_USAGE, rulesCommand } from './cli/rules-commands.js';
+import { CaseError, RulesError } from '../rules/index.js';
 
 type Command = (argv: string[]) => Promise<string>;
 
 const COMMANDS: Record<string, { run: Command; usage: string }> = {
   decode: { run: decodeCommand, usage: DECODE_USAGE },
   encode: { run: encodeCommand, usage: ENCODE_USAGE },
+  rules: { run: rulesCommand, usage: RULES_USAGE },
 };
 
 function help(): string {
@@ -38,8 +41,11 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`revswitch ${name}: ${e.message}\nusage: ${cmd.usage}\n`);
       return 2;
     }
-    if (e instanceof IsoError || e instanceof DialectError) {
-      process.stderr.write(`revswitch ${name}: ${e.message}\n`);
+    // Bad input (a message, a dialect or rules file, a case): the message names what
+    // and where, one line per problem, and the exit status is 1.
+    if (e instanceof IsoError || e instanceof DialectError || e instanceof RulesError || e instanceof CaseError) {
+      const prefix = e instanceof CaseError ? 'case: ' : '';
+      for (const line of e.message.split('\n')) process.stderr.write(`revswitch ${name}: ${prefix}${line}\n`);
       return 1;
     }
     throw e;
