@@ -27,6 +27,10 @@ export const SUITES: Readonly<Record<string, Registered>> = {
     description: 'rules.decide() per decision path and a mix; target >= 2,000,000 decisions/s',
     load: async () => (await import('./suites/rules.js')).rulesSuite,
   },
+  matcher: {
+    description: 'track+resolve at 10k/100k/1M in flight, expiry bursts, heap per entry; against Map+setTimeout',
+    load: async () => (await import('./suites/matcher.js')).matcherSuite,
+  },
 };
 
 /** Units of every figure in a result file. */

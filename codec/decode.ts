@@ -51,9 +51,29 @@ function wireBytes(f: CompiledField, len: number): number {
 }
 
 export function decode(dialect: Dialect, bytes: Uint8Array): IsoMessage {
-  const buf = asBuffer(bytes);
-  const end = buf.length;
   const msg = new IsoMessage();
+  decodeInto(dialect, asBuffer(bytes), msg);
+  return msg;
+}
+
+/**
+ * Decodes as far as the bytes allow: the message holds every field read before the
+ * first error. A switch uses it to answer a malformed request with a reject (F39 30)
+ * when the MTI and key fields were readable, instead of just dropping the connection.
+ */
+export function decodePartial(dialect: Dialect, bytes: Uint8Array): { msg: IsoMessage; error: IsoError | null } {
+  const msg = new IsoMessage();
+  try {
+    decodeInto(dialect, asBuffer(bytes), msg);
+    return { msg, error: null };
+  } catch (e) {
+    if (e instanceof IsoError) return { msg, error: e };
+    throw e;
+  }
+}
+
+function decodeInto(dialect: Dialect, buf: Latin1Buffer, msg: IsoMessage): void {
+  const end = buf.length;
   let off = 0;
 
   if (dialect.tpdu) {
@@ -100,7 +120,6 @@ export function decode(dialect: Dialect, bytes: Uint8Array): IsoMessage {
     }
   }
   if (off !== end) throw new IsoError('message', off, `${end - off} trailing byte${end - off === 1 ? '' : 's'} after the last field`);
-  return msg;
 }
 
 function readMti(d: Dialect, buf: Latin1Buffer, str: string, off: number, msg: IsoMessage): number {

@@ -4,7 +4,7 @@ export { IsoMessage, toHex, fromHex, type FieldValue, type MessageJson } from '.
 export { Dialect, deriveDialect } from './dialect.js';
 export { getDialect, dialectFromOverrides, DIALECT_NAMES, DEFAULT_DIALECT } from './dialects/builtin.js';
 export type { FieldSpec, DialectSpec, FieldType, LengthKind, Encoding, PrefixEncoding, Pad, PartKind } from './spec.js';
-export { decode } from './decode.js';
+export { decode, decodePartial } from './decode.js';
 export { encode } from './encode.js';
 export { messageFromJson } from './json.js';
 export { FRAMINGS, DEFAULT_FRAMING, getFraming, frame, unframe, FrameReader, type Framing, type FramingName, type FrameReaderOptions } from './framing.js';

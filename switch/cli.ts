@@ -7,6 +7,7 @@ import { DialectError, IsoError } from '../codec/index.js';
 import { UsageError } from './cli/args.js';
 import { DECODE_USAGE, ENCODE_USAGE, decodeCommand, encodeCommand } from './cli/codec-commands.js';
 import { RULES_USAGE, rulesCommand } from './cli/rules-commands.js';
+import { SIM_USAGE, simCommand } from './cli/sim-commands.js';
 import { CaseError, RulesError } from '../rules/index.js';
 
 type Command = (argv: string[]) => Promise<string>;
@@ -15,6 +16,7 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   decode: { run: decodeCommand, usage: DECODE_USAGE },
   encode: { run: encodeCommand, usage: ENCODE_USAGE },
   rules: { run: rulesCommand, usage: RULES_USAGE },
+  sim: { run: simCommand, usage: SIM_USAGE },
 };
 
 function help(): string {

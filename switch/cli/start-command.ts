@@ -1,0 +1,135 @@
+/**
+ * `revswitch start`: the switch itself. Config file first, flags on top. Without an
+ * upstream it starts the demo issuer in-process, so a fresh checkout runs end to end.
+ */
+import { getDialect, type Dialect } from '../../codec/index.js';
+import { loadDefaultRules, loadRulesFile, type CompiledRules } from '../../rules/index.js';
+import { ConfigError, defaultConfig, loadConfigFile, parseHostPort, UPSTREAM_DEFAULTS, type SwitchConfig } from '../config.js';
+import { Switch } from '../core/switch.js';
+import { resolveDialect } from '../dialect-file.js';
+import { createLogger, type Level, type Logger } from '../log.js';
+import { startIssuer, type IssuerSim } from '../sim/issuer.js';
+import { flag, parseArgs, UsageError, type Parsed } from './args.js';
+
+export const START_USAGE =
+  'revswitch start [--config FILE] [--listen HOST:PORT] [--upstream HOST:PORT] [--dialect NAME] [--framing NAME]\n' +
+  '                [--upstream-timeout-ms N] [--rules FILE] [--store URL] [--admin HOST:PORT] [--log-level LEVEL]';
+
+const START_FLAGS = {
+  config: true, listen: true, upstream: true, dialect: true, framing: true, 'upstream-timeout-ms': true,
+  rules: true, store: true, admin: true, 'log-level': true,
+};
+
+/** Config from --config, then every flag over it. Exported for tests. */
+export function buildConfig(p: Parsed): SwitchConfig {
+  const file = flag(p, 'config');
+  const c = file ? loadConfigFile(file) : defaultConfig();
+  const listen = flag(p, 'listen');
+  if (listen) Object.assign(c.listeners[0], parseHostPort(listen, '--listen'));
+  const dialect = flag(p, 'dialect');
+  if (dialect) c.listeners[0].dialect = dialect;
+  const framing = flag(p, 'framing');
+  if (framing) c.listeners[0].framing = framing;
+  const upstream = flag(p, 'upstream');
+  if (upstream) {
+    const hp = parseHostPort(upstream, '--upstream');
+    if (c.upstreams.length === 0) c.upstreams.push({ name: 'upstream', ...UPSTREAM_DEFAULTS, ...hp, dialect: c.listeners[0].dialect });
+    else Object.assign(c.upstreams[0], hp);
+  }
+  const t = flag(p, 'upstream-timeout-ms');
+  if (t !== undefined) {
+    const n = Number(t);
+    if (!/^\d+$/.test(t) || n < 10 || n > 600_000) throw new ConfigError(`command line: --upstream-timeout-ms: expected an integer from 10 to 600000, got ${JSON.stringify(t)}`);
+    c.upstreamTimeoutMs = n;
+    for (const u of c.upstreams) u.timeoutMs = n;
+  }
+  const rules = flag(p, 'rules');
+  if (rules) c.rules = rules;
+  const store = flag(p, 'store');
+  if (store) c.store = store;
+  const admin = flag(p, 'admin');
+  if (admin) c.admin = admin;
+  const level = flag(p, 'log-level');
+  if (level) {
+    if (!['debug', 'info', 'warn', 'error', 'silent'].includes(level)) throw new ConfigError(`command line: --log-level: expected debug, info, warn, error or silent, got ${JSON.stringify(level)}`);
+    c.logLevel = level as SwitchConfig['logLevel'];
+  }
+  return c;
+}
+
+/** Dialect names used by the config, resolved (and so validated) before anything starts. */
+function dialectsOf(c: SwitchConfig): (name: string) => Dialect {
+  const cache = new Map<string, Dialect>();
+  for (const name of [...c.listeners.map((l) => l.dialect), ...c.upstreams.map((u) => u.dialect)]) {
+    if (!cache.has(name)) cache.set(name, resolveDialect(name));
+  }
+  return (name) => cache.get(name) ?? getDialect(name);
+}
+
+function loadRules(c: SwitchConfig): CompiledRules {
+  return c.rules ? loadRulesFile(c.rules) : loadDefaultRules();
+}
+
+export interface Running {
+  sw: Switch;
+  issuer: IssuerSim | null;
+  stop(): Promise<void>;
+}
+
+/** Starts the switch (and the demo issuer when no upstream is configured). */
+export async function startSwitch(c: SwitchConfig, log: Logger): Promise<Running> {
+  const dialects = dialectsOf(c);
+  const rules = loadRules(c);
+  let issuer: IssuerSim | null = null;
+  if (c.upstreams.length === 0) {
+    const dialect = c.listeners[0].dialect;
+    issuer = await startIssuer({ host: '127.0.0.1', port: 0, dialect: dialects(dialect), framing: 'len2' });
+    c.upstreams.push({
+      name: 'demo-issuer', host: '127.0.0.1', port: issuer.port, ...UPSTREAM_DEFAULTS, dialect,
+      timeoutMs: c.upstreamTimeoutMs ?? UPSTREAM_DEFAULTS.timeoutMs,
+    });
+    log.info('no upstream configured: started the demo issuer', { port: issuer.port });
+  }
+  const sw = new Switch(c, rules, log, dialects);
+  await sw.start();
+  return {
+    sw,
+    issuer,
+    async stop() {
+      await sw.stop();
+      await issuer?.close();
+    },
+  };
+}
+
+export async function startCommand(argv: string[]): Promise<string> {
+  const p = parseArgs(argv, START_FLAGS);
+  if (p.positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(p.positional[0])}`);
+  let c: SwitchConfig;
+  try {
+    c = buildConfig(p);
+    dialectsOf(c);
+    loadRules(c);
+  } catch (e) {
+    // A bad flag or config file is a usage problem: exit 2 with what and where.
+    throw new UsageError((e as Error).message);
+  }
+  const log = createLogger(c.logLevel as Level);
+  const running = await startSwitch(c, log);
+  process.on('SIGHUP', () => {
+    const r = running.sw.rules.reload(() => loadRules(c));
+    if (r.ok) log.info('rules reloaded', { source: c.rules ?? 'rules/default.yaml' });
+    else log.error('rules reload failed; keeping the previous rules', { error: r.error instanceof Error ? r.error.message : String(r.error) });
+  });
+  await new Promise<void>((resolve) => {
+    const onStop = (sig: string) => {
+      log.info('stopping', { signal: sig });
+      resolve();
+    };
+    process.once('SIGTERM', () => onStop('SIGTERM'));
+    process.once('SIGINT', () => onStop('SIGINT'));
+  });
+  await running.stop();
+  const counters = running.sw.counters.snapshot();
+  return JSON.stringify({ stopped: true, counters, ledger: running.issuer?.ledger().summary ?? undefined }, null, 2);
+}

@@ -1,0 +1,220 @@
+/**
+ * The switch's configuration: a JSON file, then command-line flags on top (flags win).
+ * Everything is validated before anything starts; an error names the file, the path
+ * inside it and what was expected, and `revswitch start` exits 2.
+ */
+import { readFileSync } from 'node:fs';
+
+export interface ListenerConfig {
+  name: string;
+  host: string;
+  port: number;
+  dialect: string;
+  framing: string;
+  maxFrame: number;
+  maxConnections: number;
+  idleTimeoutMs: number;
+}
+
+export interface UpstreamConfig {
+  name: string;
+  host: string;
+  port: number;
+  dialect: string;
+  framing: string;
+  maxFrame: number;
+  /** Shorter than the terminals' own timeout, so the switch can still answer them. */
+  timeoutMs: number;
+  echoIdleMs: number;
+  netTimeoutMs: number;
+  signOn: boolean;
+  reconnectBackoffMs: number[];
+}
+
+export interface SwitchConfig {
+  listeners: ListenerConfig[];
+  /** Empty means: start the demo issuer in-process. */
+  upstreams: UpstreamConfig[];
+  rules: string | null;
+  store: string;
+  admin: string;
+  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  tickMs: number;
+  /** How long ended transactions stay for duplicates, terminal reversals and late answers. */
+  retentionMs: number;
+  maxRetained: number;
+  panHashKey: string | null;
+  /** Timeout for an upstream the config does not describe (the demo issuer), from the flag. */
+  upstreamTimeoutMs: number | null;
+  reversal: { window: number; responseTimeoutMs: number; backoffMs: number[]; maxAttempts: number };
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export const LISTENER_DEFAULTS: Omit<ListenerConfig, 'name' | 'port'> = {
+  host: '127.0.0.1', dialect: 'iso87a', framing: 'len2', maxFrame: 8192, maxConnections: 10_000, idleTimeoutMs: 60_000,
+};
+
+export const UPSTREAM_DEFAULTS: Omit<UpstreamConfig, 'name' | 'host' | 'port'> = {
+  dialect: 'iso87a', framing: 'len2', maxFrame: 8192, timeoutMs: 8000, echoIdleMs: 30_000, netTimeoutMs: 5000,
+  signOn: true, reconnectBackoffMs: [100, 500, 1000, 2000, 5000],
+};
+
+export function defaultConfig(): SwitchConfig {
+  return {
+    listeners: [{ name: 'pos', port: 8583, ...LISTENER_DEFAULTS }],
+    upstreams: [],
+    rules: null,
+    store: 'sqlite:./data/revswitch.db',
+    admin: '127.0.0.1:9464',
+    logLevel: 'info',
+    tickMs: 10,
+    retentionMs: 15 * 60_000,
+    maxRetained: 1_000_000,
+    panHashKey: null,
+    upstreamTimeoutMs: null,
+    reversal: { window: 16, responseTimeoutMs: 5000, backoffMs: [1000, 5000, 30_000, 60_000, 300_000], maxAttempts: 10 },
+  };
+}
+
+type Json = Record<string, unknown>;
+
+class Reader {
+  constructor(private readonly source: string) {}
+
+  fail(path: string, what: string, got: unknown): never {
+    throw new ConfigError(`${this.source}: ${path}: expected ${what}, got ${JSON.stringify(got)}`);
+  }
+
+  obj(v: unknown, path: string): Json {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) this.fail(path, 'an object', v);
+    return v as Json;
+  }
+
+  keys(o: Json, path: string, allowed: readonly string[]): void {
+    for (const k of Object.keys(o)) {
+      if (!allowed.includes(k)) throw new ConfigError(`${this.source}: ${path ? path + '.' : ''}${k}: unknown key; expected one of ${allowed.join(', ')}`);
+    }
+  }
+
+  str(v: unknown, path: string): string {
+    if (typeof v !== 'string' || v === '') this.fail(path, 'a non-empty string', v);
+    return v as string;
+  }
+
+  int(v: unknown, path: string, min: number, max: number): number {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) this.fail(path, `an integer from ${min} to ${max}`, v);
+    return v as number;
+  }
+
+  bool(v: unknown, path: string): boolean {
+    if (typeof v !== 'boolean') this.fail(path, 'true or false', v);
+    return v as boolean;
+  }
+
+  ints(v: unknown, path: string, min: number, max: number): number[] {
+    if (!Array.isArray(v) || v.length === 0) this.fail(path, 'a non-empty array of integers', v);
+    return (v as unknown[]).map((x, i) => this.int(x, `${path}[${i}]`, min, max));
+  }
+}
+
+/** "HOST:PORT" or ":PORT" or "PORT". */
+export function parseHostPort(v: string, what: string, source = 'command line'): { host: string; port: number } {
+  const i = v.lastIndexOf(':');
+  const host = i < 0 ? '127.0.0.1' : v.slice(0, i) || '127.0.0.1';
+  const portText = i < 0 ? v : v.slice(i + 1);
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port > 65535) throw new ConfigError(`${source}: ${what}: expected HOST:PORT, got ${JSON.stringify(v)}`);
+  return { host, port };
+}
+
+const LISTENER_KEYS = ['name', 'host', 'port', 'dialect', 'framing', 'maxFrame', 'maxConnections', 'idleTimeoutMs'] as const;
+const UPSTREAM_KEYS = ['name', 'host', 'port', 'dialect', 'framing', 'maxFrame', 'timeoutMs', 'echoIdleMs', 'netTimeoutMs', 'signOn', 'reconnectBackoffMs'] as const;
+const TOP_KEYS = ['listeners', 'upstreams', 'rules', 'store', 'admin', 'logLevel', 'tickMs', 'retentionMs', 'maxRetained', 'panHashKey', 'reversal'] as const;
+
+/** Validates parsed JSON over the defaults. `source` names the file in every error. */
+export function configFromJson(data: unknown, source: string): SwitchConfig {
+  const r = new Reader(source);
+  const o = r.obj(data, '(top level)');
+  r.keys(o, '', TOP_KEYS);
+  const c = defaultConfig();
+  if (o.listeners !== undefined) {
+    if (!Array.isArray(o.listeners) || o.listeners.length === 0) r.fail('listeners', 'a non-empty array', o.listeners);
+    c.listeners = (o.listeners as unknown[]).map((x, i) => {
+      const p = `listeners[${i}]`;
+      const l = r.obj(x, p);
+      r.keys(l, p, LISTENER_KEYS);
+      return {
+        name: l.name === undefined ? `listener${i}` : r.str(l.name, `${p}.name`),
+        host: l.host === undefined ? LISTENER_DEFAULTS.host : r.str(l.host, `${p}.host`),
+        port: r.int(l.port, `${p}.port`, 0, 65535),
+        dialect: l.dialect === undefined ? LISTENER_DEFAULTS.dialect : r.str(l.dialect, `${p}.dialect`),
+        framing: l.framing === undefined ? LISTENER_DEFAULTS.framing : r.str(l.framing, `${p}.framing`),
+        maxFrame: l.maxFrame === undefined ? LISTENER_DEFAULTS.maxFrame : r.int(l.maxFrame, `${p}.maxFrame`, 64, 1 << 20),
+        maxConnections: l.maxConnections === undefined ? LISTENER_DEFAULTS.maxConnections : r.int(l.maxConnections, `${p}.maxConnections`, 1, 1_000_000),
+        idleTimeoutMs: l.idleTimeoutMs === undefined ? LISTENER_DEFAULTS.idleTimeoutMs : r.int(l.idleTimeoutMs, `${p}.idleTimeoutMs`, 0, 86_400_000),
+      };
+    });
+  }
+  if (o.upstreams !== undefined) {
+    if (!Array.isArray(o.upstreams)) r.fail('upstreams', 'an array', o.upstreams);
+    c.upstreams = (o.upstreams as unknown[]).map((x, i) => {
+      const p = `upstreams[${i}]`;
+      const u = r.obj(x, p);
+      r.keys(u, p, UPSTREAM_KEYS);
+      const d = UPSTREAM_DEFAULTS;
+      return {
+        name: u.name === undefined ? `upstream${i}` : r.str(u.name, `${p}.name`),
+        host: r.str(u.host, `${p}.host`),
+        port: r.int(u.port, `${p}.port`, 1, 65535),
+        dialect: u.dialect === undefined ? d.dialect : r.str(u.dialect, `${p}.dialect`),
+        framing: u.framing === undefined ? d.framing : r.str(u.framing, `${p}.framing`),
+        maxFrame: u.maxFrame === undefined ? d.maxFrame : r.int(u.maxFrame, `${p}.maxFrame`, 64, 1 << 20),
+        timeoutMs: u.timeoutMs === undefined ? d.timeoutMs : r.int(u.timeoutMs, `${p}.timeoutMs`, 10, 600_000),
+        echoIdleMs: u.echoIdleMs === undefined ? d.echoIdleMs : r.int(u.echoIdleMs, `${p}.echoIdleMs`, 0, 86_400_000),
+        netTimeoutMs: u.netTimeoutMs === undefined ? d.netTimeoutMs : r.int(u.netTimeoutMs, `${p}.netTimeoutMs`, 10, 600_000),
+        signOn: u.signOn === undefined ? d.signOn : r.bool(u.signOn, `${p}.signOn`),
+        reconnectBackoffMs: u.reconnectBackoffMs === undefined ? d.reconnectBackoffMs : r.ints(u.reconnectBackoffMs, `${p}.reconnectBackoffMs`, 0, 3_600_000),
+      };
+    });
+  }
+  if (o.rules !== undefined) c.rules = r.str(o.rules, 'rules');
+  if (o.store !== undefined) c.store = r.str(o.store, 'store');
+  if (o.admin !== undefined) c.admin = r.str(o.admin, 'admin');
+  if (o.logLevel !== undefined) {
+    const levels = ['debug', 'info', 'warn', 'error', 'silent'];
+    if (typeof o.logLevel !== 'string' || !levels.includes(o.logLevel)) r.fail('logLevel', levels.join(' | '), o.logLevel);
+    c.logLevel = o.logLevel as SwitchConfig['logLevel'];
+  }
+  if (o.tickMs !== undefined) c.tickMs = r.int(o.tickMs, 'tickMs', 1, 1000);
+  if (o.retentionMs !== undefined) c.retentionMs = r.int(o.retentionMs, 'retentionMs', 1000, 7 * 86_400_000);
+  if (o.maxRetained !== undefined) c.maxRetained = r.int(o.maxRetained, 'maxRetained', 1000, 100_000_000);
+  if (o.panHashKey !== undefined) c.panHashKey = r.str(o.panHashKey, 'panHashKey');
+  if (o.reversal !== undefined) {
+    const v = r.obj(o.reversal, 'reversal');
+    r.keys(v, 'reversal', ['window', 'responseTimeoutMs', 'backoffMs', 'maxAttempts']);
+    if (v.window !== undefined) c.reversal.window = r.int(v.window, 'reversal.window', 1, 10_000);
+    if (v.responseTimeoutMs !== undefined) c.reversal.responseTimeoutMs = r.int(v.responseTimeoutMs, 'reversal.responseTimeoutMs', 10, 600_000);
+    if (v.backoffMs !== undefined) c.reversal.backoffMs = r.ints(v.backoffMs, 'reversal.backoffMs', 0, 86_400_000);
+    if (v.maxAttempts !== undefined) c.reversal.maxAttempts = r.int(v.maxAttempts, 'reversal.maxAttempts', 1, 1000);
+  }
+  return c;
+}
+
+export function loadConfigFile(path: string): SwitchConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`${path}: cannot read: ${(e as Error).message}`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`${path}: not valid JSON: ${(e as Error).message}`);
+  }
+  return configFromJson(data, path);
+}

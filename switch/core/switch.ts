@@ -1,0 +1,444 @@
+/**
+ * The switch: terminals' requests in, forwarded upstream under the link's own STAN,
+ * answers relayed back; every timeout, late or undeliverable approval and terminal
+ * reversal is put to rules/ and, where it says so, turned into a queued reversal.
+ *
+ * Policy is never decided here: the switch observes (an answer, a deadline, a failed
+ * write), asks rules/, and does what the decision says.
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import { createServer, type Server, type Socket } from 'node:net';
+import { responseTo, type Dialect, type IsoMessage } from '../../codec/index.js';
+import type { CompiledRules, Decision, DecisionCase, LocalEvent } from '../../rules/index.js';
+import { RulesHolder } from '../../rules/index.js';
+import { responseCode, type LocalCode } from '../codes.js';
+import { Conn } from '../conn.js';
+import { Counters } from '../counters.js';
+import type { Logger } from '../log.js';
+import { summarize } from '../log.js';
+import { Matcher } from '../matcher/index.js';
+import { isNetworkMti, networkCode, stanString } from '../netmgmt.js';
+import { MemoryReversalQueue, type ReversalQueue } from '../reversals.js';
+import { senderOf, TxnTable, type Txn } from '../txns.js';
+import { UpstreamLink } from '../upstream.js';
+import { Velocity } from './velocity.js';
+import type { SwitchConfig, ListenerConfig } from '../config.js';
+
+/** Fields the terminal's answer takes from the issuer's response. */
+const FROM_ISSUER = [4, 38, 39, 44, 54, 55];
+/** Sensitive authentication data: forwarded once, never kept (PCI DSS 3.3.1). */
+const NOT_KEPT = [35, 36, 45, 52];
+
+interface Listening {
+  cfg: ListenerConfig;
+  server: Server;
+  conns: Set<Conn>;
+  dialect: Dialect;
+}
+
+export class Switch {
+  readonly counters = new Counters();
+  readonly txns: TxnTable;
+  readonly links = new Map<string, UpstreamLink>();
+  readonly reversals: ReversalQueue;
+  readonly rules: RulesHolder;
+  private readonly matcher: Matcher<number, Txn>;
+  /** Expired requests by upstream STAN, so a late answer can be recognised. */
+  private readonly expired = new Map<number, Txn>();
+  private readonly listeners: Listening[] = [];
+  private readonly velocity: Velocity;
+  private readonly panKey: Buffer;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private stopping = false;
+
+  constructor(readonly cfg: SwitchConfig, rules: CompiledRules, readonly log: Logger, private readonly dialects: (name: string) => Dialect) {
+    this.rules = new RulesHolder(rules);
+    this.txns = new TxnTable(cfg.retentionMs, cfg.maxRetained);
+    this.velocity = new Velocity(rules.velocityWindowMs);
+    this.panKey = cfg.panHashKey ? Buffer.from(cfg.panHashKey, 'utf8') : randomBytes(32);
+    for (const u of cfg.upstreams) {
+      const link = new UpstreamLink({
+        name: u.name, host: u.host, port: u.port, dialect: dialects(u.dialect), framing: u.framing,
+        maxFrame: u.maxFrame, backoffMs: u.reconnectBackoffMs, echoIdleMs: u.echoIdleMs,
+        netTimeoutMs: u.netTimeoutMs, signOn: u.signOn, log, counters: this.counters,
+      });
+      link.onResponse = (msg) => this.upstreamResponse(link, msg);
+      this.links.set(u.name, link);
+    }
+    this.reversals = new MemoryReversalQueue(this.links, {
+      window: cfg.reversal.window, responseTimeoutMs: cfg.reversal.responseTimeoutMs,
+      backoffMs: cfg.reversal.backoffMs, maxAttempts: cfg.reversal.maxAttempts, log, counters: this.counters,
+    });
+    this.matcher = new Matcher<number, Txn>({ tickMs: cfg.tickMs, onExpire: (stan, txn) => this.expire(stan, txn) });
+  }
+
+  /** Ports actually bound (listeners configured with port 0 get an ephemeral one). */
+  ports(): number[] {
+    return this.listeners.map((l) => {
+      const a = l.server.address();
+      return typeof a === 'object' && a ? a.port : 0;
+    });
+  }
+
+  async start(): Promise<void> {
+    this.matcher.start();
+    this.reversals.start();
+    for (const link of this.links.values()) link.start();
+    for (const cfg of this.cfg.listeners) await this.listen(cfg);
+    this.sweepTimer = setInterval(() => this.sweep(), 1000);
+    this.sweepTimer.unref();
+  }
+
+  /** Stops accepting, lets in-flight requests finish or expire, then lets reversals drain (bounded). */
+  async stop(drainMs = 10_000): Promise<void> {
+    this.stopping = true;
+    await Promise.all(this.listeners.map((l) => new Promise<void>((r) => l.server.close(() => r()))));
+    const until = Date.now() + drainMs;
+    await waitFor(() => this.matcher.size === 0, this.cfg.upstreams.reduce((m, u) => Math.max(m, u.timeoutMs), 0) + 1000);
+    await waitFor(() => this.reversals.outstanding === 0, Math.max(0, until - Date.now()));
+    const left = this.reversals.outstanding;
+    if (left > 0) this.log.error('reversals still outstanding at shutdown', { outstanding: left });
+    this.matcher.stop();
+    this.reversals.stop();
+    for (const link of this.links.values()) link.stop();
+    for (const l of this.listeners) for (const c of l.conns) c.close();
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+  }
+
+  private listen(cfg: ListenerConfig): Promise<void> {
+    const dialect = this.dialects(cfg.dialect);
+    const conns = new Set<Conn>();
+    const server = createServer((socket: Socket) => {
+      if (this.stopping || conns.size >= cfg.maxConnections) {
+        this.counters.inc('connections_rejected');
+        socket.destroy();
+        return;
+      }
+      this.counters.inc('connections_opened');
+      const conn = new Conn(socket, {
+        dialect, framing: cfg.framing, maxFrame: cfg.maxFrame, idleTimeoutMs: cfg.idleTimeoutMs,
+        log: this.log, counters: this.counters, name: cfg.name,
+      });
+      conns.add(conn);
+      conn.onClose = () => conns.delete(conn);
+      conn.onMessage = (msg) => this.request(l, msg, conn);
+    });
+    const l: Listening = { cfg, server, conns, dialect };
+    this.listeners.push(l);
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(cfg.port, cfg.host, () => {
+        server.off('error', reject);
+        this.log.info('listening', { listener: cfg.name, host: cfg.host, port: this.ports()[this.listeners.indexOf(l)], dialect: cfg.dialect, framing: cfg.framing });
+        resolve();
+      });
+    });
+  }
+
+  // ---- requests from terminals and acquirer hosts ----------------------------------------
+
+  private request(l: Listening, msg: IsoMessage, conn: Conn): void {
+    const mti = msg.mti;
+    const fn = mti.charCodeAt(2) - 48;
+    if (fn % 2 === 1) {
+      this.counters.inc('unexpected_responses');
+      this.log.warn('response from a terminal ignored', { listener: l.cfg.name, ...summarize(msg) });
+      return;
+    }
+    if (isNetworkMti(mti)) return this.network(l, msg, conn);
+    const cls = mti[1];
+    if ((cls === '1' || cls === '2') && fn === 0) return this.forward(l, msg, conn);
+    if (cls === '4' && (fn === 0 || fn === 2)) return this.terminalReversal(l, msg, conn);
+    this.counters.inc('unsupported_requests');
+    this.answer(l, conn, responseTo(l.dialect, msg, responseCode(l.dialect, 'invalid_transaction')));
+  }
+
+  private network(l: Listening, msg: IsoMessage, conn: Conn): void {
+    const code = networkCode(l.dialect, msg);
+    this.log.debug('network management', { listener: l.cfg.name, code });
+    const res = responseTo(l.dialect, msg, responseCode(l.dialect, code ? 'approved' : 'invalid_transaction'));
+    for (const n of [7, 11, 24, 70]) {
+      const v = msg.values[n];
+      if (v !== undefined && l.dialect.fields[n]) res.values[n] = v;
+    }
+    this.answer(l, conn, res);
+  }
+
+  private forward(l: Listening, msg: IsoMessage, conn: Conn): void {
+    const stan = msg.get(11);
+    const f7 = msg.get(7);
+    if (stan === undefined || msg.get(41) === undefined) {
+      this.counters.inc('rejected_missing_keys');
+      this.answer(l, conn, responseTo(l.dialect, msg, responseCode(l.dialect, 'format_error')));
+      return;
+    }
+    const sender = senderOf(msg);
+    const key = `${sender}|${stan}|${f7 ?? ''}`;
+    const known = this.txns.get(key);
+    if (known) {
+      // A duplicate: the stored answer, or wait for the one in flight. Never forwarded twice.
+      this.counters.inc('duplicates');
+      if (known.answer) this.answer(l, conn, known.answer);
+      else known.waiters.push(conn);
+      return;
+    }
+    const now = Date.now();
+    const txn: Txn = {
+      key, dayKey: `${sender}|${stan}|${(f7 ?? msg.get(13) ?? '').slice(0, 4)}`, request: msg, listener: l.cfg.name,
+      state: 'inflight', conn, waiters: [], upstream: '', sent: null, upstreamStan: 0, startedAt: now,
+      answer: null, reversalId: null, reverseWhenDone: null, decision: null,
+    };
+    this.txns.add(txn);
+    const link = this.pickLink();
+    if (!link) {
+      txn.state = 'not_sent';
+      this.counters.inc('no_upstream');
+      this.finish(l, txn, this.localAnswer(l, msg, 'issuer_unavailable'));
+      return;
+    }
+    let own = link.nextStan();
+    while (!this.matcher.track(own, txn, this.upstreamTimeout(link))) own = link.nextStan();
+    const out = msg.clone();
+    if (!link.dialect.tpdu) out.tpdu = null;
+    if (link.dialect.headerLength === 0) out.header = null;
+    out.set(11, stanString(own));
+    txn.upstream = link.opts.name;
+    txn.upstreamStan = own;
+    txn.sent = out;
+    if (!link.send(out)) {
+      this.matcher.resolve(own);
+      txn.state = 'not_sent';
+      this.counters.inc('upstream_write_failed');
+      this.finish(l, txn, this.localAnswer(l, msg, 'issuer_unavailable'));
+      return;
+    }
+    this.counters.inc('forwarded');
+    for (const n of NOT_KEPT) msg.delete(n);
+  }
+
+  private pickLink(): UpstreamLink | undefined {
+    for (const link of this.links.values()) if (link.isUp) return link;
+    return undefined;
+  }
+
+  private upstreamTimeout(link: UpstreamLink): number {
+    return this.cfg.upstreams.find((u) => u.name === link.opts.name)?.timeoutMs ?? 8000;
+  }
+
+  private listenerOf(txn: Txn): Listening {
+    return this.listeners.find((x) => x.cfg.name === txn.listener) ?? this.listeners[0];
+  }
+
+  // ---- answers from upstream --------------------------------------------------------------
+
+  private upstreamResponse(link: UpstreamLink, msg: IsoMessage): void {
+    if (this.reversals.handleResponse(link.opts.name, msg)) return;
+    const stan = Number(msg.get(11));
+    const txn = this.matcher.resolve(stan);
+    if (txn === undefined) return this.late(link, stan, msg);
+    if (txn.sent && msg.get(41) !== undefined && msg.get(41) !== txn.sent.get(41)) {
+      // STAN reuse within one link would be a switch bug; refuse to mis-deliver.
+      this.counters.inc('mismatched_responses');
+      this.log.error('upstream response does not match its request', { upstream: link.opts.name, ...summarize(msg) });
+      return;
+    }
+    const l = this.listenerOf(txn);
+    const rc = msg.get(39);
+    const approved = this.classify(link, rc) === 'approved';
+    const res = responseTo(l.dialect, txn.request, undefined);
+    for (const n of FROM_ISSUER) {
+      const v = msg.values[n];
+      if (v !== undefined && l.dialect.fields[n]) res.values[n] = v;
+    }
+    txn.state = approved ? 'approved' : 'declined';
+    if (approved && txn.reverseWhenDone) {
+      txn.state = 'reversed_by_terminal';
+      this.queueReversal(txn, { reason: txn.reverseWhenDone.reason, explanation: 'the terminal reversed the sale while it was in flight' });
+    }
+    const delivered = this.finish(l, txn, res);
+    if (approved && !delivered && txn.state === 'approved') this.undeliverable(txn);
+  }
+
+  private classify(link: UpstreamLink, rc: string | undefined): string {
+    if (rc === undefined) return 'technical_unknown';
+    return this.rules.current.classify({ responseCode: rc, dialect: link.dialect.name, upstream: link.opts.name }).class;
+  }
+
+  private late(link: UpstreamLink, stan: number, msg: IsoMessage): void {
+    const txn = this.expired.get(stan);
+    this.counters.inc('late_responses');
+    if (!txn) {
+      this.log.warn('upstream response for an unknown request', { upstream: link.opts.name, ...summarize(msg) });
+      return;
+    }
+    this.expired.delete(stan);
+    const cls = this.classify(link, msg.get(39));
+    // A late approval is never relayed: the reversal queued at the deadline stands. A late
+    // decline means nothing was held, so a reversal not yet sent can be withdrawn.
+    if (cls !== 'approved' && txn.reversalId && this.reversals.cancel(txn.reversalId)) {
+      txn.decision = `late ${msg.get(39)}: reversal withdrawn`;
+    }
+    this.log.info('late response', { upstream: link.opts.name, class: cls, reversal: txn.reversalId, ...summarize(msg) });
+  }
+
+  /** Answers the terminal and any duplicates; true when the first answer reached its socket. */
+  private finish(l: Listening, txn: Txn, res: IsoMessage): boolean {
+    txn.answer = res;
+    const delivered = txn.conn !== null && this.answer(l, txn.conn, res);
+    txn.conn = null;
+    for (const w of txn.waiters) this.answer(l, w, res);
+    txn.waiters = [];
+    return delivered;
+  }
+
+  private answer(l: Listening, conn: Conn, res: IsoMessage): boolean {
+    const ok = conn.send(res);
+    if (!ok) this.counters.inc('answers_undeliverable');
+    return ok;
+  }
+
+  private localAnswer(l: Listening, req: IsoMessage, code: LocalCode): IsoMessage {
+    return responseTo(l.dialect, req, responseCode(l.dialect, code));
+  }
+
+  // ---- failures --------------------------------------------------------------------------
+
+  private expire(stan: number, txn: Txn): void {
+    this.counters.inc('timeouts');
+    txn.state = 'timed_out';
+    this.expired.set(stan, txn);
+    const l = this.listenerOf(txn);
+    this.finish(l, txn, this.localAnswer(l, txn.request, 'issuer_unavailable'));
+    this.decideAndAct(txn, 'timeout');
+  }
+
+  private undeliverable(txn: Txn): void {
+    this.counters.inc('undeliverable');
+    txn.state = 'undeliverable';
+    this.decideAndAct(txn, 'undeliverable');
+  }
+
+  /**
+   * Puts an outcome to rules/ and does what it says. `terminal` is set for a reversal the
+   * terminal sent: its MTI and reason code are the case, the original's amount the subject.
+   */
+  private decideAndAct(txn: Txn, event: LocalEvent, terminal?: { mti: string; reason: string; finalAmount?: string }): Decision | null {
+    const link = this.links.get(txn.upstream);
+    const sent = txn.sent;
+    if (!link || !sent) return null;
+    const now = Date.now();
+    const panHash = this.panHash(sent);
+    const c: DecisionCase = terminal
+      ? {
+        mti: terminal.mti, originalMti: sent.mti, responseCode: terminal.reason, finalAmount: terminal.finalAmount,
+        amount: sent.get(4) ?? '0', currency: sent.get(49) ?? '000', dialect: this.listenerOf(txn).dialect.name,
+        upstream: link.opts.name, originalTime: txn.startedAt, now, panHash,
+      }
+      : {
+        mti: sent.mti, event, amount: sent.get(4) ?? '0', currency: sent.get(49) ?? '000',
+        dialect: link.dialect.name, upstream: link.opts.name, originalTime: txn.startedAt, now, panHash,
+      };
+    const decision = this.rules.current.decide(c, this.velocity.state(txn.request, panHash, now));
+    txn.decision = `${decision.action}: ${decision.explanation}`;
+    this.log.info('decision', { txn: txn.key, event: terminal ? `terminal reversal ${terminal.reason}` : event, action: decision.action, rule: decision.rule, why: decision.explanation });
+    if (decision.action === 'reverse') {
+      this.velocity.record(txn.request, panHash, now);
+      this.queueReversal(txn, {
+        reason: decision.reason ?? '06', explanation: decision.explanation,
+        finalAmount: decision.finalAmount === null ? undefined : String(decision.finalAmount),
+      });
+    } else if (decision.action === 'review' || decision.action === 'refund') {
+      this.counters.inc(decision.action === 'review' ? 'manual_reviews' : 'refunds_proposed');
+      this.log.warn(decision.action === 'review' ? 'sent to manual review' : 'refund needed', { txn: txn.key, why: decision.explanation });
+    }
+    return decision;
+  }
+
+  private queueReversal(txn: Txn, d: { reason: string; explanation: string; finalAmount?: string }): void {
+    if (!txn.sent) return;
+    const id = `${txn.upstream}|${stanString(txn.upstreamStan)}|${txn.sent.get(7) ?? ''}|${txn.startedAt}`;
+    txn.reversalId = id;
+    this.reversals.enqueue({ id, upstream: txn.upstream, original: txn.sent, reason: d.reason, finalAmount: d.finalAmount, explanation: d.explanation });
+  }
+
+  private panHash(msg: IsoMessage): string | undefined {
+    const pan = msg.get(2);
+    return pan === undefined ? undefined : createHmac('sha256', this.panKey).update(pan).digest('base64url');
+  }
+
+  // ---- reversals from terminals ----------------------------------------------------------
+
+  private terminalReversal(l: Listening, msg: IsoMessage, conn: Conn): void {
+    const res = responseTo(l.dialect, msg, responseCode(l.dialect, 'approved'));
+    const sender = senderOf(msg);
+    const revKey = `rev|${sender}|${msg.get(11) ?? ''}|${msg.get(7) ?? ''}`;
+    const seen = this.txns.get(revKey);
+    if (seen) {
+      // A repeat (0401/0421) or a duplicate: the first answer again, nothing forwarded.
+      this.counters.inc('terminal_reversal_repeats');
+      this.answer(l, conn, seen.answer ?? res);
+      return;
+    }
+    const original = this.findOriginal(msg, sender);
+    const record: Txn = {
+      key: revKey, dayKey: revKey, request: msg, listener: l.cfg.name, state: 'approved', conn: null, waiters: [],
+      upstream: '', sent: null, upstreamStan: 0, startedAt: Date.now(), answer: res, reversalId: null,
+      reverseWhenDone: null, decision: null,
+    };
+    this.txns.add(record);
+    this.counters.inc('terminal_reversals');
+    const reason = msg.get(39) ?? '06';
+    if (!original) {
+      this.counters.inc('terminal_reversals_unknown_original');
+      this.log.warn('terminal reversal of an unknown original: answered, recorded', { ...summarize(msg) });
+      record.decision = 'unknown original: nothing to reverse';
+    } else if (original.state === 'inflight') {
+      original.reverseWhenDone = { reason };
+      record.decision = 'original in flight: reversed if it is approved';
+    } else if (original.state === 'approved') {
+      const d = this.decideAndAct(original, 'customer_cancel', { mti: msg.mti, reason, finalAmount: finalAmountOf(msg) });
+      if (d?.action === 'reverse') original.state = 'reversed_by_terminal';
+      record.decision = d ? `${d.action}: ${d.explanation}` : null;
+    } else {
+      record.decision = `original ${original.state}: nothing to reverse`;
+    }
+    this.answer(l, conn, res);
+  }
+
+  private findOriginal(rev: IsoMessage, sender: string): Txn | undefined {
+    const f90 = rev.get(90);
+    if (f90 !== undefined && f90.length === 42) {
+      const t = this.txns.get(`${sender}|${f90.slice(4, 10)}|${f90.slice(10, 20)}`);
+      if (t) return t;
+    }
+    const day = (rev.get(7) ?? rev.get(13) ?? '').slice(0, 4);
+    return this.txns.getByDay(`${sender}|${rev.get(11) ?? ''}|${day}`);
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    this.txns.sweep(now);
+    for (const [stan, t] of this.expired) {
+      if (now - t.startedAt < this.cfg.retentionMs) break;
+      this.expired.delete(stan);
+    }
+  }
+}
+
+/** F95's final amount when the terminal's reversal is partial; a malformed F95 counts as full. */
+function finalAmountOf(rev: IsoMessage): string | undefined {
+  if (!rev.has(95)) return undefined;
+  try {
+    return rev.replacementAmounts()?.transaction;
+  } catch {
+    return undefined;
+  }
+}
+
+function waitFor(done: () => boolean, maxMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const until = Date.now() + maxMs;
+    const check = () => (done() || Date.now() >= until ? resolve() : setTimeout(check, 20).unref());
+    check();
+  });
+}

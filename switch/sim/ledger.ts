@@ -1,0 +1,377 @@
+/**
+ * The issuer simulator's ledger of holds. Every approved 0100/0200 places a hold keyed
+ * by the original as the issuer saw it: MTI, STAN (F11), transmission date-time (F7)
+ * and acquirer (F32), which is exactly what F90 of a reversal carries (positions 1-31;
+ * the forwarder, positions 32-42, is not part of the key because many senders zero-fill
+ * it). A reversal finds its original by F90, or by F41 + F11 + F7 when F90 is absent;
+ * when several originals share a key (terminals whose STANs collide), F41 and then F37
+ * narrow the choice.
+ *
+ * Reversals are idempotent: only the first reversal that reaches a hold changes it
+ * (released, or reduced to the F95 final amount). Later ones are answered but counted,
+ * as repeats (a repeat MTI, 0401/0421, or a message identical to one already seen) or as
+ * distinct second reversals, which prove a sale was reversed twice.
+ *
+ * No I/O here: the simulator feeds it messages and the clock.
+ */
+import { IsoError, maskPan, type IsoMessage } from '../../codec/index.js';
+
+export type HoldStatus = 'held' | 'partial' | 'released';
+
+export interface HoldRecord {
+  /** MTI + F11 + F7 + F32 (11 digits, zero-filled): F90 positions 1-31. */
+  key: string;
+  mti: string;
+  stan: string;
+  transmissionDateTime: string;
+  acquirer: string;
+  terminalId: string;
+  merchantId: string;
+  rrn: string;
+  approvalCode: string;
+  /** Masked: first 6 and last 4 digits at most. */
+  pan: string;
+  currency: string;
+  /** F4 of the original, 12 digits. */
+  originalAmount: string;
+  /** What is still held, 12 digits: the original, the F95 final amount, or zero once released. */
+  amount: string;
+  status: HoldStatus;
+  /** Epoch milliseconds. */
+  placedAt: number;
+  releasedAt: number | null;
+  reversals: {
+    /** Every reversal message that reached this hold. */
+    received: number;
+    /** Distinct reversals: 1 after the first; more than 1 means the sale was reversed twice. */
+    distinct: number;
+    /** Repeats (0401/0421, or the same reversal again): answered, never applied. */
+    repeats: number;
+    /** F39 of the reversal that was applied. */
+    reason: string | null;
+    /** The applied reversal carried F95. */
+    partial: boolean;
+  };
+}
+
+export interface UnmatchedReversal {
+  /** F90 positions 1-31, or "F41|F11|F7" when the reversal had no usable F90. */
+  key: string;
+  mti: string;
+  terminalId: string;
+  rrn: string;
+  stan: string;
+  reason: string;
+  amount: string;
+  /** 'not-approved': the original was seen and declined or never answered; 'unknown': never seen. */
+  original: 'unknown' | 'not-approved';
+  /** F39 the issuer decided for that original (91 for one it never answered). */
+  originalCode: string | null;
+  firstAt: number;
+  received: number;
+}
+
+export interface LedgerCounters {
+  /** 0100/0200 received, duplicates included. */
+  requests: number;
+  approved: number;
+  declined: Record<string, number>;
+  /** The same original again (same key, F41, F37, F4): answered as before, never posted twice. */
+  duplicateOriginals: number;
+  /** Requests never answered (dropped; with or without a hold). */
+  dropped: number;
+  /** Requests answered after lateMs. */
+  late: number;
+  /** Requests answered 30: no F4 or no F11. */
+  formatErrors: number;
+  reversals: number;
+  reversalsApplied: number;
+  partialReversals: number;
+  reversalRepeats: number;
+  /** Distinct reversals reaching a hold that was already reversed: should stay 0. */
+  secondReversals: number;
+  unmatchedReversals: number;
+  /** F95 that does not parse or is not below the original: answered, not applied. */
+  invalidPartials: number;
+  /** Reversals processed whose 0410/0430 was dropped on purpose (reversalDropRate). */
+  reversalAnswersDropped: number;
+  networkManagement: number;
+  signOns: number;
+  echoes: number;
+  /** MTIs the simulator does not serve (answered 12) or responses it did not expect (ignored). */
+  unsupported: number;
+  decodeErrors: number;
+  answersSent: number;
+  /** Answers due on a connection that had closed by then. */
+  answersLost: number;
+  connections: number;
+}
+
+/** The ledger in a few numbers, for a one-line report or a JSON status. */
+export interface LedgerSummary {
+  holds: number;
+  heldAmount: number;
+  released: number;
+  partial: number;
+  unmatched: number;
+  approved: number;
+  reversals: number;
+  reversalRepeats: number;
+  /** Holds reached by more than one distinct reversal: 0 unless a sale was reversed twice. */
+  reversedTwice: number;
+}
+
+export interface LedgerSnapshot {
+  takenAt: number;
+  summary: LedgerSummary;
+  /** Holds still (partly) in place. */
+  holds: HoldRecord[];
+  /** Holds fully released by a reversal. */
+  released: HoldRecord[];
+  unmatched: UnmatchedReversal[];
+  /** Sum of `amount` over `holds`, in minor units. */
+  heldAmount: number;
+  counters: LedgerCounters;
+}
+
+/** One original as the issuer saw it, approved or not. */
+export interface Txn {
+  key: string;
+  terminalId: string;
+  rrn: string;
+  amount: string;
+  /** F39 decided for it. */
+  code: string;
+  approvalCode: string | null;
+  /** Never answered and nothing posted (issuer unavailable): a duplicate is dropped again. */
+  silent: boolean;
+  hold: HoldRecord | null;
+  identities: Set<string> | null;
+}
+
+export interface ReversalResult {
+  /** The hold it reached, if any. */
+  hold: HoldRecord | null;
+  kind: 'applied' | 'repeat' | 'second' | 'unmatched';
+}
+
+const ZERO = '000000000000';
+
+function baseMti(mti: string): string {
+  // 0201 (a repeat of a 0200) is keyed as its 0200.
+  return mti.length === 4 && mti[3] === '1' ? mti.slice(0, 3) + '0' : mti;
+}
+
+function isRepeatMti(mti: string): boolean {
+  return mti.length === 4 && (mti[3] === '1' || mti[3] === '3');
+}
+
+/** MTI + F11 + F7 + acquirer (11 digits), the part of F90 the ledger keys on. */
+export function originalKey(mti: string, stan: string, f7: string, acquirer: string): string {
+  return baseMti(mti) + stan + f7 + acquirer.padStart(11, '0');
+}
+
+export function emptyCounters(): LedgerCounters {
+  return {
+    requests: 0, approved: 0, declined: {}, duplicateOriginals: 0, dropped: 0, late: 0, formatErrors: 0,
+    reversals: 0, reversalsApplied: 0, partialReversals: 0, reversalRepeats: 0, secondReversals: 0,
+    unmatchedReversals: 0, invalidPartials: 0, reversalAnswersDropped: 0,
+    networkManagement: 0, signOns: 0, echoes: 0, unsupported: 0, decodeErrors: 0,
+    answersSent: 0, answersLost: 0, connections: 0,
+  };
+}
+
+function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
+  const list = m.get(k);
+  if (list) list.push(v);
+  else m.set(k, [v]);
+}
+
+/** Keeps the candidates that agree on a field, unless none do. */
+function prefer(cands: Txn[], want: string | undefined, get: (t: Txn) => string): Txn[] {
+  if (cands.length < 2 || want === undefined) return cands;
+  const same = cands.filter((t) => get(t) === want);
+  return same.length > 0 ? same : cands;
+}
+
+export class Ledger {
+  readonly counters: LedgerCounters = emptyCounters();
+  private readonly byKey = new Map<string, Txn[]>();
+  private readonly byFallback = new Map<string, Txn[]>();
+  private readonly holdList: HoldRecord[] = [];
+  private readonly unmatched = new Map<string, UnmatchedReversal>();
+
+  /** The same original seen before: same key, terminal, RRN and amount. */
+  findDuplicate(req: IsoMessage): Txn | undefined {
+    const cands = this.byKey.get(originalKey(req.mti, req.get(11) ?? '', req.get(7) ?? '', req.get(32) ?? ''));
+    if (!cands) return undefined;
+    const f41 = req.get(41) ?? '';
+    const f37 = req.get(37) ?? '';
+    const f4 = req.get(4) ?? '';
+    return cands.find((t) => t.terminalId === f41 && t.rrn === f37 && t.amount === f4);
+  }
+
+  /** Records an original and its outcome; an approval (code 00) places a hold. */
+  recordOriginal(req: IsoMessage, code: string, approvalCode: string | null, silent: boolean, now: number): Txn {
+    const stan = req.get(11) ?? '';
+    const f7 = req.get(7) ?? '';
+    const acquirer = (req.get(32) ?? '').padStart(11, '0');
+    const key = originalKey(req.mti, stan, f7, acquirer);
+    const terminalId = req.get(41) ?? '';
+    const rrn = req.get(37) ?? '';
+    const amount = req.get(4) ?? '';
+    let hold: HoldRecord | null = null;
+    if (code === '00' && !silent) {
+      const pan = req.get(2);
+      hold = {
+        key, mti: baseMti(req.mti), stan, transmissionDateTime: f7, acquirer, terminalId,
+        merchantId: req.get(42) ?? '', rrn, approvalCode: approvalCode ?? '', pan: pan === undefined ? '' : maskPan(pan),
+        currency: req.get(49) ?? '', originalAmount: amount, amount, status: 'held', placedAt: now, releasedAt: null,
+        reversals: { received: 0, distinct: 0, repeats: 0, reason: null, partial: false },
+      };
+      this.holdList.push(hold);
+      this.counters.approved++;
+    } else if (!silent) {
+      this.counters.declined[code] = (this.counters.declined[code] ?? 0) + 1;
+    }
+    const txn: Txn = { key, terminalId, rrn, amount, code, approvalCode, silent, hold, identities: null };
+    push(this.byKey, key, txn);
+    push(this.byFallback, `${terminalId}|${stan}|${f7}`, txn);
+    return txn;
+  }
+
+  /** Matches a 0400/0401/0420/0421 to its original and applies it at most once. */
+  reverse(rev: IsoMessage, now: number): ReversalResult {
+    this.counters.reversals++;
+    const f41 = rev.get(41);
+    let key: string | null = null;
+    if (rev.has(90)) {
+      try {
+        const od = rev.originalData();
+        if (od) key = originalKey(od.mti, od.stan, od.transmissionDateTime, od.acquirer);
+      } catch (e) {
+        if (!(e instanceof IsoError)) throw e;
+        // An F90 that does not parse: fall back to the reversal's own key fields.
+      }
+    }
+    let cands = key === null ? undefined : this.byKey.get(key);
+    if (key === null) {
+      key = `${f41 ?? ''}|${rev.get(11) ?? ''}|${rev.get(7) ?? ''}`;
+      cands = this.byFallback.get(key);
+    }
+    let txn: Txn | undefined;
+    if (cands) {
+      let c = prefer(cands, f41, (t) => t.terminalId);
+      c = prefer(c, rev.get(37), (t) => t.rrn);
+      txn = c.find((t) => t.hold !== null && t.hold.status !== 'released') ?? c.find((t) => t.hold !== null) ?? c[0];
+    }
+    if (!txn || !txn.hold) return this.recordUnmatched(rev, key, txn, now);
+
+    const hold = txn.hold;
+    hold.reversals.received++;
+    const identity = `${rev.mti.slice(0, 3)}|${rev.get(11) ?? ''}|${rev.get(7) ?? ''}|${rev.get(39) ?? ''}|${rev.get(95) ?? ''}`;
+    txn.identities ??= new Set();
+    if (hold.reversals.distinct === 0) {
+      hold.reversals.distinct = 1;
+      txn.identities.add(identity);
+      this.apply(hold, rev, now);
+      return { hold, kind: 'applied' };
+    }
+    if (isRepeatMti(rev.mti) || txn.identities.has(identity)) {
+      hold.reversals.repeats++;
+      this.counters.reversalRepeats++;
+      return { hold, kind: 'repeat' };
+    }
+    txn.identities.add(identity);
+    hold.reversals.distinct++;
+    this.counters.secondReversals++;
+    return { hold, kind: 'second' };
+  }
+
+  private apply(hold: HoldRecord, rev: IsoMessage, now: number): void {
+    hold.reversals.reason = rev.get(39) ?? null;
+    if (!rev.has(95)) {
+      this.release(hold, now);
+      return;
+    }
+    let final: string;
+    try {
+      final = rev.replacementAmounts()?.transaction ?? '';
+    } catch (e) {
+      if (!(e instanceof IsoError)) throw e;
+      final = '';
+    }
+    const orig = hold.originalAmount.padStart(12, '0');
+    if (final === '' || final >= orig) {
+      this.counters.invalidPartials++;
+      return;
+    }
+    hold.reversals.partial = true;
+    this.counters.partialReversals++;
+    if (final === ZERO) {
+      this.release(hold, now);
+      return;
+    }
+    this.counters.reversalsApplied++;
+    hold.amount = final;
+    hold.status = 'partial';
+  }
+
+  private release(hold: HoldRecord, now: number): void {
+    this.counters.reversalsApplied++;
+    hold.amount = ZERO;
+    hold.status = 'released';
+    hold.releasedAt = now;
+  }
+
+  private recordUnmatched(rev: IsoMessage, key: string, txn: Txn | undefined, now: number): ReversalResult {
+    const terminalId = rev.get(41) ?? '';
+    const id = `${key}|${terminalId}`;
+    const seen = this.unmatched.get(id);
+    if (seen) {
+      seen.received++;
+      this.counters.reversalRepeats++;
+    } else {
+      this.counters.unmatchedReversals++;
+      this.unmatched.set(id, {
+        key, mti: rev.mti, terminalId, rrn: rev.get(37) ?? '', stan: rev.get(11) ?? '', reason: rev.get(39) ?? '',
+        amount: rev.get(4) ?? '', original: txn ? 'not-approved' : 'unknown', originalCode: txn ? txn.code : null,
+        firstAt: now, received: 1,
+      });
+    }
+    return { hold: null, kind: 'unmatched' };
+  }
+
+  snapshot(now = Date.now()): LedgerSnapshot {
+    const holds: HoldRecord[] = [];
+    const released: HoldRecord[] = [];
+    let heldAmount = 0;
+    for (const h of this.holdList) {
+      const copy: HoldRecord = { ...h, reversals: { ...h.reversals } };
+      if (h.status === 'released') released.push(copy);
+      else {
+        holds.push(copy);
+        heldAmount += Number(h.amount);
+      }
+    }
+    let partial = 0;
+    let reversedTwice = 0;
+    for (const h of this.holdList) {
+      if (h.status === 'partial') partial++;
+      if (h.reversals.distinct > 1) reversedTwice++;
+    }
+    const c = this.counters;
+    return {
+      takenAt: now,
+      summary: {
+        holds: holds.length, heldAmount, released: released.length, partial, unmatched: this.unmatched.size,
+        approved: c.approved, reversals: c.reversals, reversalRepeats: c.reversalRepeats, reversedTwice,
+      },
+      holds,
+      released,
+      unmatched: [...this.unmatched.values()].map((u) => ({ ...u })),
+      heldAmount,
+      counters: { ...this.counters, declined: { ...this.counters.declined } },
+    };
+  }
+}
