@@ -25,10 +25,3 @@ const CODES_93: Record<LocalCode, string> = {
 export function responseCode(dialect: Dialect, code: LocalCode): string {
   return (dialect.spec.version === '1993' ? CODES_93 : CODES_87)[code];
 }
-
-/** Whether an F39 value approves (00 family in 1987, 0xx in 1993). */
-export function isApproval(dialect: Dialect, rc: string | undefined): boolean {
-  if (rc === undefined) return false;
-  if (dialect.spec.version === '1993') return rc.length === 3 && rc[0] === '0';
-  return rc === '00' || rc === '08' || rc === '10' || rc === '11' || rc === '16';
-}

@@ -7,6 +7,7 @@ import {
   DEFAULT_DIALECT, DEFAULT_FRAMING, DialectError, FrameReader, IsoError, decode, encode, frame, getDialect, getFraming,
   type Dialect, type Framing, type FramingName, type IsoMessage,
 } from '../../codec/index.js';
+import { transmissionTime } from '../netmgmt.js';
 
 /**
  * The simulators speak ISO 8583:1987 with F90 original data (iso87a, iso87a-hex,
@@ -96,9 +97,9 @@ export class Link {
 
 const p2 = (n: number): string => (n < 10 ? '0' : '') + n;
 
-/** F7, MMDDhhmmss in UTC. */
+/** F7, MMDDhhmmss in UTC: the switch's own formatter, so both sides agree on the form. */
 export function transmissionDateTime(d: Date): string {
-  return p2(d.getUTCMonth() + 1) + p2(d.getUTCDate()) + p2(d.getUTCHours()) + p2(d.getUTCMinutes()) + p2(d.getUTCSeconds());
+  return transmissionTime(d.getTime());
 }
 
 /** F12, hhmmss local time. */
