@@ -7,12 +7,16 @@ import { DialectError, IsoError } from '../codec/index.js';
 import { UsageError } from './cli/args.js';
 import { DECODE_USAGE, ENCODE_USAGE, decodeCommand, encodeCommand } from './cli/codec-commands.js';
 import { RULES_USAGE, rulesCommand } from './cli/rules-commands.js';
+import { DEMO_USAGE, DemoFailed, demoCommand } from './cli/demo-command.js';
 import { SIM_USAGE, simCommand } from './cli/sim-commands.js';
+import { START_USAGE, startCommand } from './cli/start-command.js';
 import { CaseError, RulesError } from '../rules/index.js';
 
 type Command = (argv: string[]) => Promise<string>;
 
 const COMMANDS: Record<string, { run: Command; usage: string }> = {
+  start: { run: startCommand, usage: START_USAGE },
+  demo: { run: demoCommand, usage: DEMO_USAGE },
   decode: { run: decodeCommand, usage: DECODE_USAGE },
   encode: { run: encodeCommand, usage: ENCODE_USAGE },
   rules: { run: rulesCommand, usage: RULES_USAGE },
@@ -48,6 +52,11 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof IsoError || e instanceof DialectError || e instanceof RulesError || e instanceof CaseError) {
       const prefix = e instanceof CaseError ? 'case: ' : '';
       for (const line of e.message.split('\n')) process.stderr.write(`revswitch ${name}: ${prefix}${line}\n`);
+      return 1;
+    }
+    if (e instanceof DemoFailed) {
+      process.stdout.write(e.message + '\n');
+      process.stderr.write(`revswitch ${name}: the money invariant does not hold\n`);
       return 1;
     }
     throw e;

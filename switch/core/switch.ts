@@ -89,6 +89,12 @@ export class Switch {
     this.sweepTimer.unref();
   }
 
+  /** Resolves true once an upstream link is signed on, false after maxMs. */
+  async waitUntilUp(maxMs = 5000): Promise<boolean> {
+    await waitFor(() => this.pickLink() !== undefined, maxMs);
+    return this.pickLink() !== undefined;
+  }
+
   /** Stops accepting, lets in-flight requests finish or expire, then lets reversals drain (bounded). */
   async stop(drainMs = 10_000): Promise<void> {
     this.stopping = true;
