@@ -1,13 +1,14 @@
 /**
- * Benchmark entry point: `node dist/bench/run.js [--quick] [--no-write] [SUITE...]`.
+ * Benchmark entry point: `node dist/bench/run.js [--quick] [--no-write] [--plot] [SUITE...]`.
  * No suite names means every suite, in registry order. Exit status: 0 when every
  * requested suite ran (targets missed or not: judging budgets is the guard's job),
  * 1 when a suite failed or a precondition check did not hold, 2 on a usage error.
  */
+import type { ExtendedContext, ExtendedOutput } from './lib/extras.js';
 import { BenchOptions, timingFromEnv, UsageError } from './lib/options.js';
 import { gitCommit, machineInfo, runtimeInfo } from './lib/machine.js';
 import { resultsDir, writeResult } from './lib/results.js';
-import { BenchCheckError, evaluateTarget, linkBaselines, type Suite, type SuiteContext } from './lib/suite.js';
+import { BenchCheckError, evaluateTarget, linkBaselines, type Suite } from './lib/suite.js';
 import { casesTable, targetsTable } from './lib/table.js';
 import { harnessOverheadNs } from './lib/timing.js';
 
@@ -31,6 +32,14 @@ export const SUITES: Readonly<Record<string, Registered>> = {
     description: 'track+resolve at 10k/100k/1M in flight, expiry bursts, heap per entry; against Map+setTimeout',
     load: async () => (await import('./suites/matcher.js')).matcherSuite,
   },
+  store: {
+    description: 'journal writes/s with group commit: SQLite FULL/NORMAL (worker, inline) vs MemoryStore; commit latency, event-loop delay',
+    load: async () => (await import('./suites/store.js')).storeSuite,
+  },
+  e2e: {
+    description: 'load generator -> switch -> issuer simulator over loopback, against a bare len2 relay: TPS, latency percentiles, deadline -> 0400',
+    load: async () => (await import('./suites/e2e.js')).e2eSuite,
+  },
 };
 
 /** Units of every figure in a result file. */
@@ -53,22 +62,25 @@ export const UNITS = {
   loopOverheadNsPerOp: 'nanoseconds the timing loop costs per call (informational, not subtracted)',
 } as const;
 
-const USAGE = `usage: node dist/bench/run.js [--quick] [--no-write] [--list] [SUITE...]
+const USAGE = `usage: node dist/bench/run.js [--quick] [--no-write] [--plot] [--list] [SUITE...]
   SUITE       one or more of: ${Object.keys(SUITES).join(', ')} (default: all)
   --quick     shorter warmup and samples (0.1 s x 3), for guards and smoke runs
   --no-write  print the table only, do not write bench/results/
+  --plot      also write the suite's plots (e2e: bench/results/e2e-latency.svg)
   --list      list the suites and exit
 env: BENCH_SECONDS (per sample), BENCH_SAMPLES, BENCH_WARMUP_SECONDS, BENCH_RESULTS_DIR`;
 
-function parseArgs(argv: string[]): { options: BenchOptions; suites: string[]; list: boolean } {
+function parseArgs(argv: string[]): { options: BenchOptions; suites: string[]; list: boolean; plot: boolean } {
   let quick = false;
   let write = true;
   let list = false;
+  let plot = false;
   const names: string[] = [];
   for (const a of argv) {
     if (a === '--quick') quick = true;
     else if (a === '--no-write') write = false;
     else if (a === '--list') list = true;
+    else if (a === '--plot') plot = true;
     else if (a === '--help' || a === '-h') { console.log(USAGE); process.exit(0); }
     else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
     else names.push(a);
@@ -82,6 +94,7 @@ function parseArgs(argv: string[]): { options: BenchOptions; suites: string[]; l
     options: { ...timingFromEnv(quick), quick, write, resultsDir: write ? resultsDir() : null },
     suites: names.length === 0 ? known : [...new Set(names)],
     list,
+    plot,
   };
 }
 
@@ -94,7 +107,7 @@ async function main(): Promise<number> {
     console.error(`bench: ${e.message}\n${USAGE}`);
     return 2;
   }
-  const { options, suites, list } = parsed;
+  const { options, suites, list, plot } = parsed;
   if (list) {
     for (const [name, s] of Object.entries(SUITES)) console.log(`${name.padEnd(10)} ${s.description}`);
     return 0;
@@ -112,9 +125,9 @@ async function main(): Promise<number> {
   let status = 0;
   for (const name of suites) {
     const suite = await SUITES[name].load();
-    const ctx: SuiteContext = { timing, quick: options.quick, log };
+    const ctx: ExtendedContext = { timing, quick: options.quick, log, plot, resultsDir: options.resultsDir };
     const timestamp = new Date().toISOString();
-    let out;
+    let out: ExtendedOutput;
     try {
       out = await suite.run(ctx);
     } catch (e) {
@@ -129,7 +142,7 @@ async function main(): Promise<number> {
     if (failed.length > 0) status = 1;
 
     console.log(`\n== ${suite.name}: ${suite.description}`);
-    console.log(casesTable(suite, out.cases));
+    console.log(out.table ?? casesTable(suite, out.cases));
     if (targets.length > 0) console.log('\n' + targetsTable(targets));
     for (const n of out.notes) console.log(`note: ${n}`);
     for (const c of failed) console.log(`FAILED CHECK: ${c.name}: ${c.detail}`);
@@ -151,10 +164,12 @@ async function main(): Promise<number> {
         cases: out.cases,
         targets,
         notes: out.notes,
+        ...out.extra,
       };
       const files = writeResult(suite.name, timestamp, record, options.resultsDir ?? undefined);
       console.log(`\nwrote ${files.file}\n  and ${files.latest}`);
     }
+    for (const f of out.files ?? []) console.log(`wrote ${f}`);
   }
   return status;
 }

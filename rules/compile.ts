@@ -41,6 +41,22 @@ export interface Classification {
   readonly subject: string;
 }
 
+export type ReversalOutcome = 'acked' | 'retry' | 'manual';
+
+/**
+ * Used when a rules file has no reversalResponses section. Codes that say the issuer
+ * holds nothing for the original (already reversed, original not found) count as done;
+ * codes that say the message itself is unacceptable go to a person, since resending the
+ * same bytes cannot help; anything else is retried.
+ */
+const DEFAULT_REVERSAL_RESPONSES: { default: ReversalOutcome; codes: Record<string, ReversalOutcome> } = {
+  default: 'retry',
+  codes: {
+    '00': 'acked', '21': 'acked', '25': 'acked', '94': 'acked', '12': 'manual', '13': 'manual', '30': 'manual',
+    '000': 'acked', '400': 'acked', '480': 'acked', '904': 'manual',
+  },
+};
+
 export class CompiledRules {
   /** Where the rules came from (a file name), for messages and summaries. */
   readonly source: string;
@@ -55,6 +71,9 @@ export class CompiledRules {
   readonly velocity: VelocityConfig;
   /** The window the caller must count velocity over. */
   readonly velocityWindowMs: number;
+  /** What an issuer's answer to a reversal means: done, send a repeat, or hand to a person. */
+  private readonly reversalOutcomes: ReadonlyMap<string, ReversalOutcome>;
+  private readonly reversalDefault: ReversalOutcome;
   /** For error messages: the event names, joined. */
   readonly eventNames: string;
   private readonly data: RulesData;
@@ -78,7 +97,16 @@ export class CompiledRules {
     this.velocity = Object.freeze({ ...data.velocity });
     this.velocityWindowMs = data.velocity.windowMinutes * 60_000;
     this.eventNames = LOCAL_EVENTS.join(', ');
+    const rr = data.reversalResponses ?? DEFAULT_REVERSAL_RESPONSES;
+    this.reversalOutcomes = new Map(Object.entries(rr.codes));
+    this.reversalDefault = rr.default;
     Object.freeze(this);
+  }
+
+  /** The answer to a reversal (0410/0430 F39): acked, retry (a repeat after the backoff) or manual. */
+  reversalResponse(code: string | undefined): ReversalOutcome {
+    if (code === undefined) return 'retry';
+    return this.reversalOutcomes.get(code) ?? this.reversalDefault;
   }
 
   decide(c: DecisionCase, s: DecisionState): Decision {

@@ -4,7 +4,7 @@ export {
   type FailureClass, type LocalEvent, type Action, type ClassAction, type Amount,
   type DecisionCase, type DecisionState, type Decision, type RuleId,
 } from './types.js';
-export { CompiledRules, type ClassifyQuery, type Classification } from './compile.js';
+export { CompiledRules, type ClassifyQuery, type Classification, type ReversalOutcome } from './compile.js';
 export { decide } from './decide.js';
 export { compileRules, parseRules, loadRulesFile, loadDefaultRules, defaultRulesPath } from './load.js';
 export { RulesHolder, type ReloadResult } from './holder.js';

@@ -127,6 +127,16 @@ const velocity = obj(
   '{windowMinutes, maxPerTerminal, maxPerMerchant, maxPerCard}',
 );
 
+const REVERSAL_OUTCOMES = ['acked', 'retry', 'manual'] as const;
+const reversalOutcome = z.enum(REVERSAL_OUTCOMES, expected('acked (done), retry (send a repeat after the backoff) or manual (a person takes over)'));
+const reversalResponses = obj(
+  {
+    default: reversalOutcome,
+    codes: mapping(code, reversalOutcome, 'response codes to acked, retry or manual', false),
+  },
+  '{default, codes}',
+);
+
 export const rulesSchema = obj(
   {
     version: z.literal(1, expected('1, the only rules file format so far')),
@@ -141,8 +151,9 @@ export const rulesSchema = obj(
     settlement,
     limits,
     velocity,
+    reversalResponses: reversalResponses.optional(),
   },
-  'a mapping with version, classes, responseCodes, reversalReasons, events, unknown, dialects, upstreams, businessDay, settlement, limits and velocity',
+  'a mapping with version, classes, responseCodes, reversalReasons, events, unknown, dialects, upstreams, businessDay, settlement, limits, velocity and reversalResponses',
 );
 
 export type RulesData = z.infer<typeof rulesSchema>;

@@ -8,6 +8,7 @@ import { UsageError } from './cli/args.js';
 import { DECODE_USAGE, ENCODE_USAGE, decodeCommand, encodeCommand } from './cli/codec-commands.js';
 import { RULES_USAGE, rulesCommand } from './cli/rules-commands.js';
 import { DEMO_USAGE, DemoFailed, demoCommand } from './cli/demo-command.js';
+import { MANUAL_USAGE, ManualError, manualCommand } from './cli/manual-commands.js';
 import { SIM_USAGE, simCommand } from './cli/sim-commands.js';
 import { START_USAGE, startCommand } from './cli/start-command.js';
 import { CaseError, RulesError } from '../rules/index.js';
@@ -21,6 +22,7 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   encode: { run: encodeCommand, usage: ENCODE_USAGE },
   rules: { run: rulesCommand, usage: RULES_USAGE },
   sim: { run: simCommand, usage: SIM_USAGE },
+  manual: { run: manualCommand, usage: MANUAL_USAGE },
 };
 
 function help(): string {
@@ -54,6 +56,10 @@ export async function main(argv: string[]): Promise<number> {
       for (const line of e.message.split('\n')) process.stderr.write(`revswitch ${name}: ${prefix}${line}\n`);
       return 1;
     }
+    if (e instanceof ManualError) {
+      process.stderr.write(`revswitch ${name}: ${e.message}\n`);
+      return 1;
+    }
     if (e instanceof DemoFailed) {
       process.stdout.write(e.message + '\n');
       process.stderr.write(`revswitch ${name}: the money invariant does not hold\n`);
@@ -67,6 +73,7 @@ main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (e: unknown) => {
     process.stderr.write(`revswitch: internal error: ${e instanceof Error ? e.stack : String(e)}\n`);
-    process.exitCode = 70;
+    // Sockets or timers may still be open: an internal error ends the process.
+    process.exit(70);
   },
 );

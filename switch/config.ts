@@ -43,10 +43,13 @@ export interface SwitchConfig {
   /** How long ended transactions stay for duplicates, terminal reversals and late answers. */
   retentionMs: number;
   maxRetained: number;
+  /** The key behind PAN hashes and sealed PANs; else REVSWITCH_PAN_KEY, else a key file next to the store. */
   panHashKey: string | null;
+  /** This switch's id in a shared store. Default: the host name. */
+  node: string | null;
   /** Timeout for an upstream the config does not describe (the demo issuer), from the flag. */
   upstreamTimeoutMs: number | null;
-  reversal: { window: number; responseTimeoutMs: number; backoffMs: number[]; maxAttempts: number };
+  reversal: { window: number; responseTimeoutMs: number; backoffMs: number[]; maxAttempts: number; maxAgeMs: number };
 }
 
 export class ConfigError extends Error {
@@ -74,8 +77,9 @@ export function defaultConfig(): SwitchConfig {
     retentionMs: 15 * 60_000,
     maxRetained: 1_000_000,
     panHashKey: null,
+    node: null,
     upstreamTimeoutMs: null,
-    reversal: { window: 16, responseTimeoutMs: 5000, backoffMs: [1000, 5000, 30_000, 60_000, 300_000], maxAttempts: 10 },
+    reversal: { window: 16, responseTimeoutMs: 5000, backoffMs: [1000, 5000, 30_000, 60_000, 300_000], maxAttempts: 20, maxAgeMs: 24 * 3_600_000 },
   };
 }
 
@@ -132,7 +136,7 @@ export function parseHostPort(v: string, what: string, source = 'command line'):
 
 const LISTENER_KEYS = ['name', 'host', 'port', 'dialect', 'framing', 'maxFrame', 'maxConnections', 'idleTimeoutMs'] as const;
 const UPSTREAM_KEYS = ['name', 'host', 'port', 'dialect', 'framing', 'maxFrame', 'timeoutMs', 'echoIdleMs', 'netTimeoutMs', 'signOn', 'reconnectBackoffMs'] as const;
-const TOP_KEYS = ['listeners', 'upstreams', 'rules', 'store', 'admin', 'logLevel', 'tickMs', 'retentionMs', 'maxRetained', 'panHashKey', 'reversal'] as const;
+const TOP_KEYS = ['listeners', 'upstreams', 'rules', 'store', 'admin', 'logLevel', 'tickMs', 'retentionMs', 'maxRetained', 'panHashKey', 'node', 'reversal'] as const;
 
 /** Validates parsed JSON over the defaults. `source` names the file in every error. */
 export function configFromJson(data: unknown, source: string): SwitchConfig {
@@ -191,14 +195,19 @@ export function configFromJson(data: unknown, source: string): SwitchConfig {
   if (o.tickMs !== undefined) c.tickMs = r.int(o.tickMs, 'tickMs', 1, 1000);
   if (o.retentionMs !== undefined) c.retentionMs = r.int(o.retentionMs, 'retentionMs', 1000, 7 * 86_400_000);
   if (o.maxRetained !== undefined) c.maxRetained = r.int(o.maxRetained, 'maxRetained', 1000, 100_000_000);
-  if (o.panHashKey !== undefined) c.panHashKey = r.str(o.panHashKey, 'panHashKey');
+  if (o.panHashKey !== undefined) {
+    c.panHashKey = r.str(o.panHashKey, 'panHashKey');
+    if (c.panHashKey.length < 16) r.fail('panHashKey', 'a secret of at least 16 characters', '(hidden)');
+  }
+  if (o.node !== undefined) c.node = r.str(o.node, 'node');
   if (o.reversal !== undefined) {
     const v = r.obj(o.reversal, 'reversal');
-    r.keys(v, 'reversal', ['window', 'responseTimeoutMs', 'backoffMs', 'maxAttempts']);
+    r.keys(v, 'reversal', ['window', 'responseTimeoutMs', 'backoffMs', 'maxAttempts', 'maxAgeMs']);
     if (v.window !== undefined) c.reversal.window = r.int(v.window, 'reversal.window', 1, 10_000);
     if (v.responseTimeoutMs !== undefined) c.reversal.responseTimeoutMs = r.int(v.responseTimeoutMs, 'reversal.responseTimeoutMs', 10, 600_000);
     if (v.backoffMs !== undefined) c.reversal.backoffMs = r.ints(v.backoffMs, 'reversal.backoffMs', 0, 86_400_000);
     if (v.maxAttempts !== undefined) c.reversal.maxAttempts = r.int(v.maxAttempts, 'reversal.maxAttempts', 1, 1000);
+    if (v.maxAgeMs !== undefined) c.reversal.maxAgeMs = r.int(v.maxAgeMs, 'reversal.maxAgeMs', 1000, 90 * 86_400_000);
   }
   return c;
 }

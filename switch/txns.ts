@@ -16,6 +16,8 @@ export type TxnState =
   | 'not_sent';
 
 export interface Txn {
+  /** The journal's id. */
+  readonly id: string;
   /** sender | STAN | F7: what makes a request a duplicate. */
   readonly key: string;
   /** sender | STAN | MMDD: what a reversal without F90 can match on. */

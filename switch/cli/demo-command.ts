@@ -5,16 +5,20 @@
  * a sale whose approval a terminal kept, and no sale may be reversed twice. Exit 1 when
  * the check fails, so the demo doubles as a smoke test.
  */
-import { defaultConfig, UPSTREAM_DEFAULTS } from '../config.js';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, defaultConfig, UPSTREAM_DEFAULTS } from '../config.js';
 import { createLogger, type Level } from '../log.js';
 import { formatLedger, formatMoneyCheck, formatTerminalSummary } from '../sim/format.js';
 import { checkMoneyInvariant } from '../sim/invariant.js';
 import { startIssuer } from '../sim/issuer.js';
 import { runTerminals, type TerminalSummary } from '../sim/terminals.js';
 import { flag, parseArgs, UsageError } from './args.js';
-import { startSwitch } from './start-command.js';
+import { startSwitch, type Running } from './start-command.js';
 
-export const DEMO_USAGE = 'revswitch demo [--duration S] [--tps N] [--connections C] [--seed N] [--log-level LEVEL] [--json]';
+export const DEMO_USAGE = 'revswitch demo [--duration S] [--tps N] [--connections C] [--seed N] [--store URL] [--log-level LEVEL] [--json]';
 
 /** The switch's upstream deadline in the demo: short, so the late answers arrive within the run. */
 const DEMO_TIMEOUT_MS = 1500;
@@ -30,11 +34,11 @@ function int(v: string | undefined, name: string, min: number, max: number, dflt
 export class DemoFailed extends Error {}
 
 export async function demoCommand(argv: string[]): Promise<string> {
-  const p = parseArgs(argv, { duration: true, tps: true, connections: true, seed: true, 'log-level': true, json: false });
+  const p = parseArgs(argv, { duration: true, tps: true, connections: true, seed: true, store: true, 'log-level': true, json: false });
   if (p.positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(p.positional[0])}`);
   const durationS = int(flag(p, 'duration'), 'duration', 1, 3600, 15);
   const tps = int(flag(p, 'tps'), 'tps', 1, 100_000, 200);
-  const connections = int(flag(p, 'connections'), 'connections', 1, 999, 16);
+  const connections = int(flag(p, 'connections'), 'connections', 1, 999, 64);
   const seed = int(flag(p, 'seed'), 'seed', 0, 0xffffffff, (Date.now() % 1_000_000) >>> 0);
   const level = flag(p, 'log-level') ?? 'warn';
   if (!['debug', 'info', 'warn', 'error', 'silent'].includes(level)) throw new UsageError(`--log-level: expected debug, info, warn, error or silent, got ${JSON.stringify(level)}`);
@@ -46,52 +50,85 @@ export async function demoCommand(argv: string[]): Promise<string> {
     reversalDropRate: 0.02,
   });
   const cfg = defaultConfig();
+  // The real default store (SQLite, WAL, group commit), in a scratch directory unless --store names one.
+  const scratch = flag(p, 'store') === undefined ? mkdtempSync(join(tmpdir(), 'revswitch-demo-')) : null;
+  cfg.store = flag(p, 'store') ?? `sqlite:${join(scratch as string, 'demo.db')}`;
+  cfg.panHashKey = randomBytes(24).toString('base64');
   cfg.listeners[0].port = 0;
   cfg.upstreamTimeoutMs = DEMO_TIMEOUT_MS;
   cfg.reversal.responseTimeoutMs = 1000;
   cfg.reversal.backoffMs = [200, 500, 1000];
   cfg.upstreams.push({ name: 'demo-issuer', ...UPSTREAM_DEFAULTS, host: '127.0.0.1', port: issuer.port, dialect: 'iso87a', timeoutMs: DEMO_TIMEOUT_MS });
-  const running = await startSwitch(cfg, log);
+  let running: Running;
+  try {
+    running = await startSwitch(cfg, log);
+  } catch (e) {
+    await issuer.close();
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+    throw e instanceof ConfigError ? new UsageError(e.message) : e;
+  }
   const port = running.sw.ports()[0];
   if (!(await running.sw.waitUntilUp(5000))) err('the issuer link is not up yet; early sales will be answered 91');
   err(`switch on 127.0.0.1:${port}, issuer simulator on 127.0.0.1:${issuer.port} (seed ${seed})`);
-  err(`${tps} sales/s from ${connections} terminals for ${durationS} s, with lost and late approvals, drops, disconnects and chip declines`);
+  err(`${tps} sales/s from ${connections} POS terminals and an acquirer host for ${durationS} s, with lost and late approvals, drops, disconnects and chip declines`);
 
-  let summary: TerminalSummary;
+  // Two kinds of client at once: POS terminals with a connection per sale (these hang up
+  // early now and then), and an acquirer host with a few persistent connections and many
+  // sales in flight on each. A host that hangs up with sales in flight would have to
+  // reverse them itself when it reconnects; the simulated host does not, so it does not
+  // hang up. Enough terminals that the default velocity guard (10 automatic undos per
+  // terminal in 10 min) is not what the demo shows: at these fault rates it would send
+  // undos to review, and their holds would stay for a person.
+  let pos: TerminalSummary;
+  let host: TerminalSummary;
   const abort = new AbortController();
   const onSig = (): void => abort.abort();
   process.once('SIGINT', onSig);
+  const common = {
+    port, durationS, signal: abort.signal, responseTimeoutMs: 5000, reversalTimeoutMs: 3000, chipDeclineRate: 0.01,
+    magicMix: { '99': 0.01, '68': 0.01, '91': 0.005, '51': 0.01, '96': 0.005 },
+  };
   try {
-    summary = await runTerminals({
-      port, tps, durationS, connections, seed, signal: abort.signal,
-      magicMix: { '99': 0.01, '68': 0.01, '91': 0.005, '51': 0.01, '96': 0.005 },
-      disconnectRate: 0.01, chipDeclineRate: 0.01, responseTimeoutMs: 5000, reversalTimeoutMs: 3000,
-    });
+    [pos, host] = await Promise.all([
+      runTerminals({ ...common, mode: 'per-sale', tps: tps * 0.6, connections, seed, disconnectRate: 0.02, terminalIdPrefix: 'POS', rrnPrefix: '61' }),
+      runTerminals({ ...common, mode: 'persistent', tps: tps * 0.4, connections: 32, seed: seed + 1, acquirerId: '4711', terminalIdPrefix: 'ACQ', rrnPrefix: '62' }),
+    ]);
   } finally {
     process.off('SIGINT', onSig);
   }
   // Late answers and the last reversals (with their repeats) settle before the check.
   err('sales done; letting late answers and reversals settle');
   await settle(() => running.sw.reversals.outstanding === 0, LATE_MS + 500, 30_000);
-  await running.sw.stop(5_000);
+  const journal = await running.store.reversals();
+  const byState: Record<string, number> = {};
+  for (const r of journal) byState[r.state] = (byState[r.state] ?? 0) + 1;
+  await running.stop();
   const ledger = issuer.ledger();
   await issuer.close();
-  const money = checkMoneyInvariant(ledger, summary.approvedRrns);
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+  const money = checkMoneyInvariant(ledger, [...pos.approvedRrns, ...host.approvedRrns]);
   const counters = running.sw.counters.snapshot();
 
   if (p.flags.has('json')) {
-    const out = JSON.stringify({ seed, terminals: { ...summary, approvedRrns: undefined, terminalReversedRrns: undefined, reversalFailedRrns: undefined, disconnectedRrns: undefined }, switch: counters, ledger: ledger.summary, money: { ok: money.ok, strayHolds: money.strayHolds.length, reversedTwice: money.reversedTwice.length, missingHolds: money.missingHolds.length } }, null, 2);
+    const out = JSON.stringify({ seed, terminals: { pos: brief(pos), host: brief(host) }, switch: counters, reversals: byState, ledger: ledger.summary, money: { ok: money.ok, strayHolds: money.strayHolds.length, reversedTwice: money.reversedTwice.length, missingHolds: money.missingHolds.length } }, null, 2);
     if (!money.ok) throw new DemoFailed(out);
     return out;
   }
   const text = [
-    '== terminals', formatTerminalSummary(summary), '',
+    '== POS terminals (a connection per sale)', formatTerminalSummary(pos), '',
+    '== acquirer host (persistent connections, F32 4711)', formatTerminalSummary(host), '',
     '== switch counters', ...Object.entries(counters).map(([k, v]) => `  ${k.padEnd(36)} ${v}`), '',
+    `== reversals in the store (${cfg.store}): ${Object.entries(byState).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`, '',
     '== issuer ledger', formatLedger(ledger, 10), '',
     '== money check', formatMoneyCheck(money),
   ].join('\n');
   if (!money.ok) throw new DemoFailed(text);
   return text;
+}
+
+function brief(s: TerminalSummary): Omit<TerminalSummary, 'approvedRrns' | 'terminalReversedRrns' | 'reversalFailedRrns' | 'disconnectedRrns' | 'sales'> {
+  const { approvedRrns: _a, terminalReversedRrns: _t, reversalFailedRrns: _r, disconnectedRrns: _d, sales: _s, ...rest } = s;
+  return rest;
 }
 
 /** Waits at least minMs, then until done() or maxMs. */

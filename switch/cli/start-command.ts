@@ -9,6 +9,9 @@ import { Switch } from '../core/switch.js';
 import { resolveDialect } from '../dialect-file.js';
 import { createLogger, type Level, type Logger } from '../log.js';
 import { startIssuer, type IssuerSim } from '../sim/issuer.js';
+import { connectStore, parseSqliteUrl, type Store } from '../store/index.js';
+import { loadCardKeys } from '../store/secrets.js';
+import { dirname, join } from 'node:path';
 import { flag, parseArgs, UsageError, type Parsed } from './args.js';
 
 export const START_USAGE =
@@ -73,6 +76,7 @@ function loadRules(c: SwitchConfig): CompiledRules {
 export interface Running {
   sw: Switch;
   issuer: IssuerSim | null;
+  store: Store;
   stop(): Promise<void>;
 }
 
@@ -90,13 +94,40 @@ export async function startSwitch(c: SwitchConfig, log: Logger): Promise<Running
     });
     log.info('no upstream configured: started the demo issuer', { port: issuer.port });
   }
-  const sw = new Switch(c, rules, log, dialects);
-  await sw.start();
+  let store: Store;
+  try {
+    store = await connectStore(c.store);
+  } catch (e) {
+    await issuer?.close();
+    throw new ConfigError(`store ${c.store}: ${(e as Error).message}`);
+  }
+  // The PAN key lives next to the database unless config or the environment gives one.
+  const keyFile = c.store.startsWith('sqlite:') ? join(dirname(parseSqliteUrl(c.store).path), 'revswitch.key') : null;
+  let loaded: ReturnType<typeof loadCardKeys>;
+  try {
+    loaded = loadCardKeys({ configured: c.panHashKey, keyFile });
+  } catch (e) {
+    await store.close().catch(() => undefined);
+    await issuer?.close();
+    throw new ConfigError((e as Error).message);
+  }
+  const { keys, origin } = loaded;
+  log.info('store open', { store: store.url, panKey: origin });
+  const sw = new Switch(c, rules, log, dialects, { store, keys });
+  try {
+    await sw.start();
+  } catch (e) {
+    await store.close().catch(() => undefined);
+    await issuer?.close();
+    throw e;
+  }
   return {
     sw,
     issuer,
+    store,
     async stop() {
       await sw.stop();
+      await store.close();
       await issuer?.close();
     },
   };
@@ -115,7 +146,13 @@ export async function startCommand(argv: string[]): Promise<string> {
     throw new UsageError((e as Error).message);
   }
   const log = createLogger(c.logLevel as Level);
-  const running = await startSwitch(c, log);
+  let running: Running;
+  try {
+    running = await startSwitch(c, log);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UsageError(e.message);
+    throw e;
+  }
   process.on('SIGHUP', () => {
     const r = running.sw.rules.reload(() => loadRules(c));
     if (r.ok) log.info('rules reloaded', { source: c.rules ?? 'rules/default.yaml' });

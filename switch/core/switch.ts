@@ -6,19 +6,26 @@
  * Policy is never decided here: the switch observes (an answer, a deadline, a failed
  * write), asks rules/, and does what the decision says.
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { createServer, type Server, type Socket } from 'node:net';
 import { responseTo, type Dialect, type IsoMessage } from '../../codec/index.js';
 import type { CompiledRules, Decision, DecisionCase, LocalEvent } from '../../rules/index.js';
-import { RulesHolder } from '../../rules/index.js';
+import { CLASS_INFO, RulesHolder } from '../../rules/index.js';
+import type { FailureClass } from '../../rules/types.js';
 import { responseCode, type LocalCode } from '../codes.js';
 import { Conn } from '../conn.js';
 import { Counters } from '../counters.js';
 import type { Logger } from '../log.js';
 import { summarize } from '../log.js';
 import { Matcher } from '../matcher/index.js';
-import { isNetworkMti, networkCode, stanString } from '../netmgmt.js';
-import { MemoryReversalQueue, type ReversalQueue } from '../reversals.js';
+import { isNetworkMti, networkCode, stanString, transmissionTime } from '../netmgmt.js';
+import type { ReversalQueue } from '../reversals.js';
+import { SafQueue } from '../saf.js';
+import { MemoryStore } from '../store/memory.js';
+import { CardKeys } from '../store/secrets.js';
+import type { Store } from '../store/types.js';
+import { Journal } from './journal.js';
 import { senderOf, TxnTable, type Txn } from '../txns.js';
 import { UpstreamLink } from '../upstream.js';
 import { Velocity } from './velocity.js';
@@ -26,8 +33,14 @@ import type { SwitchConfig, ListenerConfig } from '../config.js';
 
 /** Fields the terminal's answer takes from the issuer's response. */
 const FROM_ISSUER = [4, 38, 39, 44, 54, 55];
-/** Sensitive authentication data: forwarded once, never kept (PCI DSS 3.3.1). */
-const NOT_KEPT = [35, 36, 45, 52];
+/** Sensitive authentication data (F55 may carry tag 57, track 2): forwarded once, never kept (PCI DSS 3.3.1). */
+const NOT_KEPT = [35, 36, 45, 52, 55];
+
+/** What the switch keeps its records in; both default to memory (tests, benches). */
+export interface SwitchDeps {
+  store?: Store;
+  keys?: CardKeys;
+}
 
 interface Listening {
   cfg: ListenerConfig;
@@ -42,20 +55,25 @@ export class Switch {
   readonly links = new Map<string, UpstreamLink>();
   readonly reversals: ReversalQueue;
   readonly rules: RulesHolder;
+  readonly journal: Journal;
+  private readonly saf: SafQueue;
   private readonly matcher: Matcher<number, Txn>;
   /** Expired requests by upstream STAN, so a late answer can be recognised. */
   private readonly expired = new Map<number, Txn>();
   private readonly listeners: Listening[] = [];
   private readonly velocity: Velocity;
-  private readonly panKey: Buffer;
   private sweepTimer: NodeJS.Timeout | null = null;
+  /** The switch opened (and closes) the store itself: the in-memory default. */
+  private readonly ownsStore: boolean;
   private stopping = false;
 
-  constructor(readonly cfg: SwitchConfig, rules: CompiledRules, readonly log: Logger, private readonly dialects: (name: string) => Dialect) {
+  constructor(readonly cfg: SwitchConfig, rules: CompiledRules, readonly log: Logger, private readonly dialects: (name: string) => Dialect, deps: SwitchDeps = {}) {
     this.rules = new RulesHolder(rules);
     this.txns = new TxnTable(cfg.retentionMs, cfg.maxRetained);
     this.velocity = new Velocity(rules.velocityWindowMs);
-    this.panKey = cfg.panHashKey ? Buffer.from(cfg.panHashKey, 'utf8') : randomBytes(32);
+    const keys = deps.keys ?? new CardKeys(cfg.panHashKey ? Buffer.from(cfg.panHashKey, 'utf8') : randomBytes(32));
+    this.ownsStore = deps.store === undefined;
+    this.journal = new Journal(deps.store ?? new MemoryStore(), keys, cfg.node ?? hostname(), () => this.rules.current.calendar, log, this.counters);
     for (const u of cfg.upstreams) {
       const link = new UpstreamLink({
         name: u.name, host: u.host, port: u.port, dialect: dialects(u.dialect), framing: u.framing,
@@ -65,10 +83,12 @@ export class Switch {
       link.onResponse = (msg) => this.upstreamResponse(link, msg);
       this.links.set(u.name, link);
     }
-    this.reversals = new MemoryReversalQueue(this.links, {
-      window: cfg.reversal.window, responseTimeoutMs: cfg.reversal.responseTimeoutMs,
-      backoffMs: cfg.reversal.backoffMs, maxAttempts: cfg.reversal.maxAttempts, log, counters: this.counters,
+    this.saf = new SafQueue(this.journal.store, this.links, {
+      window: cfg.reversal.window, responseTimeoutMs: cfg.reversal.responseTimeoutMs, backoffMs: cfg.reversal.backoffMs,
+      maxAttempts: cfg.reversal.maxAttempts, maxAgeMs: cfg.reversal.maxAgeMs,
+      outcomeOf: (rc) => this.rules.current.reversalResponse(rc), log, counters: this.counters, keys,
     });
+    this.reversals = this.saf;
     this.matcher = new Matcher<number, Txn>({ tickMs: cfg.tickMs, onExpire: (stan, txn) => this.expire(stan, txn) });
   }
 
@@ -80,7 +100,10 @@ export class Switch {
     });
   }
 
+  /** Recovers from the store first: nothing is accepted before every orphan has its reversal queued. */
   async start(): Promise<void> {
+    if (this.ownsStore) await this.journal.store.open();
+    await this.recover();
     this.matcher.start();
     this.reversals.start();
     for (const link of this.links.values()) link.start();
@@ -95,10 +118,47 @@ export class Switch {
     return this.pickLink() !== undefined;
   }
 
+  /**
+   * After a restart: resume the reversal queue, remember recent transactions (so a
+   * duplicate or a terminal's reversal that arrives now still finds its original), and
+   * treat every transaction that left without a final outcome as timed out.
+   */
+  private async recover(): Promise<void> {
+    const store = this.journal.store;
+    await this.saf.load();
+    const now = Date.now();
+    const listenerDialect = (name: string): Dialect =>
+      this.dialects((this.cfg.listeners.find((x) => x.name === name) ?? this.cfg.listeners[0]).dialect);
+    for (const row of await store.recentTxns(now - this.cfg.retentionMs)) {
+      if (row.state === 'forwarded') continue;
+      const t = this.journal.rebuild(row, listenerDialect(row.listener), this.links.get(row.upstream ?? '')?.dialect);
+      if (t) this.txns.add(t);
+    }
+    const orphans = await store.unfinishedTxns();
+    for (const row of orphans) {
+      const t = this.journal.rebuild(row, listenerDialect(row.listener), this.links.get(row.upstream ?? '')?.dialect);
+      if (!t) {
+        // Left as it is, so every start reports it until an operator acts.
+        this.counters.inc('recovery_failed');
+        this.log.error('cannot reverse a transaction left in flight: its upstream is not configured or its row is unreadable', { txn: row.id, upstream: row.upstream });
+        continue;
+      }
+      this.txns.add(t);
+      this.counters.inc('recovered_in_flight');
+      void this.journal.record(t, { note: 'found without an outcome at start-up: the switch stopped while it was in flight' }, 'recovered');
+      this.decideAndAct(t, 'timeout');
+    }
+    await store.flush();
+    if (orphans.length > 0) this.log.warn('crash recovery: transactions left in flight were treated as timed out', { count: orphans.length });
+  }
+
   /** Stops accepting, lets in-flight requests finish or expire, then lets reversals drain (bounded). */
   async stop(drainMs = 10_000): Promise<void> {
     this.stopping = true;
-    await Promise.all(this.listeners.map((l) => new Promise<void>((r) => l.server.close(() => r()))));
+    // server.close() calls back only once every connection is gone, so it is awaited after
+    // the connections are closed below, not before the drain (a connected terminal would
+    // hold shutdown until its idle timeout).
+    const closed = this.listeners.map((l) => new Promise<void>((r) => l.server.close(() => r())));
     const until = Date.now() + drainMs;
     await waitFor(() => this.matcher.size === 0, this.cfg.upstreams.reduce((m, u) => Math.max(m, u.timeoutMs), 0) + 1000);
     await waitFor(() => this.reversals.outstanding === 0, Math.max(0, until - Date.now()));
@@ -106,9 +166,12 @@ export class Switch {
     if (left > 0) this.log.error('reversals still outstanding at shutdown', { outstanding: left });
     this.matcher.stop();
     this.reversals.stop();
+    await this.journal.store.flush().catch((e: unknown) => this.log.error('journal flush failed at shutdown', { error: (e as Error).message }));
     for (const link of this.links.values()) link.stop();
     for (const l of this.listeners) for (const c of l.conns) c.close();
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    await Promise.all(closed);
+    if (this.ownsStore) await this.journal.store.close();
   }
 
   private listen(cfg: ListenerConfig): Promise<void> {
@@ -190,7 +253,7 @@ export class Switch {
     }
     const now = Date.now();
     const txn: Txn = {
-      key, dayKey: `${sender}|${stan}|${(f7 ?? msg.get(13) ?? '').slice(0, 4)}`, request: msg, listener: l.cfg.name,
+      id: this.journal.nextId(), key, dayKey: `${sender}|${stan}|${(f7 ?? msg.get(13) ?? '').slice(0, 4)}`, request: msg, listener: l.cfg.name,
       state: 'inflight', conn, waiters: [], upstream: '', sent: null, upstreamStan: 0, startedAt: now,
       answer: null, reversalId: null, reverseWhenDone: null, decision: null,
     };
@@ -208,18 +271,40 @@ export class Switch {
     if (!link.dialect.tpdu) out.tpdu = null;
     if (link.dialect.headerLength === 0) out.header = null;
     out.set(11, stanString(own));
+    // F90 of a reversal carries the original's F7: without one it could not be built.
+    if (!out.has(7) && link.dialect.fields[7]) out.set(7, transmissionTime(now));
     txn.upstream = link.opts.name;
     txn.upstreamStan = own;
     txn.sent = out;
+    for (const n of NOT_KEPT) msg.delete(n);
+    // Write-ahead: the request is in the journal before it leaves, so a crash from here
+    // on is undone by recovery. The deadline already runs: the journal's wait counts.
+    this.journal.begin(txn, now).then(
+      () => this.send(l, txn, link, own),
+      (err: unknown) => {
+        this.matcher.resolve(own);
+        txn.state = 'not_sent';
+        this.counters.inc('store_errors');
+        this.log.error('journal write failed; request not forwarded', { txn: txn.id, error: (err as Error).message });
+        this.finish(l, txn, this.localAnswer(l, msg, 'issuer_unavailable'));
+      },
+    );
+  }
+
+  private send(l: Listening, txn: Txn, link: UpstreamLink, own: number): void {
+    // Expired while the journal wrote: the terminal has its answer and the reversal is queued.
+    if (txn.state !== 'inflight') return;
+    const out = txn.sent as IsoMessage;
     if (!link.send(out)) {
       this.matcher.resolve(own);
       txn.state = 'not_sent';
       this.counters.inc('upstream_write_failed');
-      this.finish(l, txn, this.localAnswer(l, msg, 'issuer_unavailable'));
+      void this.journal.record(txn, { note: 'the upstream link was down' });
+      this.finish(l, txn, this.localAnswer(l, txn.request, 'issuer_unavailable'));
       return;
     }
+    for (const n of NOT_KEPT) out.delete(n);
     this.counters.inc('forwarded');
-    for (const n of NOT_KEPT) msg.delete(n);
   }
 
   private pickLink(): UpstreamLink | undefined {
@@ -250,7 +335,8 @@ export class Switch {
     }
     const l = this.listenerOf(txn);
     const rc = msg.get(39);
-    const approved = this.classify(link, rc) === 'approved';
+    const cls = this.classify(link, rc);
+    const approved = cls === 'approved';
     const res = responseTo(l.dialect, txn.request, undefined);
     for (const n of FROM_ISSUER) {
       const v = msg.values[n];
@@ -261,11 +347,21 @@ export class Switch {
       txn.state = 'reversed_by_terminal';
       this.queueReversal(txn, { reason: txn.reverseWhenDone.reason, explanation: 'the terminal reversed the sale while it was in flight' });
     }
-    const delivered = this.finish(l, txn, res);
-    if (approved && !delivered && txn.state === 'approved') this.undeliverable(txn);
+    const recorded = this.journal.record(txn, { responseCode: rc ?? null, failureClass: cls, reversalId: txn.reversalId });
+    const deliver = (): void => {
+      const delivered = this.finish(l, txn, res);
+      if (approved && !delivered && txn.state === 'approved') this.undeliverable(txn);
+    };
+    // An approval is durable before the terminal sees it: recovery must never reverse a
+    // sale whose approval was delivered. A decline needs no such care.
+    if (approved) recorded.then(deliver, deliver);
+    else deliver();
+    // A decline holds nothing, but an unknown outcome (06, 96, 68...) or an outage may:
+    // rules/ says whether to reverse (or, for fraud codes, to flag for review).
+    if (!approved) this.decideAndAct(txn, rc === undefined ? 'format_error' : { responseCode: rc });
   }
 
-  private classify(link: UpstreamLink, rc: string | undefined): string {
+  private classify(link: UpstreamLink, rc: string | undefined): FailureClass {
     if (rc === undefined) return 'technical_unknown';
     return this.rules.current.classify({ responseCode: rc, dialect: link.dialect.name, upstream: link.opts.name }).class;
   }
@@ -280,19 +376,24 @@ export class Switch {
     this.expired.delete(stan);
     const cls = this.classify(link, msg.get(39));
     // A late approval is never relayed: the reversal queued at the deadline stands. A late
-    // decline means nothing was held, so a reversal not yet sent can be withdrawn.
-    if (cls !== 'approved' && txn.reversalId && this.reversals.cancel(txn.reversalId)) {
+    // definitive decline means nothing was held, so a reversal not yet sent can be withdrawn;
+    // a late 96 or 91 leaves the outcome in doubt, so its reversal stands too.
+    if (cls !== 'approved' && !CLASS_INFO[cls].fundsMayBeHeld && txn.reversalId && this.reversals.cancel(txn.reversalId)) {
       txn.decision = `late ${msg.get(39)}: reversal withdrawn`;
     }
+    void this.journal.record(txn, { note: `late response ${msg.get(39) ?? '(no F39)'} (${cls}): ${txn.decision?.startsWith('late') ? 'reversal withdrawn' : 'not relayed'}` });
     this.log.info('late response', { upstream: link.opts.name, class: cls, reversal: txn.reversalId, ...summarize(msg) });
   }
 
-  /** Answers the terminal and any duplicates; true when the first answer reached its socket. */
+  /**
+   * Answers the terminal and any duplicates; true when the answer reached a socket (the
+   * first request's or a duplicate's: a terminal that reconnected and resent has it).
+   */
   private finish(l: Listening, txn: Txn, res: IsoMessage): boolean {
     txn.answer = res;
-    const delivered = txn.conn !== null && this.answer(l, txn.conn, res);
+    let delivered = txn.conn !== null && this.answer(l, txn.conn, res);
     txn.conn = null;
-    for (const w of txn.waiters) this.answer(l, w, res);
+    for (const w of txn.waiters) if (this.answer(l, w, res)) delivered = true;
     txn.waiters = [];
     return delivered;
   }
@@ -321,14 +422,16 @@ export class Switch {
   private undeliverable(txn: Txn): void {
     this.counters.inc('undeliverable');
     txn.state = 'undeliverable';
-    this.decideAndAct(txn, 'undeliverable');
+    const d = this.decideAndAct(txn, 'undeliverable');
+    // A duplicate sent later must not get the approval that is being reversed.
+    if (d?.action === 'reverse') txn.answer = this.localAnswer(this.listenerOf(txn), txn.request, 'issuer_unavailable');
   }
 
   /**
    * Puts an outcome to rules/ and does what it says. `terminal` is set for a reversal the
    * terminal sent: its MTI and reason code are the case, the original's amount the subject.
    */
-  private decideAndAct(txn: Txn, event: LocalEvent, terminal?: { mti: string; reason: string; finalAmount?: string }): Decision | null {
+  private decideAndAct(txn: Txn, event: LocalEvent | { responseCode: string }, terminal?: { mti: string; reason: string; finalAmount?: string }): Decision | null {
     const link = this.links.get(txn.upstream);
     const sent = txn.sent;
     if (!link || !sent) return null;
@@ -341,12 +444,25 @@ export class Switch {
         upstream: link.opts.name, originalTime: txn.startedAt, now, panHash,
       }
       : {
-        mti: sent.mti, event, amount: sent.get(4) ?? '0', currency: sent.get(49) ?? '000',
+        mti: sent.mti, ...(typeof event === 'string' ? { event } : event), amount: sent.get(4) ?? '0', currency: sent.get(49) ?? '000',
         dialect: link.dialect.name, upstream: link.opts.name, originalTime: txn.startedAt, now, panHash,
       };
-    const decision = this.rules.current.decide(c, this.velocity.state(txn.request, panHash, now));
+    const what = terminal ? `terminal reversal ${terminal.reason}` : typeof event === 'string' ? event : `response ${event.responseCode}`;
+    let decision: Decision;
+    try {
+      decision = this.rules.current.decide(c, this.velocity.state(txn.request, panHash, now));
+    } catch (e) {
+      // A case rules/ refuses (a malformed reason code from a peer) must not take the switch
+      // down, nor be dropped: it goes to a person.
+      this.counters.inc('decision_errors');
+      this.counters.inc('manual_reviews');
+      txn.decision = `review: rules/ refused the case: ${(e as Error).message}`;
+      this.log.error('rules/ refused the case; sent to manual review', { txn: txn.key, event: what, error: (e as Error).message });
+      return null;
+    }
     txn.decision = `${decision.action}: ${decision.explanation}`;
-    this.log.info('decision', { txn: txn.key, event: terminal ? `terminal reversal ${terminal.reason}` : event, action: decision.action, rule: decision.rule, why: decision.explanation });
+    const recordDecision = (): void => void this.journal.record(txn, { failureClass: decision.class, decision: txn.decision, reversalId: txn.reversalId });
+    this.log.info('decision', { txn: txn.key, event: what, action: decision.action, rule: decision.rule, why: decision.explanation });
     if (decision.action === 'reverse') {
       this.velocity.record(txn.request, panHash, now);
       this.queueReversal(txn, {
@@ -357,6 +473,7 @@ export class Switch {
       this.counters.inc(decision.action === 'review' ? 'manual_reviews' : 'refunds_proposed');
       this.log.warn(decision.action === 'review' ? 'sent to manual review' : 'refund needed', { txn: txn.key, why: decision.explanation });
     }
+    recordDecision();
     return decision;
   }
 
@@ -364,12 +481,11 @@ export class Switch {
     if (!txn.sent) return;
     const id = `${txn.upstream}|${stanString(txn.upstreamStan)}|${txn.sent.get(7) ?? ''}|${txn.startedAt}`;
     txn.reversalId = id;
-    this.reversals.enqueue({ id, upstream: txn.upstream, original: txn.sent, reason: d.reason, finalAmount: d.finalAmount, explanation: d.explanation });
+    this.reversals.enqueue({ id, upstream: txn.upstream, original: txn.sent, reason: d.reason, finalAmount: d.finalAmount, explanation: d.explanation, txnId: txn.id });
   }
 
   private panHash(msg: IsoMessage): string | undefined {
-    const pan = msg.get(2);
-    return pan === undefined ? undefined : createHmac('sha256', this.panKey).update(pan).digest('base64url');
+    return this.journal.panHash(msg);
   }
 
   // ---- reversals from terminals ----------------------------------------------------------
@@ -387,7 +503,7 @@ export class Switch {
     }
     const original = this.findOriginal(msg, sender);
     const record: Txn = {
-      key: revKey, dayKey: revKey, request: msg, listener: l.cfg.name, state: 'approved', conn: null, waiters: [],
+      id: this.journal.nextId(), key: revKey, dayKey: revKey, request: msg, listener: l.cfg.name, state: 'approved', conn: null, waiters: [],
       upstream: '', sent: null, upstreamStan: 0, startedAt: Date.now(), answer: res, reversalId: null,
       reverseWhenDone: null, decision: null,
     };
@@ -403,20 +519,27 @@ export class Switch {
       record.decision = 'original in flight: reversed if it is approved';
     } else if (original.state === 'approved') {
       const d = this.decideAndAct(original, 'customer_cancel', { mti: msg.mti, reason, finalAmount: finalAmountOf(msg) });
-      if (d?.action === 'reverse') original.state = 'reversed_by_terminal';
+      if (d?.action === 'reverse') {
+        original.state = 'reversed_by_terminal';
+        void this.journal.record(original, { note: `the terminal reversed it (${msg.mti}, reason ${reason})` });
+      }
       record.decision = d ? `${d.action}: ${d.explanation}` : null;
     } else {
       record.decision = `original ${original.state}: nothing to reverse`;
     }
-    this.answer(l, conn, res);
+    // The terminal stops resending once answered, so the reversal is durable first.
+    void this.journal.terminalReversal(record, original?.id ?? null);
+    this.journal.store.flush().then(
+      () => this.answer(l, conn, res),
+      (err: unknown) => this.log.error('terminal reversal not stored; not answered, so the terminal repeats it', { error: (err as Error).message, ...summarize(msg) }),
+    );
   }
 
   private findOriginal(rev: IsoMessage, sender: string): Txn | undefined {
     const f90 = rev.get(90);
-    if (f90 !== undefined && f90.length === 42) {
-      const t = this.txns.get(`${sender}|${f90.slice(4, 10)}|${f90.slice(10, 20)}`);
-      if (t) return t;
-    }
+    // A usable F90 names the original; falling back to the reversal's own STAN then could
+    // pick another sale of the same terminal that happens to share it.
+    if (f90 !== undefined && f90.length === 42) return this.txns.get(`${sender}|${f90.slice(4, 10)}|${f90.slice(10, 20)}`);
     const day = (rev.get(7) ?? rev.get(13) ?? '').slice(0, 4);
     return this.txns.getByDay(`${sender}|${rev.get(11) ?? ''}|${day}`);
   }

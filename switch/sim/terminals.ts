@@ -11,7 +11,10 @@
  * - disconnect: closes its connection right after the request is written, before the
  *   answer can arrive. It never reverses such a sale itself: that is the switch's job.
  *   In persistent mode the whole connection goes, so every sale in flight on it counts
- *   as disconnected too, like a host that crashed.
+ *   as disconnected too, like a host that crashed. With reverseOnHangUp those other
+ *   sales are reversed by the terminal (0400 F39 68), as a host does for what it never
+ *   saw answered: an approval already in its socket when it hung up is lost there, and
+ *   no switch can tell that from one delivered.
  * - chip decline: after an approval, sends its own 0400 (F39 06, F90 of the sale) and
  *   waits for the 0410, as a chip card declining offline after an online approval.
  * - timeout: a sale unanswered after responseTimeoutMs is given up and reversed by the
@@ -57,6 +60,8 @@ export interface TerminalOptions {
   magicMix?: Record<string, number>;
   /** Share of sales whose terminal disconnects before the answer. Default 0. */
   disconnectRate?: number;
+  /** Persistent mode: on a disconnect, reverse the other sales in flight on that connection (not the one that hung up). Default false. */
+  reverseOnHangUp?: boolean;
   /** Share of approved sales the chip then declines (the terminal sends its own 0400 F39 06). Default 0. */
   chipDeclineRate?: number;
   /** When a terminal gives up on a sale and reverses it. Default 30000. */
@@ -200,6 +205,7 @@ export async function runTerminals(opts: TerminalOptions): Promise<TerminalSumma
   const reversalTimeoutMs = opts.reversalTimeoutMs ?? 10000;
   const reversalAttempts = opts.reversalAttempts ?? 3;
   const disconnectRate = opts.disconnectRate ?? 0;
+  const reverseOnHangUp = opts.reverseOnHangUp ?? false;
   const chipDeclineRate = opts.chipDeclineRate ?? 0;
   const units = opts.amountUnits ?? { min: 1, max: 500 };
   const seed = opts.seed ?? randomSeed();
@@ -442,6 +448,8 @@ export async function runTerminals(opts: TerminalOptions): Promise<TerminalSumma
   function lostUnder(sale: Sale, conn: Conn): void {
     if (sale.done) return;
     if (conn.dropped) {
+      // The sale that hung up is already done: these are the others in flight on it.
+      if (reverseOnHangUp) reverse(sale, '68');
       finishSale(sale, 'disconnected', null);
     } else if (!conn.connected) {
       countError('connect');

@@ -1,0 +1,95 @@
+/**
+ * Child process of the e2e suite: the system under test, alone in its process (and, when
+ * the suite can pin, alone on its CPU). Either the switch, started exactly as
+ * `revswitch start` starts it (startSwitch with a real config: one listener on port 0,
+ * one upstream link to the issuer simulator, logs silent), or the bare relay baseline.
+ *
+ * Commands: start-switch, start-relay, cpu (process CPU time so far, for the suite's
+ * measuring window), prof-start / prof-stop (the V8 sampling profiler through the
+ * inspector, so a profile covers the measuring window and nothing else: no start-up,
+ * no warmup), stats, stop (exits).
+ */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
+import { performance } from 'node:perf_hooks';
+import { startSwitch, type Running } from '../../switch/cli/start-command.js';
+import { defaultConfig, UPSTREAM_DEFAULTS } from '../../switch/config.js';
+import { createLogger } from '../../switch/log.js';
+import { serve } from './ipc.js';
+import { startRelay, type Relay } from './relay.js';
+
+export interface SwitchStart {
+  upstreamPort: number;
+  /** The upstream link's timeout (ms). */
+  timeoutMs: number;
+  tickMs: number;
+}
+
+export interface CpuMark {
+  /** performance.timeOrigin + performance.now(), ms. */
+  at: number;
+  userUs: number;
+  systemUs: number;
+}
+
+let running: Running | null = null;
+let relay: Relay | null = null;
+let session: Session | null = null;
+
+function post<T>(s: Session, method: string, params?: object): Promise<T> {
+  return new Promise((resolve, reject) => {
+    s.post(method, params, (err, result) => (err ? reject(err) : resolve(result as T)));
+  });
+}
+
+serve({
+  async 'start-switch'(a: SwitchStart) {
+    const cfg = defaultConfig();
+    cfg.listeners[0].port = 0;
+    cfg.logLevel = 'silent';
+    cfg.tickMs = a.tickMs;
+    cfg.upstreamTimeoutMs = a.timeoutMs;
+    cfg.upstreams.push({ name: 'issuer', ...UPSTREAM_DEFAULTS, host: '127.0.0.1', port: a.upstreamPort, dialect: 'iso87a', timeoutMs: a.timeoutMs });
+    running = await startSwitch(cfg, createLogger('silent'));
+    const up = await running.sw.waitUntilUp(5000);
+    if (!up) throw new Error('the switch did not sign on to the issuer within 5 s');
+    return { port: running.sw.ports()[0] };
+  },
+  async 'start-relay'(a: { upstreamPort: number }) {
+    relay = await startRelay({ host: '127.0.0.1', port: a.upstreamPort });
+    return { port: relay.port };
+  },
+  cpu(): CpuMark {
+    const u = process.cpuUsage();
+    return { at: performance.timeOrigin + performance.now(), userUs: u.user, systemUs: u.system };
+  },
+  async 'prof-start'(a: { intervalUs: number }) {
+    session = new Session();
+    session.connect();
+    await post(session, 'Profiler.enable');
+    await post(session, 'Profiler.setSamplingInterval', { interval: a.intervalUs });
+    await post(session, 'Profiler.start');
+    return {};
+  },
+  async 'prof-stop'(a: { file: string }) {
+    if (!session) return { file: null };
+    const { profile } = await post<{ profile: unknown }>(session, 'Profiler.stop');
+    session.disconnect();
+    session = null;
+    writeFileSync(a.file, JSON.stringify(profile));
+    return { file: a.file };
+  },
+  stats() {
+    if (running) return { counters: running.sw.counters.snapshot(), txns: running.sw.txns.size, heapUsed: process.memoryUsage().heapUsed };
+    if (relay) return { counters: relay.stats(), heapUsed: process.memoryUsage().heapUsed };
+    return {};
+  },
+  stop() {
+    // No graceful Switch.stop(): it waits for every in-flight request to finish or expire
+    // (up to the upstream timeout), which an overloaded run would turn into seconds of
+    // nothing. The process exits instead, after the reply is out; --cpu-prof writes its
+    // profile on a normal exit.
+    setTimeout(() => process.exit(0), 50);
+    return { stopped: true };
+  },
+});

@@ -1,0 +1,86 @@
+/**
+ * `revswitch manual list` and `revswitch manual resolve ID --note TEXT`: the operator's
+ * side of the manual-handling queue. Reversals land there after their last attempt or
+ * their maximum age; a person settles them with the issuer and records how. Both work
+ * while the switch runs (SQLite in WAL mode takes a second writer with a busy wait).
+ */
+import { defaultConfig, loadConfigFile } from '../config.js';
+import { connectStore, type ReversalRow, type Store } from '../store/index.js';
+import { flag, parseArgs, UsageError, type Parsed } from './args.js';
+
+export const MANUAL_USAGE =
+  'revswitch manual list [--store URL | --config FILE] [--json]\n' +
+  '  revswitch manual resolve ID --note TEXT [--store URL | --config FILE]\n' +
+  '  revswitch manual history ID [--store URL | --config FILE] [--json]';
+
+/** A manual command that found nothing to act on: exit 1 with this message. */
+export class ManualError extends Error {}
+
+function storeUrl(p: Parsed): string {
+  const url = flag(p, 'store');
+  const config = flag(p, 'config');
+  if (url && config) throw new UsageError('give --store or --config, not both');
+  if (url) return url;
+  return config ? loadConfigFile(config).store : defaultConfig().store;
+}
+
+async function withStore<T>(p: Parsed, f: (s: Store) => Promise<T>): Promise<T> {
+  let store: Store;
+  try {
+    store = await connectStore(storeUrl(p));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  try {
+    return await f(store);
+  } finally {
+    await store.close();
+  }
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+
+function table(rows: ReversalRow[], now: number): string {
+  if (rows.length === 0) return 'the manual queue is empty';
+  const head = ['id', 'upstream', 'attempts', 'reason', 'queued', 'age', 'last error'];
+  const body = rows.map((r) => [
+    r.id, r.upstream, String(r.attempts), r.reason, iso(r.enqueuedAt), `${Math.round((now - r.enqueuedAt) / 60_000)} min`, r.lastError ?? '',
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  return [`${rows.length} reversal${rows.length === 1 ? '' : 's'} waiting for a person:`, line(head), ...body.map(line)].join('\n');
+}
+
+export async function manualCommand(argv: string[]): Promise<string> {
+  const [sub, ...rest] = argv;
+  if (sub === 'list') {
+    const p = parseArgs(rest, { store: true, config: true, json: false });
+    if (p.positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(p.positional[0])}`);
+    const rows = await withStore(p, (s) => s.reversals(['manual']));
+    return p.flags.has('json') ? JSON.stringify(rows, null, 2) : table(rows, Date.now());
+  }
+  if (sub === 'resolve') {
+    const p = parseArgs(rest, { store: true, config: true, note: true });
+    if (p.positional.length !== 1) throw new UsageError('expected exactly one reversal id');
+    const note = flag(p, 'note');
+    if (note === undefined || note.trim() === '') throw new UsageError('--note is required: say how it was settled (it goes into the history)');
+    const id = p.positional[0];
+    return withStore(p, async (s) => {
+      const row = await s.reversal(id);
+      if (!row) throw new ManualError(`no reversal with id ${JSON.stringify(id)}`);
+      if (row.state !== 'manual') throw new ManualError(`reversal ${id} is ${row.state}, not manual: nothing to resolve`);
+      if (!(await s.resolveManual(id, note.trim(), Date.now()))) throw new ManualError(`reversal ${id} changed while resolving; list again`);
+      return `resolved ${id}: ${note.trim()}`;
+    });
+  }
+  if (sub === 'history') {
+    const p = parseArgs(rest, { store: true, config: true, json: false });
+    if (p.positional.length !== 1) throw new UsageError('expected exactly one transaction or reversal id');
+    const id = p.positional[0];
+    const rows = await withStore(p, (s) => s.history(id));
+    if (rows.length === 0) throw new ManualError(`no history for ${JSON.stringify(id)}`);
+    if (p.flags.has('json')) return JSON.stringify(rows, null, 2);
+    return rows.map((h) => `${iso(h.at)}  ${h.kind.padEnd(8)}  ${h.state.padEnd(20)}  ${h.detail ?? ''}`.trimEnd()).join('\n');
+  }
+  throw new UsageError(sub === undefined ? 'expected a subcommand: list, resolve or history' : `unknown subcommand "${sub}"; expected list, resolve or history`);
+}

@@ -1,0 +1,401 @@
+/**
+ * Store-and-forward reversals: the durable ReversalQueue. Every entry is a row in the
+ * store and every transition (pending -> sent -> acked, or -> manual) is one
+ * compare-and-set write with its history row. A worker per upstream link keeps up to
+ * `window` reversals in flight, so one slow entry never holds up the rest.
+ *
+ * Exactly one reversal per original reaches the issuer, crash or not: the 0400 (its STAN
+ * and F7 included) is written with the `sent` state before its first byte leaves, so
+ * after a restart the entry resumes as a 0401 repeat of that same message, which the
+ * issuer recognises, never as a new reversal.
+ *
+ * The in-memory mirror holds the active entries; the store is the truth at start-up.
+ */
+import { repeatOf, reversalOf, type IsoMessage } from '../codec/index.js';
+import type { ReversalOutcome } from '../rules/index.js';
+import type { Counters } from './counters.js';
+import { MinHeap } from './heap.js';
+import type { Logger } from './log.js';
+import { stanString, transmissionTime } from './netmgmt.js';
+import type { ReversalLink, ReversalQueue, ReversalRecord, ReversalRequest } from './reversals.js';
+import { sealMessage, unsealMessage } from './store/sealed.js';
+import type { CardKeys } from './store/secrets.js';
+import type { ReversalRow, ReversalState, ReversalUpdate, Store } from './store/types.js';
+
+export interface SafOptions {
+  /** Reversals in flight at once per link. */
+  window: number;
+  /** How long to wait for a 0410 before the attempt counts as failed. */
+  responseTimeoutMs: number;
+  /** Delay before attempt n+1 (n from 1); the last value repeats. */
+  backoffMs: number[];
+  /** After this many attempts the entry goes to manual handling. */
+  maxAttempts: number;
+  /** After this age (from enqueue) the entry goes to manual handling. */
+  maxAgeMs: number;
+  /** The rules file's verdict on a reversal's answer code. */
+  outcomeOf: (responseCode: string | undefined) => ReversalOutcome;
+  log: Logger;
+  counters: Counters;
+  keys: CardKeys;
+  now?: () => number;
+}
+
+interface Entry {
+  id: string;
+  upstream: string;
+  txnId: string | null;
+  state: ReversalState;
+  attempts: number;
+  enqueuedAt: number;
+  dueAt: number;
+  lastError: string | null;
+  reason: string;
+  finalAmount: string | null;
+  /** The original as sent upstream; needed until the 0400 is built. */
+  original: IsoMessage | null;
+  /** The 0400 as first built; every later send is its repeat. */
+  message: IsoMessage | null;
+  sentStan: string | null;
+  /** A write this entry waits on (the insert, or the `sent` mark before sending). */
+  busy: boolean;
+  /** In its link's ready line. */
+  queued: boolean;
+}
+
+/** Finished entries stay visible to get() this long. */
+const KEEP_DONE_MS = 15 * 60_000;
+
+export class SafQueue implements ReversalQueue {
+  private readonly entries = new Map<string, Entry>();
+  private readonly bySentStan = new Map<string, Entry>();
+  private readonly due = new MinHeap<Entry>();
+  private readonly timeouts = new MinHeap<Entry>();
+  private readonly ready = new Map<string, Entry[]>();
+  private readonly inFlight = new Map<string, number>();
+  private done: { at: number; id: string }[] = [];
+  private doneHead = 0;
+  private active = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly now: () => number;
+
+  constructor(private readonly store: Store, private readonly links: ReadonlyMap<string, ReversalLink>, private readonly opts: SafOptions) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Resumes every pending or sent reversal from the store. Call once, before start(). */
+  async load(): Promise<number> {
+    const rows = await this.store.reversals(['pending', 'sent']);
+    const now = this.now();
+    for (const row of rows) {
+      const e = this.fromRow(row);
+      if (!e) continue;
+      this.entries.set(e.id, e);
+      this.active++;
+      if (row.state === 'sent') {
+        // Its answer cannot come any more (the connection died with the process): the
+        // attempt failed, and the next send is a repeat of the same message.
+        this.transition(e, { from: ['sent'], state: 'pending', dueAt: now, lastError: 'the switch restarted while it was in flight', detail: 'resumed after restart' });
+      }
+      this.schedule(e);
+    }
+    if (rows.length > 0) this.opts.log.warn('reversals resumed from the store', { count: rows.length });
+    return rows.length;
+  }
+
+  private fromRow(row: ReversalRow): Entry | null {
+    const link = this.links.get(row.upstream);
+    const e: Entry = {
+      id: row.id, upstream: row.upstream, txnId: row.txnId, state: row.state, attempts: row.attempts,
+      enqueuedAt: row.enqueuedAt, dueAt: row.dueAt, lastError: row.lastError, reason: row.reason,
+      finalAmount: row.finalAmount, original: null, message: null, sentStan: row.sentStan, busy: false, queued: false,
+    };
+    try {
+      if (!link) throw new Error(`upstream ${JSON.stringify(row.upstream)} is not configured`);
+      if (row.message !== null) e.message = unsealMessage(link.dialect, row.message, this.opts.keys);
+      else e.original = unsealMessage(link.dialect, row.original, this.opts.keys);
+    } catch (err) {
+      // It cannot be sent from here; a person decides. Never dropped.
+      const why = `cannot resume: ${(err as Error).message}`;
+      this.opts.log.error('reversal moved to manual handling', { id: row.id, why });
+      this.opts.counters.inc('reversals_manual');
+      void this.write({ id: row.id, from: ['pending', 'sent'], state: 'manual', at: this.now(), lastError: why, detail: why });
+      return null;
+    }
+    return e;
+  }
+
+  enqueue(req: ReversalRequest): boolean {
+    if (this.entries.has(req.id)) return false;
+    const now = this.now();
+    const e: Entry = {
+      id: req.id, upstream: req.upstream, txnId: req.txnId ?? null, state: 'pending', attempts: 0, enqueuedAt: now,
+      dueAt: now, lastError: null, reason: req.reason, finalAmount: req.finalAmount ?? null, original: req.original,
+      message: null, sentStan: null, busy: true, queued: false,
+    };
+    this.entries.set(e.id, e);
+    this.active++;
+    const row: ReversalRow = {
+      id: e.id, txnId: e.txnId, upstream: e.upstream, state: 'pending', attempts: 0, reason: e.reason,
+      finalAmount: e.finalAmount, explanation: req.explanation, original: sealMessage(req.original, this.opts.keys),
+      message: null, sentStan: null, enqueuedAt: now, dueAt: now, lastError: null, note: null, updatedAt: now,
+    };
+    this.opts.counters.inc('reversals_queued');
+    this.opts.log.info('reversal queued', { id: e.id, upstream: e.upstream, reason: e.reason, partial: req.finalAmount !== undefined, why: req.explanation });
+    this.insert(e, row);
+    return true;
+  }
+
+  /** Retries until the store takes the row: an enqueued reversal is never lost to a write error. */
+  private insert(e: Entry, row: ReversalRow): void {
+    this.store.insertReversal(row).then(
+      (inserted) => {
+        e.busy = false;
+        if (!inserted) {
+          // The store already has it (reversed before a restart): one original, one reversal.
+          this.forget(e);
+          this.opts.counters.inc('reversals_already_known');
+          return;
+        }
+        if (e.state === 'pending') this.schedule(e);
+        this.pump();
+      },
+      (err: unknown) => {
+        this.opts.counters.inc('store_errors');
+        this.opts.log.error('reversal not stored yet; retrying', { id: e.id, error: (err as Error).message });
+        setTimeout(() => this.insert(e, row), this.opts.backoffMs[0] ?? 1000).unref();
+      },
+    );
+  }
+
+  cancel(id: string): boolean {
+    const e = this.entries.get(id);
+    if (!e || e.state !== 'pending' || e.attempts > 0 || e.message !== null) return false;
+    this.transition(e, { from: ['pending'], state: 'cancelled', detail: 'a late decline: nothing was held' });
+    this.opts.counters.inc('reversals_cancelled');
+    this.opts.log.info('reversal cancelled before sending', { id });
+    return true;
+  }
+
+  handleResponse(upstream: string, msg: IsoMessage): boolean {
+    if (msg.mti[1] !== '4') return false;
+    const e = this.bySentStan.get(`${upstream}|${msg.get(11) ?? ''}`);
+    if (!e || e.state !== 'sent' || e.busy) {
+      // An answer to a repeat of an entry already settled: acks are idempotent.
+      this.opts.counters.inc('reversal_responses_unmatched');
+      return true;
+    }
+    const rc = msg.get(39);
+    const outcome = this.opts.outcomeOf(rc);
+    if (outcome === 'acked') {
+      this.transition(e, { from: ['sent'], state: 'acked', detail: `answered ${rc ?? '(no F39)'}` });
+      this.opts.counters.inc('reversals_acked');
+      this.opts.log.info('reversal acknowledged', { id: e.id, attempts: e.attempts, rc });
+    } else if (outcome === 'manual') {
+      this.toManual(e, `the issuer answered ${rc ?? '(no F39)'}`);
+    } else {
+      this.failAttempt(e, `the issuer answered ${rc ?? '(no F39)'}`);
+    }
+    this.pump();
+    return true;
+  }
+
+  get(id: string): ReversalRecord | undefined {
+    const e = this.entries.get(id);
+    return e && { id: e.id, upstream: e.upstream, state: e.state, attempts: e.attempts, enqueuedAt: e.enqueuedAt, lastError: e.lastError ?? undefined };
+  }
+
+  get outstanding(): number {
+    return this.active;
+  }
+
+  records(): ReversalRecord[] {
+    return [...this.entries.keys()].map((id) => this.get(id) as ReversalRecord);
+  }
+
+  start(): void {
+    if (this.timer) return;
+    // One periodic pump drives response timeouts and backoff for every entry; sends also
+    // start at once when a write lands or an answer frees a slot.
+    this.timer = setInterval(() => this.pump(), 10);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Drives every entry that is due. Cheap when nothing is: two heap peeks. */
+  pump(): void {
+    const now = this.now();
+    while (this.timeouts.peekKey() <= now) {
+      const e = this.timeouts.pop() as Entry;
+      if (e.state === 'sent' && !e.busy && e.dueAt <= now) this.failAttempt(e, 'no response before the timeout');
+    }
+    while (this.due.peekKey() <= now) {
+      const e = this.due.pop() as Entry;
+      if (e.state !== 'pending' || e.busy || e.queued || e.dueAt > now) continue;
+      if (now - e.enqueuedAt >= this.opts.maxAgeMs) {
+        this.toManual(e, `older than ${Math.round(this.opts.maxAgeMs / 60_000)} min`);
+        continue;
+      }
+      let line = this.ready.get(e.upstream);
+      if (!line) this.ready.set(e.upstream, (line = []));
+      line.push(e);
+      e.queued = true;
+    }
+    for (const [upstream, line] of this.ready) {
+      if (line.length === 0) continue;
+      const link = this.links.get(upstream);
+      if (!link || !link.isUp) continue;
+      let busy = this.inFlight.get(upstream) ?? 0;
+      let i = 0;
+      while (i < line.length && busy < this.opts.window) {
+        const e = line[i++];
+        e.queued = false;
+        if (e.state !== 'pending' || e.busy) continue;
+        this.send(e, link, now);
+        busy++;
+      }
+      line.splice(0, i);
+      this.inFlight.set(upstream, busy);
+    }
+    this.prune(now);
+  }
+
+  private schedule(e: Entry): void {
+    if (e.state === 'pending') this.due.push(e.dueAt, e);
+    else if (e.state === 'sent') this.timeouts.push(e.dueAt, e);
+  }
+
+  /** Marks the entry sent (durably, with the message) and only then writes it to the link. */
+  private send(e: Entry, link: ReversalLink, now: number): void {
+    const first = e.message === null;
+    let stored: string | undefined;
+    if (first) {
+      const stan = stanString(link.nextStan());
+      try {
+        e.message = reversalOf(link.dialect, e.original as IsoMessage, {
+          reason: e.reason, finalAmount: e.finalAmount ?? undefined, stan, transmissionDateTime: transmissionTime(now),
+        });
+      } catch (err) {
+        // An original the codec cannot reverse (a field missing): a person decides; the
+        // queue goes on with the others.
+        this.toManual(e, `cannot build the reversal: ${(err as Error).message}`);
+        return;
+      }
+      e.sentStan = stan;
+      e.original = null;
+      stored = sealMessage(e.message, this.opts.keys);
+    }
+    const out = e.attempts === 0 ? e.message as IsoMessage : repeatOf(e.message as IsoMessage);
+    e.busy = true;
+    const attempts = e.attempts + 1;
+    const dueAt = now + this.opts.responseTimeoutMs;
+    this.store.updateReversal({
+      id: e.id, from: ['pending'], state: 'sent', at: now, attempts, dueAt, message: stored, sentStan: first ? e.sentStan : undefined,
+      detail: `attempt ${attempts}: ${out.mti}`,
+    }).then(
+      (ok) => {
+        e.busy = false;
+        if (!ok) {
+          this.release(e);
+          this.opts.log.error('reversal changed under the queue; not sent', { id: e.id });
+          return;
+        }
+        e.state = 'sent';
+        e.attempts = attempts;
+        e.dueAt = Math.max(dueAt, this.now() + this.opts.responseTimeoutMs);
+        this.bySentStan.set(`${e.upstream}|${e.sentStan ?? ''}`, e);
+        this.timeouts.push(e.dueAt, e);
+        if (!link.send(out)) {
+          this.failAttempt(e, 'the upstream link was down');
+          return;
+        }
+        this.opts.counters.inc(attempts === 1 ? 'reversals_sent' : 'reversal_repeats_sent');
+        this.opts.log.info('reversal sent', { id: e.id, mti: out.mti, attempt: attempts });
+      },
+      (err: unknown) => {
+        // Not marked sent, so not sent: the row is still pending; try again after the backoff.
+        e.busy = false;
+        this.release(e);
+        this.opts.counters.inc('store_errors');
+        this.opts.log.error('reversal not marked sent; retrying', { id: e.id, error: (err as Error).message });
+        e.dueAt = this.now() + (this.opts.backoffMs[0] ?? 1000);
+        this.due.push(e.dueAt, e);
+      },
+    );
+  }
+
+  /** A timeout counts as an attempt, like a reject: a dead host cannot block the queue forever. */
+  private failAttempt(e: Entry, why: string): void {
+    const now = this.now();
+    if (e.attempts >= this.opts.maxAttempts) return this.toManual(e, `${why}; ${e.attempts} attempts`);
+    if (now - e.enqueuedAt >= this.opts.maxAgeMs) return this.toManual(e, `${why}; older than ${Math.round(this.opts.maxAgeMs / 60_000)} min`);
+    const b = this.opts.backoffMs;
+    const dueAt = now + b[Math.min(Math.max(e.attempts, 1) - 1, b.length - 1)];
+    this.transition(e, { from: ['sent', 'pending'], state: 'pending', dueAt, lastError: why, detail: `attempt ${e.attempts} failed: ${why}` });
+    this.due.push(dueAt, e);
+  }
+
+  private toManual(e: Entry, why: string): void {
+    this.transition(e, { from: ['sent', 'pending'], state: 'manual', lastError: why, detail: why });
+    this.opts.counters.inc('reversals_manual');
+    this.opts.log.error('reversal moved to manual handling', { id: e.id, attempts: e.attempts, why });
+  }
+
+  /** Applies a transition to the mirror now and to the store in order (group-committed). */
+  private transition(e: Entry, u: Omit<ReversalUpdate, 'id' | 'at'>): void {
+    const wasSent = e.state === 'sent';
+    e.state = u.state;
+    if (u.dueAt !== undefined) e.dueAt = u.dueAt;
+    if (u.lastError !== undefined) e.lastError = u.lastError;
+    if (wasSent && u.state !== 'sent') this.release(e);
+    if (u.state !== 'pending' && u.state !== 'sent') this.finished(e);
+    void this.write({ id: e.id, at: this.now(), ...u });
+  }
+
+  private write(u: ReversalUpdate): Promise<void> {
+    return this.store.updateReversal(u).then(
+      (ok) => {
+        if (!ok) this.opts.log.error('reversal transition refused by the store', { id: u.id, to: u.state, from: u.from.join('|') });
+      },
+      (err: unknown) => {
+        this.opts.counters.inc('store_errors');
+        this.opts.log.error('reversal transition not stored', { id: u.id, to: u.state, error: (err as Error).message });
+      },
+    );
+  }
+
+  /** Frees the entry's slot in its link's window. */
+  private release(e: Entry): void {
+    this.bySentStan.delete(`${e.upstream}|${e.sentStan ?? ''}`);
+    const n = this.inFlight.get(e.upstream) ?? 0;
+    if (n > 0) this.inFlight.set(e.upstream, n - 1);
+  }
+
+  private finished(e: Entry): void {
+    if (this.active > 0) this.active--;
+    e.original = null;
+    e.message = null;
+    this.done.push({ at: this.now(), id: e.id });
+  }
+
+  private forget(e: Entry): void {
+    this.entries.delete(e.id);
+    if (this.active > 0) this.active--;
+  }
+
+  private prune(now: number): void {
+    while (this.doneHead < this.done.length && now - this.done[this.doneHead].at > KEEP_DONE_MS) {
+      const { id } = this.done[this.doneHead++];
+      const e = this.entries.get(id);
+      if (e && e.state !== 'pending' && e.state !== 'sent') this.entries.delete(id);
+    }
+    if (this.doneHead > 4096 && this.doneHead * 2 > this.done.length) {
+      this.done = this.done.slice(this.doneHead);
+      this.doneHead = 0;
+    }
+  }
+}

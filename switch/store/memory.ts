@@ -1,0 +1,151 @@
+/**
+ * The in-memory store (`memory:`): the same contract as SQLite (compare-and-set,
+ * history in the same "transaction" as the change, append-only history, group commit
+ * with the same queue) and nothing survives close(). Tests use it, and the store bench
+ * uses it as the "no database" baseline.
+ *
+ * Rows are copied on the way in and on the way out, so a caller holding a row (or a
+ * history entry) cannot change what is stored. An operation is validated before it
+ * touches anything, so a refused one changes nothing, as in SQLite.
+ */
+import {
+  insertReversalDetail, insertTxnDetail, updateTxnDetail, type BatchOutcome, type OpResult, type StoreBackend, type StoreRead,
+} from './backend.js';
+import { GroupCommitStore, type GroupCommitOptions } from './group-commit.js';
+import type { HistoryRow, ReversalRow, StoreOp, TxnRow } from './types.js';
+
+export class MemoryBackend implements StoreBackend {
+  private readonly txns = new Map<string, TxnRow>();
+  private readonly revs = new Map<string, ReversalRow>();
+  private readonly histByRef = new Map<string, HistoryRow[]>();
+  private seq = 0;
+  private isOpen = false;
+
+  open(): Promise<void> {
+    this.isOpen = true;
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    this.isOpen = false;
+    return Promise.resolve();
+  }
+
+  runBatch(ops: StoreOp[]): Promise<BatchOutcome> {
+    if (!this.isOpen) return Promise.reject(new Error('the memory store is closed'));
+    const t0 = performance.now();
+    const results: OpResult[] = new Array<OpResult>(ops.length);
+    for (let i = 0; i < ops.length; i++) {
+      try {
+        results[i] = { ok: true, value: this.apply(ops[i]) };
+      } catch (e) {
+        results[i] = { ok: false, error: e instanceof Error ? e.message : String(e) };
+      }
+    }
+    const outcome: BatchOutcome = { results, commitMs: performance.now() - t0 };
+    // Delivered on a later turn of the event loop, as a database's answer would be: a
+    // completion within the same microtask queue would let busy writers starve timers and I/O.
+    return new Promise((resolve) => setImmediate(resolve, outcome));
+  }
+
+  read(r: StoreRead): Promise<unknown> {
+    if (!this.isOpen) return Promise.reject(new Error('the memory store is closed'));
+    return Promise.resolve(this.query(r));
+  }
+
+  private query(r: StoreRead): unknown {
+    switch (r.read) {
+      case 'txn': {
+        const t = this.txns.get(r.id);
+        return t === undefined ? undefined : { ...t };
+      }
+      case 'recentTxns':
+        return byCreated([...this.txns.values()].filter((t) => t.createdAt >= r.since));
+      case 'unfinishedTxns':
+        return byCreated([...this.txns.values()].filter((t) => t.state === 'forwarded'));
+      case 'reversal': {
+        const v = this.revs.get(r.id);
+        return v === undefined ? undefined : { ...v };
+      }
+      case 'reversals': {
+        const states = r.states === undefined ? null : new Set<string>(r.states);
+        const rows = [...this.revs.values()].filter((v) => states === null || states.has(v.state)).map((v) => ({ ...v }));
+        // Stable: equal times keep insertion order, as SQLite's rowid tie-break does.
+        return rows.sort((a, b) => a.enqueuedAt - b.enqueuedAt);
+      }
+      case 'history':
+        return (this.histByRef.get(r.ref) ?? []).map((h) => ({ ...h }));
+    }
+  }
+
+  /** Applies one operation; throws, having changed nothing, when it is refused. */
+  private apply(op: StoreOp): boolean {
+    switch (op.op) {
+      case 'insertTxn': {
+        const row = op.row;
+        if (this.txns.has(row.id)) throw new Error(`a transaction with id ${row.id} exists (duplicate primary key)`);
+        this.txns.set(row.id, { ...row });
+        this.append(row.createdAt, 'txn', row.id, row.state, insertTxnDetail(row));
+        return true;
+      }
+      case 'updateTxn': {
+        const u = op.update;
+        const t = this.txns.get(u.id);
+        if (t === undefined) throw new Error(`no transaction with id ${u.id}`);
+        t.state = u.state;
+        t.updatedAt = u.at;
+        if (u.responseCode !== undefined) t.responseCode = u.responseCode;
+        if (u.failureClass !== undefined) t.failureClass = u.failureClass;
+        if (u.decision !== undefined) t.decision = u.decision;
+        if (u.reversalId !== undefined) t.reversalId = u.reversalId;
+        this.append(u.at, 'txn', u.id, u.state, updateTxnDetail(u));
+        return true;
+      }
+      case 'insertReversal': {
+        const row = op.row;
+        if (this.revs.has(row.id)) return false;
+        this.revs.set(row.id, { ...row });
+        this.append(row.enqueuedAt, 'reversal', row.id, row.state, insertReversalDetail(row));
+        return true;
+      }
+      case 'updateReversal': {
+        const u = op.update;
+        const v = this.revs.get(u.id);
+        if (v === undefined || !u.from.includes(v.state)) return false;
+        v.state = u.state;
+        v.updatedAt = u.at;
+        if (u.attempts !== undefined) v.attempts = u.attempts;
+        if (u.message !== undefined) v.message = u.message;
+        if (u.sentStan !== undefined) v.sentStan = u.sentStan;
+        if (u.dueAt !== undefined) v.dueAt = u.dueAt;
+        if (u.lastError !== undefined) v.lastError = u.lastError;
+        if (u.note !== undefined) v.note = u.note;
+        this.append(u.at, 'reversal', u.id, u.state, u.detail ?? null);
+        return true;
+      }
+    }
+  }
+
+  private append(at: number, kind: HistoryRow['kind'], ref: string, state: string, detail: string | null): void {
+    const h: HistoryRow = Object.freeze({ seq: ++this.seq, at, kind, ref, state, detail });
+    let list = this.histByRef.get(ref);
+    if (list === undefined) {
+      list = [];
+      this.histByRef.set(ref, list);
+    }
+    list.push(h);
+  }
+}
+
+function byCreated(rows: TxnRow[]): TxnRow[] {
+  return rows.map((t) => ({ ...t })).sort((a, b) => a.createdAt - b.createdAt);
+}
+
+export type MemoryStoreOptions = Partial<GroupCommitOptions>;
+
+/** `memory:`. Batches are handed over on the next turn of the event loop unless told otherwise. */
+export class MemoryStore extends GroupCommitStore {
+  constructor(url = 'memory:', opts: MemoryStoreOptions = {}) {
+    super(url, new MemoryBackend(), { batchDelayMs: 0, ...opts });
+  }
+}

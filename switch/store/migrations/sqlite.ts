@@ -1,0 +1,97 @@
+/**
+ * The SQLite schema, as numbered migrations. Each runs once, in its own transaction, and
+ * is recorded in schema_migrations; a database is brought up to the last one at open().
+ * Never edit a migration that has shipped: add the next one.
+ *
+ * Column names are the TxnRow / ReversalRow fields in snake_case. Times are epoch
+ * milliseconds (INTEGER). States are plain TEXT without CHECK constraints: the types
+ * in ../types.ts are the list, and a new state must not need a table rebuild.
+ *
+ * reversals.txn_id is indexed but deliberately NOT a foreign key to txns: a reversal must
+ * never be refused because its original's journal row is missing or failed to write.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const SQLITE_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'journal, reversals, append-only history',
+    sql: `
+CREATE TABLE txns (
+  id             TEXT PRIMARY KEY NOT NULL,
+  node           TEXT NOT NULL,
+  listener       TEXT NOT NULL,
+  sender         TEXT NOT NULL,
+  terminal       TEXT,
+  merchant       TEXT,
+  acquirer       TEXT,
+  mti            TEXT NOT NULL,
+  stan           TEXT NOT NULL,
+  f7             TEXT,
+  rrn            TEXT,
+  amount         TEXT,
+  currency       TEXT,
+  pan_masked     TEXT,
+  pan_hash       TEXT,
+  business_date  TEXT,
+  upstream       TEXT,
+  upstream_stan  TEXT,
+  state          TEXT NOT NULL,
+  response_code  TEXT,
+  failure_class  TEXT,
+  decision       TEXT,
+  reversal_id    TEXT,
+  sealed         TEXT,
+  created_at     INTEGER NOT NULL,
+  updated_at     INTEGER NOT NULL
+);
+CREATE INDEX txns_sender_stan_f7 ON txns (sender, stan, f7);
+CREATE INDEX txns_created_at ON txns (created_at);
+CREATE INDEX txns_state ON txns (state);
+
+CREATE TABLE reversals (
+  id             TEXT PRIMARY KEY NOT NULL,
+  txn_id         TEXT,
+  upstream       TEXT NOT NULL,
+  state          TEXT NOT NULL,
+  attempts       INTEGER NOT NULL,
+  reason         TEXT NOT NULL,
+  final_amount   TEXT,
+  explanation    TEXT NOT NULL,
+  original       TEXT NOT NULL,
+  message        TEXT,
+  sent_stan      TEXT,
+  enqueued_at    INTEGER NOT NULL,
+  due_at         INTEGER NOT NULL,
+  last_error     TEXT,
+  note           TEXT,
+  updated_at     INTEGER NOT NULL
+);
+CREATE INDEX reversals_state_due_at ON reversals (state, due_at);
+CREATE INDEX reversals_txn_id ON reversals (txn_id);
+
+CREATE TABLE history (
+  seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+  at      INTEGER NOT NULL,
+  kind    TEXT NOT NULL,
+  ref     TEXT NOT NULL,
+  state   TEXT NOT NULL,
+  detail  TEXT
+);
+CREATE INDEX history_ref ON history (ref); -- ordered by seq within a ref: seq is the rowid
+
+CREATE TRIGGER history_no_update BEFORE UPDATE ON history
+BEGIN
+  SELECT RAISE(ABORT, 'history is append-only: UPDATE refused');
+END;
+CREATE TRIGGER history_no_delete BEFORE DELETE ON history
+BEGIN
+  SELECT RAISE(ABORT, 'history is append-only: DELETE refused');
+END;
+`,
+  },
+];

@@ -1,0 +1,183 @@
+/**
+ * The store contract: the transaction journal, its append-only history, and the
+ * store-and-forward reversal queue. SQLite implements it now and PostgreSQL later, so
+ * nothing here is specific to one database: rows are plain values, times are epoch
+ * milliseconds, and every write is one operation of a batch that commits as a unit.
+ *
+ * Card data: rows carry the masked PAN and a keyed hash of it. A message kept for
+ * sending a reversal later is "sealed" (switch/store/sealed.ts): sensitive
+ * authentication data removed, the PAN encrypted. Nothing else about a card is stored.
+ */
+
+/** A transaction's life as the journal records it. */
+export type JournalState =
+  /** Written ahead of the send: if the switch dies now, recovery reverses it. */
+  | 'forwarded'
+  | 'approved'
+  | 'declined'
+  /** No answer by the deadline; the terminal got a non-approval. */
+  | 'timed_out'
+  /** Approved, but the answer did not reach the terminal. */
+  | 'undeliverable'
+  /** Approved, then reversed on the terminal's request. */
+  | 'reversed_by_terminal'
+  /** Never left the switch (no upstream, or the write failed). */
+  | 'not_sent'
+  /** Found without an outcome at start-up: the switch died while it was in flight. */
+  | 'recovered'
+  /** A reversal a terminal sent (0400/0420): answered at once, recorded here. */
+  | 'terminal_reversal';
+
+export type ReversalState = 'pending' | 'sent' | 'acked' | 'manual' | 'cancelled' | 'resolved';
+
+export interface TxnRow {
+  /** Unique, assigned by the switch. */
+  id: string;
+  /** The switch node that forwarded it (several nodes share one PostgreSQL store). */
+  node: string;
+  listener: string;
+  /** F32 + F41: whose STAN sequence this is. */
+  sender: string;
+  terminal: string | null;
+  merchant: string | null;
+  acquirer: string | null;
+  mti: string;
+  stan: string;
+  f7: string | null;
+  rrn: string | null;
+  amount: string | null;
+  currency: string | null;
+  panMasked: string | null;
+  panHash: string | null;
+  /** YYYY-MM-DD, the business day rules/ assigns. */
+  businessDate: string | null;
+  upstream: string | null;
+  /** The switch's own STAN on the upstream link. */
+  upstreamStan: string | null;
+  state: JournalState;
+  responseCode: string | null;
+  /** From rules/ classify: approved, declined, timeout, ... */
+  failureClass: string | null;
+  /** The decision's action and explanation, when rules/ was asked. */
+  decision: string | null;
+  reversalId: string | null;
+  /** The request as sent upstream, sealed: what a reversal is built from after a crash. */
+  sealed: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** A state change of a transaction. Fields left out keep their value. */
+export interface TxnUpdate {
+  id: string;
+  state: JournalState;
+  at: number;
+  responseCode?: string | null;
+  failureClass?: string | null;
+  decision?: string | null;
+  reversalId?: string | null;
+  /** Goes into the history row only. */
+  note?: string;
+}
+
+export interface ReversalRow {
+  id: string;
+  txnId: string | null;
+  upstream: string;
+  state: ReversalState;
+  attempts: number;
+  /** F39 (1987, UnionPay) or F25 (1993) reason. */
+  reason: string;
+  finalAmount: string | null;
+  explanation: string;
+  /** The original as sent upstream, sealed. */
+  original: string;
+  /** The reversal as first built (its STAN and F7 are kept for every repeat), sealed; null until the first send. */
+  message: string | null;
+  sentStan: string | null;
+  enqueuedAt: number;
+  /** When the next send is due (pending) or the current attempt times out (sent). */
+  dueAt: number;
+  lastError: string | null;
+  /** The operator's note when resolved by hand. */
+  note: string | null;
+  updatedAt: number;
+}
+
+/** A reversal state change, applied only when the row is in one of `from` (compare-and-set). */
+export interface ReversalUpdate {
+  id: string;
+  from: readonly ReversalState[];
+  state: ReversalState;
+  at: number;
+  attempts?: number;
+  message?: string | null;
+  sentStan?: string | null;
+  dueAt?: number;
+  lastError?: string | null;
+  note?: string | null;
+  /** Goes into the history row only. */
+  detail?: string;
+}
+
+export interface HistoryRow {
+  seq: number;
+  at: number;
+  kind: 'txn' | 'reversal';
+  /** The transaction or reversal id. */
+  ref: string;
+  state: string;
+  /** Free text or JSON: response code, decision, attempt, note. Never card data. */
+  detail: string | null;
+}
+
+/** One operation of a group-committed batch. */
+export type StoreOp =
+  | { op: 'insertTxn'; row: TxnRow }
+  | { op: 'updateTxn'; update: TxnUpdate }
+  | { op: 'insertReversal'; row: ReversalRow }
+  | { op: 'updateReversal'; update: ReversalUpdate };
+
+export interface StoreStats {
+  batches: number;
+  ops: number;
+  /** Commit latency (batch handed to the database to committed), ms. */
+  commitMs: { p50: number; p99: number; max: number };
+  /** Operations queued, not yet committed. */
+  queued: number;
+}
+
+export interface Store {
+  /** e.g. "sqlite:./data/revswitch.db", with any password removed. */
+  readonly url: string;
+  /** Connects and runs the migrations. */
+  open(): Promise<void>;
+  /** Commits what is queued, then closes. */
+  close(): Promise<void>;
+
+  // Writes are queued and committed in batches (group commit); each promise resolves once
+  // its operation is durable. Operations commit in the order they were called.
+  insertTxn(row: TxnRow): Promise<void>;
+  updateTxn(update: TxnUpdate): Promise<void>;
+  /** False when a reversal with this id exists: one original, one reversal. */
+  insertReversal(row: ReversalRow): Promise<boolean>;
+  /** False when the row was not in one of `update.from` (nothing changed, no history row). */
+  updateReversal(update: ReversalUpdate): Promise<boolean>;
+  /** Resolves when everything queued so far is durable. */
+  flush(): Promise<void>;
+
+  // Reads, for start-up, the CLI and tests; never on the hot path.
+  txn(id: string): Promise<TxnRow | undefined>;
+  /** Transactions created at or after `since`, oldest first: duplicates and terminal reversals after a restart. */
+  recentTxns(since: number): Promise<TxnRow[]>;
+  /** Sent upstream without a final outcome: what crash recovery must reverse. */
+  unfinishedTxns(): Promise<TxnRow[]>;
+  reversal(id: string): Promise<ReversalRow | undefined>;
+  /** Reversals in the given states (all when omitted), oldest first. */
+  reversals(states?: readonly ReversalState[]): Promise<ReversalRow[]>;
+  /** Every state change of a transaction or reversal, in order. */
+  history(ref: string): Promise<HistoryRow[]>;
+  /** Closes a manual entry by hand; false unless it is in `manual`. */
+  resolveManual(id: string, note: string, at: number): Promise<boolean>;
+  stats(): StoreStats;
+}

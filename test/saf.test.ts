@@ -1,0 +1,228 @@
+/**
+ * The store-and-forward queue against a scripted link and a fake clock: 0400 then 0401
+ * repeats, timeouts counted as attempts, the backoff schedule, manual handling, restarts
+ * in the middle of a backoff, idempotent acks, and one stuck entry not holding up others.
+ * Runs on the in-memory store and on SQLite, through the Store interface only.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t, { type Test } from 'tap';
+import { IsoMessage, getDialect, responseTo, type Dialect } from '../codec/index.js';
+import { loadDefaultRules } from '../rules/index.js';
+import { Counters } from '../switch/counters.js';
+import { createLogger } from '../switch/log.js';
+import type { ReversalLink } from '../switch/reversals.js';
+import { SafQueue, type SafOptions } from '../switch/saf.js';
+import { openStore } from '../switch/store/index.js';
+import { CardKeys } from '../switch/store/secrets.js';
+import type { Store } from '../switch/store/types.js';
+
+const D = getDialect('iso87a');
+const rules = loadDefaultRules();
+const keys = new CardKeys(Buffer.alloc(32, 7));
+const PAN = '4761739001010119';
+
+class FakeLink implements ReversalLink {
+  readonly dialect: Dialect = D;
+  isUp = true;
+  sent: IsoMessage[] = [];
+  private stan = 500;
+  nextStan(): number {
+    return ++this.stan;
+  }
+  send(msg: IsoMessage): boolean {
+    if (!this.isUp) return false;
+    this.sent.push(msg.clone());
+    return true;
+  }
+}
+
+function original(stan: string, amount = '000000001000'): IsoMessage {
+  const m = new IsoMessage('0200');
+  const f: Record<number, string> = {
+    2: PAN, 3: '000000', 4: amount, 7: '1125221530', 11: stan, 12: '221530', 13: '1125', 35: `${PAN}=28121010000000000000`,
+    37: `RRN${stan}000`, 41: 'TERM0001', 42: 'MERCHANT0000001', 49: '840',
+  };
+  for (const [k, v] of Object.entries(f)) m.set(Number(k), v);
+  return m;
+}
+
+/** Lets queued store writes commit (group commit runs on timers and a worker). */
+async function settle(store: Store): Promise<void> {
+  await store.flush();
+  await new Promise((r) => setImmediate(r));
+  await store.flush();
+}
+
+type Kind = 'memory' | 'sqlite';
+
+async function openFresh(tt: Test, kind: Kind, dir?: string): Promise<{ store: Store; dir: string }> {
+  const d = dir ?? mkdtempSync(join(tmpdir(), 'revswitch-saf-'));
+  if (!dir) tt.teardown(() => rmSync(d, { recursive: true, force: true }));
+  const store = openStore(kind === 'memory' ? 'memory:' : `sqlite:${join(d, 'saf.db')}`);
+  await store.open();
+  return { store, dir: d };
+}
+
+function queue(store: Store, link: FakeLink, clock: { now: number }, over: Partial<SafOptions> = {}): SafQueue {
+  return new SafQueue(store, new Map([['up', link]]), {
+    window: 4, responseTimeoutMs: 1000, backoffMs: [1000, 5000, 30_000, 60_000, 300_000], maxAttempts: 20,
+    maxAgeMs: 24 * 3600_000, outcomeOf: (rc) => rules.reversalResponse(rc), log: createLogger('silent'),
+    counters: new Counters(), keys, now: () => clock.now, ...over,
+  });
+}
+
+function answer(rev: IsoMessage, rc: string): IsoMessage {
+  return responseTo(D, rev, rc);
+}
+
+async function step(q: SafQueue, store: Store, clock: { now: number }, ms: number): Promise<void> {
+  clock.now += ms;
+  q.pump();
+  await settle(store);
+  q.pump();
+  await settle(store);
+}
+
+for (const kind of ['memory', 'sqlite'] as const) {
+  t.test(`${kind}: first send 0400, later sends 0401 of the same message; a timeout counts; backoff followed; then manual`, async (tt) => {
+    const { store } = await openFresh(tt, kind);
+    tt.teardown(() => store.close());
+    const link = new FakeLink();
+    const clock = { now: 1_000_000 };
+    const q = queue(store, link, clock, { maxAttempts: 4, backoffMs: [1000, 5000, 30_000] });
+    tt.ok(q.enqueue({ id: 'r1', upstream: 'up', original: original('000001'), reason: '68', explanation: 'timeout', txnId: 't1' }));
+    tt.notOk(q.enqueue({ id: 'r1', upstream: 'up', original: original('000001'), reason: '68', explanation: 'again' }), 'one original, one reversal');
+    await step(q, store, clock, 0);
+    tt.equal(link.sent.length, 1);
+    tt.equal(link.sent[0].mti, '0400');
+    tt.equal(link.sent[0].get(2), PAN, 'the PAN is unsealed for the wire');
+    tt.notOk(link.sent[0].has(35), 'track 2 never reaches a reversal');
+    tt.equal(link.sent[0].get(39), '68');
+    const sendTimes: number[] = [clock.now];
+    // No answer: each attempt times out after 1 s, then the backoff waits 1 s, 5 s, 30 s.
+    for (const wait of [1000, 5000, 30_000]) {
+      await step(q, store, clock, 1000);
+      tt.equal(q.get('r1')?.state, 'pending', 'the timeout counts as a failed attempt');
+      await step(q, store, clock, wait - 1);
+      const before = link.sent.length;
+      await step(q, store, clock, 1);
+      tt.equal(link.sent.length, before + 1, `a repeat after ${wait} ms`);
+      sendTimes.push(clock.now);
+    }
+    tt.same(link.sent.map((m) => m.mti), ['0400', '0401', '0401', '0401']);
+    tt.equal(new Set(link.sent.map((m) => `${m.get(11)}|${m.get(7)}`)).size, 1, 'every repeat keeps the STAN and F7');
+    tt.equal(q.get('r1')?.attempts, 4);
+    await step(q, store, clock, 1000);
+    tt.equal(q.get('r1')?.state, 'manual', 'after maxAttempts: manual, never dropped');
+    tt.equal(q.outstanding, 0);
+    const row = await store.reversal('r1');
+    tt.equal(row?.state, 'manual');
+    tt.equal(row?.attempts, 4);
+    const hist = (await store.history('r1')).map((h) => h.state);
+    tt.same(hist, ['pending', 'sent', 'pending', 'sent', 'pending', 'sent', 'pending', 'sent', 'manual'], 'every transition is in the history');
+    tt.ok(await store.resolveManual('r1', 'phoned the issuer: reversed by hand', clock.now));
+    tt.equal((await store.reversal('r1'))?.state, 'resolved');
+  });
+
+  t.test(`${kind}: answer codes follow the rules file; acks are idempotent`, async (tt) => {
+    const { store } = await openFresh(tt, kind);
+    tt.teardown(() => store.close());
+    const link = new FakeLink();
+    const clock = { now: 5_000_000 };
+    const q = queue(store, link, clock);
+    for (const id of ['ok', 'retry', 'manual']) q.enqueue({ id, upstream: 'up', original: original(id === 'ok' ? '000011' : id === 'retry' ? '000012' : '000013'), reason: '06', explanation: 'x' });
+    await step(q, store, clock, 0);
+    tt.equal(link.sent.length, 3);
+    const [a, b, c] = link.sent;
+    tt.ok(q.handleResponse('up', answer(a, '00')));
+    tt.ok(q.handleResponse('up', answer(b, '96')));
+    tt.ok(q.handleResponse('up', answer(c, '12')));
+    await settle(store);
+    tt.equal(q.get('ok')?.state, 'acked');
+    tt.equal(q.get('retry')?.state, 'pending', '96: retried after the backoff');
+    tt.equal(q.get('manual')?.state, 'manual', '12: the message itself is refused, a person decides');
+    const before = (await store.history('ok')).length;
+    tt.ok(q.handleResponse('up', answer(a, '00')), 'a late second 0410 is taken');
+    await settle(store);
+    tt.equal((await store.history('ok')).length, before, '... and changes nothing');
+    await step(q, store, clock, 1000);
+    tt.equal(link.sent.length, 4);
+    tt.equal(link.sent[3].mti, '0401');
+    tt.equal(link.sent[3].get(11), b.get(11));
+    tt.notOk(q.handleResponse('up', new IsoMessage('0210', { 11: '999999', 39: '00' })), 'not a reversal answer: not taken');
+  });
+
+  t.test(`${kind}: one stuck reversal does not delay the others`, async (tt) => {
+    const { store } = await openFresh(tt, kind);
+    tt.teardown(() => store.close());
+    const link = new FakeLink();
+    const clock = { now: 9_000_000 };
+    const q = queue(store, link, clock, { window: 2, responseTimeoutMs: 30_000 });
+    for (let i = 0; i < 20; i++) q.enqueue({ id: `r${i}`, upstream: 'up', original: original(String(100 + i).padStart(6, '0')), reason: '06', explanation: 'x' });
+    // The issuer answers everything except r0, at once.
+    for (let round = 0; round < 30 && q.outstanding > 1; round++) {
+      await step(q, store, clock, 1);
+      for (const m of link.sent.splice(0)) if (m.get(37) !== 'RRN000100000') q.handleResponse('up', answer(m, '00'));
+    }
+    tt.equal(q.outstanding, 1, 'all but the stuck one acked while it waits for its 30 s timeout');
+    tt.equal(q.get('r0')?.state, 'sent');
+    tt.ok(clock.now - 9_000_000 < 1000, 'well before the stuck entry timed out');
+  });
+
+  t.test(`${kind}: a late decline cancels a reversal not yet sent; a link that is down holds sends back`, async (tt) => {
+    const { store } = await openFresh(tt, kind);
+    tt.teardown(() => store.close());
+    const link = new FakeLink();
+    link.isUp = false;
+    const clock = { now: 2_000_000 };
+    const q = queue(store, link, clock);
+    q.enqueue({ id: 'c1', upstream: 'up', original: original('000021'), reason: '68', explanation: 'timeout' });
+    q.enqueue({ id: 'c2', upstream: 'up', original: original('000022'), reason: '68', explanation: 'timeout' });
+    await step(q, store, clock, 100);
+    tt.equal(link.sent.length, 0, 'nothing sent while the link is down');
+    tt.ok(q.cancel('c1'));
+    link.isUp = true;
+    await step(q, store, clock, 100);
+    tt.same(link.sent.map((m) => m.get(37)), ['RRN000022000'], 'only c2 goes out');
+    tt.notOk(q.cancel('c2'), 'a sent reversal cannot be withdrawn');
+    tt.equal((await store.reversal('c1'))?.state, 'cancelled');
+  });
+}
+
+t.test('sqlite: a restart in the middle of the backoff resumes the entry as a repeat of the same message', async (tt) => {
+  const { store, dir } = await openFresh(tt, 'sqlite');
+  const link = new FakeLink();
+  const clock = { now: 3_000_000 };
+  const q1 = queue(store, link, clock);
+  q1.enqueue({ id: 'x1', upstream: 'up', original: original('000031'), reason: '68', explanation: 'timeout' });
+  q1.enqueue({ id: 'x2', upstream: 'up', original: original('000032'), reason: '68', explanation: 'timeout' });
+  await step(q1, store, clock, 0);
+  tt.equal(link.sent.length, 2);
+  await step(q1, store, clock, 1000);
+  tt.equal(q1.get('x1')?.state, 'pending', 'timed out: waiting out the backoff');
+  const first = link.sent.find((m) => m.get(37) === 'RRN000031000') as IsoMessage;
+  q1.stop();
+  await store.close();
+
+  const { store: again } = await openFresh(tt, 'sqlite', dir);
+  tt.teardown(() => again.close());
+  const link2 = new FakeLink();
+  const q2 = queue(again, link2, clock);
+  tt.equal(await q2.load(), 2);
+  tt.equal(q2.outstanding, 2);
+  await step(q2, again, clock, 500);
+  tt.equal(link2.sent.length, 0, 'the backoff still runs after the restart');
+  await step(q2, again, clock, 600);
+  tt.equal(link2.sent.length, 2);
+  const resent = link2.sent.find((m) => m.get(37) === 'RRN000031000') as IsoMessage;
+  tt.equal(resent.mti, '0401');
+  tt.equal(resent.get(11), first.get(11), 'same STAN as before the restart');
+  tt.equal(resent.get(7), first.get(7), 'same F7');
+  tt.equal(resent.get(2), PAN, 'the sealed PAN opens with the same key');
+  q2.handleResponse('up', answer(resent, '00'));
+  await settle(again);
+  tt.equal((await again.reversal('x1'))?.state, 'acked');
+  tt.equal((await again.reversal('x1'))?.attempts, 2);
+});

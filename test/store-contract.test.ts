@@ -1,0 +1,202 @@
+/**
+ * The store contract (test/support/store-contract.ts) on every store there is:
+ * MemoryStore, SqliteStore in its worker thread, and SqliteStore inline (the CLI's mode).
+ * SQLite databases live in a temporary directory, one per test, removed at the end.
+ */
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { MemoryStore, openStore, SqliteStore, type Store } from '../switch/store/index.js';
+import { storeContract, txnRow } from './support/store-contract.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dir = mkdtempSync(join(tmpdir(), 'revswitch-store-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+
+function pathOf(s: Store): string {
+  if (!(s instanceof SqliteStore)) throw new Error(`not a SqliteStore: ${s.url}`);
+  return s.path;
+}
+
+/** A raw connection, as another process (an operator with the sqlite3 shell) would have. */
+function raw<T>(s: Store, fn: (db: Database.Database) => T): T {
+  const db = new Database(pathOf(s), { timeout: 1000 });
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+  }
+}
+
+function tryRun(db: Database.Database, sql: string): string | null {
+  try {
+    db.prepare(sql).run();
+    return null;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+}
+
+/** Runs the crash writer on the database until it reported `want` ids, then SIGKILLs it. */
+function crashWriter(s: Store, want = 300): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test', 'fixtures', 'store-crash-writer.ts'), s.url], {
+      cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const ids: string[] = [];
+    let buf = '';
+    let err = '';
+    let killed = false;
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`crash writer: ${ids.length} ids after 60 s; stderr: ${err}`)); }, 60_000);
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      if (killed) return;
+      buf += chunk;
+      const lines = buf.split('\n');
+      buf = lines.pop() ?? '';
+      ids.push(...lines);
+      if (ids.length >= want) {
+        killed = true;
+        child.kill('SIGKILL');
+      }
+    });
+    child.stderr.on('data', (c: Buffer) => { err += c.toString(); });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (signal === 'SIGKILL' && killed) resolve(ids);
+      else reject(new Error(`crash writer exited on its own (code ${code}, signal ${signal}): ${err}`));
+    });
+  });
+}
+
+t.test('MemoryStore', async (t) => {
+  storeContract(t, { name: 'memory', make: () => new MemoryStore() });
+});
+
+/** The hooks any SQLite store shares: they work on the file, beside the store. */
+const sqliteHooks = {
+  schemaVersion: (s: Store) => raw(s, (db) => db.prepare<[], number>('SELECT MAX(version) FROM schema_migrations').pluck().get() ?? 0),
+  tamperHistory: async (s: Store) => raw(s, (db) => ({
+    update: tryRun(db, "UPDATE history SET state = 'tampered'"),
+    delete: tryRun(db, 'DELETE FROM history'),
+  })),
+  lockDatabase: async (s: Store) => {
+    const db = new Database(pathOf(s));
+    db.exec('BEGIN EXCLUSIVE');
+    return () => { db.exec('ROLLBACK'); db.close(); };
+  },
+};
+
+t.test('SqliteStore (worker thread)', async (t) => {
+  storeContract(t, {
+    name: 'sqlite',
+    make: () => new SqliteStore(`sqlite:${join(dir, `w${++n}`, 'nested', 'store.db')}?busy_timeout=100`),
+    reopen: (s) => new SqliteStore(s.url),
+    ...sqliteHooks,
+    crashWriter: (s) => crashWriter(s),
+    crashBackend: async (s) => {
+      if (!(s instanceof SqliteStore) || s.worker === null) throw new Error('no worker to crash');
+      await s.worker.terminate();
+    },
+  });
+});
+
+t.test('SqliteStore (inline)', async (t) => {
+  storeContract(t, {
+    name: 'sqlite inline',
+    make: () => new SqliteStore(`sqlite:${join(dir, `i${++n}`, 'store.db')}?busy_timeout=100`, { inline: true }),
+    reopen: (s) => new SqliteStore(s.url, { inline: true }),
+    ...sqliteHooks,
+  });
+});
+
+t.test('SQLite specifics', async (t) => {
+  t.test('the schema: tables, indexes, triggers, pragmas', async (t) => {
+    const s = new SqliteStore(`sqlite:${join(dir, `s${++n}`, 'store.db')}`);
+    await s.open();
+    await s.insertTxn(txnRow('a'));
+    const names = raw(s, (db) => db.prepare<[], string>("SELECT name FROM sqlite_master WHERE type IN ('table', 'index', 'trigger') AND name NOT LIKE 'sqlite_%' ORDER BY name").pluck().all());
+    t.same(names, [
+      'history', 'history_no_delete', 'history_no_update', 'history_ref', 'reversals', 'reversals_state_due_at', 'reversals_txn_id',
+      'schema_migrations', 'txns', 'txns_created_at', 'txns_sender_stan_f7', 'txns_state',
+    ]);
+    t.equal(raw(s, (db) => db.pragma('journal_mode', { simple: true })), 'wal', 'WAL mode persists in the file');
+    const plan = raw(s, (db) => db.prepare<[], { detail: string }>("EXPLAIN QUERY PLAN SELECT * FROM txns WHERE sender = 'x' AND stan = '1' AND f7 = '2'").all());
+    t.match(plan.map((p) => p.detail).join(' '), /txns_sender_stan_f7/, 'the duplicate lookup uses its index');
+    await s.close();
+  });
+
+  t.test('a failing migration names itself and leaves the database as it was', async (t) => {
+    const { migrate } = await import('../switch/store/sqlite-engine.js');
+    const db = new Database(':memory:');
+    t.equal(migrate(db, 'test:', [{ version: 1, name: 'one', sql: 'CREATE TABLE a (x)' }]), 1);
+    t.throws(() => migrate(db, 'test:', [
+      { version: 1, name: 'one', sql: 'CREATE TABLE a (x)' },
+      { version: 2, name: 'two', sql: 'CREATE TABLE b (x); CREATE TABLE c (x; oops' },
+    ]), /test:: migration 2 \(two\) failed: .*syntax error/);
+    t.equal(db.prepare('SELECT MAX(version) FROM schema_migrations').pluck().get(), 1, 'version 2 not recorded');
+    t.equal(db.prepare("SELECT COUNT(*) FROM sqlite_master WHERE name = 'b'").pluck().get(), 0, 'and its first statement rolled back');
+    t.throws(() => migrate(db, 'test:', []), /schema version 1, newer than this revswitch knows \(0\)/);
+    db.close();
+  });
+
+  t.test('a change never commits without its history row', async (t) => {
+    const s = new SqliteStore(`sqlite:${join(dir, `h${++n}`, 'store.db')}`);
+    await s.open();
+    // Another connection makes history refuse one ref: the change of that op went through first.
+    raw(s, (db) => db.exec("CREATE TRIGGER refuse_boom BEFORE INSERT ON history WHEN NEW.ref = 'boom' BEGIN SELECT RAISE(ABORT, 'no history for boom'); END"));
+    const r = await Promise.allSettled([s.insertTxn(txnRow('before')), s.insertTxn(txnRow('boom')), s.insertTxn(txnRow('after'))]);
+    t.same(r.map((x) => x.status), ['rejected', 'rejected', 'rejected'], 'the whole batch fails');
+    t.match(r[1].status === 'rejected' ? String(r[1].reason) : '', /insertTxn boom: not committed: .*history row failed after the change.*no history for boom/);
+    t.equal(await s.txn('boom'), undefined, 'the change was rolled back');
+    t.equal(await s.txn('before'), undefined, 'and so was the rest of its batch');
+    raw(s, (db) => db.exec('DROP TRIGGER refuse_boom'));
+    await s.insertTxn(txnRow('before'));
+    t.same((await s.history('before')).map((x) => x.state), ['forwarded'], 'the store carries on');
+    await s.close();
+  });
+
+  t.test('synchronous from the URL and from options', async (t) => {
+    const a = new SqliteStore(`sqlite:${join(dir, 'sync.db')}?synchronous=normal`);
+    t.equal(a.synchronous, 'normal');
+    t.equal(new SqliteStore(`sqlite:${join(dir, 'sync.db')}`).synchronous, 'full', 'FULL by default');
+    t.equal(new SqliteStore(`sqlite:${join(dir, 'sync.db')}?synchronous=normal`, { synchronous: 'full' }).synchronous, 'full', 'options win');
+    await a.open();
+    t.equal(a.stats().batches, 0);
+    await a.close();
+  });
+
+  t.test('an unopenable path fails open() with the path', async (t) => {
+    const file = join(dir, 'plain-file');
+    rmSync(file, { force: true });
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(file, 'not a directory');
+    const s = new SqliteStore(`sqlite:${join(file, 'store.db')}`);
+    await t.rejects(s.open(), /plain-file/);
+    await s.close();
+  });
+});
+
+t.test('openStore picks by URL', async (t) => {
+  t.ok(openStore('memory:') instanceof MemoryStore);
+  t.ok(openStore(`sqlite:${join(dir, 'x.db')}`) instanceof SqliteStore);
+  t.throws(() => openStore('postgres://rev:secret@db/revswitch'), /not supported yet \(issue 8\)/);
+  try {
+    openStore('postgres://rev:secret@db/revswitch');
+  } catch (e) {
+    t.notMatch(String(e), /secret/, 'the password is not echoed');
+  }
+  t.throws(() => openStore('mysql://db/x'), /store URL "mysql:\/\/db\/x": expected sqlite:PATH .* or memory:/);
+  t.throws(() => openStore('./data/revswitch.db'), /store URL "\.\/data\/revswitch\.db": expected sqlite:PATH/);
+  t.throws(() => openStore('sqlite:'), /store URL "sqlite:": no file path/);
+  t.throws(() => openStore('sqlite://x.db'), /without "\/\/"/);
+  t.throws(() => openStore('sqlite:x.db?synchronous=off'), /synchronous must be one of full, normal, extra, got "off"/);
+  t.throws(() => openStore('sqlite:x.db?busy_timeout=soon'), /busy_timeout must be a whole number of ms/);
+  t.throws(() => openStore('sqlite:x.db?cache=big'), /unknown parameter "cache"/);
+  t.throws(() => openStore('memory:foo'), /expected exactly "memory:"/);
+});

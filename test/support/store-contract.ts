@@ -1,0 +1,432 @@
+/**
+ * The store contract, written against the Store interface only, so every store (memory,
+ * SQLite, and PostgreSQL later) runs the same suite: storeContract(t, target).
+ *
+ * What no interface method can show (the migrations table, history refusing a raw
+ * UPDATE from another connection, surviving SIGKILL, a dead backend, a locked database)
+ * comes in through optional hooks on the target; a target without a hook skips that
+ * check, visibly (a skipped subtest names the hook).
+ */
+import type { Test } from 'tap';
+import type { HistoryRow, ReversalRow, Store, TxnRow } from '../../switch/store/types.js';
+
+export interface StoreContractTarget {
+  /** Titles of the subtests. */
+  name: string;
+  /** A Store on a new, empty database, not opened yet. */
+  make(): Store | Promise<Store>;
+  /** A second Store on the database of `store` (closed by then), not opened; omit when data does not outlive close. */
+  reopen?(store: Store): Store | Promise<Store>;
+  /** The highest version in schema_migrations, read without the Store. */
+  schemaVersion?(store: Store): number | Promise<number>;
+  /** Tries a raw UPDATE and a raw DELETE on history over another connection: each one's error, or null if it went through. */
+  tamperHistory?(store: Store): Promise<{ update: string | null; delete: string | null }>;
+  /**
+   * Runs another process writing transactions to the database of `store` (closed by
+   * then), SIGKILLs it right after some writes resolved, and returns the ids it reported
+   * as resolved before it died.
+   */
+  crashWriter?(store: Store): Promise<string[]>;
+  /** Kills the store's backend abruptly (a crash of its thread or connection). */
+  crashBackend?(store: Store): Promise<void>;
+  /** Takes the database's write lock from another connection; calling the result gives it back. */
+  lockDatabase?(store: Store): Promise<() => void>;
+}
+
+const T0 = 1_764_000_000_000;
+
+export function txnRow(id: string, over: Partial<TxnRow> = {}): TxnRow {
+  return {
+    id, node: 'node-1', listener: 'pos', sender: '00000001/TERM0001', terminal: 'TERM0001', merchant: 'MERCHANT0000001',
+    acquirer: '00000001', mti: '0200', stan: '000123', f7: '1125213300', rrn: '533021000123', amount: '000000001000',
+    currency: '978', panMasked: '476173******0119', panHash: 'h:5f1c', businessDate: '2025-11-25', upstream: 'issuer',
+    upstreamStan: '000777', state: 'forwarded', responseCode: null, failureClass: null, decision: null, reversalId: null,
+    sealed: 'sealed:v1:abc', createdAt: T0, updatedAt: T0, ...over,
+  };
+}
+
+export function reversalRow(id: string, over: Partial<ReversalRow> = {}): ReversalRow {
+  return {
+    id, txnId: null, upstream: 'issuer', state: 'pending', attempts: 0, reason: '68', finalAmount: null,
+    explanation: 'timeout: full reversal', original: 'sealed:v1:orig', message: null, sentStan: null,
+    enqueuedAt: T0, dueAt: T0, lastError: null, note: null, updatedAt: T0, ...over,
+  };
+}
+
+/** Settles or fails the test after `ms`: a store that hangs is a failure, not a stuck run. */
+function deadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: still pending after ${ms} ms`)), ms); });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+const errText = async (p: Promise<unknown>): Promise<string | null> => {
+  try {
+    await p;
+    return null;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+};
+
+const states = (h: HistoryRow[]): string[] => h.map((x) => x.state);
+const increasing = (h: HistoryRow[]): boolean => h.every((x, i) => i === 0 || x.seq > h[i - 1].seq);
+
+export function storeContract(t: Test, target: StoreContractTarget): void {
+  const made: Store[] = [];
+  t.teardown(async () => {
+    for (const s of made) await s.close().catch(() => undefined);
+  });
+
+  /** A new opened store; closed at the end of the suite if the test did not. */
+  async function fresh(): Promise<Store> {
+    const s = await target.make();
+    made.push(s);
+    await s.open();
+    return s;
+  }
+  async function again(s: Store): Promise<Store> {
+    if (!target.reopen) throw new Error('no reopen hook');
+    const s2 = await target.reopen(s);
+    made.push(s2);
+    await s2.open();
+    return s2;
+  }
+
+  t.test(`${target.name}: open, close, reopen; migrations run once`, async (t) => {
+    const early = await target.make();
+    made.push(early);
+    t.match(await errText(early.insertTxn(txnRow('before-open'))), /not open/, 'a write before open() is refused');
+    await early.close();
+
+    const s = await fresh();
+    t.match(s.url, /\S/, 'the store has a url');
+    await s.open(); // a second open() of an open store is harmless
+    await s.insertTxn(txnRow('t1'));
+    t.equal(await s.insertReversal(reversalRow('r1', { txnId: 't1' })), true);
+    await s.close();
+    await s.close(); // and so is a second close()
+    t.match(await errText(s.insertTxn(txnRow('after-close'))), /closed/, 'a write after close() is refused');
+    t.match(await errText(s.txn('t1')), /closed/, 'a read after close() is refused');
+    if (!target.reopen) {
+      t.pass('data across close and reopen', { skip: 'the target has no reopen hook (nothing outlives close)' });
+      return;
+    }
+    const v1 = target.schemaVersion ? await target.schemaVersion(s) : null;
+    const s2 = await again(s);
+    t.same(await s2.txn('t1'), txnRow('t1'), 'the transaction survived close and reopen');
+    t.same(await s2.reversal('r1'), reversalRow('r1', { txnId: 't1' }), 'the reversal survived');
+    t.same(states(await s2.history('t1')), ['forwarded'], 'the history survived, once');
+    await s2.insertTxn(txnRow('t2'));
+    await s2.close();
+    const s3 = await again(s);
+    t.same((await s3.recentTxns(0)).map((x) => x.id), ['t1', 't2'], 'a third open sees both');
+    await s3.close();
+    if (target.schemaVersion) {
+      const v3 = await target.schemaVersion(s);
+      t.ok(v1 !== null && v1 >= 1, `schema_migrations has a version (${v1})`);
+      t.equal(v3, v1, 'reopening applied no migration twice');
+    } else {
+      t.pass('schema_migrations', { skip: 'the target has no schemaVersion hook' });
+    }
+  });
+
+  t.test(`${target.name}: transactions and their history`, async (t) => {
+    const s = await fresh();
+    await s.insertTxn(txnRow('a', { failureClass: 'x' }));
+    t.same(await s.txn('a'), txnRow('a', { failureClass: 'x' }), 'a row reads back as written');
+    t.equal(await s.txn('nope'), undefined, 'an unknown id reads as undefined');
+    await s.updateTxn({ id: 'a', state: 'approved', at: T0 + 10, responseCode: '00', decision: 'none: approved', note: 'answered' });
+    t.same(await s.txn('a'), txnRow('a', {
+      state: 'approved', responseCode: '00', decision: 'none: approved', failureClass: 'x', updatedAt: T0 + 10,
+    }), 'the update set its fields and kept the ones it left out');
+    await s.updateTxn({ id: 'a', state: 'undeliverable', at: T0 + 20, responseCode: null, reversalId: 'rev-a' });
+    const row = await s.txn('a');
+    t.equal(row?.responseCode, null, 'null is a value: it clears the field');
+    t.equal(row?.decision, 'none: approved', 'a field left out keeps its value');
+    t.equal(row?.reversalId, 'rev-a');
+    t.equal(row?.createdAt, T0, 'createdAt never changes');
+
+    const h = await s.history('a');
+    t.same(states(h), ['forwarded', 'approved', 'undeliverable'], 'one history row per change, in order');
+    t.ok(increasing(h), 'seq increases');
+    t.ok(h.every((x) => x.kind === 'txn' && x.ref === 'a'), 'kind and ref');
+    t.same(h.map((x) => x.at), [T0, T0 + 10, T0 + 20], 'at is the time of each change');
+    t.same(JSON.parse(h[1].detail ?? 'null'), { responseCode: '00', decision: 'none: approved', note: 'answered' }, 'the detail carries code, decision and note');
+    t.same(JSON.parse(h[2].detail ?? 'null'), { responseCode: null, reversalId: 'rev-a' });
+    t.notOk(JSON.stringify(h).includes('476173'), 'no card data in the history');
+    t.same(await s.history('nobody'), [], 'no history for an unknown ref');
+
+    const msg = await errText(s.updateTxn({ id: 'ghost', state: 'approved', at: T0 }));
+    t.match(msg, /updateTxn ghost/, `updating a missing transaction is refused, naming op and id: ${msg}`);
+    t.same(await s.history('ghost'), [], 'and leaves no history');
+    await s.close();
+  });
+
+  t.test(`${target.name}: unfinishedTxns and recentTxns`, async (t) => {
+    const s = await fresh();
+    await s.insertTxn(txnRow('late', { createdAt: T0 + 300, updatedAt: T0 + 300 }));
+    await s.insertTxn(txnRow('early', { createdAt: T0 + 100, updatedAt: T0 + 100 }));
+    await s.insertTxn(txnRow('done', { createdAt: T0 + 200, updatedAt: T0 + 200 }));
+    await s.insertTxn(txnRow('old', { createdAt: T0 - 1000, updatedAt: T0 - 1000, state: 'approved' }));
+    await s.updateTxn({ id: 'done', state: 'declined', at: T0 + 250, responseCode: '05' });
+    t.same((await s.unfinishedTxns()).map((x) => x.id), ['early', 'late'], 'only forwarded ones, oldest first');
+    await s.updateTxn({ id: 'late', state: 'recovered', at: T0 + 400 });
+    t.same((await s.unfinishedTxns()).map((x) => x.id), ['early'], 'recovered is finished');
+    t.same((await s.recentTxns(T0 + 200)).map((x) => x.id), ['done', 'late'], 'since is inclusive, oldest first');
+    t.same((await s.recentTxns(0)).map((x) => x.id), ['old', 'early', 'done', 'late']);
+    t.same(await s.recentTxns(T0 + 10_000), []);
+    t.same((await s.recentTxns(T0 + 300))[0], txnRow('late', { createdAt: T0 + 300, updatedAt: T0 + 400, state: 'recovered' }), 'full rows');
+    await s.close();
+  });
+
+  t.test(`${target.name}: a reversal id is inserted once`, async (t) => {
+    const s = await fresh();
+    t.equal(await s.insertReversal(reversalRow('r')), true, 'first insert');
+    t.equal(await s.insertReversal(reversalRow('r', { reason: '17', explanation: 'second' })), false, 'same id: false');
+    t.equal((await s.reversal('r'))?.reason, '68', 'the first row stands');
+    t.same(states(await s.history('r')), ['pending'], 'no second history row');
+    t.equal(await s.reversal('nope'), undefined);
+    await s.close();
+  });
+
+  t.test(`${target.name}: updateReversal is a compare-and-set`, async (t) => {
+    const s = await fresh();
+    await s.insertReversal(reversalRow('r'));
+    t.equal(await s.updateReversal({ id: 'r', from: ['sent'], state: 'acked', at: T0 + 1 }), false, 'not in from: false');
+    t.equal(await s.updateReversal({ id: 'r', from: [], state: 'acked', at: T0 + 1 }), false, 'empty from: false');
+    t.equal(await s.updateReversal({ id: 'ghost', from: ['pending'], state: 'sent', at: T0 + 1 }), false, 'unknown id: false');
+    t.same(await s.reversal('r'), reversalRow('r'), 'nothing changed');
+    t.same(states(await s.history('r')), ['pending'], 'no history for a failed compare-and-set');
+    t.same(await s.history('ghost'), []);
+    await s.close();
+  });
+
+  t.test(`${target.name}: pending -> sent -> acked`, async (t) => {
+    const s = await fresh();
+    await s.insertTxn(txnRow('t'));
+    t.equal(await s.insertReversal(reversalRow('r', { txnId: 't', lastError: 'none yet' })), true);
+    t.equal(await s.updateReversal({
+      id: 'r', from: ['pending'], state: 'sent', at: T0 + 5, attempts: 1, message: 'sealed:v1:rev', sentStan: '000888', dueAt: T0 + 30_005,
+      detail: '{"attempt":1}',
+    }), true);
+    t.same(await s.reversal('r'), reversalRow('r', {
+      txnId: 't', lastError: 'none yet', state: 'sent', attempts: 1, message: 'sealed:v1:rev', sentStan: '000888', dueAt: T0 + 30_005, updatedAt: T0 + 5,
+    }), 'set fields changed, the rest kept');
+    t.equal(await s.updateReversal({ id: 'r', from: ['pending'], state: 'sent', at: T0 + 6 }), false, 'a second sender loses the race');
+    t.equal(await s.updateReversal({ id: 'r', from: ['sent'], state: 'acked', at: T0 + 50, lastError: null }), true);
+    const r = await s.reversal('r');
+    t.equal(r?.state, 'acked');
+    t.equal(r?.lastError, null, 'null clears');
+    t.equal(r?.message, 'sealed:v1:rev', 'left out: kept');
+    t.equal(await s.resolveManual('r', 'no', T0 + 60), false, 'resolveManual only from manual');
+    const h = await s.history('r');
+    t.same(states(h), ['pending', 'sent', 'acked']);
+    t.ok(increasing(h));
+    t.ok(h.every((x) => x.kind === 'reversal'));
+    t.equal(h[1].detail, '{"attempt":1}', 'the update\'s detail goes into its history row');
+    t.same((await s.reversals(['acked'])).map((x) => x.id), ['r']);
+    await s.close();
+  });
+
+  t.test(`${target.name}: pending -> sent -> manual -> resolved`, async (t) => {
+    const s = await fresh();
+    await s.insertReversal(reversalRow('r'));
+    t.equal(await s.resolveManual('r', 'too early', T0 + 1), false, 'not from pending');
+    await s.updateReversal({ id: 'r', from: ['pending'], state: 'sent', at: T0 + 2, attempts: 1 });
+    t.equal(await s.resolveManual('r', 'too early', T0 + 3), false, 'not from sent');
+    t.equal(await s.updateReversal({ id: 'r', from: ['pending', 'sent'], state: 'manual', at: T0 + 4, lastError: 'no answer after 5 attempts' }), true,
+      'from lists several states');
+    t.equal(await s.resolveManual('ghost', 'x', T0 + 5), false, 'unknown id');
+    t.equal(await s.resolveManual('r', 'refunded by phone, ticket 42', T0 + 5), true);
+    const r = await s.reversal('r');
+    t.equal(r?.state, 'resolved');
+    t.equal(r?.note, 'refunded by phone, ticket 42');
+    t.equal(r?.updatedAt, T0 + 5);
+    t.equal(await s.resolveManual('r', 'again', T0 + 6), false, 'once resolved, not again');
+    const h = await s.history('r');
+    t.same(states(h), ['pending', 'sent', 'manual', 'resolved']);
+    t.equal(h[3].detail, 'refunded by phone, ticket 42', 'the note is in the history');
+    t.equal(h[3].at, T0 + 5);
+    await s.close();
+  });
+
+  t.test(`${target.name}: reversals(states), oldest first`, async (t) => {
+    const s = await fresh();
+    await s.insertReversal(reversalRow('c', { enqueuedAt: T0 + 30 }));
+    await s.insertReversal(reversalRow('a', { enqueuedAt: T0 + 10 }));
+    await s.insertReversal(reversalRow('b1', { enqueuedAt: T0 + 20 }));
+    await s.insertReversal(reversalRow('b2', { enqueuedAt: T0 + 20 }));
+    await s.updateReversal({ id: 'a', from: ['pending'], state: 'sent', at: T0 + 40 });
+    await s.updateReversal({ id: 'c', from: ['pending'], state: 'manual', at: T0 + 40 });
+    t.same((await s.reversals()).map((x) => x.id), ['a', 'b1', 'b2', 'c'], 'all, by enqueuedAt, ties in insertion order');
+    t.same((await s.reversals(['pending'])).map((x) => x.id), ['b1', 'b2']);
+    t.same((await s.reversals(['pending', 'sent'])).map((x) => x.id), ['a', 'b1', 'b2']);
+    t.same((await s.reversals(['manual'])).map((x) => x.id), ['c']);
+    t.same(await s.reversals(['acked']), []);
+    t.same(await s.reversals([]), [], 'no states: none');
+    await s.close();
+  });
+
+  t.test(`${target.name}: history is append-only`, async (t) => {
+    const s = await fresh();
+    await s.insertTxn(txnRow('h'));
+    await s.updateTxn({ id: 'h', state: 'approved', at: T0 + 1, responseCode: '00' });
+    const before = await s.history('h');
+    const copy = before.map((x) => ({ ...x }));
+    // A caller scribbling on what it read changes nothing stored.
+    try {
+      before[0].state = 'tampered';
+      before.pop();
+    } catch {
+      // frozen rows may refuse: fine too
+    }
+    t.same(await s.history('h'), copy, 'rows read back unchanged after the caller changed its copies');
+    if (target.tamperHistory) {
+      const r = await target.tamperHistory(s);
+      t.match(r.update, /append-only/, `a raw UPDATE on history fails: ${r.update}`);
+      t.match(r.delete, /append-only/, `a raw DELETE on history fails: ${r.delete}`);
+      t.same(await s.history('h'), copy, 'and the rows are intact');
+    } else {
+      t.pass('raw UPDATE/DELETE on history', { skip: 'the target has no tamperHistory hook' });
+    }
+    await s.close();
+  });
+
+  t.test(`${target.name}: group commit`, async (t) => {
+    const s = await fresh();
+    const b0 = s.stats().batches;
+    const o0 = s.stats().ops;
+    const N = 2000;
+    const order: number[] = [];
+    const all: Promise<void>[] = [];
+    for (let i = 0; i < N; i++) all.push(s.insertTxn(txnRow(`g${i}`, { createdAt: T0 + i, updatedAt: T0 + i })).then(() => { order.push(i); }));
+    t.ok(s.stats().queued > 0, 'writes are queued, not yet committed');
+    await deadline(Promise.all(all), 30_000, `${N} concurrent insertTxn`);
+    const st = s.stats();
+    t.equal(st.ops - o0, N, 'every op committed');
+    t.ok(st.batches - b0 < N / 4, `in far fewer batches than ops (${st.batches - b0} batches for ${N})`);
+    t.equal(st.queued, 0);
+    t.ok(st.commitMs.p50 >= 0 && st.commitMs.p99 >= st.commitMs.p50 && st.commitMs.max >= st.commitMs.p99, `commit latency ${JSON.stringify(st.commitMs)}`);
+    t.ok(order.every((x, i) => x === i), 'promises resolved in call order');
+    t.equal((await s.recentTxns(0)).length, N, 'all rows are there');
+
+    // Same row, several changes queued together: the last call wins, history in call order.
+    const p = [
+      s.insertTxn(txnRow('same')),
+      s.updateTxn({ id: 'same', state: 'approved', at: T0 + 1, responseCode: '00' }),
+      s.updateTxn({ id: 'same', state: 'undeliverable', at: T0 + 2 }),
+      s.updateTxn({ id: 'same', state: 'reversed_by_terminal', at: T0 + 3, note: 'terminal 0400' }),
+    ];
+    await Promise.all(p);
+    t.equal((await s.txn('same'))?.state, 'reversed_by_terminal', 'the later update wins');
+    t.same(states(await s.history('same')), ['forwarded', 'approved', 'undeliverable', 'reversed_by_terminal']);
+    await s.close();
+  });
+
+  t.test(`${target.name}: flush()`, async (t) => {
+    const s = await fresh();
+    await s.flush(); // nothing queued: resolves
+    let done = 0;
+    for (let i = 0; i < 50; i++) void s.insertTxn(txnRow(`f${i}`)).then(() => { done++; });
+    void s.insertReversal(reversalRow('fr')).then(() => { done++; });
+    await deadline(s.flush(), 10_000, 'flush');
+    t.equal(done, 51, 'every write queued before flush() resolved first');
+    t.equal(s.stats().queued, 0);
+    t.equal((await s.recentTxns(0)).length, 50);
+    // Reads are ordered after the writes queued before them, without a flush.
+    void s.updateTxn({ id: 'f0', state: 'approved', at: T0 + 1 });
+    t.equal((await s.txn('f0'))?.state, 'approved', 'a read sees the writes queued before it');
+    await s.close();
+  });
+
+  t.test(`${target.name}: a refused operation fails alone`, async (t) => {
+    const s = await fresh();
+    await s.insertTxn(txnRow('dup'));
+    const b0 = s.stats().batches;
+    const results = await deadline(Promise.allSettled([
+      s.insertTxn(txnRow('x1')),
+      s.insertTxn(txnRow('dup', { amount: '999' })),
+      s.updateTxn({ id: 'x1', state: 'approved', at: T0 + 1 }),
+      s.insertReversal(reversalRow('xr')),
+      s.updateTxn({ id: 'missing', state: 'approved', at: T0 + 1 }),
+      s.insertTxn(txnRow('x2')),
+    ]), 10_000, 'a batch with refused operations');
+    t.same(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled'], 'only the refused ones reject');
+    t.equal(s.stats().batches - b0, 1, 'all six went in one batch');
+    const reason = (r: PromiseSettledResult<unknown>): string => (r.status === 'rejected' && r.reason instanceof Error ? r.reason.message : '');
+    t.match(reason(results[1]), /insertTxn dup/, `the error names the op and id: ${reason(results[1])}`);
+    t.match(reason(results[1]), /duplicate|UNIQUE|exists/i, 'and why');
+    t.match(reason(results[4]), /updateTxn missing/, reason(results[4]));
+    t.equal((await s.txn('dup'))?.amount, '000000001000', 'the refused insert changed nothing');
+    t.same(states(await s.history('dup')), ['forwarded'], 'and wrote no history');
+    t.equal((await s.txn('x1'))?.state, 'approved', 'the rest of the batch committed');
+    t.ok(await s.txn('x2'));
+    t.ok(await s.reversal('xr'));
+    await s.flush(); // a refused operation does not poison later barriers
+    await s.insertTxn(txnRow('after'));
+    t.ok(await s.txn('after'), 'the store carries on');
+    await s.close();
+  });
+
+  t.test(`${target.name}: a batch that cannot commit rejects its callers`, async (t) => {
+    if (!target.lockDatabase) {
+      t.pass('a failed batch', { skip: 'the target has no lockDatabase hook' });
+      return;
+    }
+    const s = await fresh();
+    await s.insertTxn(txnRow('before'));
+    const release = await target.lockDatabase(s);
+    const locked = await deadline(Promise.allSettled([s.insertTxn(txnRow('l1')), s.insertReversal(reversalRow('l2'))]), 30_000, 'writes under a lock');
+    const flushed = await errText(s.flush());
+    release();
+    t.same(locked.map((r) => r.status), ['rejected', 'rejected'], 'every write of the batch is rejected');
+    const why = locked[0].status === 'rejected' && locked[0].reason instanceof Error ? locked[0].reason.message : '';
+    t.match(why, /insertTxn l1.*not committed/, `clearly: ${why}`);
+    t.equal(flushed, null, 'nothing queued after the failure: flush() has nothing to report');
+    await s.insertTxn(txnRow('l1'));
+    t.ok(await s.txn('l1'), 'once the lock is gone, the same write succeeds');
+    t.equal(await s.reversal('l2'), undefined, 'nothing of the failed batch was committed');
+    await s.close();
+  });
+
+  t.test(`${target.name}: a crashed backend rejects, never hangs`, async (t) => {
+    if (!target.crashBackend) {
+      t.pass('a crashed backend', { skip: 'the target has no crashBackend hook' });
+      return;
+    }
+    const s = await fresh();
+    await s.insertTxn(txnRow('ok'));
+    const pending = [s.insertTxn(txnRow('p1')), s.updateTxn({ id: 'ok', state: 'approved', at: T0 + 1 })];
+    const flushed = s.flush();
+    await target.crashBackend(s);
+    const r = await deadline(Promise.allSettled([...pending, flushed]), 10_000, 'writes pending at the crash');
+    for (const x of r) {
+      // Either it committed before the crash, or it is rejected; never silently lost.
+      if (x.status === 'rejected') t.match(String(x.reason), new RegExp(s.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'the error names the store');
+    }
+    const later = await deadline(Promise.allSettled([s.insertTxn(txnRow('p2')), s.txn('ok')]), 10_000, 'writes after the crash');
+    t.same(later.map((x) => x.status), ['rejected', 'rejected'], 'later calls reject at once');
+    t.match(later[0].status === 'rejected' ? String(later[0].reason) : '', /insertTxn p2/);
+    await deadline(s.close(), 10_000, 'close after a crash');
+  });
+
+  t.test(`${target.name}: a resolved write survives SIGKILL`, async (t) => {
+    if (!target.crashWriter || !target.reopen) {
+      t.pass('SIGKILL', { skip: 'the target has no crashWriter or reopen hook' });
+      return;
+    }
+    const s = await fresh();
+    await s.close();
+    const ids = await target.crashWriter(s);
+    t.ok(ids.length > 0, `the writer reported ${ids.length} resolved writes before it was killed`);
+    const s2 = await again(s);
+    const present = new Set((await s2.recentTxns(0)).map((x) => x.id));
+    const missing = ids.filter((id) => !present.has(id));
+    t.same(missing, [], 'every write whose promise resolved is in the database');
+    for (const id of [ids[0], ids[ids.length - 1]]) {
+      t.same(states(await s2.history(id)), ['forwarded', 'approved'], `${id}: row and history committed together`);
+    }
+    await s2.close();
+  });
+}
