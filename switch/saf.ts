@@ -73,6 +73,8 @@ export class SafQueue implements ReversalQueue {
   private readonly timeouts = new MinHeap<Entry>();
   private readonly ready = new Map<string, Entry[]>();
   private readonly inFlight = new Map<string, number>();
+  /** upstream|STAN of every active entry whose message is built: a new reversal never takes one. */
+  private readonly stansInUse = new Set<string>();
   private done: { at: number; id: string }[] = [];
   private doneHead = 0;
   private active = 0;
@@ -92,6 +94,7 @@ export class SafQueue implements ReversalQueue {
       if (!e) continue;
       this.entries.set(e.id, e);
       this.active++;
+      if (e.sentStan !== null) this.stansInUse.add(`${e.upstream}|${e.sentStan}`);
       if (row.state === 'sent') {
         // Its answer cannot come any more (the connection died with the process): the
         // attempt failed, and the next send is a repeat of the same message.
@@ -209,6 +212,20 @@ export class SafQueue implements ReversalQueue {
     return this.active;
   }
 
+  /** Pending and sent entries, and when the oldest was queued (metrics; a scan, so not per message). */
+  depth(): { pending: number; sent: number; oldestEnqueuedAt: number | null } {
+    let pending = 0;
+    let sent = 0;
+    let oldest: number | null = null;
+    for (const e of this.entries.values()) {
+      if (e.state === 'pending') pending++;
+      else if (e.state === 'sent') sent++;
+      else continue;
+      if (oldest === null || e.enqueuedAt < oldest) oldest = e.enqueuedAt;
+    }
+    return { pending, sent, oldestEnqueuedAt: oldest };
+  }
+
   records(): ReversalRecord[] {
     return [...this.entries.keys()].map((id) => this.get(id) as ReversalRecord);
   }
@@ -274,7 +291,8 @@ export class SafQueue implements ReversalQueue {
     const first = e.message === null;
     let stored: string | undefined;
     if (first) {
-      const stan = stanString(link.nextStan());
+      let stan = stanString(link.nextStan());
+      while (this.stansInUse.has(`${e.upstream}|${stan}`)) stan = stanString(link.nextStan());
       try {
         e.message = reversalOf(link.dialect, e.original as IsoMessage, {
           reason: e.reason, finalAmount: e.finalAmount ?? undefined, stan, transmissionDateTime: transmissionTime(now),
@@ -286,6 +304,7 @@ export class SafQueue implements ReversalQueue {
         return;
       }
       e.sentStan = stan;
+      this.stansInUse.add(`${e.upstream}|${stan}`);
       e.original = null;
       stored = sealMessage(e.message, this.opts.keys);
     }
@@ -377,6 +396,7 @@ export class SafQueue implements ReversalQueue {
 
   private finished(e: Entry): void {
     if (this.active > 0) this.active--;
+    if (e.sentStan !== null) this.stansInUse.delete(`${e.upstream}|${e.sentStan}`);
     e.original = null;
     e.message = null;
     this.done.push({ at: this.now(), id: e.id });

@@ -9,6 +9,7 @@ import type { Dialect, IsoMessage } from '../codec/index.js';
 import { Conn } from './conn.js';
 import type { Counters } from './counters.js';
 import type { Logger } from './log.js';
+import type { WireMetrics } from './metrics.js';
 import { isNetworkMti, networkRequest, type NetCode } from './netmgmt.js';
 
 export interface UpstreamOptions {
@@ -27,6 +28,8 @@ export interface UpstreamOptions {
   signOn: boolean;
   log: Logger;
   counters: Counters;
+  /** Message counts of this link (metrics.ts). */
+  wire?: WireMetrics;
 }
 
 export type LinkState = 'stopped' | 'down' | 'connecting' | 'signing-on' | 'up';
@@ -40,7 +43,11 @@ export class UpstreamLink {
   onDown: () => void = () => {};
 
   private conn: Conn | null = null;
-  private stan = 0;
+  /**
+   * Starts at a random point: after a restart, a late answer to a request of the previous
+   * process must not meet a new request under the same STAN.
+   */
+  private stan = Math.floor(Math.random() * 999_999);
   private attempt = 0;
   private retryTimer: NodeJS.Timeout | null = null;
   private echoTimer: NodeJS.Timeout | null = null;
@@ -94,7 +101,7 @@ export class UpstreamLink {
     const socket: Socket = connect({ host, port });
     const conn = new Conn(socket, {
       dialect: this.opts.dialect, framing: this.opts.framing, maxFrame: this.opts.maxFrame,
-      idleTimeoutMs: 0, log, counters: this.opts.counters, name: `upstream ${name}`,
+      idleTimeoutMs: 0, log, counters: this.opts.counters, name: `upstream ${name}`, wire: this.opts.wire,
     });
     this.conn = conn;
     socket.once('connect', () => {

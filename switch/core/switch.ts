@@ -16,6 +16,7 @@ import type { FailureClass } from '../../rules/types.js';
 import { responseCode, type LocalCode } from '../codes.js';
 import { Conn } from '../conn.js';
 import { Counters } from '../counters.js';
+import { Metrics } from '../metrics.js';
 import type { Logger } from '../log.js';
 import { summarize } from '../log.js';
 import { Matcher } from '../matcher/index.js';
@@ -40,6 +41,8 @@ const NOT_KEPT = [35, 36, 45, 52, 55];
 export interface SwitchDeps {
   store?: Store;
   keys?: CardKeys;
+  /** Default: a registry of its own. */
+  metrics?: Metrics;
 }
 
 interface Listening {
@@ -51,6 +54,7 @@ interface Listening {
 
 export class Switch {
   readonly counters = new Counters();
+  readonly metrics: Metrics;
   readonly txns: TxnTable;
   readonly links = new Map<string, UpstreamLink>();
   readonly reversals: ReversalQueue;
@@ -68,6 +72,7 @@ export class Switch {
   private stopping = false;
 
   constructor(readonly cfg: SwitchConfig, rules: CompiledRules, readonly log: Logger, private readonly dialects: (name: string) => Dialect, deps: SwitchDeps = {}) {
+    this.metrics = deps.metrics ?? new Metrics();
     this.rules = new RulesHolder(rules);
     this.txns = new TxnTable(cfg.retentionMs, cfg.maxRetained);
     this.velocity = new Velocity(rules.velocityWindowMs);
@@ -78,7 +83,7 @@ export class Switch {
       const link = new UpstreamLink({
         name: u.name, host: u.host, port: u.port, dialect: dialects(u.dialect), framing: u.framing,
         maxFrame: u.maxFrame, backoffMs: u.reconnectBackoffMs, echoIdleMs: u.echoIdleMs,
-        netTimeoutMs: u.netTimeoutMs, signOn: u.signOn, log, counters: this.counters,
+        netTimeoutMs: u.netTimeoutMs, signOn: u.signOn, log, counters: this.counters, wire: this.metrics.wire('upstream', u.dialect),
       });
       link.onResponse = (msg) => this.upstreamResponse(link, msg);
       this.links.set(u.name, link);
@@ -90,6 +95,12 @@ export class Switch {
     });
     this.reversals = this.saf;
     this.matcher = new Matcher<number, Txn>({ tickMs: cfg.tickMs, onExpire: (stan, txn) => this.expire(stan, txn) });
+    // Gauges are read at scrape time, never kept up to date per message.
+    this.metrics.attach({
+      counters: this.counters, store: this.journal.store, inFlight: () => this.matcher.size, saf: () => this.saf.depth(),
+      connections: () => this.listeners.map((x) => [x.cfg.name, x.conns.size] as const),
+      links: () => [...this.links.values()].map((k) => [k.opts.name, k.isUp] as const),
+    });
   }
 
   /** Ports actually bound (listeners configured with port 0 get an ephemeral one). */
@@ -177,6 +188,7 @@ export class Switch {
   private listen(cfg: ListenerConfig): Promise<void> {
     const dialect = this.dialects(cfg.dialect);
     const conns = new Set<Conn>();
+    const wire = this.metrics.wire('terminal', cfg.dialect);
     const server = createServer((socket: Socket) => {
       if (this.stopping || conns.size >= cfg.maxConnections) {
         this.counters.inc('connections_rejected');
@@ -186,7 +198,7 @@ export class Switch {
       this.counters.inc('connections_opened');
       const conn = new Conn(socket, {
         dialect, framing: cfg.framing, maxFrame: cfg.maxFrame, idleTimeoutMs: cfg.idleTimeoutMs,
-        log: this.log, counters: this.counters, name: cfg.name,
+        log: this.log, counters: this.counters, name: cfg.name, wire,
       });
       conns.add(conn);
       conn.onClose = () => conns.delete(conn);
@@ -254,7 +266,7 @@ export class Switch {
     const now = Date.now();
     const txn: Txn = {
       id: this.journal.nextId(), key, dayKey: `${sender}|${stan}|${(f7 ?? msg.get(13) ?? '').slice(0, 4)}`, request: msg, listener: l.cfg.name,
-      state: 'inflight', conn, waiters: [], upstream: '', sent: null, upstreamStan: 0, startedAt: now,
+      state: 'inflight', conn, waiters: [], upstream: '', sent: null, upstreamStan: 0, startedAt: now, receivedAt: performance.now(), sentAt: 0,
       answer: null, reversalId: null, reverseWhenDone: null, decision: null,
     };
     this.txns.add(txn);
@@ -303,6 +315,7 @@ export class Switch {
       this.finish(l, txn, this.localAnswer(l, txn.request, 'issuer_unavailable'));
       return;
     }
+    txn.sentAt = performance.now();
     for (const n of NOT_KEPT) out.delete(n);
     this.counters.inc('forwarded');
   }
@@ -327,12 +340,14 @@ export class Switch {
     const stan = Number(msg.get(11));
     const txn = this.matcher.resolve(stan);
     if (txn === undefined) return this.late(link, stan, msg);
-    if (txn.sent && msg.get(41) !== undefined && msg.get(41) !== txn.sent.get(41)) {
+    if (txn.sent && (differs(msg, txn.sent, 41) || differs(msg, txn.sent, 37))) {
       // STAN reuse within one link would be a switch bug; refuse to mis-deliver.
       this.counters.inc('mismatched_responses');
       this.log.error('upstream response does not match its request', { upstream: link.opts.name, ...summarize(msg) });
       return;
     }
+    const rtt = txn.sentAt > 0 ? (performance.now() - txn.sentAt) / 1000 : 0;
+    this.metrics.upstreamRtt(link.opts.name).observe(rtt);
     const l = this.listenerOf(txn);
     const rc = msg.get(39);
     const cls = this.classify(link, rc);
@@ -345,17 +360,26 @@ export class Switch {
     txn.state = approved ? 'approved' : 'declined';
     if (approved && txn.reverseWhenDone) {
       txn.state = 'reversed_by_terminal';
-      this.queueReversal(txn, { reason: txn.reverseWhenDone.reason, explanation: 'the terminal reversed the sale while it was in flight' });
+      this.queueReversal(txn, { reason: txn.reverseWhenDone.reason, explanation: 'the terminal reversed the sale while it was in flight' }, 'customer_cancel');
     }
     const recorded = this.journal.record(txn, { responseCode: rc ?? null, failureClass: cls, reversalId: txn.reversalId });
     const deliver = (): void => {
       const delivered = this.finish(l, txn, res);
+      if (delivered) this.metrics.addedLatency.observe((performance.now() - txn.receivedAt) / 1000 - rtt);
       if (approved && !delivered && txn.state === 'approved') this.undeliverable(txn);
     };
     // An approval is durable before the terminal sees it: recovery must never reverse a
     // sale whose approval was delivered. A decline needs no such care.
-    if (approved) recorded.then(deliver, deliver);
-    else deliver();
+    if (!approved) deliver();
+    else {
+      recorded.then(deliver, () => {
+        // The approval is not on record, so a restart would reverse it: it must not reach
+        // the terminal. The terminal gets a non-approval and the sale is reversed now.
+        txn.state = 'undeliverable';
+        this.finish(l, txn, this.localAnswer(l, txn.request, 'issuer_unavailable'));
+        this.undeliverable(txn);
+      });
+    }
     // A decline holds nothing, but an unknown outcome (06, 96, 68...) or an outage may:
     // rules/ says whether to reverse (or, for fraud codes, to flag for review).
     if (!approved) this.decideAndAct(txn, rc === undefined ? 'format_error' : { responseCode: rc });
@@ -462,13 +486,16 @@ export class Switch {
     }
     txn.decision = `${decision.action}: ${decision.explanation}`;
     const recordDecision = (): void => void this.journal.record(txn, { failureClass: decision.class, decision: txn.decision, reversalId: txn.reversalId });
-    this.log.info('decision', { txn: txn.key, event: what, action: decision.action, rule: decision.rule, why: decision.explanation });
+    // A plain decline (action none) is business as usual: not a line per sale at info.
+    const line = { txn: txn.key, event: what, action: decision.action, rule: decision.rule, why: decision.explanation };
+    if (decision.action === 'none') this.log.debug('decision', line);
+    else this.log.info('decision', line);
     if (decision.action === 'reverse') {
       this.velocity.record(txn.request, panHash, now);
       this.queueReversal(txn, {
         reason: decision.reason ?? '06', explanation: decision.explanation,
         finalAmount: decision.finalAmount === null ? undefined : String(decision.finalAmount),
-      });
+      }, decision.class);
     } else if (decision.action === 'review' || decision.action === 'refund') {
       this.counters.inc(decision.action === 'review' ? 'manual_reviews' : 'refunds_proposed');
       this.log.warn(decision.action === 'review' ? 'sent to manual review' : 'refund needed', { txn: txn.key, why: decision.explanation });
@@ -477,11 +504,14 @@ export class Switch {
     return decision;
   }
 
-  private queueReversal(txn: Txn, d: { reason: string; explanation: string; finalAmount?: string }): void {
+  /** `cls`: the failure class behind it, for revswitch_reversals_total. */
+  private queueReversal(txn: Txn, d: { reason: string; explanation: string; finalAmount?: string }, cls: string): void {
     if (!txn.sent) return;
     const id = `${txn.upstream}|${stanString(txn.upstreamStan)}|${txn.sent.get(7) ?? ''}|${txn.startedAt}`;
     txn.reversalId = id;
-    this.reversals.enqueue({ id, upstream: txn.upstream, original: txn.sent, reason: d.reason, finalAmount: d.finalAmount, explanation: d.explanation, txnId: txn.id });
+    if (this.reversals.enqueue({ id, upstream: txn.upstream, original: txn.sent, reason: d.reason, finalAmount: d.finalAmount, explanation: d.explanation, txnId: txn.id })) {
+      this.metrics.reversalQueued(cls);
+    }
   }
 
   private panHash(msg: IsoMessage): string | undefined {
@@ -491,6 +521,7 @@ export class Switch {
   // ---- reversals from terminals ----------------------------------------------------------
 
   private terminalReversal(l: Listening, msg: IsoMessage, conn: Conn): void {
+    for (const n of NOT_KEPT) msg.delete(n);
     const res = responseTo(l.dialect, msg, responseCode(l.dialect, 'approved'));
     const sender = senderOf(msg);
     const revKey = `rev|${sender}|${msg.get(11) ?? ''}|${msg.get(7) ?? ''}`;
@@ -504,7 +535,7 @@ export class Switch {
     const original = this.findOriginal(msg, sender);
     const record: Txn = {
       id: this.journal.nextId(), key: revKey, dayKey: revKey, request: msg, listener: l.cfg.name, state: 'approved', conn: null, waiters: [],
-      upstream: '', sent: null, upstreamStan: 0, startedAt: Date.now(), answer: res, reversalId: null,
+      upstream: '', sent: null, upstreamStan: 0, startedAt: Date.now(), receivedAt: 0, sentAt: 0, answer: res, reversalId: null,
       reverseWhenDone: null, decision: null,
     };
     this.txns.add(record);
@@ -552,6 +583,13 @@ export class Switch {
       this.expired.delete(stan);
     }
   }
+}
+
+/** A field both messages carry, with different values: the answer is not for this request. */
+function differs(a: IsoMessage, b: IsoMessage, n: number): boolean {
+  const x = a.get(n);
+  const y = b.get(n);
+  return x !== undefined && y !== undefined && x !== y;
 }
 
 /** F95's final amount when the terminal's reversal is partial; a malformed F95 counts as full. */
