@@ -9,6 +9,8 @@ import { DECODE_USAGE, ENCODE_USAGE, decodeCommand, encodeCommand } from './cli/
 import { RULES_USAGE, rulesCommand } from './cli/rules-commands.js';
 import { DEMO_USAGE, DemoFailed, demoCommand } from './cli/demo-command.js';
 import { MANUAL_USAGE, ManualError, manualCommand } from './cli/manual-commands.js';
+import { MIGRATE_USAGE, MigrateError, migrateCommand } from './cli/migrate-command.js';
+import { REPORT_USAGE, ReportError, TXN_USAGE, reportCommand, txnCommand } from './cli/report-commands.js';
 import { SIM_USAGE, simCommand } from './cli/sim-commands.js';
 import { START_USAGE, startCommand } from './cli/start-command.js';
 import { CaseError, RulesError } from '../rules/index.js';
@@ -23,6 +25,9 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   rules: { run: rulesCommand, usage: RULES_USAGE },
   sim: { run: simCommand, usage: SIM_USAGE },
   manual: { run: manualCommand, usage: MANUAL_USAGE },
+  migrate: { run: migrateCommand, usage: MIGRATE_USAGE },
+  report: { run: reportCommand, usage: REPORT_USAGE },
+  txn: { run: txnCommand, usage: TXN_USAGE },
 };
 
 function help(): string {
@@ -56,7 +61,12 @@ export async function main(argv: string[]): Promise<number> {
       for (const line of e.message.split('\n')) process.stderr.write(`revswitch ${name}: ${prefix}${line}\n`);
       return 1;
     }
-    if (e instanceof ManualError) {
+    if (e instanceof ManualError || e instanceof MigrateError) {
+      process.stderr.write(`revswitch ${name}: ${e.message}\n`);
+      return 1;
+    }
+    if (e instanceof ReportError) {
+      if (e.output !== undefined) process.stdout.write(e.output.endsWith('\n') ? e.output : e.output + '\n');
       process.stderr.write(`revswitch ${name}: ${e.message}\n`);
       return 1;
     }

@@ -50,7 +50,36 @@ export interface SwitchConfig {
   /** Timeout for an upstream the config does not describe (the demo issuer), from the flag. */
   upstreamTimeoutMs: number | null;
   reversal: { window: number; responseTimeoutMs: number; backoffMs: number[]; maxAttempts: number; maxAgeMs: number };
+  /** Lifecycle event sinks (switch/events/); none configured: events are off and cost nothing. */
+  events: EventsConfig;
 }
+
+export interface NatsEventsConfig {
+  /** nats://HOST:PORT */
+  url: string;
+  subject: string;
+  /** The JetStream stream; created on `subject` when missing. */
+  stream: string;
+  /** The disk buffer events go through before NATS; one process owns it at a time. */
+  spoolDir: string;
+  /** fdatasync each spool append. */
+  fsync: boolean;
+  /** The duplicate window of a stream the switch creates: redelivery within it is de-duplicated. */
+  duplicateWindowMs: number;
+  /** Past this much unpublished data in the spool, new events are dropped (and counted, logged). */
+  maxSpoolBytes: number;
+}
+
+export interface EventsConfig {
+  /** Length-delimited protobuf files, one per UTC day, in `dir`. */
+  file?: { dir: string; fsync: boolean };
+  nats?: NatsEventsConfig;
+}
+
+export const NATS_EVENTS_DEFAULTS: NatsEventsConfig = {
+  url: 'nats://127.0.0.1:4222', subject: 'revswitch.events', stream: 'REVSWITCH_EVENTS', spoolDir: './data/events-spool',
+  fsync: false, duplicateWindowMs: 10 * 60_000, maxSpoolBytes: 1024 * 1024 * 1024,
+};
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -80,6 +109,7 @@ export function defaultConfig(): SwitchConfig {
     node: null,
     upstreamTimeoutMs: null,
     reversal: { window: 16, responseTimeoutMs: 5000, backoffMs: [1000, 5000, 30_000, 60_000, 300_000], maxAttempts: 20, maxAgeMs: 24 * 3_600_000 },
+    events: {},
   };
 }
 
@@ -136,7 +166,7 @@ export function parseHostPort(v: string, what: string, source = 'command line'):
 
 const LISTENER_KEYS = ['name', 'host', 'port', 'dialect', 'framing', 'maxFrame', 'maxConnections', 'idleTimeoutMs'] as const;
 const UPSTREAM_KEYS = ['name', 'host', 'port', 'dialect', 'framing', 'maxFrame', 'timeoutMs', 'echoIdleMs', 'netTimeoutMs', 'signOn', 'reconnectBackoffMs'] as const;
-const TOP_KEYS = ['listeners', 'upstreams', 'rules', 'store', 'admin', 'logLevel', 'tickMs', 'retentionMs', 'maxRetained', 'panHashKey', 'node', 'reversal'] as const;
+const TOP_KEYS = ['listeners', 'upstreams', 'rules', 'store', 'admin', 'logLevel', 'tickMs', 'retentionMs', 'maxRetained', 'panHashKey', 'node', 'reversal', 'events'] as const;
 
 /** Validates parsed JSON over the defaults. `source` names the file in every error. */
 export function configFromJson(data: unknown, source: string): SwitchConfig {
@@ -186,7 +216,10 @@ export function configFromJson(data: unknown, source: string): SwitchConfig {
   }
   if (o.rules !== undefined) c.rules = r.str(o.rules, 'rules');
   if (o.store !== undefined) c.store = r.str(o.store, 'store');
-  if (o.admin !== undefined) c.admin = r.str(o.admin, 'admin');
+  if (o.admin !== undefined) {
+    c.admin = r.str(o.admin, 'admin');
+    if (c.admin !== 'off') parseHostPort(c.admin, 'admin', source);
+  }
   if (o.logLevel !== undefined) {
     const levels = ['debug', 'info', 'warn', 'error', 'silent'];
     if (typeof o.logLevel !== 'string' || !levels.includes(o.logLevel)) r.fail('logLevel', levels.join(' | '), o.logLevel);
@@ -209,7 +242,45 @@ export function configFromJson(data: unknown, source: string): SwitchConfig {
     if (v.maxAttempts !== undefined) c.reversal.maxAttempts = r.int(v.maxAttempts, 'reversal.maxAttempts', 1, 1000);
     if (v.maxAgeMs !== undefined) c.reversal.maxAgeMs = r.int(v.maxAgeMs, 'reversal.maxAgeMs', 1000, 90 * 86_400_000);
   }
+  if (o.events !== undefined) c.events = eventsFromJson(r, o.events);
   return c;
+}
+
+/** NATS subject tokens: no spaces, no wildcards (events are published, not subscribed). */
+function natsSubject(r: Reader, v: unknown, path: string): string {
+  const s = r.str(v, path);
+  const tokens = s.split('.');
+  if (tokens.some((t) => t === '' || t === '*' || t === '>' || /[\s*>]/.test(t))) r.fail(path, 'a NATS subject like "revswitch.events" (dot-separated tokens, no spaces or wildcards)', v);
+  return s;
+}
+
+function eventsFromJson(r: Reader, v: unknown): EventsConfig {
+  const o = r.obj(v, 'events');
+  r.keys(o, 'events', ['file', 'nats']);
+  const out: EventsConfig = {};
+  if (o.file !== undefined) {
+    const f = r.obj(o.file, 'events.file');
+    r.keys(f, 'events.file', ['dir', 'fsync']);
+    out.file = { dir: r.str(f.dir, 'events.file.dir'), fsync: f.fsync === undefined ? false : r.bool(f.fsync, 'events.file.fsync') };
+  }
+  if (o.nats !== undefined) {
+    const n = r.obj(o.nats, 'events.nats');
+    r.keys(n, 'events.nats', ['url', 'subject', 'stream', 'spoolDir', 'fsync', 'duplicateWindowMs', 'maxSpoolBytes']);
+    const d = NATS_EVENTS_DEFAULTS;
+    const url = n.url === undefined ? d.url : r.str(n.url, 'events.nats.url');
+    if (!/^(nats|tls):\/\/[^\s/]+(:\d+)?\/?$/.test(url)) r.fail('events.nats.url', 'a URL like "nats://127.0.0.1:4222"', n.url);
+    const stream = n.stream === undefined ? d.stream : r.str(n.stream, 'events.nats.stream');
+    if (!/^[A-Za-z0-9_-]+$/.test(stream)) r.fail('events.nats.stream', 'a stream name of letters, digits, "_" and "-"', n.stream);
+    out.nats = {
+      url, stream,
+      subject: n.subject === undefined ? d.subject : natsSubject(r, n.subject, 'events.nats.subject'),
+      spoolDir: n.spoolDir === undefined ? d.spoolDir : r.str(n.spoolDir, 'events.nats.spoolDir'),
+      fsync: n.fsync === undefined ? d.fsync : r.bool(n.fsync, 'events.nats.fsync'),
+      duplicateWindowMs: n.duplicateWindowMs === undefined ? d.duplicateWindowMs : r.int(n.duplicateWindowMs, 'events.nats.duplicateWindowMs', 1000, 7 * 86_400_000),
+      maxSpoolBytes: n.maxSpoolBytes === undefined ? d.maxSpoolBytes : r.int(n.maxSpoolBytes, 'events.nats.maxSpoolBytes', 1 << 20, Number.MAX_SAFE_INTEGER),
+    };
+  }
+  return out;
 }
 
 export function loadConfigFile(path: string): SwitchConfig {

@@ -10,6 +10,7 @@ import {
 } from '../codec/index.js';
 import type { Logger } from './log.js';
 import type { Counters } from './counters.js';
+import type { WireMetrics } from './metrics.js';
 import { responseCode } from './codes.js';
 
 export interface ConnOptions {
@@ -22,6 +23,8 @@ export interface ConnOptions {
   counters: Counters;
   /** For logs: listener or upstream name. */
   name: string;
+  /** Message and decode-error counts by MTI class (metrics.ts); plain number bumps. */
+  wire?: WireMetrics;
 }
 
 let nextId = 1;
@@ -84,6 +87,7 @@ export class Conn {
       this.socket.pause();
     }
     this.opts.counters.inc('messages_out');
+    this.opts.wire?.messageOut(msg.mti);
     return true;
   }
 
@@ -107,6 +111,7 @@ export class Conn {
       if (!(e instanceof IsoError)) throw e;
       // A bad length prefix: the stream cannot be resynchronised.
       this.opts.counters.inc('frame_errors');
+      this.opts.wire?.decodeError(e);
       this.opts.log.warn('bad frame, closing connection', { conn: this.id, name: this.opts.name, remote: this.remote, error: e.message });
       this.close();
     }
@@ -116,11 +121,13 @@ export class Conn {
     if (this.closed) return;
     this.opts.counters.inc('messages_in');
     const { msg, error } = decodePartial(this.dialect, body);
+    this.opts.wire?.messageIn(msg.mti);
     if (error === null) {
       this.onMessage(msg, this);
       return;
     }
     this.opts.counters.inc('decode_errors');
+    this.opts.wire?.decodeError(error);
     // Answer with a reject when we know what was asked and by whom; otherwise we cannot
     // even address an answer, and the connection goes.
     const answerable = msg.mti.length === 4 && (msg.mti.charCodeAt(2) - 48) % 2 === 0 && (msg.has(11) || msg.has(41));

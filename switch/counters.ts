@@ -1,6 +1,7 @@
 /**
- * Named event counters. Issue 7 exposes them through prom-client; until then they are
- * plain numbers that tests and the shutdown summary read.
+ * Named event counters: plain numbers, cheap on the hot path, that tests and the shutdown
+ * summary read. metrics.ts exposes them through prom-client at scrape time (named
+ * metrics for the important ones, and all of them as revswitch_switch_events_total).
  */
 export class Counters {
   private readonly values = new Map<string, number>();

@@ -1,12 +1,21 @@
 /**
- * Structured JSON lines on stderr, one per lifecycle event. Nothing card-related is
- * logged except through summarize(), which masks the PAN and leaves track, PIN and ICC
- * data out entirely. (Issue 7 replaces this with pino; callers keep the same shape.)
+ * Structured logs with pino: one JSON line per lifecycle event on stderr, e.g.
+ * `{"level":"warn","time":"2025-01-01T12:00:00.000Z","upstream":"issuer","msg":"upstream down"}`.
+ * Nothing is logged per healthy message at the default level (info).
+ *
+ * Every line passes through redact.ts twice: the fields (sensitive keys dropped, card
+ * numbers masked, binary left out), then the finished line (any Luhn-valid 13-19 digit run
+ * masked, track data cut), so neither a caller's mistake nor an error message can put a
+ * full PAN, track, PIN or CVV into a log. `pretty` gives human output (pino-pretty) of the
+ * same, already redacted, lines.
  */
+import { pino, type Logger as PinoLogger } from 'pino';
+import { prettyFactory } from 'pino-pretty';
 import { maskPan, type IsoMessage } from '../codec/index.js';
+import { scrubFields, scrubText } from './redact.js';
 
 export type Level = 'debug' | 'info' | 'warn' | 'error' | 'silent';
-const RANK: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 };
+export const LEVELS: readonly Level[] = ['debug', 'info', 'warn', 'error', 'silent'];
 
 export interface Logger {
   level: Level;
@@ -16,13 +25,45 @@ export interface Logger {
   error(event: string, fields?: Record<string, unknown>): void;
 }
 
-export function createLogger(level: Level = 'info', write: (line: string) => void = (l) => process.stderr.write(l)): Logger {
-  const log = (lvl: Level) => (event: string, fields?: Record<string, unknown>) => {
-    if (RANK[lvl] < RANK[logger.level]) return;
-    write(JSON.stringify({ time: new Date().toISOString(), level: lvl, event, ...fields }) + '\n');
+export interface LoggerOptions {
+  /** Human-readable lines (pino-pretty) instead of JSON; colours when writing to a terminal. */
+  pretty?: boolean;
+}
+
+/**
+ * A logger at `level` writing each finished line to `write` (default: stderr). Tests pass
+ * their own `write` to capture lines.
+ */
+export function createLogger(level: Level = 'info', write?: (line: string) => void, opts: LoggerOptions = {}): Logger {
+  const out = write ?? ((line: string) => void process.stderr.write(line));
+  let sink: (line: string) => void = out;
+  if (opts.pretty) {
+    const prettify = prettyFactory({ colorize: write === undefined && process.stderr.isTTY === true, translateTime: 'SYS:standard', ignore: 'pid,hostname' });
+    sink = (line) => out(prettify(line));
+  }
+  const p: PinoLogger = pino({
+    level,
+    base: null,
+    timestamp: pino.stdTimeFunctions.isoTime,
+    // Errors are reduced to their type and message by redact.ts (a stack is not redacted).
+    serializers: { err: (e: unknown) => e },
+    formatters: {
+      level: (label) => ({ level: label }),
+      log: (fields) => scrubFields(fields) as Record<string, unknown>,
+    },
+  }, { write: (line: string) => sink(scrubText(line)) });
+  return {
+    get level(): Level {
+      return p.level as Level;
+    },
+    set level(l: Level) {
+      p.level = l;
+    },
+    debug: (event, fields) => p.debug(fields ?? {}, event),
+    info: (event, fields) => p.info(fields ?? {}, event),
+    warn: (event, fields) => p.warn(fields ?? {}, event),
+    error: (event, fields) => p.error(fields ?? {}, event),
   };
-  const logger: Logger = { level, debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
-  return logger;
 }
 
 /** The fields of a message that are safe and useful in a log line. */

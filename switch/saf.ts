@@ -21,6 +21,15 @@ import type { ReversalLink, ReversalQueue, ReversalRecord, ReversalRequest } fro
 import { sealMessage, unsealMessage } from './store/sealed.js';
 import type { CardKeys } from './store/secrets.js';
 import type { ReversalRow, ReversalState, ReversalUpdate, Store } from './store/types.js';
+import { describeMessage, minorUnits, type EventBase } from './events/describe.js';
+import type { EventBus } from './events/emitter.js';
+import type { EventKind, LifecycleEventInput } from './events/schema.js';
+
+/** The lifecycle event of a durable transition to each state. */
+const EVENT_OF_STATE: Partial<Record<ReversalState, EventKind>> = {
+  pending: 'REVERSAL_RETRY', sent: 'REVERSAL_SENT', acked: 'REVERSAL_ACKED', manual: 'REVERSAL_MANUAL',
+  cancelled: 'REVERSAL_CANCELLED', resolved: 'MANUAL_RESOLVED',
+};
 
 export interface SafOptions {
   /** Reversals in flight at once per link. */
@@ -39,6 +48,8 @@ export interface SafOptions {
   counters: Counters;
   keys: CardKeys;
   now?: () => number;
+  /** Lifecycle events, emitted once each transition is durable; null or absent: off. */
+  events?: EventBus | null;
 }
 
 interface Entry {
@@ -61,6 +72,8 @@ interface Entry {
   busy: boolean;
   /** In its link's ready line. */
   queued: boolean;
+  /** The card and amount fields of its events (only with events on). */
+  ev: EventBase | null;
 }
 
 /** Finished entries stay visible to get() this long. */
@@ -111,18 +124,21 @@ export class SafQueue implements ReversalQueue {
     const e: Entry = {
       id: row.id, upstream: row.upstream, txnId: row.txnId, state: row.state, attempts: row.attempts,
       enqueuedAt: row.enqueuedAt, dueAt: row.dueAt, lastError: row.lastError, reason: row.reason,
-      finalAmount: row.finalAmount, original: null, message: null, sentStan: row.sentStan, busy: false, queued: false,
+      finalAmount: row.finalAmount, original: null, message: null, sentStan: row.sentStan, busy: false, queued: false, ev: null,
     };
     try {
       if (!link) throw new Error(`upstream ${JSON.stringify(row.upstream)} is not configured`);
       if (row.message !== null) e.message = unsealMessage(link.dialect, row.message, this.opts.keys);
       else e.original = unsealMessage(link.dialect, row.original, this.opts.keys);
+      if (this.opts.events) e.ev = this.describe((e.message ?? e.original) as IsoMessage);
     } catch (err) {
       // It cannot be sent from here; a person decides. Never dropped.
       const why = `cannot resume: ${(err as Error).message}`;
       this.opts.log.error('reversal moved to manual handling', { id: row.id, why });
       this.opts.counters.inc('reversals_manual');
-      void this.write({ id: row.id, from: ['pending', 'sent'], state: 'manual', at: this.now(), lastError: why, detail: why });
+      void this.write({ id: row.id, from: ['pending', 'sent'], state: 'manual', at: this.now(), lastError: why, detail: why }, undefined, {
+        txnId: row.txnId ?? '', reversalId: row.id, upstream: row.upstream, reversalAttempt: row.attempts, reversalReason: row.reason,
+      });
       return null;
     }
     return e;
@@ -134,14 +150,21 @@ export class SafQueue implements ReversalQueue {
     const e: Entry = {
       id: req.id, upstream: req.upstream, txnId: req.txnId ?? null, state: 'pending', attempts: 0, enqueuedAt: now,
       dueAt: now, lastError: null, reason: req.reason, finalAmount: req.finalAmount ?? null, original: req.original,
-      message: null, sentStan: null, busy: true, queued: false,
+      message: null, sentStan: null, busy: true, queued: false, ev: this.opts.events ? this.describe(req.original) : null,
     };
     this.entries.set(e.id, e);
     this.active++;
+    // The fast path: with the link up and a free slot, the row is written already `sent`,
+    // with its 0400, in one commit; the 0400 leaves as soon as that commit lands.
+    const link = this.links.get(e.upstream);
+    const fast = link !== undefined && link.isUp && (this.inFlight.get(e.upstream) ?? 0) < this.opts.window
+      && this.build(e, link, now) === null;
+    if (fast) this.inFlight.set(e.upstream, (this.inFlight.get(e.upstream) ?? 0) + 1);
     const row: ReversalRow = {
-      id: e.id, txnId: e.txnId, upstream: e.upstream, state: 'pending', attempts: 0, reason: e.reason,
+      id: e.id, txnId: e.txnId, upstream: e.upstream, state: fast ? 'sent' : 'pending', attempts: fast ? 1 : 0, reason: e.reason,
       finalAmount: e.finalAmount, explanation: req.explanation, original: sealMessage(req.original, this.opts.keys),
-      message: null, sentStan: null, enqueuedAt: now, dueAt: now, lastError: null, note: null, updatedAt: now,
+      message: fast ? sealMessage(e.message as IsoMessage, this.opts.keys) : null, sentStan: fast ? e.sentStan : null,
+      enqueuedAt: now, dueAt: fast ? now + this.opts.responseTimeoutMs : now, lastError: null, note: null, updatedAt: now,
     };
     this.opts.counters.inc('reversals_queued');
     this.opts.log.info('reversal queued', { id: e.id, upstream: e.upstream, reason: e.reason, partial: req.finalAmount !== undefined, why: req.explanation });
@@ -156,11 +179,15 @@ export class SafQueue implements ReversalQueue {
         e.busy = false;
         if (!inserted) {
           // The store already has it (reversed before a restart): one original, one reversal.
+          if (row.state === 'sent') this.release(e);
+          if (e.sentStan !== null) this.stansInUse.delete(`${e.upstream}|${e.sentStan}`);
           this.forget(e);
           this.opts.counters.inc('reversals_already_known');
           return;
         }
-        if (e.state === 'pending') this.schedule(e);
+        if (this.opts.events) this.emit('REVERSAL_QUEUED', e, { reversalState: 'pending', decisionExplanation: row.explanation, timeMs: row.enqueuedAt });
+        if (row.state === 'sent') this.sentNow(e, row.dueAt);
+        else if (e.state === 'pending') this.schedule(e);
         this.pump();
       },
       (err: unknown) => {
@@ -169,6 +196,24 @@ export class SafQueue implements ReversalQueue {
         setTimeout(() => this.insert(e, row), this.opts.backoffMs[0] ?? 1000).unref();
       },
     );
+  }
+
+  /** The fast path's second half: the `sent` row is durable, so the 0400 may leave. */
+  private sentNow(e: Entry, dueAt: number): void {
+    const link = this.links.get(e.upstream) as ReversalLink;
+    const out = e.message as IsoMessage;
+    e.state = 'sent';
+    e.attempts = 1;
+    e.dueAt = Math.max(dueAt, this.now() + this.opts.responseTimeoutMs);
+    this.bySentStan.set(`${e.upstream}|${e.sentStan ?? ''}`, e);
+    this.timeouts.push(e.dueAt, e);
+    if (!link.send(out)) {
+      this.failAttempt(e, 'the upstream link was down');
+      return;
+    }
+    this.opts.counters.inc('reversals_sent');
+    if (this.opts.events) this.emit('REVERSAL_SENT', e, { reversalState: 'sent', mti: out.mti, timeMs: this.now() });
+    this.opts.log.info('reversal sent', { id: e.id, mti: out.mti, attempt: 1 });
   }
 
   cancel(id: string): boolean {
@@ -191,7 +236,7 @@ export class SafQueue implements ReversalQueue {
     const rc = msg.get(39);
     const outcome = this.opts.outcomeOf(rc);
     if (outcome === 'acked') {
-      this.transition(e, { from: ['sent'], state: 'acked', detail: `answered ${rc ?? '(no F39)'}` });
+      this.transition(e, { from: ['sent'], state: 'acked', detail: `answered ${rc ?? '(no F39)'}` }, { responseCode: rc });
       this.opts.counters.inc('reversals_acked');
       this.opts.log.info('reversal acknowledged', { id: e.id, attempts: e.attempts, rc });
     } else if (outcome === 'manual') {
@@ -286,27 +331,36 @@ export class SafQueue implements ReversalQueue {
     else if (e.state === 'sent') this.timeouts.push(e.dueAt, e);
   }
 
+  /** Builds the 0400 under a STAN no active entry holds; the error text when the codec refuses. */
+  private build(e: Entry, link: ReversalLink, now: number): string | null {
+    let stan = stanString(link.nextStan());
+    while (this.stansInUse.has(`${e.upstream}|${stan}`)) stan = stanString(link.nextStan());
+    try {
+      e.message = reversalOf(link.dialect, e.original as IsoMessage, {
+        reason: e.reason, finalAmount: e.finalAmount ?? undefined, stan, transmissionDateTime: transmissionTime(now),
+      });
+    } catch (err) {
+      return (err as Error).message;
+    }
+    e.sentStan = stan;
+    this.stansInUse.add(`${e.upstream}|${stan}`);
+    e.original = null;
+    return null;
+  }
+
   /** Marks the entry sent (durably, with the message) and only then writes it to the link. */
   private send(e: Entry, link: ReversalLink, now: number): void {
     const first = e.message === null;
     let stored: string | undefined;
     if (first) {
-      let stan = stanString(link.nextStan());
-      while (this.stansInUse.has(`${e.upstream}|${stan}`)) stan = stanString(link.nextStan());
-      try {
-        e.message = reversalOf(link.dialect, e.original as IsoMessage, {
-          reason: e.reason, finalAmount: e.finalAmount ?? undefined, stan, transmissionDateTime: transmissionTime(now),
-        });
-      } catch (err) {
+      const error = this.build(e, link, now);
+      if (error !== null) {
         // An original the codec cannot reverse (a field missing): a person decides; the
         // queue goes on with the others.
-        this.toManual(e, `cannot build the reversal: ${(err as Error).message}`);
+        this.toManual(e, `cannot build the reversal: ${error}`);
         return;
       }
-      e.sentStan = stan;
-      this.stansInUse.add(`${e.upstream}|${stan}`);
-      e.original = null;
-      stored = sealMessage(e.message, this.opts.keys);
+      stored = sealMessage(e.message as IsoMessage, this.opts.keys);
     }
     const out = e.attempts === 0 ? e.message as IsoMessage : repeatOf(e.message as IsoMessage);
     e.busy = true;
@@ -333,6 +387,7 @@ export class SafQueue implements ReversalQueue {
           return;
         }
         this.opts.counters.inc(attempts === 1 ? 'reversals_sent' : 'reversal_repeats_sent');
+        if (this.opts.events) this.emit('REVERSAL_SENT', e, { reversalState: 'sent', mti: out.mti, timeMs: now });
         this.opts.log.info('reversal sent', { id: e.id, mti: out.mti, attempt: attempts });
       },
       (err: unknown) => {
@@ -365,26 +420,45 @@ export class SafQueue implements ReversalQueue {
   }
 
   /** Applies a transition to the mirror now and to the store in order (group-committed). */
-  private transition(e: Entry, u: Omit<ReversalUpdate, 'id' | 'at'>): void {
+  private transition(e: Entry, u: Omit<ReversalUpdate, 'id' | 'at'>, ev?: Partial<LifecycleEventInput>): void {
     const wasSent = e.state === 'sent';
     e.state = u.state;
     if (u.dueAt !== undefined) e.dueAt = u.dueAt;
     if (u.lastError !== undefined) e.lastError = u.lastError;
     if (wasSent && u.state !== 'sent') this.release(e);
     if (u.state !== 'pending' && u.state !== 'sent') this.finished(e);
-    void this.write({ id: e.id, at: this.now(), ...u });
+    void this.write({ id: e.id, at: this.now(), ...u }, e, ev);
   }
 
-  private write(u: ReversalUpdate): Promise<void> {
+  private write(u: ReversalUpdate, e?: Entry, ev?: Partial<LifecycleEventInput>): Promise<void> {
     return this.store.updateReversal(u).then(
       (ok) => {
         if (!ok) this.opts.log.error('reversal transition refused by the store', { id: u.id, to: u.state, from: u.from.join('|') });
+        else if (this.opts.events) {
+          const kind = EVENT_OF_STATE[u.state];
+          if (kind) this.emit(kind, e, { reversalState: u.state, note: u.lastError ?? u.detail, timeMs: u.at, ...ev });
+        }
       },
       (err: unknown) => {
         this.opts.counters.inc('store_errors');
         this.opts.log.error('reversal transition not stored', { id: u.id, to: u.state, error: (err as Error).message });
       },
     );
+  }
+
+  private describe(msg: IsoMessage): EventBase {
+    return describeMessage(msg, (pan) => this.opts.keys.panHash(pan), false);
+  }
+
+  /** One event about a reversal (events on only): the entry's fields, then the change's own. */
+  private emit(kind: EventKind, e: Entry | undefined, fields: Partial<LifecycleEventInput>): void {
+    const bus = this.opts.events as EventBus;
+    bus.emit(e
+      ? {
+        ...e.ev, kind, txnId: e.txnId ?? '', reversalId: e.id, upstream: e.upstream, reversalAttempt: e.attempts,
+        reversalReason: e.reason, finalAmountMinor: minorUnits(e.finalAmount), upstreamStan: e.sentStan ?? undefined, ...fields,
+      }
+      : { kind, txnId: '', ...fields });
   }
 
   /** Frees the entry's slot in its link's window. */

@@ -34,6 +34,9 @@ export interface Txn {
   sent: IsoMessage | null;
   upstreamStan: number;
   readonly startedAt: number;
+  /** performance.now() when the request was read, and when it was written upstream (0: not yet): metrics. */
+  readonly receivedAt: number;
+  sentAt: number;
   /** The answer the terminal got (or would have got). */
   answer: IsoMessage | null;
   /** The reversal id, once one was queued. */

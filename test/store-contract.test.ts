@@ -4,16 +4,14 @@
  * SQLite databases live in a temporary directory, one per test, removed at the end.
  */
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { MemoryStore, openStore, SqliteStore, type Store } from '../switch/store/index.js';
+import { MemoryStore, openStore, PostgresStore, SqliteStore, type Store } from '../switch/store/index.js';
+import { crashWriter } from './support/crash-writer.js';
 import { storeContract, txnRow } from './support/store-contract.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dir = mkdtempSync(join(tmpdir(), 'revswitch-store-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
@@ -42,38 +40,6 @@ function tryRun(db: Database.Database, sql: string): string | null {
   }
 }
 
-/** Runs the crash writer on the database until it reported `want` ids, then SIGKILLs it. */
-function crashWriter(s: Store, want = 300): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test', 'fixtures', 'store-crash-writer.ts'), s.url], {
-      cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const ids: string[] = [];
-    let buf = '';
-    let err = '';
-    let killed = false;
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`crash writer: ${ids.length} ids after 60 s; stderr: ${err}`)); }, 60_000);
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
-      if (killed) return;
-      buf += chunk;
-      const lines = buf.split('\n');
-      buf = lines.pop() ?? '';
-      ids.push(...lines);
-      if (ids.length >= want) {
-        killed = true;
-        child.kill('SIGKILL');
-      }
-    });
-    child.stderr.on('data', (c: Buffer) => { err += c.toString(); });
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (signal === 'SIGKILL' && killed) resolve(ids);
-      else reject(new Error(`crash writer exited on its own (code ${code}, signal ${signal}): ${err}`));
-    });
-  });
-}
-
 t.test('MemoryStore', async (t) => {
   storeContract(t, { name: 'memory', make: () => new MemoryStore() });
 });
@@ -98,7 +64,7 @@ t.test('SqliteStore (worker thread)', async (t) => {
     make: () => new SqliteStore(`sqlite:${join(dir, `w${++n}`, 'nested', 'store.db')}?busy_timeout=100`),
     reopen: (s) => new SqliteStore(s.url),
     ...sqliteHooks,
-    crashWriter: (s) => crashWriter(s),
+    crashWriter: (s) => crashWriter(s.url),
     crashBackend: async (s) => {
       if (!(s instanceof SqliteStore) || s.worker === null) throw new Error('no worker to crash');
       await s.worker.terminate();
@@ -122,8 +88,9 @@ t.test('SQLite specifics', async (t) => {
     await s.insertTxn(txnRow('a'));
     const names = raw(s, (db) => db.prepare<[], string>("SELECT name FROM sqlite_master WHERE type IN ('table', 'index', 'trigger') AND name NOT LIKE 'sqlite_%' ORDER BY name").pluck().all());
     t.same(names, [
-      'history', 'history_no_delete', 'history_no_update', 'history_ref', 'reversals', 'reversals_state_due_at', 'reversals_txn_id',
-      'schema_migrations', 'txns', 'txns_created_at', 'txns_sender_stan_f7', 'txns_state',
+      'history', 'history_at', 'history_no_delete', 'history_no_update', 'history_ref', 'nodes', 'reversals', 'reversals_enqueued_at',
+      'reversals_state_due_at', 'reversals_state_lease', 'reversals_txn_id', 'schema_migrations', 'txns', 'txns_created_at', 'txns_node_state', 'txns_rrn', 'txns_sender_stan_f7',
+      'txns_state', 'txns_terminal_stan',
     ]);
     t.equal(raw(s, (db) => db.pragma('journal_mode', { simple: true })), 'wal', 'WAL mode persists in the file');
     const plan = raw(s, (db) => db.prepare<[], { detail: string }>("EXPLAIN QUERY PLAN SELECT * FROM txns WHERE sender = 'x' AND stan = '1' AND f7 = '2'").all());
@@ -185,12 +152,20 @@ t.test('SQLite specifics', async (t) => {
 t.test('openStore picks by URL', async (t) => {
   t.ok(openStore('memory:') instanceof MemoryStore);
   t.ok(openStore(`sqlite:${join(dir, 'x.db')}`) instanceof SqliteStore);
-  t.throws(() => openStore('postgres://rev:secret@db/revswitch'), /not supported yet \(issue 8\)/);
-  try {
-    openStore('postgres://rev:secret@db/revswitch');
-  } catch (e) {
-    t.notMatch(String(e), /secret/, 'the password is not echoed');
+  const pg = openStore('postgres://rev:secret@db/revswitch');
+  t.ok(pg instanceof PostgresStore, 'postgres:// is PostgreSQL (not connected until open())');
+  t.equal(pg.url, 'postgres://rev@db/revswitch', 'its url has no password');
+  t.ok(openStore('postgresql://rev@db:5433/revswitch?schema=switch_a&pool=8') instanceof PostgresStore, 'postgresql:// too');
+  for (const bad of ['postgres://rev:secret@db/revswitch?schema=Bad-Name', 'postgres://rev:secret@db/revswitch?pool=0', 'postgres://rev:secret@db/revswitch?cache=big']) {
+    try {
+      openStore(bad);
+      t.fail(`${bad} is refused`);
+    } catch (e) {
+      t.match(String(e), /store URL "postgres:\/\/rev@db\/revswitch\?.*": (schema|pool|unknown parameter)/, `a bad parameter names the URL: ${String(e)}`);
+      t.notMatch(String(e), /secret/, 'the password is not echoed');
+    }
   }
+  t.throws(() => openStore('postgres://rev@db'), /no database name/);
   t.throws(() => openStore('mysql://db/x'), /store URL "mysql:\/\/db\/x": expected sqlite:PATH .* or memory:/);
   t.throws(() => openStore('./data/revswitch.db'), /store URL "\.\/data\/revswitch\.db": expected sqlite:PATH/);
   t.throws(() => openStore('sqlite:'), /store URL "sqlite:": no file path/);

@@ -9,8 +9,10 @@
  * inspector, so a profile covers the measuring window and nothing else: no start-up,
  * no warmup), stats, stop (exits).
  */
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startSwitch, type Running } from '../../switch/cli/start-command.js';
 import { defaultConfig, UPSTREAM_DEFAULTS } from '../../switch/config.js';
@@ -19,6 +21,8 @@ import { serve } from './ipc.js';
 import { startRelay, type Relay } from './relay.js';
 
 export interface SwitchStart {
+  /** 'sqlite': a fresh SQLite journal in a temporary directory, removed at stop; 'memory': memory:. */
+  store: 'sqlite' | 'memory';
   upstreamPort: number;
   /** The upstream link's timeout (ms). */
   timeoutMs: number;
@@ -35,6 +39,7 @@ export interface CpuMark {
 let running: Running | null = null;
 let relay: Relay | null = null;
 let session: Session | null = null;
+let storeDir: string | null = null;
 
 function post<T>(s: Session, method: string, params?: object): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -47,13 +52,23 @@ serve({
     const cfg = defaultConfig();
     cfg.listeners[0].port = 0;
     cfg.logLevel = 'silent';
+    // Never the repository's ./data: every target gets a store of its own (and a fixed
+    // PAN key, so no key file is written), and no admin HTTP port to collide on.
+    if (a.store === 'sqlite') {
+      storeDir = mkdtempSync(join(tmpdir(), 'revswitch-bench-e2e-'));
+      cfg.store = `sqlite:${join(storeDir, 'revswitch.db')}`;
+    } else {
+      cfg.store = 'memory:';
+    }
+    cfg.panHashKey = 'revswitch-e2e-bench-pan-key';
+    cfg.admin = 'off';
     cfg.tickMs = a.tickMs;
     cfg.upstreamTimeoutMs = a.timeoutMs;
     cfg.upstreams.push({ name: 'issuer', ...UPSTREAM_DEFAULTS, host: '127.0.0.1', port: a.upstreamPort, dialect: 'iso87a', timeoutMs: a.timeoutMs });
     running = await startSwitch(cfg, createLogger('silent'));
     const up = await running.sw.waitUntilUp(5000);
     if (!up) throw new Error('the switch did not sign on to the issuer within 5 s');
-    return { port: running.sw.ports()[0] };
+    return { port: running.sw.ports()[0], storeDir };
   },
   async 'start-relay'(a: { upstreamPort: number }) {
     relay = await startRelay({ host: '127.0.0.1', port: a.upstreamPort });
@@ -89,7 +104,10 @@ serve({
     // (up to the upstream timeout), which an overloaded run would turn into seconds of
     // nothing. The process exits instead, after the reply is out; --cpu-prof writes its
     // profile on a normal exit.
-    setTimeout(() => process.exit(0), 50);
+    setTimeout(() => {
+      if (storeDir) rmSync(storeDir, { recursive: true, force: true });
+      process.exit(0);
+    }, 50);
     return { stopped: true };
   },
 });

@@ -20,6 +20,7 @@ import {
 import { ISO8583_VERSION, isIso8583Error, pack, unpack, type IsoJson } from '../baselines/iso_8583.js';
 import { FIXTURES, type Fixture } from '../fixtures/messages.js';
 import { BenchCheckError, check, type CaseResult, type Check, type Suite, type SuiteContext, type SuiteOutput, type TargetSpec } from '../lib/suite.js';
+import { caseFilterFromEnv, keptIds } from '../lib/options.js';
 import { measureGroup, type BenchCase } from '../lib/timing.js';
 
 const BASELINE = 'iso_8583';
@@ -222,7 +223,15 @@ function targets(): TargetSpec[] {
 function run(ctx: SuiteContext): SuiteOutput {
   const checks: Check[] = [];
   const notes: string[] = [];
-  const planned = plan(checks, notes);
+  let planned = plan(checks, notes);
+  // BENCH_ONLY (the bench guard): every check above still runs; only the timing is cut.
+  const only = caseFilterFromEnv();
+  if (only) {
+    const keep = keptIds(planned, only);
+    if (keep.size === 0) throw new Error(`BENCH_ONLY=${only.prefixes.join(',')} selects no codec case`);
+    planned = planned.filter((p) => keep.has(p.id));
+    notes.push(`BENCH_ONLY=${only.prefixes.join(',')}: measured ${planned.length} cases only (${planned.map((p) => p.id).join(', ')})`);
+  }
   const failed = checks.filter((c) => !c.ok).length;
   ctx.log(`codec: ${checks.length - failed} checks passed${failed > 0 ? `, ${failed} FAILED` : ''}; measuring ${planned.length} cases ` +
     `(~${Math.ceil((planned.length * (ctx.timing.warmupMs + ctx.timing.samples * ctx.timing.sampleMs)) / 1000)} s)`);
@@ -242,7 +251,8 @@ function run(ctx: SuiteContext): SuiteOutput {
   notes.push(`baseline: npm ${BASELINE} ${ISO8583_VERSION} on ${BASELINE_DIALECT}; both decoders read the same bytes (revswitch's encoding); ` +
     `${BASELINE} encode sizes include the secondary bitmap it always emits`);
   notes.push('revswitch validation is strict (no lax mode exists); verified before timing');
-  return { cases, targets: targets(), checks, notes };
+  const measuredIds = new Set(cases.map((c) => c.id));
+  return { cases, targets: targets().filter((t) => measuredIds.has(t.caseId)), checks, notes };
 }
 
 export const codecSuite: Suite = {

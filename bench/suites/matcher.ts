@@ -30,6 +30,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Matcher } from '../../switch/matcher/index.js';
 import { check, type CaseResult, type Check, type Suite, type SuiteContext, type SuiteOutput, type TargetSpec } from '../lib/suite.js';
+import { caseFilterFromEnv, keptIds, type CaseFilter } from '../lib/options.js';
 import { median, measureGroup, type BenchCase, type Measurement } from '../lib/timing.js';
 
 const BASELINE = 'Map+setTimeout';
@@ -198,7 +199,7 @@ async function verify(checks: Check[]): Promise<void> {
   check(checks, 'baseline pairs and expires the same way', bOk === 500 && bExpired.length === 500 && b.size === 0, `${bOk} resolved, ${bExpired.length} expired`);
 }
 
-function measurePairs(ctx: SuiteContext, gc: Gc | null, cases: CaseResult[]): void {
+function measurePairs(ctx: SuiteContext, gc: Gc | null, cases: CaseResult[], only: CaseFilter | null): void {
   const plan: { id: string; name: string; variant: string; impl: string; baselineId?: string; make: () => PairsState }[] = [];
   for (const [label, n] of SIZES) {
     const base = `pairs/${label}/${BASELINE}`;
@@ -220,7 +221,9 @@ function measurePairs(ctx: SuiteContext, gc: Gc | null, cases: CaseResult[]): vo
   });
   plan.push({ id: `pairs/100k/string/${BASELINE}`, name: 'track+resolve, string keys', variant: '100k', impl: BASELINE, make: () => baselinePairs(100_000, 'string') });
 
+  const keep = only ? keptIds(plan, only) : null;
   for (const p of plan) {
+    if (keep && !keep.has(p.id)) continue;
     ctx.log(`matcher: ${p.id}`);
     gc?.();
     const state = p.make();
@@ -288,9 +291,10 @@ async function baselineBurst(n: number, gc: Gc | null): Promise<BurstResult> {
   return { ms: last - first, maxSliceMs: last - first, medianSliceMs: last - first, slices: 1 };
 }
 
-async function measureBursts(ctx: SuiteContext, gc: Gc | null, cases: CaseResult[], notes: string[]): Promise<void> {
+async function measureBursts(ctx: SuiteContext, gc: Gc | null, cases: CaseResult[], notes: string[], only: CaseFilter | null): Promise<void> {
   const samples = ctx.quick ? 1 : Math.min(ctx.timing.samples, 3);
   for (const [label, n] of BURSTS) {
+    if (only && !only.selects(`expire/${label}/${IMPL}`) && !only.selects(`expire/${label}/${BASELINE}`)) continue;
     ctx.log(`matcher: expiry burst ${label} (${samples} samples each)`);
     const mine: BurstResult[] = [];
     const theirs: BurstResult[] = [];
@@ -393,10 +397,17 @@ async function run(ctx: SuiteContext): Promise<SuiteOutput> {
   const { gc, how } = findGc();
   await verify(checks);
 
-  const mem = measureMemory(gc, notes);
-  measurePairs(ctx, gc, cases);
-  await measureBursts(ctx, gc, cases, notes);
-  await measureLateness(ctx, notes);
+  // BENCH_ONLY (the bench guard): only the selected pairs and burst cases (with their
+  // baselines); the heap and lateness figures, which are not cases, are skipped.
+  const only = caseFilterFromEnv();
+  const mem = only ? null : measureMemory(gc, notes);
+  measurePairs(ctx, gc, cases, only);
+  await measureBursts(ctx, gc, cases, notes, only);
+  if (only) {
+    notes.push(`BENCH_ONLY=${only.prefixes.join(',')}: measured ${cases.map((c) => c.id).join(', ') || 'nothing'}; heap per entry and lateness skipped`);
+  } else {
+    await measureLateness(ctx, notes);
+  }
 
   if (mem !== null) {
     const pass = mem.matcher <= TARGET_BYTES;
@@ -409,9 +420,10 @@ async function run(ctx: SuiteContext): Promise<SuiteOutput> {
     'each case is measured alone, with only its own table on the heap');
   notes.push('ops/s of an expiry burst are expiries per second; its baseline is N setTimeout callbacks due at once');
 
-  const targets: TargetSpec[] = [
+  const declared: TargetSpec[] = [
     { id: 'matcher.pairs.1m', description: 'track+resolve, 1,000,000 in flight', caseId: `pairs/1M/${IMPL}`, metric: 'opsPerSec', min: TARGET_PAIRS, unit: 'pairs/s' },
   ];
+  const targets = declared.filter((t) => cases.some((c) => c.id === t.caseId));
   return { cases, targets, checks, notes };
 }
 

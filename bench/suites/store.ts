@@ -14,6 +14,12 @@
  * worker saves us), and SQLite FULL with one writer (latency at low load, where the
  * 1 ms batch delay is visible). Each case gets a new database in a temporary directory.
  *
+ * PostgreSQL (BENCH_PG_URL, else REVSWITCH_PG_URL, else postgres://postgres@127.0.0.1:5432/test),
+ * in the same run: the pipelined store (one round trip per batch), the same store
+ * waiting for each statement's answer before sending the next (what pipelining saves),
+ * and one writer. Each case gets a schema of its own, dropped afterwards. No server
+ * reachable: those cases are skipped and the notes say why.
+ *
  * Besides ops/s, each case records (in the result file and the notes): write latency
  * (call to resolve, p50/p99/max), commit latency from store.stats() (BEGIN to COMMIT in
  * the database, p50/p99/max), batches and writes per batch, event-loop delay
@@ -30,8 +36,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { build as buildHistogram } from 'hdr-histogram-js';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { MemoryStore } from '../../switch/store/memory.js';
+import { pgMessage, PostgresStore, type PostgresStoreOptions } from '../../switch/store/postgres.js';
 import { SqliteStore, type SqliteStoreOptions } from '../../switch/store/sqlite.js';
+import { redactUrl } from '../../switch/store/url.js';
 import type { Store, StoreStats, TxnRow } from '../../switch/store/types.js';
 import { check, type CaseResult, type Check, type Suite, type SuiteContext, type SuiteOutput, type TargetSpec } from '../lib/suite.js';
 import { median } from '../lib/timing.js';
@@ -48,6 +58,8 @@ interface Plan {
   concurrency: number;
   synchronous: string | null;
   make: (dir: string) => Store;
+  /** Needs the PostgreSQL server. */
+  postgres?: boolean;
 }
 
 interface Latency {
@@ -200,6 +212,29 @@ async function measure(ctx: SuiteContext, p: Plan, dir: string, checks: Check[])
 
 const sqlite = (name: string, opts: SqliteStoreOptions) => (dir: string): Store => new SqliteStore(`sqlite:${join(dir, name, 'journal.db')}`, opts);
 
+const PG_URL = process.env.BENCH_PG_URL || process.env.REVSWITCH_PG_URL || 'postgres://postgres@127.0.0.1:5432/test';
+const PG_RUN = `rs_bench_${process.pid}_${randomBytes(3).toString('hex')}`;
+let pgSchemas = 0;
+
+/** A PostgreSQL store in a schema of its own (dropped at the end of the suite). */
+const postgres = (opts: PostgresStoreOptions) => (): Store => {
+  const u = new URL(PG_URL);
+  u.searchParams.set('schema', `${PG_RUN}_${++pgSchemas}`);
+  return new PostgresStore(u.toString(), opts);
+};
+
+/** A plain connection to the server, for the probe, its settings and the clean-up. */
+async function pgAdmin<T>(f: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 });
+  c.on('error', () => undefined);
+  try {
+    await c.connect();
+    return await f(c);
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
 const PLANS: readonly Plan[] = [
   {
     id: 'journal/memory', name: 'insert+update, group commit', variant: `${CONCURRENCY} concurrent`, impl: BASELINE,
@@ -220,6 +255,23 @@ const PLANS: readonly Plan[] = [
   {
     id: 'journal/sqlite-full-1', name: 'insert+update, one writer', variant: '1 concurrent', impl: 'SQLite FULL, worker',
     concurrency: 1, synchronous: 'full', make: sqlite('single', { synchronous: 'full' }),
+  },
+  {
+    id: 'journal/postgres', name: 'insert+update, group commit', variant: `${CONCURRENCY} concurrent`, impl: 'PostgreSQL, multi-row, pipelined',
+    concurrency: CONCURRENCY, synchronous: null, make: postgres({}), postgres: true,
+  },
+  {
+    id: 'journal/postgres-per-op', name: 'insert+update, group commit', variant: `${CONCURRENCY} concurrent`,
+    impl: 'PostgreSQL, pipelined, statement per op', concurrency: CONCURRENCY, synchronous: null, make: postgres({ multiRow: false }), postgres: true,
+  },
+  {
+    id: 'journal/postgres-unpipelined', name: 'insert+update, group commit', variant: `${CONCURRENCY} concurrent`,
+    impl: 'PostgreSQL, statement per op, one at a time', concurrency: CONCURRENCY, synchronous: null,
+    make: postgres({ multiRow: false, pipeline: false }), postgres: true,
+  },
+  {
+    id: 'journal/postgres-1', name: 'insert+update, one writer', variant: '1 concurrent', impl: 'PostgreSQL, pipelined',
+    concurrency: 1, synchronous: null, make: postgres({}), postgres: true,
   },
 ];
 
@@ -262,7 +314,16 @@ async function run(ctx: SuiteContext): Promise<SuiteOutput> {
   const dir = mkdtempSync(join(base, 'revswitch-bench-store-'));
   try {
     notes.push(`fdatasync of a 4 KiB overwrite in ${base}: ${lat(syncLatency(dir))} (about what FULL adds to each commit)`);
+    const pgWhy = await pgAdmin(async (c) => {
+      const settings = await c.query<{ name: string; setting: string }>(
+        "SELECT name, setting FROM pg_settings WHERE name IN ('server_version', 'synchronous_commit', 'fsync', 'wal_sync_method', 'commit_delay') ORDER BY name");
+      notes.push(`PostgreSQL at ${redactUrl(PG_URL)}: ${settings.rows.map((r) => `${r.name}=${r.setting}`).join(', ')} ` +
+        '(synchronous_commit=on and fsync=on: a commit returns once its WAL is flushed, as SQLite FULL)');
+      return null;
+    }).catch((e: unknown) => pgMessage(e));
+    if (pgWhy !== null) notes.push(`PostgreSQL cases skipped: no server at ${redactUrl(PG_URL)} (${pgWhy}); set BENCH_PG_URL`);
     for (const p of PLANS) {
+      if (p.postgres && pgWhy !== null) continue;
       ctx.log(`store: ${p.id}`);
       const c = await measure(ctx, p, dir, checks);
       cases.push(c);
@@ -270,8 +331,24 @@ async function run(ctx: SuiteContext): Promise<SuiteOutput> {
         `commit ${lat(c.commitMs)}; ${c.writesPerBatch.toFixed(0)} writes/batch; ` +
         `event-loop delay ${lat(c.eventLoopDelayMs)}, loop utilization ${(c.eventLoopUtilization * 100).toFixed(0)}%`);
     }
+    const pgCase = cases.find((c) => c.id === 'journal/postgres');
+    const full = cases.find((c) => c.id === 'journal/sqlite-full');
+    const perOp = cases.find((c) => c.id === 'journal/postgres-per-op');
+    const serial = cases.find((c) => c.id === 'journal/postgres-unpipelined');
+    const vs = (a: StoreCaseResult, b: StoreCaseResult, what: string) =>
+      `${what}: ${(a.opsPerSec / b.opsPerSec).toFixed(2)}x the writes/s; commit p50 ${f2(a.commitMs.p50)} vs ${f2(b.commitMs.p50)} ms, ` +
+      `p99 ${f2(a.commitMs.p99)} vs ${f2(b.commitMs.p99)} ms; ${a.writesPerBatch.toFixed(0)} vs ${b.writesPerBatch.toFixed(0)} writes/batch`;
+    if (pgCase && full) notes.push(vs(pgCase, full, `PostgreSQL vs SQLite FULL (worker), ${CONCURRENCY} writers`));
+    if (pgCase && perOp) notes.push(vs(pgCase, perOp, 'multi-row statements vs one statement per operation (both pipelined)'));
+    if (perOp && serial) notes.push(vs(perOp, serial, 'pipelined vs one statement at a time (both one statement per operation)'));
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    if (pgSchemas > 0) {
+      await pgAdmin(async (c) => {
+        const r = await c.query<{ nspname: string }>('SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)', [PG_RUN]);
+        for (const { nspname } of r.rows) await c.query(`DROP SCHEMA "${nspname}" CASCADE`);
+      }).catch((e: unknown) => ctx.log(`store: could not drop the bench schemas ${PG_RUN}_*: ${pgMessage(e)}`));
+    }
   }
   notes.push('a write is one insertTxn or one updateTxn (each also appends its history row in the same transaction); ' +
     'ops/s are writes/s; transactions/s are half');
@@ -285,7 +362,7 @@ async function run(ctx: SuiteContext): Promise<SuiteOutput> {
 
 export const storeSuite: Suite = {
   name: 'store',
-  description: 'journal writes/s with group commit: SQLite FULL/NORMAL (worker, inline) against MemoryStore; commit latency, event-loop delay',
+  description: 'journal writes/s with group commit: SQLite FULL/NORMAL (worker, inline) and PostgreSQL (pipelined or not) against MemoryStore; commit latency, event-loop delay',
   variantLabel: 'writers',
   baselineName: BASELINE,
   run,

@@ -3,8 +3,16 @@
  * side of the manual-handling queue. Reversals land there after their last attempt or
  * their maximum age; a person settles them with the issuer and records how. Both work
  * while the switch runs (SQLite in WAL mode takes a second writer with a busy wait).
+ *
+ * With --config naming event sinks (`events`), a resolution is also a MANUAL_RESOLVED
+ * lifecycle event: appended to the daily file, and for NATS put in the spool's inbox
+ * (the running switch publishes it) or, with no switch running, published from here.
  */
-import { defaultConfig, loadConfigFile } from '../config.js';
+import { hostname } from 'node:os';
+import { defaultConfig, loadConfigFile, type SwitchConfig } from '../config.js';
+import { minorUnits } from '../events/describe.js';
+import { createEventBus, eventsEnabled } from '../events/index.js';
+import { createLogger } from '../log.js';
 import { connectStore, type ReversalRow, type Store } from '../store/index.js';
 import { flag, parseArgs, UsageError, type Parsed } from './args.js';
 
@@ -51,6 +59,26 @@ function table(rows: ReversalRow[], now: number): string {
   return [`${rows.length} reversal${rows.length === 1 ? '' : 's'} waiting for a person:`, line(head), ...body.map(line)].join('\n');
 }
 
+/** MANUAL_RESOLVED, with the transaction's fields from the journal. The resolution stands whatever happens here. */
+async function emitResolved(cfg: SwitchConfig, s: Store, row: ReversalRow, note: string, at: number): Promise<void> {
+  try {
+    const txn = row.txnId ? await s.txn(row.txnId) : undefined;
+    const bus = await createEventBus(cfg.events, { node: cfg.node ?? hostname(), log: createLogger('warn'), role: 'cli', nats: { drainMs: 3000 } });
+    const v = (x: string | null | undefined): string | undefined => x ?? undefined;
+    bus?.emit({
+      kind: 'MANUAL_RESOLVED', timeMs: at, txnId: row.txnId ?? '', reversalId: row.id, reversalState: 'resolved',
+      reversalAttempt: row.attempts, reversalReason: row.reason, finalAmountMinor: minorUnits(row.finalAmount), upstream: row.upstream,
+      upstreamStan: v(row.sentStan), note,
+      terminal: v(txn?.terminal), merchant: v(txn?.merchant), acquirer: v(txn?.acquirer), stan: v(txn?.stan), f7: v(txn?.f7),
+      rrn: v(txn?.rrn), mti: v(txn?.mti), panMasked: v(txn?.panMasked), panHash: v(txn?.panHash), amountMinor: minorUnits(txn?.amount),
+      currency: v(txn?.currency), businessDate: v(txn?.businessDate), txnState: v(txn?.state), listener: v(txn?.listener),
+    });
+    await bus?.close();
+  } catch (e) {
+    process.stderr.write(`revswitch manual: resolved, but the MANUAL_RESOLVED event was not emitted: ${(e as Error).message}\n`);
+  }
+}
+
 export async function manualCommand(argv: string[]): Promise<string> {
   const [sub, ...rest] = argv;
   if (sub === 'list') {
@@ -69,7 +97,11 @@ export async function manualCommand(argv: string[]): Promise<string> {
       const row = await s.reversal(id);
       if (!row) throw new ManualError(`no reversal with id ${JSON.stringify(id)}`);
       if (row.state !== 'manual') throw new ManualError(`reversal ${id} is ${row.state}, not manual: nothing to resolve`);
-      if (!(await s.resolveManual(id, note.trim(), Date.now()))) throw new ManualError(`reversal ${id} changed while resolving; list again`);
+      const at = Date.now();
+      if (!(await s.resolveManual(id, note.trim(), at))) throw new ManualError(`reversal ${id} changed while resolving; list again`);
+      const config = flag(p, 'config');
+      const cfg = config ? loadConfigFile(config) : null;
+      if (cfg && eventsEnabled(cfg.events)) await emitResolved(cfg, s, row, note.trim(), at);
       return `resolved ${id}: ${note.trim()}`;
     });
   }

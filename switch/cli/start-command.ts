@@ -6,21 +6,25 @@ import { getDialect, type Dialect } from '../../codec/index.js';
 import { loadDefaultRules, loadRulesFile, type CompiledRules } from '../../rules/index.js';
 import { ConfigError, defaultConfig, loadConfigFile, parseHostPort, UPSTREAM_DEFAULTS, type SwitchConfig } from '../config.js';
 import { Switch } from '../core/switch.js';
+import { createEventBus, type EventBus } from '../events/index.js';
+import { hostname } from 'node:os';
 import { resolveDialect } from '../dialect-file.js';
+import { AdminServer, parseAdminAddress, switchReadiness } from '../admin.js';
+import { apiRoutes } from '../admin-api.js';
 import { createLogger, type Level, type Logger } from '../log.js';
 import { startIssuer, type IssuerSim } from '../sim/issuer.js';
-import { connectStore, parseSqliteUrl, type Store } from '../store/index.js';
+import { connectStore, parseSqliteUrl, PostgresStore, redactUrl, type Store } from '../store/index.js';
 import { loadCardKeys } from '../store/secrets.js';
 import { dirname, join } from 'node:path';
 import { flag, parseArgs, UsageError, type Parsed } from './args.js';
 
 export const START_USAGE =
   'revswitch start [--config FILE] [--listen HOST:PORT] [--upstream HOST:PORT] [--dialect NAME] [--framing NAME]\n' +
-  '                [--upstream-timeout-ms N] [--rules FILE] [--store URL] [--admin HOST:PORT] [--log-level LEVEL]';
+  '                [--upstream-timeout-ms N] [--rules FILE] [--store URL] [--admin HOST:PORT|off] [--log-level LEVEL] [--pretty]';
 
 const START_FLAGS = {
   config: true, listen: true, upstream: true, dialect: true, framing: true, 'upstream-timeout-ms': true,
-  rules: true, store: true, admin: true, 'log-level': true,
+  rules: true, store: true, admin: true, 'log-level': true, pretty: false,
 };
 
 /** Config from --config, then every flag over it. Exported for tests. */
@@ -51,7 +55,10 @@ export function buildConfig(p: Parsed): SwitchConfig {
   const store = flag(p, 'store');
   if (store) c.store = store;
   const admin = flag(p, 'admin');
-  if (admin) c.admin = admin;
+  if (admin) {
+    if (admin !== 'off') parseHostPort(admin, '--admin');
+    c.admin = admin;
+  }
   const level = flag(p, 'log-level');
   if (level) {
     if (!['debug', 'info', 'warn', 'error', 'silent'].includes(level)) throw new ConfigError(`command line: --log-level: expected debug, info, warn, error or silent, got ${JSON.stringify(level)}`);
@@ -77,6 +84,10 @@ export interface Running {
   sw: Switch;
   issuer: IssuerSim | null;
   store: Store;
+  /** The admin HTTP server (/metrics, /healthz, /readyz); null when `admin` is off or its port could not be bound. */
+  admin: AdminServer | null;
+  /** Lifecycle events; null when no sink is configured (`events` in the config). */
+  events: EventBus | null;
   stop(): Promise<void>;
 }
 
@@ -99,12 +110,18 @@ export async function startSwitch(c: SwitchConfig, log: Logger): Promise<Running
     store = await connectStore(c.store);
   } catch (e) {
     await issuer?.close();
-    throw new ConfigError(`store ${c.store}: ${(e as Error).message}`);
+    throw new ConfigError(`store ${redactUrl(c.store)}: ${(e as Error).message}`);
   }
   // The PAN key lives next to the database unless config or the environment gives one.
   const keyFile = c.store.startsWith('sqlite:') ? join(dirname(parseSqliteUrl(c.store).path), 'revswitch.key') : null;
   let loaded: ReturnType<typeof loadCardKeys>;
   try {
+    // A PostgreSQL store is shared by nodes and outlives each of them: a key generated for
+    // one process could not open the sealed messages after a restart or on another node.
+    if (store instanceof PostgresStore && !c.panHashKey && !process.env.REVSWITCH_PAN_KEY) {
+      throw new Error(`store ${store.url}: a PostgreSQL store needs the PAN key from config (panHashKey) or REVSWITCH_PAN_KEY, ` +
+        'the same on every node: sealed messages must open after a restart and on the other nodes');
+    }
     loaded = loadCardKeys({ configured: c.panHashKey, keyFile });
   } catch (e) {
     await store.close().catch(() => undefined);
@@ -113,24 +130,63 @@ export async function startSwitch(c: SwitchConfig, log: Logger): Promise<Running
   }
   const { keys, origin } = loaded;
   log.info('store open', { store: store.url, panKey: origin });
-  const sw = new Switch(c, rules, log, dialects, { store, keys });
+  let events: EventBus | null;
+  try {
+    // Never waits for NATS: the sink connects in the background and spools meanwhile.
+    events = await createEventBus(c.events, { node: c.node ?? hostname(), log, role: 'switch' });
+  } catch (e) {
+    await store.close().catch(() => undefined);
+    await issuer?.close();
+    throw new ConfigError((e as Error).message);
+  }
+  const sw = new Switch(c, rules, log, dialects, { store, keys, events });
   try {
     await sw.start();
   } catch (e) {
+    await events?.close().catch(() => undefined);
     await store.close().catch(() => undefined);
     await issuer?.close();
     throw e;
   }
+  const admin = await startAdmin(c, sw, log);
   return {
     sw,
     issuer,
     store,
+    admin,
+    events,
     async stop() {
+      // /readyz says "stopping" while in-flight requests and reversals drain; /metrics and /healthz still answer.
+      admin?.draining();
       await sw.stop();
+      // After the switch: its last events (reversals drained at shutdown) go out too.
+      await events?.close();
+      await admin?.stop();
       await store.close();
       await issuer?.close();
     },
   };
+}
+
+/**
+ * The admin server on `c.admin`. A port that cannot be bound is logged and the switch runs
+ * on without it: the payment path never depends on the observability port (a scraper or
+ * a readiness probe then reports the target down).
+ */
+async function startAdmin(c: SwitchConfig, sw: Switch, log: Logger): Promise<AdminServer | null> {
+  const at = parseAdminAddress(c.admin);
+  if (!at) return null;
+  sw.metrics.collectProcessMetrics();
+  const admin = new AdminServer({ ...at, registry: sw.metrics.registry, ready: () => switchReadiness(sw), log });
+  admin.mount('/api/', apiRoutes(sw.journal.store));
+  try {
+    await admin.start();
+  } catch (e) {
+    log.error('admin server not started: no /metrics, /healthz or /readyz', { admin: c.admin, error: (e as Error).message });
+    return null;
+  }
+  log.info('admin listening', { host: at.host, port: admin.port });
+  return admin;
 }
 
 export async function startCommand(argv: string[]): Promise<string> {
@@ -145,7 +201,7 @@ export async function startCommand(argv: string[]): Promise<string> {
     // A bad flag or config file is a usage problem: exit 2 with what and where.
     throw new UsageError((e as Error).message);
   }
-  const log = createLogger(c.logLevel as Level);
+  const log = createLogger(c.logLevel as Level, undefined, { pretty: p.flags.has('pretty') });
   let running: Running;
   try {
     running = await startSwitch(c, log);

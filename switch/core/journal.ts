@@ -14,6 +14,9 @@ import { sealMessage, unsealMessage } from '../store/sealed.js';
 import type { CardKeys } from '../store/secrets.js';
 import type { JournalState, Store, TxnRow, TxnUpdate } from '../store/types.js';
 import { senderOf, type Txn, type TxnState } from '../txns.js';
+import { describeMessage, minorUnits, splitDecision, type EventBase } from '../events/describe.js';
+import type { EventBus } from '../events/emitter.js';
+import type { EventKind, LifecycleEventInput } from '../events/schema.js';
 
 /** The switch's in-memory states, as the journal names them. */
 const JOURNAL_STATE: Record<TxnState, JournalState> = {
@@ -38,9 +41,34 @@ const MEMORY_STATE: Record<JournalState, TxnState> = {
   terminal_reversal: 'approved',
 };
 
+/** The lifecycle event a journal write is, unless the caller names another. */
+const EVENT_OF_STATE: Record<JournalState, EventKind> = {
+  forwarded: 'FORWARDED',
+  approved: 'ANSWERED',
+  declined: 'ANSWERED',
+  timed_out: 'TIMED_OUT',
+  undeliverable: 'UNDELIVERABLE',
+  reversed_by_terminal: 'REVERSED_BY_TERMINAL',
+  not_sent: 'NOT_SENT',
+  recovered: 'RECOVERED',
+  terminal_reversal: 'RECEIVED',
+};
+
+/** What a state change means as an event, beyond the journal row (events only). */
+export interface EventInfo {
+  kind?: EventKind;
+  responseCode?: string;
+  failureClass?: string;
+  action?: string;
+  rule?: string;
+  explanation?: string;
+}
+
 export class Journal {
   private seq = 0;
   private readonly prefix: string;
+  /** Per transaction, the fields every one of its events repeats (built once, only with events on). */
+  private readonly bases = new WeakMap<Txn, EventBase>();
 
   constructor(
     readonly store: Store,
@@ -49,6 +77,8 @@ export class Journal {
     private readonly calendar: () => BusinessCalendar,
     private readonly log: Logger,
     private readonly counters: Counters,
+    /** Lifecycle events (switch/events/); null: off, and nothing is built for them. */
+    readonly events: EventBus | null = null,
   ) {
     this.prefix = `${node}-${Date.now().toString(36)}-`;
   }
@@ -77,7 +107,42 @@ export class Journal {
       state: 'forwarded', responseCode: null, failureClass: null, decision: null, reversalId: null,
       sealed: sealMessage(sent, this.keys), createdAt: now, updatedAt: now,
     };
-    return this.store.insertTxn(row);
+    const p = this.store.insertTxn(row);
+    if (this.events) {
+      this.emitTxn('FORWARDED', txn, { txnState: 'forwarded', businessDate: row.businessDate ?? undefined, timeMs: now }, row);
+      p.catch((err: unknown) => this.emitTxn('NOT_SENT', txn, { txnState: 'not_sent', note: `journal write failed: ${(err as Error).message}` }));
+    }
+    return p;
+  }
+
+  /** A request arrived (events only): a new sale, or a duplicate answered from its original. */
+  received(txn: Txn, note?: string): void {
+    if (this.events) this.emitTxn('RECEIVED', txn, { txnState: txn.state === 'inflight' ? 'received' : txn.state, note, timeMs: txn.startedAt });
+  }
+
+  /** An event with no journal write of its own (events on only), e.g. a sale that never left. */
+  event(kind: EventKind, txn: Txn, fields: Partial<LifecycleEventInput> = {}): void {
+    if (this.events) this.emitTxn(kind, txn, fields);
+  }
+
+  /** One event about a transaction: its base fields, then the change's own. */
+  private emitTxn(kind: EventKind, txn: Txn, fields: Partial<LifecycleEventInput>, row?: TxnRow): void {
+    const bus = this.events as EventBus;
+    let base = this.bases.get(txn);
+    if (base === undefined) {
+      base = row
+        ? {
+          terminal: row.terminal ?? undefined, merchant: row.merchant ?? undefined, acquirer: row.acquirer ?? undefined,
+          stan: row.stan, f7: row.f7 ?? undefined, rrn: row.rrn ?? undefined, mti: row.mti, panMasked: row.panMasked ?? undefined,
+          panHash: row.panHash ?? undefined, amountMinor: minorUnits(row.amount), currency: row.currency ?? undefined,
+        }
+        : describeMessage(txn.request, (pan) => this.keys.panHash(pan));
+      this.bases.set(txn, base);
+    }
+    bus.emit({
+      ...base, kind, txnId: txn.id, listener: txn.listener, upstream: txn.upstream || undefined,
+      upstreamStan: txn.sent ? stanString(txn.upstreamStan) : undefined, reversalId: txn.reversalId ?? undefined, ...fields,
+    });
   }
 
   /** A reversal sent by a terminal: its own row, pointing at the original's id in the decision text. */
@@ -96,6 +161,12 @@ export class Journal {
       decision: `${rec.decision ?? ''}${originalId ? ` (original ${originalId})` : ' (no original found)'}`,
       reversalId: null, sealed: null, createdAt: now, updatedAt: now,
     });
+    if (this.events) {
+      this.emitTxn('RECEIVED', rec, {
+        txnState: 'terminal_reversal', responseCode: req.get(39), ...splitDecision(rec.decision), originalTxnId: originalId ?? undefined,
+        note: originalId ? undefined : 'no original found', timeMs: now,
+      });
+    }
     p.catch((err: unknown) => {
       this.counters.inc('store_errors');
       this.log.error('journal write failed', { txn: rec.id, error: (err as Error).message });
@@ -104,8 +175,16 @@ export class Journal {
   }
 
   /** A state change; the returned promise resolves once it is durable (callers may ignore it). */
-  record(txn: Txn, extra: Omit<TxnUpdate, 'id' | 'state' | 'at'> = {}, state: JournalState = JOURNAL_STATE[txn.state]): Promise<void> {
-    const p = this.store.updateTxn({ id: txn.id, state, at: Date.now(), ...extra });
+  record(txn: Txn, extra: Omit<TxnUpdate, 'id' | 'state' | 'at'> = {}, state: JournalState = JOURNAL_STATE[txn.state], info?: EventInfo): Promise<void> {
+    const at = Date.now();
+    const p = this.store.updateTxn({ id: txn.id, state, at, ...extra });
+    if (this.events) {
+      const d = info?.action !== undefined ? { decisionAction: info.action, decisionExplanation: info.explanation } : splitDecision(extra.decision);
+      this.emitTxn(info?.kind ?? EVENT_OF_STATE[state], txn, {
+        timeMs: at, txnState: state, responseCode: info?.responseCode ?? extra.responseCode ?? undefined,
+        failureClass: info?.failureClass ?? extra.failureClass ?? undefined, ...d, decisionRule: info?.rule, note: extra.note,
+      });
+    }
     p.catch((err: unknown) => {
       this.counters.inc('store_errors');
       this.log.error('journal write failed', { txn: txn.id, state, error: (err as Error).message });
@@ -139,7 +218,7 @@ export class Journal {
     return {
       id: row.id, key: `${row.sender}|${row.stan}|${f7}`, dayKey: `${row.sender}|${row.stan}|${(row.f7 ?? '').slice(0, 4)}`,
       request, listener: row.listener, state: MEMORY_STATE[row.state], conn: null, waiters: [],
-      upstream: row.upstream ?? '', sent, upstreamStan: Number(row.upstreamStan ?? 0), startedAt: row.createdAt,
+      upstream: row.upstream ?? '', sent, upstreamStan: Number(row.upstreamStan ?? 0), startedAt: row.createdAt, receivedAt: 0, sentAt: 0,
       answer, reversalId: row.reversalId, reverseWhenDone: null, decision: row.decision,
     };
   }

@@ -31,6 +31,7 @@ import { senderOf, TxnTable, type Txn } from '../txns.js';
 import { UpstreamLink } from '../upstream.js';
 import { Velocity } from './velocity.js';
 import type { SwitchConfig, ListenerConfig } from '../config.js';
+import type { EventBus } from '../events/emitter.js';
 
 /** Fields the terminal's answer takes from the issuer's response. */
 const FROM_ISSUER = [4, 38, 39, 44, 54, 55];
@@ -43,6 +44,8 @@ export interface SwitchDeps {
   keys?: CardKeys;
   /** Default: a registry of its own. */
   metrics?: Metrics;
+  /** Lifecycle events (issue 7); absent or null: off. */
+  events?: EventBus | null;
 }
 
 interface Listening {
@@ -78,7 +81,7 @@ export class Switch {
     this.velocity = new Velocity(rules.velocityWindowMs);
     const keys = deps.keys ?? new CardKeys(cfg.panHashKey ? Buffer.from(cfg.panHashKey, 'utf8') : randomBytes(32));
     this.ownsStore = deps.store === undefined;
-    this.journal = new Journal(deps.store ?? new MemoryStore(), keys, cfg.node ?? hostname(), () => this.rules.current.calendar, log, this.counters);
+    this.journal = new Journal(deps.store ?? new MemoryStore(), keys, cfg.node ?? hostname(), () => this.rules.current.calendar, log, this.counters, deps.events ?? null);
     for (const u of cfg.upstreams) {
       const link = new UpstreamLink({
         name: u.name, host: u.host, port: u.port, dialect: dialects(u.dialect), framing: u.framing,
@@ -91,7 +94,7 @@ export class Switch {
     this.saf = new SafQueue(this.journal.store, this.links, {
       window: cfg.reversal.window, responseTimeoutMs: cfg.reversal.responseTimeoutMs, backoffMs: cfg.reversal.backoffMs,
       maxAttempts: cfg.reversal.maxAttempts, maxAgeMs: cfg.reversal.maxAgeMs,
-      outcomeOf: (rc) => this.rules.current.reversalResponse(rc), log, counters: this.counters, keys,
+      outcomeOf: (rc) => this.rules.current.reversalResponse(rc), log, counters: this.counters, keys, events: deps.events ?? null,
     });
     this.reversals = this.saf;
     this.matcher = new Matcher<number, Txn>({ tickMs: cfg.tickMs, onExpire: (stan, txn) => this.expire(stan, txn) });
@@ -259,6 +262,7 @@ export class Switch {
     if (known) {
       // A duplicate: the stored answer, or wait for the one in flight. Never forwarded twice.
       this.counters.inc('duplicates');
+      if (this.journal.events) this.journal.received(known, known.answer ? 'duplicate: answered again' : 'duplicate: waits for the answer in flight');
       if (known.answer) this.answer(l, conn, known.answer);
       else known.waiters.push(conn);
       return;
@@ -270,10 +274,12 @@ export class Switch {
       answer: null, reversalId: null, reverseWhenDone: null, decision: null,
     };
     this.txns.add(txn);
+    if (this.journal.events) this.journal.received(txn);
     const link = this.pickLink();
     if (!link) {
       txn.state = 'not_sent';
       this.counters.inc('no_upstream');
+      if (this.journal.events) this.journal.event('NOT_SENT', txn, { txnState: 'not_sent', note: 'no upstream link is up' });
       this.finish(l, txn, this.localAnswer(l, msg, 'issuer_unavailable'));
       return;
     }
@@ -347,7 +353,7 @@ export class Switch {
       return;
     }
     const rtt = txn.sentAt > 0 ? (performance.now() - txn.sentAt) / 1000 : 0;
-    this.metrics.upstreamRtt(link.opts.name).observe(rtt);
+    if (rtt > 0) this.metrics.upstreamRtt(link.opts.name).observe(rtt);
     const l = this.listenerOf(txn);
     const rc = msg.get(39);
     const cls = this.classify(link, rc);
@@ -362,7 +368,7 @@ export class Switch {
       txn.state = 'reversed_by_terminal';
       this.queueReversal(txn, { reason: txn.reverseWhenDone.reason, explanation: 'the terminal reversed the sale while it was in flight' }, 'customer_cancel');
     }
-    const recorded = this.journal.record(txn, { responseCode: rc ?? null, failureClass: cls, reversalId: txn.reversalId });
+    const recorded = this.journal.record(txn, { responseCode: rc ?? null, failureClass: cls, reversalId: txn.reversalId }, undefined, { kind: 'ANSWERED' });
     const deliver = (): void => {
       const delivered = this.finish(l, txn, res);
       if (delivered) this.metrics.addedLatency.observe((performance.now() - txn.receivedAt) / 1000 - rtt);
@@ -405,7 +411,8 @@ export class Switch {
     if (cls !== 'approved' && !CLASS_INFO[cls].fundsMayBeHeld && txn.reversalId && this.reversals.cancel(txn.reversalId)) {
       txn.decision = `late ${msg.get(39)}: reversal withdrawn`;
     }
-    void this.journal.record(txn, { note: `late response ${msg.get(39) ?? '(no F39)'} (${cls}): ${txn.decision?.startsWith('late') ? 'reversal withdrawn' : 'not relayed'}` });
+    void this.journal.record(txn, { note: `late response ${msg.get(39) ?? '(no F39)'} (${cls}): ${txn.decision?.startsWith('late') ? 'reversal withdrawn' : 'not relayed'}` },
+      undefined, { kind: 'LATE_RESPONSE', responseCode: msg.get(39), failureClass: cls });
     this.log.info('late response', { upstream: link.opts.name, class: cls, reversal: txn.reversalId, ...summarize(msg) });
   }
 
@@ -484,8 +491,12 @@ export class Switch {
       this.log.error('rules/ refused the case; sent to manual review', { txn: txn.key, event: what, error: (e as Error).message });
       return null;
     }
-    txn.decision = `${decision.action}: ${decision.explanation}`;
-    const recordDecision = (): void => void this.journal.record(txn, { failureClass: decision.class, decision: txn.decision, reversalId: txn.reversalId });
+    txn.decision = `${decision.action} (rule ${decision.rule}): ${decision.explanation}`;
+    // As an event: the timeout or undeliverable approval itself, with its decision; after
+    // an answer or a terminal's reversal (already reported), the decision alone.
+    const kind = !terminal && (txn.state === 'timed_out' || txn.state === 'undeliverable') ? undefined : 'DECIDED';
+    const recordDecision = (): void => void this.journal.record(txn, { failureClass: decision.class, decision: txn.decision, reversalId: txn.reversalId },
+      undefined, { kind, action: decision.action, explanation: decision.explanation, rule: decision.rule });
     // A plain decline (action none) is business as usual: not a line per sale at info.
     const line = { txn: txn.key, event: what, action: decision.action, rule: decision.rule, why: decision.explanation };
     if (decision.action === 'none') this.log.debug('decision', line);
@@ -554,7 +565,7 @@ export class Switch {
         original.state = 'reversed_by_terminal';
         void this.journal.record(original, { note: `the terminal reversed it (${msg.mti}, reason ${reason})` });
       }
-      record.decision = d ? `${d.action}: ${d.explanation}` : null;
+      record.decision = d ? `${d.action} (rule ${d.rule}): ${d.explanation}` : null;
     } else {
       record.decision = `original ${original.state}: nothing to reverse`;
     }

@@ -3,7 +3,7 @@
  * of operations as one transaction and answer reads. The queue, ordering, flush and
  * statistics live above this seam, once, for every store; a backend only executes.
  */
-import type { HistoryRow, ReversalRow, ReversalState, StoreOp, TxnRow, TxnUpdate } from './types.js';
+import type { HistoryRow, NodeRow, ReversalRow, ReversalState, StoreOp, TxnQuery, TxnRow, TxnUpdate } from './types.js';
 
 /** A read, as a message (it crosses a worker boundary for SQLite). */
 export type StoreRead =
@@ -12,7 +12,18 @@ export type StoreRead =
   | { read: 'unfinishedTxns' }
   | { read: 'reversal'; id: string }
   | { read: 'reversals'; states?: readonly ReversalState[] }
-  | { read: 'history'; ref: string };
+  | { read: 'history'; ref: string }
+  | { read: 'txnsBetween'; since: number; until: number }
+  | { read: 'findTxns'; q: TxnQuery }
+  | { read: 'reversalsBetween'; since: number; until: number }
+  | { read: 'historyBetween'; since: number; until: number }
+  // Cluster operations: they write, but run like reads (at once, one atomic statement each).
+  | { read: 'heartbeat'; node: string; at: number; info: string | null }
+  | { read: 'nodes' }
+  | { read: 'claimReversals'; node: string; now: number; leaseMs: number; limit: number }
+  | { read: 'renewLeases'; node: string; until: number }
+  | { read: 'releaseLeases'; node: string; ids: string[] }
+  | { read: 'claimOrphanTxns'; node: string; staleBefore: number; at: number };
 
 export interface ReadResults {
   txn: TxnRow | undefined;
@@ -21,7 +32,20 @@ export interface ReadResults {
   reversal: ReversalRow | undefined;
   reversals: ReversalRow[];
   history: HistoryRow[];
+  txnsBetween: TxnRow[];
+  findTxns: TxnRow[];
+  reversalsBetween: ReversalRow[];
+  historyBetween: HistoryRow[];
+  heartbeat: null;
+  nodes: NodeRow[];
+  claimReversals: ReversalRow[];
+  renewLeases: number;
+  releaseLeases: number;
+  claimOrphanTxns: TxnRow[];
 }
+
+/** The history note of a transaction another node took over. */
+export const orphanNote = (from: string): string => JSON.stringify({ note: `taken over from node ${from}: its heartbeat stopped` });
 
 /**
  * One operation's outcome inside a committed batch. `value` is the boolean of
@@ -43,6 +67,16 @@ export interface StoreBackend {
   runBatch(ops: StoreOp[]): Promise<BatchOutcome>;
   read(r: StoreRead): Promise<unknown>;
   close(): Promise<void>;
+}
+
+/** The fields of a TxnQuery that were given, as [column-ish name, value] pairs, in a fixed order. */
+export function txnQueryFields(q: TxnQuery): [keyof TxnQuery, string][] {
+  const out: [keyof TxnQuery, string][] = [];
+  for (const k of ['rrn', 'terminal', 'stan', 'businessDate'] as const) {
+    const v = q[k];
+    if (v !== undefined) out.push([k, v]);
+  }
+  return out;
 }
 
 /** Names an operation in an error: "insertTxn t-42". */

@@ -15,9 +15,9 @@
  * hangs and nothing is dropped without a rejection.
  */
 import { build as buildHistogram } from 'hdr-histogram-js';
-import { describeOp, type BatchOutcome, type ReadResults, type StoreBackend, type StoreRead } from './backend.js';
+import { describeOp, txnQueryFields, type BatchOutcome, type ReadResults, type StoreBackend, type StoreRead } from './backend.js';
 import type {
-  HistoryRow, ReversalRow, ReversalState, ReversalUpdate, Store, StoreOp, StoreStats, TxnRow, TxnUpdate,
+  HistoryRow, NodeRow, ReversalRow, ReversalState, ReversalUpdate, Store, StoreOp, StoreStats, TxnQuery, TxnRow, TxnUpdate,
 } from './types.js';
 
 export interface GroupCommitOptions {
@@ -71,6 +71,11 @@ export class GroupCommitStore implements Store {
   private readonly commitUs = buildHistogram({
     useWebAssembly: false, lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3,
   });
+
+  /** Called after each batch commits (metrics): its commit time and size. Must not throw. */
+  onCommit: ((ms: number, ops: number) => void) | null = null;
+  /** Called when a batch does not commit at all (readiness). Must not throw. */
+  onCommitError: ((error: Error) => void) | null = null;
 
   constructor(
     readonly url: string,
@@ -176,6 +181,49 @@ export class GroupCommitStore implements Store {
     return this.read({ read: 'history', ref });
   }
 
+  txnsBetween(since: number, until: number): Promise<TxnRow[]> {
+    return this.read({ read: 'txnsBetween', since, until });
+  }
+
+  findTxns(q: TxnQuery): Promise<TxnRow[]> {
+    // Only the fields given cross to the backend (a worker message keeps undefined keys).
+    const clean: TxnQuery = {};
+    for (const [k, v] of txnQueryFields(q)) clean[k] = v;
+    return this.read({ read: 'findTxns', q: clean });
+  }
+
+  reversalsBetween(since: number, until: number): Promise<ReversalRow[]> {
+    return this.read({ read: 'reversalsBetween', since, until });
+  }
+
+  historyBetween(since: number, until: number): Promise<HistoryRow[]> {
+    return this.read({ read: 'historyBetween', since, until });
+  }
+
+  heartbeat(node: string, at: number, info: string | null): Promise<void> {
+    return this.read({ read: 'heartbeat', node, at, info }).then(() => undefined);
+  }
+
+  nodes(): Promise<NodeRow[]> {
+    return this.read({ read: 'nodes' });
+  }
+
+  claimReversals(node: string, now: number, leaseMs: number, limit: number): Promise<ReversalRow[]> {
+    return this.read({ read: 'claimReversals', node, now, leaseMs, limit });
+  }
+
+  renewLeases(node: string, until: number): Promise<number> {
+    return this.read({ read: 'renewLeases', node, until });
+  }
+
+  releaseLeases(node: string, ids: readonly string[]): Promise<number> {
+    return ids.length === 0 ? Promise.resolve(0) : this.read({ read: 'releaseLeases', node, ids: [...ids] });
+  }
+
+  claimOrphanTxns(node: string, staleBefore: number, at: number): Promise<TxnRow[]> {
+    return this.read({ read: 'claimOrphanTxns', node, staleBefore, at });
+  }
+
   stats(): StoreStats {
     const h = this.commitUs;
     const empty = h.totalCount === 0;
@@ -267,6 +315,7 @@ export class GroupCommitStore implements Store {
     const us = Math.max(1, Math.round(outcome.commitMs * 1000));
     this.commitUs.recordValue(us);
     if (us > this.maxCommitUs) this.maxCommitUs = us;
+    this.onCommit?.(outcome.commitMs, batch.length);
     for (let i = 0; i < batch.length; i++) {
       const r = outcome.results[i];
       const p = batch[i];
@@ -280,6 +329,7 @@ export class GroupCommitStore implements Store {
     const why = e instanceof Error ? e.message : String(e);
     const err = new Error(`${this.url}: a batch of ${batch.length} operations did not commit: ${why}`);
     for (const p of batch) p.reject(new Error(`${this.url}: ${describeOp(p.op)}: not committed: ${why}`, { cause: err }));
+    this.onCommitError?.(err);
     this.settle(batch.length, err);
   }
 

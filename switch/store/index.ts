@@ -1,23 +1,23 @@
 /**
  * Picking a store by URL: `sqlite:PATH` (the default, embedded), `memory:` (tests,
- * benches; nothing survives close), `postgres://...` (issue 8, not yet).
+ * benches; nothing survives close), `postgres://...` / `postgresql://...` (several nodes
+ * on one database: ./postgres.ts).
  */
 import { MemoryStore, type MemoryStoreOptions } from './memory.js';
+import { PostgresStore, type PostgresStoreOptions } from './postgres.js';
 import { SqliteStore, type SqliteStoreOptions } from './sqlite.js';
 import type { Store } from './types.js';
+import { redactUrl } from './url.js';
 
 export type { BatchOutcome, OpResult, StoreBackend, StoreRead } from './backend.js';
 export { DEFAULT_GROUP_COMMIT, GroupCommitStore, type GroupCommitOptions } from './group-commit.js';
 export { MemoryStore, type MemoryStoreOptions } from './memory.js';
+export { parsePostgresUrl, PostgresStore, type PostgresStoreOptions } from './postgres.js';
 export { parseSqliteUrl, SqliteStore, type SqliteStoreOptions, type SyncMode } from './sqlite.js';
+export { redactUrl } from './url.js';
 export type * from './types.js';
 
-export type OpenStoreOptions = SqliteStoreOptions & MemoryStoreOptions;
-
-/** Removes a password from a URL for display: postgres://user:secret@host/db -> postgres://user@host/db. */
-export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, '$1@');
-}
+export type OpenStoreOptions = SqliteStoreOptions & MemoryStoreOptions & PostgresStoreOptions;
 
 /**
  * The store a URL names, not yet opened: call open() (it connects and migrates). Throws
@@ -33,9 +33,10 @@ export function openStore(url: string, opts: OpenStoreOptions = {}): Store {
       return new MemoryStore(url, opts);
     case 'postgres':
     case 'postgresql':
-      throw new Error(`store URL ${JSON.stringify(redactUrl(url))}: PostgreSQL is not supported yet (issue 8); use sqlite:PATH`);
+      return new PostgresStore(url, opts);
     default:
-      throw new Error(`store URL ${JSON.stringify(redactUrl(url))}: expected sqlite:PATH (e.g. sqlite:./data/revswitch.db) or memory:`);
+      throw new Error(`store URL ${JSON.stringify(redactUrl(url))}: expected sqlite:PATH (e.g. sqlite:./data/revswitch.db), ` +
+        'postgres://USER@HOST[:PORT]/DATABASE[?schema=NAME] or memory:');
   }
 }
 

@@ -9,15 +9,18 @@
  * touches anything, so a refused one changes nothing, as in SQLite.
  */
 import {
-  insertReversalDetail, insertTxnDetail, updateTxnDetail, type BatchOutcome, type OpResult, type StoreBackend, type StoreRead,
+  insertReversalDetail, insertTxnDetail, orphanNote, txnQueryFields, updateTxnDetail, type BatchOutcome, type OpResult, type StoreBackend, type StoreRead,
 } from './backend.js';
 import { GroupCommitStore, type GroupCommitOptions } from './group-commit.js';
-import type { HistoryRow, ReversalRow, StoreOp, TxnRow } from './types.js';
+import type { HistoryRow, NodeRow, ReversalRow, StoreOp, TxnRow } from './types.js';
 
 export class MemoryBackend implements StoreBackend {
   private readonly txns = new Map<string, TxnRow>();
   private readonly revs = new Map<string, ReversalRow>();
   private readonly histByRef = new Map<string, HistoryRow[]>();
+  /** Reversal leases, kept beside the rows (ordinary reads leave them out). */
+  private readonly leases = new Map<string, { owner: string | null; until: number }>();
+  private readonly nodeRows = new Map<string, Omit<NodeRow, 'leases'>>();
   private seq = 0;
   private isOpen = false;
 
@@ -75,7 +78,88 @@ export class MemoryBackend implements StoreBackend {
       }
       case 'history':
         return (this.histByRef.get(r.ref) ?? []).map((h) => ({ ...h }));
+      case 'txnsBetween':
+        return byCreated([...this.txns.values()].filter((t) => t.createdAt >= r.since && t.createdAt < r.until));
+      case 'findTxns': {
+        const fields = txnQueryFields(r.q);
+        if (fields.length === 0) return [];
+        return byCreated([...this.txns.values()].filter((t) => fields.every(([k, v]) => t[k] === v)));
+      }
+      case 'reversalsBetween':
+        return [...this.revs.values()]
+          .filter((v) => v.enqueuedAt >= r.since && v.enqueuedAt < r.until)
+          .map((v) => ({ ...v }))
+          .sort((a, b) => a.enqueuedAt - b.enqueuedAt);
+      case 'historyBetween': {
+        const rows: HistoryRow[] = [];
+        for (const list of this.histByRef.values()) for (const h of list) if (h.at >= r.since && h.at < r.until) rows.push({ ...h });
+        return rows.sort((a, b) => a.seq - b.seq);
+      }
+      case 'heartbeat': {
+        const n = this.nodeRows.get(r.node);
+        if (n === undefined) this.nodeRows.set(r.node, { node: r.node, startedAt: r.at, heartbeatAt: r.at, info: r.info });
+        else Object.assign(n, { heartbeatAt: r.at, info: r.info });
+        return null;
+      }
+      case 'nodes':
+        return [...this.nodeRows.values()].sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0)).map((n) => {
+          let leases = 0;
+          for (const [id, l] of this.leases) if (l.owner === n.node && this.active(id)) leases++;
+          return { ...n, leases };
+        });
+      case 'claimReversals': {
+        const out: ReversalRow[] = [];
+        const rows = [...this.revs.values()].filter((v) => v.state === 'pending' || v.state === 'sent').sort((a, b) => a.enqueuedAt - b.enqueuedAt);
+        for (const v of rows) {
+          if (out.length >= r.limit) break;
+          const l = this.leases.get(v.id) ?? { owner: null, until: 0 };
+          if (l.owner !== null && l.owner !== r.node && l.until >= r.now) continue;
+          const lease = { owner: r.node, until: r.now + r.leaseMs };
+          this.leases.set(v.id, lease);
+          out.push({ ...v, owner: lease.owner, leaseUntil: lease.until });
+        }
+        return out;
+      }
+      case 'renewLeases': {
+        let n = 0;
+        for (const [id, l] of this.leases) {
+          if (l.owner !== r.node || !this.active(id)) continue;
+          l.until = r.until;
+          n++;
+        }
+        return n;
+      }
+      case 'releaseLeases': {
+        let n = 0;
+        for (const id of r.ids) {
+          const l = this.leases.get(id);
+          if (l === undefined || l.owner !== r.node) continue;
+          this.leases.set(id, { owner: null, until: 0 });
+          n++;
+        }
+        return n;
+      }
+      case 'claimOrphanTxns': {
+        const out: TxnRow[] = [];
+        for (const t of byCreated([...this.txns.values()])) {
+          if (t.state !== 'forwarded' || t.node === r.node) continue;
+          const n = this.nodeRows.get(t.node);
+          if (n === undefined || n.heartbeatAt >= r.staleBefore) continue;
+          const live = this.txns.get(t.id) as TxnRow;
+          live.node = r.node;
+          live.state = 'recovered';
+          live.updatedAt = r.at;
+          this.append(r.at, 'txn', t.id, 'recovered', orphanNote(t.node));
+          out.push(t);
+        }
+        return out;
+      }
     }
+  }
+
+  private active(id: string): boolean {
+    const v = this.revs.get(id);
+    return v !== undefined && (v.state === 'pending' || v.state === 'sent');
   }
 
   /** Applies one operation; throws, having changed nothing, when it is refused. */
@@ -104,7 +188,9 @@ export class MemoryBackend implements StoreBackend {
       case 'insertReversal': {
         const row = op.row;
         if (this.revs.has(row.id)) return false;
-        this.revs.set(row.id, { ...row });
+        const { owner, leaseUntil, ...plain } = row;
+        this.revs.set(row.id, plain);
+        this.leases.set(row.id, { owner: owner ?? null, until: leaseUntil ?? 0 });
         this.append(row.enqueuedAt, 'reversal', row.id, row.state, insertReversalDetail(row));
         return true;
       }

@@ -21,10 +21,10 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import {
-  describeOp, insertReversalDetail, insertTxnDetail, updateTxnDetail, type BatchOutcome, type OpResult, type StoreRead,
+  describeOp, insertReversalDetail, insertTxnDetail, orphanNote, txnQueryFields, updateTxnDetail, type BatchOutcome, type OpResult, type StoreRead,
 } from './backend.js';
 import { SQLITE_MIGRATIONS, type Migration } from './migrations/sqlite.js';
-import type { HistoryRow, ReversalRow, StoreOp, TxnRow } from './types.js';
+import type { HistoryRow, NodeRow, ReversalRow, StoreOp, TxnQuery, TxnRow } from './types.js';
 
 /** `full` survives a power loss after a commit; `normal` in WAL mode may lose the last commits on one (not on a process crash). */
 export type SyncMode = 'full' | 'normal' | 'extra';
@@ -48,6 +48,9 @@ const REVERSAL_COLUMNS = `id, txn_id AS txnId, upstream, state, attempts, reason
   original, message, sent_stan AS sentStan, enqueued_at AS enqueuedAt, due_at AS dueAt, last_error AS lastError, note,
   updated_at AS updatedAt`;
 
+/** The column of each TxnQuery field (fixed names: never text from the caller in SQL). */
+const FIND_COLUMN: Record<keyof TxnQuery, string> = { rrn: 'rrn', terminal: 'terminal', stan: 'stan', businessDate: 'business_date' };
+
 const flag = (v: unknown): number => (v === undefined ? 0 : 1);
 const orNull = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
 
@@ -65,9 +68,11 @@ export class SqliteEngine {
   private readonly db: Database.Database;
   private readonly s: Record<
     'insertTxn' | 'updateTxn' | 'insertReversal' | 'updateReversal' | 'history' | 'txn' | 'recentTxns' | 'unfinishedTxns' |
-    'reversal' | 'reversalsAll' | 'reversalsIn' | 'historyOf',
+    'reversal' | 'reversalsAll' | 'reversalsIn' | 'historyOf' | 'txnsBetween' | 'reversalsBetween' | 'historyBetween',
     Stmt
   >;
+  /** findTxns statements, one per combination of the fields given (at most 15). */
+  private readonly finders = new Map<string, Stmt>();
   private readonly batch: Database.Transaction<(ops: StoreOp[]) => OpResult[]>;
   /** Set by apply() once an operation's first statement went through. */
   private changed = false;
@@ -137,8 +142,8 @@ export class SqliteEngine {
         reversal_id = CASE WHEN ? THEN ? ELSE reversal_id END
         WHERE id = ?`),
       insertReversal: p(`INSERT INTO reversals (id, txn_id, upstream, state, attempts, reason, final_amount, explanation,
-        original, message, sent_stan, enqueued_at, due_at, last_error, note, updated_at)
-        VALUES (${Array(16).fill('?').join(', ')}) ON CONFLICT (id) DO NOTHING`),
+        original, message, sent_stan, enqueued_at, due_at, last_error, note, updated_at, owner, lease_until)
+        VALUES (${Array(18).fill('?').join(', ')}) ON CONFLICT (id) DO NOTHING`),
       updateReversal: p(`UPDATE reversals SET state = ?, updated_at = ?,
         attempts = CASE WHEN ? THEN ? ELSE attempts END,
         message = CASE WHEN ? THEN ? ELSE message END,
@@ -155,6 +160,9 @@ export class SqliteEngine {
       reversalsAll: p(`SELECT ${REVERSAL_COLUMNS} FROM reversals ORDER BY enqueued_at, rowid`),
       reversalsIn: p(`SELECT ${REVERSAL_COLUMNS} FROM reversals WHERE state IN (SELECT value FROM json_each(?)) ORDER BY enqueued_at, rowid`),
       historyOf: p('SELECT seq, at, kind, ref, state, detail FROM history WHERE ref = ? ORDER BY seq'),
+      txnsBetween: p(`SELECT ${TXN_COLUMNS} FROM txns WHERE created_at >= ? AND created_at < ? ORDER BY created_at, rowid`),
+      reversalsBetween: p(`SELECT ${REVERSAL_COLUMNS} FROM reversals WHERE enqueued_at >= ? AND enqueued_at < ? ORDER BY enqueued_at, rowid`),
+      historyBetween: p('SELECT seq, at, kind, ref, state, detail FROM history WHERE at >= ? AND at < ? ORDER BY seq'),
     };
   }
 
@@ -186,7 +194,7 @@ export class SqliteEngine {
         const r = op.row;
         const { changes } = s.insertReversal.run(r.id, orNull(r.txnId), r.upstream, r.state, r.attempts, r.reason, orNull(r.finalAmount),
           r.explanation, r.original, orNull(r.message), orNull(r.sentStan), r.enqueuedAt, r.dueAt, orNull(r.lastError), orNull(r.note),
-          r.updatedAt);
+          r.updatedAt, r.owner ?? null, r.leaseUntil ?? 0);
         if (changes === 0) return false;
         this.changed = true;
         s.history.run(r.enqueuedAt, 'reversal', r.id, r.state, insertReversalDetail(r));
@@ -228,7 +236,65 @@ export class SqliteEngine {
         return (r.states === undefined ? s.reversalsAll.all() : s.reversalsIn.all(JSON.stringify(r.states))) as ReversalRow[];
       case 'history':
         return s.historyOf.all(r.ref) as HistoryRow[];
+      case 'txnsBetween':
+        return s.txnsBetween.all(r.since, r.until) as TxnRow[];
+      case 'findTxns':
+        return this.findTxns(r.q);
+      case 'reversalsBetween':
+        return s.reversalsBetween.all(r.since, r.until) as ReversalRow[];
+      case 'historyBetween':
+        return s.historyBetween.all(r.since, r.until) as HistoryRow[];
+      case 'heartbeat':
+        this.db.prepare(`INSERT INTO nodes (node, started_at, heartbeat_at, info) VALUES (?, ?, ?, ?)
+          ON CONFLICT (node) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, info = excluded.info`).run(r.node, r.at, r.at, r.info);
+        return null;
+      case 'nodes':
+        return this.db.prepare(`SELECT n.node, n.started_at AS startedAt, n.heartbeat_at AS heartbeatAt, n.info,
+          (SELECT count(*) FROM reversals v WHERE v.owner = n.node AND v.state IN ('pending', 'sent')) AS leases
+          FROM nodes n ORDER BY n.node`).all() as NodeRow[];
+      case 'claimReversals':
+        return this.db.transaction(() => {
+          const rows = this.db.prepare(`SELECT ${REVERSAL_COLUMNS}, rowid AS rid FROM reversals WHERE state IN ('pending', 'sent')
+            AND (owner IS NULL OR owner = ? OR lease_until < ?) ORDER BY enqueued_at, rowid LIMIT ?`).all(r.node, r.now, r.limit) as (ReversalRow & { rid?: number })[];
+          const take = this.db.prepare('UPDATE reversals SET owner = ?, lease_until = ? WHERE rowid = ?');
+          for (const row of rows) {
+            take.run(r.node, r.now + r.leaseMs, row.rid);
+            delete row.rid;
+            row.owner = r.node;
+            row.leaseUntil = r.now + r.leaseMs;
+          }
+          return rows;
+        }).immediate();
+      case 'renewLeases':
+        return this.db.prepare(`UPDATE reversals SET lease_until = ? WHERE owner = ? AND state IN ('pending', 'sent')`).run(r.until, r.node).changes;
+      case 'releaseLeases':
+        return this.db.prepare(`UPDATE reversals SET owner = NULL, lease_until = 0 WHERE owner = ? AND id IN (SELECT value FROM json_each(?))`)
+          .run(r.node, JSON.stringify(r.ids)).changes;
+      case 'claimOrphanTxns':
+        return this.db.transaction(() => {
+          const rows = this.db.prepare(`SELECT ${TXN_COLUMNS} FROM txns WHERE state = 'forwarded' AND node <> ?
+            AND node IN (SELECT node FROM nodes WHERE heartbeat_at < ?) ORDER BY created_at, rowid`).all(r.node, r.staleBefore) as TxnRow[];
+          const take = this.db.prepare(`UPDATE txns SET node = ?, state = 'recovered', updated_at = ? WHERE id = ? AND state = 'forwarded'`);
+          for (const row of rows) {
+            take.run(r.node, r.at, row.id);
+            this.s.history.run(r.at, 'txn', row.id, 'recovered', orphanNote(row.node));
+          }
+          return rows;
+        }).immediate();
     }
+  }
+
+  private findTxns(q: TxnQuery): TxnRow[] {
+    const fields = txnQueryFields(q);
+    if (fields.length === 0) return [];
+    const key = fields.map(([k]) => k).join(',');
+    let stmt = this.finders.get(key);
+    if (stmt === undefined) {
+      const where = fields.map(([k]) => `${FIND_COLUMN[k]} = ?`).join(' AND ');
+      stmt = this.db.prepare<unknown[], unknown>(`SELECT ${TXN_COLUMNS} FROM txns WHERE ${where} ORDER BY created_at, rowid`);
+      this.finders.set(key, stmt);
+    }
+    return stmt.all(...fields.map(([, v]) => v)) as TxnRow[];
   }
 
   close(): void {

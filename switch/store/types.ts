@@ -102,6 +102,24 @@ export interface ReversalRow {
   /** The operator's note when resolved by hand. */
   note: string | null;
   updatedAt: number;
+  /**
+   * The node holding the lease on this entry (several nodes share one queue), and until
+   * when (epoch ms). Written by insertReversal when given (default: no owner, lease 0);
+   * ordinary reads leave them out, claimReversals returns them.
+   */
+  owner?: string | null;
+  leaseUntil?: number;
+}
+
+/** A switch node as its heartbeat row shows it (`revswitch nodes`). */
+export interface NodeRow {
+  node: string;
+  startedAt: number;
+  heartbeatAt: number;
+  /** Free text the node reports about itself (JSON: version, pid, listen addresses). */
+  info: string | null;
+  /** Reversals in pending or sent whose lease this node holds (expired or not). */
+  leases: number;
 }
 
 /** A reversal state change, applied only when the row is in one of `from` (compare-and-set). */
@@ -129,6 +147,21 @@ export interface HistoryRow {
   state: string;
   /** Free text or JSON: response code, decision, attempt, note. Never card data. */
   detail: string | null;
+}
+
+/**
+ * What findTxns looks for: a transaction matches when every field given equals its own
+ * (fields left out, or undefined, match anything). A query with no field matches nothing.
+ */
+export interface TxnQuery {
+  /** F37. */
+  rrn?: string;
+  /** F41. */
+  terminal?: string;
+  /** The terminal's own F11 (not the switch's upstream STAN). */
+  stan?: string;
+  /** YYYY-MM-DD, the business date rules/ assigned. */
+  businessDate?: string;
 }
 
 /** One operation of a group-committed batch. */
@@ -177,7 +210,40 @@ export interface Store {
   reversals(states?: readonly ReversalState[]): Promise<ReversalRow[]>;
   /** Every state change of a transaction or reversal, in order. */
   history(ref: string): Promise<HistoryRow[]>;
+  /** Transactions created in [since, until), oldest first (created_at, then insertion order): reports. */
+  txnsBetween(since: number, until: number): Promise<TxnRow[]>;
+  /** Transactions matching the query (see TxnQuery), oldest first; none for an empty query: evidence look-ups. */
+  findTxns(q: TxnQuery): Promise<TxnRow[]>;
+  /** Reversals enqueued in [since, until), oldest first (enqueued_at, then insertion order): reports. */
+  reversalsBetween(since: number, until: number): Promise<ReversalRow[]>;
+  /** History rows of every transaction and reversal written with `at` in [since, until), in seq order: reports. */
+  historyBetween(since: number, until: number): Promise<HistoryRow[]>;
   /** Closes a manual entry by hand; false unless it is in `manual`. */
   resolveManual(id: string, note: string, at: number): Promise<boolean>;
+
+  // Several nodes on one store. Not group-committed: each runs at once (after what is
+  // queued), as one atomic statement; called every few hundred ms, never per message.
+  /** Upserts the node's heartbeat row (started_at is kept from the first call). */
+  heartbeat(node: string, at: number, info: string | null): Promise<void>;
+  /** Every node that ever heartbeated, by id, with its lease count. */
+  nodes(): Promise<NodeRow[]>;
+  /**
+   * Takes up to `limit` reversals in pending or sent that are unowned, owned by `node`
+   * already, or whose lease expired (lease_until < now): sets owner = node, lease_until =
+   * now + leaseMs and returns them (owner and leaseUntil included), oldest first. Two
+   * nodes never get the same row from concurrent calls.
+   */
+  claimReversals(node: string, now: number, leaseMs: number, limit: number): Promise<ReversalRow[]>;
+  /** Extends every lease `node` holds on a pending or sent reversal to `until`; how many. */
+  renewLeases(node: string, until: number): Promise<number>;
+  /** Gives up the node's leases on the given reversals (owner = null, lease 0), e.g. at shutdown. */
+  releaseLeases(node: string, ids: readonly string[]): Promise<number>;
+  /**
+   * Takes over the transactions another node sent upstream without a final outcome, when
+   * that node's heartbeat is older than staleBefore: each becomes node = `node`, state =
+   * 'recovered' (with a history row) and is returned as it was before (state 'forwarded',
+   * its old node), so the caller can reverse it as crash recovery does.
+   */
+  claimOrphanTxns(node: string, staleBefore: number, at: number): Promise<TxnRow[]>;
   stats(): StoreStats;
 }

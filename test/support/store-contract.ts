@@ -268,6 +268,38 @@ export function storeContract(t: Test, target: StoreContractTarget): void {
     await s.close();
   });
 
+  t.test(`${target.name}: report reads: txnsBetween, findTxns, reversalsBetween, historyBetween`, async (t) => {
+    const s = await fresh();
+    await s.insertTxn(txnRow('b', { createdAt: T0 + 100, updatedAt: T0 + 100, rrn: 'R1', terminal: 'T1', stan: '000001', businessDate: '2025-11-25' }));
+    await s.insertTxn(txnRow('a', { createdAt: T0, updatedAt: T0, rrn: 'R1', terminal: 'T2', stan: '000001', businessDate: '2025-11-24' }));
+    await s.insertTxn(txnRow('c', { createdAt: T0 + 200, updatedAt: T0 + 200, rrn: null, terminal: 'T1', stan: '000002' }));
+    await s.updateTxn({ id: 'a', state: 'timed_out', at: T0 + 300, decision: 'reverse: no answer' });
+    t.same((await s.txnsBetween(T0, T0 + 200)).map((x) => x.id), ['a', 'b'], 'since inclusive, until exclusive, oldest first');
+    t.same((await s.txnsBetween(T0 + 100, T0 + 201))[1], txnRow('c', { createdAt: T0 + 200, updatedAt: T0 + 200, rrn: null, terminal: 'T1', stan: '000002' }), 'full rows');
+    t.same(await s.txnsBetween(T0 + 1000, T0 + 2000), []);
+    t.same((await s.findTxns({ rrn: 'R1' })).map((x) => x.id), ['a', 'b'], 'by RRN, oldest first');
+    t.same((await s.findTxns({ terminal: 'T1', stan: '000001' })).map((x) => x.id), ['b'], 'by terminal and STAN');
+    t.same((await s.findTxns({ terminal: 'T1' })).map((x) => x.id), ['b', 'c']);
+    t.same((await s.findTxns({ rrn: 'R1', businessDate: '2025-11-24' })).map((x) => x.id), ['a'], 'and business date');
+    t.same((await s.findTxns({ rrn: 'R1', terminal: undefined })).map((x) => x.id), ['a', 'b'], 'an undefined field matches anything');
+    t.same(await s.findTxns({ rrn: 'nope' }), []);
+    t.same(await s.findTxns({}), [], 'an empty query matches nothing');
+    t.same((await s.findTxns({ rrn: 'R1' }))[0].state, 'timed_out', 'current rows');
+    await s.insertReversal(reversalRow('r2', { enqueuedAt: T0 + 20 }));
+    await s.insertReversal(reversalRow('r1', { enqueuedAt: T0 + 10 }));
+    await s.insertReversal(reversalRow('r3', { enqueuedAt: T0 + 30 }));
+    await s.updateReversal({ id: 'r1', from: ['pending'], state: 'sent', at: T0 + 40 });
+    t.same((await s.reversalsBetween(T0 + 10, T0 + 30)).map((x) => [x.id, x.state]), [['r1', 'sent'], ['r2', 'pending']], 'by enqueuedAt, until exclusive');
+    const h = await s.historyBetween(T0 + 40, T0 + 301);
+    t.same(h.map((x) => [x.ref, x.state, x.at]), [
+      ['b', 'forwarded', T0 + 100], ['c', 'forwarded', T0 + 200], ['a', 'timed_out', T0 + 300], ['r1', 'sent', T0 + 40],
+    ], 'by seq (write order), both kinds');
+    t.ok(increasing(h), 'seq increases');
+    t.match(h[2].detail, /reverse: no answer/, 'with the detail');
+    t.same(await s.historyBetween(T0 + 5000, T0 + 6000), []);
+    await s.close();
+  });
+
   t.test(`${target.name}: history is append-only`, async (t) => {
     const s = await fresh();
     await s.insertTxn(txnRow('h'));
@@ -428,5 +460,53 @@ export function storeContract(t: Test, target: StoreContractTarget): void {
       t.same(states(await s2.history(id)), ['forwarded', 'approved'], `${id}: row and history committed together`);
     }
     await s2.close();
+  });
+
+  t.test(`${target.name}: several nodes: heartbeats, reversal leases, orphans`, async (t) => {
+    const s = await fresh();
+    await s.heartbeat('a', T0, '{"pid":1}');
+    await s.heartbeat('b', T0 + 5, null);
+    await s.heartbeat('a', T0 + 10, '{"pid":2}');
+    t.same(await s.nodes(), [
+      { node: 'a', startedAt: T0, heartbeatAt: T0 + 10, info: '{"pid":2}', leases: 0 },
+      { node: 'b', startedAt: T0 + 5, heartbeatAt: T0 + 5, info: null, leases: 0 },
+    ], 'upserted; started_at kept');
+
+    await s.insertReversal(reversalRow('r1', { enqueuedAt: T0 + 1 }));
+    await s.insertReversal(reversalRow('r2', { enqueuedAt: T0 + 2, owner: 'b', leaseUntil: T0 + 1000 }));
+    await s.insertReversal(reversalRow('r3', { enqueuedAt: T0 + 3 }));
+    await s.insertReversal(reversalRow('r4', { enqueuedAt: T0 + 4, state: 'acked' }));
+    t.same(await s.reversal('r2'), reversalRow('r2', { enqueuedAt: T0 + 2 }), 'ordinary reads leave the lease out');
+
+    const a1 = await s.claimReversals('a', T0 + 100, 500, 1);
+    t.same(a1.map((x) => [x.id, x.owner, x.leaseUntil]), [['r1', 'a', T0 + 600]], 'the oldest free row, up to the limit');
+    const a2 = await s.claimReversals('a', T0 + 100, 500, 10);
+    t.same(a2.map((x) => x.id), ['r1', 'r3'], 'its own rows again, and the free ones; never a live lease of b, never a finished row');
+    t.equal(a2[1].state, 'pending');
+    t.same(await s.claimReversals('b', T0 + 100, 500, 10).then((r) => r.map((x) => x.id)), ['r2'], 'b: only its own');
+    t.same((await s.nodes()).map((n) => [n.node, n.leases]), [['a', 2], ['b', 1]], 'lease counts');
+
+    t.equal(await s.renewLeases('a', T0 + 5000), 2, 'renewed both of a');
+    t.same(await s.claimReversals('b', T0 + 2000, 500, 10).then((r) => r.map((x) => x.id)), ['r2'], 'a renewed lease is not taken');
+    t.same(await s.claimReversals('b', T0 + 5001, 500, 10).then((r) => r.map((x) => x.id)), ['r1', 'r2', 'r3'], 'expired leases are');
+    t.same((await s.nodes()).map((n) => [n.node, n.leases]), [['a', 0], ['b', 3]]);
+    t.equal(await s.releaseLeases('b', ['r3', 'nope']), 1, 'released one');
+    t.same(await s.claimReversals('a', T0 + 5002, 500, 10).then((r) => r.map((x) => x.id)), ['r3'], 'a released row is free');
+    await s.updateReversal({ id: 'r3', from: ['pending'], state: 'acked', at: T0 + 5003 });
+    t.equal(await s.renewLeases('a', T0 + 9000), 0, 'a finished row holds no lease');
+
+    await s.insertTxn(txnRow('ta', { node: 'a', createdAt: T0 + 1 }));
+    await s.insertTxn(txnRow('ta2', { node: 'a', createdAt: T0 + 2, state: 'approved' }));
+    await s.insertTxn(txnRow('tb', { node: 'b', createdAt: T0 + 3 }));
+    await s.insertTxn(txnRow('tz', { node: 'z', createdAt: T0 + 4 }));
+    t.same(await s.claimOrphanTxns('b', T0 + 10, T0 + 50), [], "a's heartbeat (T0+10) is not older than T0+10: alive");
+    const got = await s.claimOrphanTxns('b', T0 + 11, T0 + 60);
+    t.same(got.map((x) => [x.id, x.node, x.state]), [['ta', 'a', 'forwarded']], "a's unfinished one, as it was; never b's own, never a node without a heartbeat row");
+    t.same(got[0], txnRow('ta', { node: 'a', createdAt: T0 + 1 }), 'the full row');
+    const now = await s.txn('ta');
+    t.same([now?.node, now?.state, now?.updatedAt], ['b', 'recovered', T0 + 60], 'now b\'s, recovered');
+    t.same(states(await s.history('ta')), ['forwarded', 'recovered'], 'with a history row');
+    t.same(await s.claimOrphanTxns('c', T0 + 100_000, T0 + 70).then((r) => r.map((x) => x.id)), ['tb'], 'taken once: ta is no longer forwarded');
+    await s.close();
   });
 }

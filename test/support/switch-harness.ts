@@ -7,7 +7,9 @@
  */
 import type { Test } from 'tap';
 import { IsoMessage, formatF90 } from '../../codec/index.js';
-import { defaultConfig, UPSTREAM_DEFAULTS, type ListenerConfig, type SwitchConfig } from '../../switch/config.js';
+import { defaultConfig, UPSTREAM_DEFAULTS, type EventsConfig, type ListenerConfig, type SwitchConfig } from '../../switch/config.js';
+import type { EventBus } from '../../switch/events/index.js';
+import type { AdminServer } from '../../switch/admin.js';
 import type { Switch } from '../../switch/core/switch.js';
 import { createLogger } from '../../switch/log.js';
 import { transmissionTime } from '../../switch/netmgmt.js';
@@ -28,11 +30,21 @@ export interface HarnessOptions {
   listener?: Partial<ListenerConfig>;
   /** A rules file instead of rules/default.yaml. */
   rulesFile?: string;
+  /** The switch's store URL; default memory:. */
+  store?: string;
+  /** Serve the admin HTTP (/metrics, /healthz, /readyz) on an ephemeral port of 127.0.0.1. Default off. */
+  admin?: boolean;
+  /** Lifecycle event sinks (config `events`); default none. */
+  events?: EventsConfig;
 }
 
 export interface Harness {
   issuer: IssuerSim;
   sw: Switch;
+  /** The admin server when `admin` was asked for. */
+  admin: AdminServer | null;
+  /** The lifecycle event bus when `events` configured a sink. */
+  bus: EventBus | null;
   /** The switch's terminal port. */
   port: number;
   /** Every message the issuer handled, in order (sign-on and echoes included). */
@@ -106,10 +118,12 @@ export async function startHarness(tt: Test, opts: HarnessOptions = {}): Promise
   const cfg = defaultConfig();
   Object.assign(cfg.listeners[0], { port: 0, ...opts.listener });
   cfg.logLevel = 'silent';
+  cfg.admin = opts.admin ? '127.0.0.1:0' : 'off';
   // Each harness has a store of its own: nothing shared between test files or left behind.
-  cfg.store = 'memory:';
+  cfg.store = opts.store ?? 'memory:';
   cfg.panHashKey = 'revswitch-e2e-tests';
   if (opts.rulesFile) cfg.rules = opts.rulesFile;
+  if (opts.events) cfg.events = opts.events;
   cfg.tickMs = 5;
   cfg.upstreamTimeoutMs = timeoutMs;
   cfg.reversal = { ...cfg.reversal, responseTimeoutMs: 300, backoffMs: [50, 100], ...opts.reversal };
@@ -122,14 +136,16 @@ export async function startHarness(tt: Test, opts: HarnessOptions = {}): Promise
   const clients: SimClient[] = [];
   tt.teardown(async () => {
     await Promise.all(clients.map((c) => c.close()));
+    await running.admin?.stop();
     await sw.stop(200);
+    await running.events?.close();
     await running.store.close();
     await issuer.close();
   });
   if (!(await sw.waitUntilUp(10_000))) throw new Error('harness: the issuer link did not come up');
 
   const h: Harness = {
-    issuer, sw, port: sw.ports()[0], events,
+    issuer, sw, admin: running.admin, bus: running.events, port: sw.ports()[0], events,
     async client() {
       const c = await connectClient({ port: h.port });
       clients.push(c);

@@ -94,4 +94,30 @@ BEGIN
 END;
 `,
   },
+  {
+    version: 2,
+    name: 'indexes for reports and evidence look-ups',
+    sql: `
+CREATE INDEX txns_rrn ON txns (rrn);
+CREATE INDEX txns_terminal_stan ON txns (terminal, stan);
+CREATE INDEX reversals_enqueued_at ON reversals (enqueued_at);
+CREATE INDEX history_at ON history (at);
+`,
+  },
+  {
+    version: 3,
+    name: 'several nodes: heartbeats, reversal leases',
+    sql: `
+CREATE TABLE nodes (
+  node          TEXT PRIMARY KEY NOT NULL,
+  started_at    INTEGER NOT NULL,
+  heartbeat_at  INTEGER NOT NULL,
+  info          TEXT
+);
+ALTER TABLE reversals ADD COLUMN owner TEXT;
+ALTER TABLE reversals ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX reversals_state_lease ON reversals (state, lease_until);
+CREATE INDEX txns_node_state ON txns (node, state);
+`,
+  },
 ];

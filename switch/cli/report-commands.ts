@@ -1,0 +1,145 @@
+/**
+ * `revswitch report`: the exception report of a window (text for the morning check, CSV
+ * for a spreadsheet, JSON for a program); `revswitch txn`: the evidence for one
+ * transaction. Both read the store while the switch runs (SQLite in WAL mode).
+ */
+import { defaultConfig, loadConfigFile } from '../config.js';
+import { formatCandidatesText, formatEvidenceText, lookupTxn, type EvidenceQuery } from '../evidence.js';
+import { DEFAULT_PENDING_MS, formatCsv, formatText, gatherReport, parseDuration, parseTime } from '../report.js';
+import { connectStore, type Store } from '../store/index.js';
+import { flag, parseArgs, UsageError, type Parsed } from './args.js';
+
+export const REPORT_USAGE =
+  'revswitch report [--since T] [--until T] [--format text|csv|json] [--pending-older-than DURATION] [--top N]\n' +
+  '                [--store URL | --config FILE]   (T: ISO 8601, or an age like 24h, 7d; default today 00:00 UTC .. now)';
+export const TXN_USAGE =
+  'revswitch txn --rrn R | --terminal T --stan S | --id ID [--date YYYY-MM-DD] [--format text|json] [--store URL | --config FILE]';
+
+/** A report command that found nothing, or too much: exit 1 with `message` on stderr and `output` (if any) on stdout. */
+export class ReportError extends Error {
+  constructor(message: string, readonly output?: string) {
+    super(message);
+  }
+}
+
+/** parseTime / parseDuration with a usage error naming the flag. */
+function timeFlag(v: string, now: number, what: string): number {
+  try {
+    return parseTime(v, now);
+  } catch (e) {
+    throw new UsageError(`${what}: ${(e as Error).message}`);
+  }
+}
+
+function storeUrl(p: Parsed): string {
+  const url = flag(p, 'store');
+  const config = flag(p, 'config');
+  if (url && config) throw new UsageError('give --store or --config, not both');
+  if (url) return url;
+  return config ? loadConfigFile(config).store : defaultConfig().store;
+}
+
+async function withStore<T>(p: Parsed, f: (s: Store) => Promise<T>): Promise<T> {
+  let store: Store;
+  try {
+    store = await connectStore(storeUrl(p));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  try {
+    return await f(store);
+  } finally {
+    await store.close();
+  }
+}
+
+function format<T extends string>(p: Parsed, allowed: readonly T[]): T {
+  const f = flag(p, 'format') ?? allowed[0];
+  if (!(allowed as readonly string[]).includes(f)) throw new UsageError(`--format: expected ${allowed.join(', ')}; got ${JSON.stringify(f)}`);
+  return f as T;
+}
+
+export interface Progress {
+  step(what: string): void;
+  done(): void;
+}
+
+/**
+ * A spinner with the current step on stderr, drawn only when stderr is a terminal and
+ * only once the work has taken `afterMs`; cleared when done. The store runs in a worker
+ * thread, so the event loop is free to draw while a query runs.
+ */
+export function progress(label: string, out: NodeJS.WriteStream = process.stderr, afterMs = 1000): Progress {
+  let step = '';
+  if (!out.isTTY) return { step: () => {}, done: () => {} };
+  const t0 = Date.now();
+  const frames = ['|', '/', '-', '\\'];
+  let i = 0;
+  let drawn = false;
+  const draw = (): void => {
+    if (Date.now() - t0 < afterMs) return;
+    drawn = true;
+    out.write(`\r\x1b[2K${frames[i++ % frames.length]} ${label}: ${step} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  };
+  const timer = setInterval(draw, 100);
+  timer.unref();
+  return {
+    step(what) {
+      step = what;
+    },
+    done() {
+      clearInterval(timer);
+      if (drawn) out.write('\r\x1b[2K');
+    },
+  };
+}
+
+export async function reportCommand(argv: string[]): Promise<string> {
+  const p = parseArgs(argv, { since: true, until: true, format: true, 'pending-older-than': true, top: true, store: true, config: true });
+  if (p.positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(p.positional[0])}`);
+  const now = Date.now();
+  const since = timeFlag(flag(p, 'since') ?? 'today', now, '--since');
+  const until = timeFlag(flag(p, 'until') ?? 'now', now, '--until');
+  if (!(since < until)) throw new UsageError(`--since (${new Date(since).toISOString()}) must be before --until (${new Date(until).toISOString()})`);
+  const po = flag(p, 'pending-older-than');
+  const pendingOlderThanMs = po === undefined ? DEFAULT_PENDING_MS : parseDuration(po);
+  if (pendingOlderThanMs === null) throw new UsageError(`--pending-older-than: expected a duration like 30m, 1h or 2d; got ${JSON.stringify(po)}`);
+  const topFlag = flag(p, 'top');
+  const top = topFlag === undefined ? undefined : Number(topFlag);
+  if (top !== undefined && !(Number.isInteger(top) && top >= 1)) throw new UsageError(`--top: expected a whole number >= 1; got ${JSON.stringify(topFlag)}`);
+  const fmt = format(p, ['text', 'csv', 'json'] as const);
+  const report = await withStore(p, async (s) => {
+    const pr = progress('report');
+    try {
+      return await gatherReport(s, { since, until, now, pendingOlderThanMs, top }, (step) => pr.step(step));
+    } finally {
+      pr.done();
+    }
+  });
+  if (fmt === 'json') return JSON.stringify(report, null, 2);
+  if (fmt === 'csv') return formatCsv(report).replace(/\r\n$/, '');
+  return formatText(report).replace(/\n$/, '');
+}
+
+export async function txnCommand(argv: string[]): Promise<string> {
+  const p = parseArgs(argv, { rrn: true, terminal: true, stan: true, date: true, id: true, format: true, store: true, config: true });
+  if (p.positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(p.positional[0])}`);
+  const q: EvidenceQuery = { rrn: flag(p, 'rrn'), terminal: flag(p, 'terminal'), stan: flag(p, 'stan'), businessDate: flag(p, 'date'), id: flag(p, 'id') };
+  if (q.id !== undefined && (q.rrn ?? q.terminal ?? q.stan ?? q.businessDate) !== undefined) throw new UsageError('--id names one transaction: give it alone');
+  if (q.id === undefined && q.rrn === undefined && (q.terminal === undefined || q.stan === undefined)) {
+    throw new UsageError('expected --rrn R, or --terminal T and --stan S, or --id ID');
+  }
+  if (q.stan !== undefined && q.terminal === undefined && q.rrn === undefined) throw new UsageError('--stan needs --terminal (STANs are per terminal)');
+  if (q.businessDate !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(q.businessDate)) throw new UsageError(`--date: expected YYYY-MM-DD (the business date); got ${JSON.stringify(q.businessDate)}`);
+  const fmt = format(p, ['text', 'json'] as const);
+  const found = await withStore(p, (s) => lookupTxn(s, q));
+  const what = q.id !== undefined ? `id ${q.id}` : [
+    q.rrn && `rrn ${q.rrn}`, q.terminal && `terminal ${q.terminal}`, q.stan && `stan ${q.stan}`, q.businessDate && `business date ${q.businessDate}`,
+  ].filter(Boolean).join(', ');
+  if (found.found === 'none') throw new ReportError(`no transaction with ${what}`);
+  if (found.found === 'many') {
+    const out = fmt === 'json' ? JSON.stringify({ candidates: found.candidates }, null, 2) : formatCandidatesText(found.candidates).replace(/\n$/, '');
+    throw new ReportError(`${found.candidates.length} transactions match ${what}: narrow it with --date or --terminal, or pick one with --id`, out);
+  }
+  return fmt === 'json' ? JSON.stringify(found.evidence, null, 2) : formatEvidenceText(found.evidence).replace(/\n$/, '');
+}

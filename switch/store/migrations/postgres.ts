@@ -1,0 +1,130 @@
+/**
+ * The PostgreSQL schema: the same numbered migrations as ./sqlite.ts, in PostgreSQL's
+ * dialect. Each runs once, in its own transaction under an advisory lock, and is recorded
+ * in schema_migrations (../postgres.ts, migratePostgres). Never edit a migration that has
+ * shipped: add the next one, with the same version number in both dialects.
+ *
+ * Every table lives in the store's schema (the URL's `schema`, default `public`): the
+ * statements name no schema, the connection's search_path points at it.
+ *
+ * Differences from SQLite, and why:
+ * - Times are BIGINT (epoch ms), attempts INTEGER, everything else TEXT, as in SQLite.
+ * - txns and reversals carry `ins_seq`, an identity column: SQLite's implicit rowid made
+ *   explicit, the tie-break that keeps "oldest first" in insertion order for equal times.
+ *   It is never read back as a row field.
+ * - history.seq is a BIGINT identity (SQLite: INTEGER PRIMARY KEY AUTOINCREMENT), and
+ *   history_ref indexes (ref, seq), since PostgreSQL has no rowid order within an index.
+ * - Append-only is one trigger function raising an exception on UPDATE and DELETE (row
+ *   level) and on TRUNCATE (statement level: TRUNCATE fires no row triggers).
+ *
+ * reversals.txn_id is indexed but deliberately NOT a foreign key, as in SQLite.
+ */
+import type { Migration } from './sqlite.js';
+
+export const POSTGRES_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'journal, reversals, append-only history',
+    sql: `
+CREATE TABLE txns (
+  id             TEXT PRIMARY KEY NOT NULL,
+  node           TEXT NOT NULL,
+  listener       TEXT NOT NULL,
+  sender         TEXT NOT NULL,
+  terminal       TEXT,
+  merchant       TEXT,
+  acquirer       TEXT,
+  mti            TEXT NOT NULL,
+  stan           TEXT NOT NULL,
+  f7             TEXT,
+  rrn            TEXT,
+  amount         TEXT,
+  currency       TEXT,
+  pan_masked     TEXT,
+  pan_hash       TEXT,
+  business_date  TEXT,
+  upstream       TEXT,
+  upstream_stan  TEXT,
+  state          TEXT NOT NULL,
+  response_code  TEXT,
+  failure_class  TEXT,
+  decision       TEXT,
+  reversal_id    TEXT,
+  sealed         TEXT,
+  created_at     BIGINT NOT NULL,
+  updated_at     BIGINT NOT NULL,
+  ins_seq        BIGINT GENERATED ALWAYS AS IDENTITY NOT NULL
+);
+CREATE INDEX txns_sender_stan_f7 ON txns (sender, stan, f7);
+CREATE INDEX txns_created_at ON txns (created_at);
+CREATE INDEX txns_state ON txns (state);
+
+CREATE TABLE reversals (
+  id             TEXT PRIMARY KEY NOT NULL,
+  txn_id         TEXT,
+  upstream       TEXT NOT NULL,
+  state          TEXT NOT NULL,
+  attempts       INTEGER NOT NULL,
+  reason         TEXT NOT NULL,
+  final_amount   TEXT,
+  explanation    TEXT NOT NULL,
+  original       TEXT NOT NULL,
+  message        TEXT,
+  sent_stan      TEXT,
+  enqueued_at    BIGINT NOT NULL,
+  due_at         BIGINT NOT NULL,
+  last_error     TEXT,
+  note           TEXT,
+  updated_at     BIGINT NOT NULL,
+  ins_seq        BIGINT GENERATED ALWAYS AS IDENTITY NOT NULL
+);
+CREATE INDEX reversals_state_due_at ON reversals (state, due_at);
+CREATE INDEX reversals_txn_id ON reversals (txn_id);
+
+CREATE TABLE history (
+  seq     BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  at      BIGINT NOT NULL,
+  kind    TEXT NOT NULL,
+  ref     TEXT NOT NULL,
+  state   TEXT NOT NULL,
+  detail  TEXT
+);
+CREATE INDEX history_ref ON history (ref, seq);
+
+CREATE FUNCTION history_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'history is append-only: % refused', TG_OP USING ERRCODE = 'raise_exception';
+END;
+$$;
+CREATE TRIGGER history_no_update BEFORE UPDATE ON history FOR EACH ROW EXECUTE FUNCTION history_append_only();
+CREATE TRIGGER history_no_delete BEFORE DELETE ON history FOR EACH ROW EXECUTE FUNCTION history_append_only();
+CREATE TRIGGER history_no_truncate BEFORE TRUNCATE ON history FOR EACH STATEMENT EXECUTE FUNCTION history_append_only();
+`,
+  },
+  {
+    version: 2,
+    name: 'indexes for reports and evidence look-ups',
+    sql: `
+CREATE INDEX txns_rrn ON txns (rrn);
+CREATE INDEX txns_terminal_stan ON txns (terminal, stan);
+CREATE INDEX reversals_enqueued_at ON reversals (enqueued_at);
+CREATE INDEX history_at ON history (at);
+`,
+  },
+  {
+    version: 3,
+    name: 'several nodes: heartbeats, reversal leases',
+    sql: `
+CREATE TABLE nodes (
+  node          TEXT PRIMARY KEY NOT NULL,
+  started_at    BIGINT NOT NULL,
+  heartbeat_at  BIGINT NOT NULL,
+  info          TEXT
+);
+ALTER TABLE reversals ADD COLUMN owner TEXT;
+ALTER TABLE reversals ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX reversals_state_lease ON reversals (state, lease_until);
+CREATE INDEX txns_node_state ON txns (node, state);
+`,
+  },
+];
