@@ -190,6 +190,30 @@ interface RunOutcome {
   stderrTail: string;
 }
 
+/**
+ * The guard's runs are its own: the budgets file says how long to measure, so the BENCH_*
+ * timing and selection variables of the calling shell are dropped (the suite's env may set
+ * them). Everything else passes through, REVSWITCH_BENCH_SLOWDOWN_US and BENCH_E2E_* included.
+ */
+const OWN_VARS = ['BENCH_SECONDS', 'BENCH_SAMPLES', 'BENCH_WARMUP_SECONDS', 'BENCH_ONLY', 'BENCH_RESULTS_DIR'];
+
+function suiteEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out = { ...env };
+  for (const k of OWN_VARS) delete out[k];
+  return out;
+}
+
+/** The suite run in progress: its process group is ended if the guard is interrupted. */
+let running: number | null = null;
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    if (running !== null) {
+      try { process.kill(-running, 'SIGKILL'); } catch { /* already gone */ }
+    }
+    process.exit(130);
+  });
+}
+
 function runSuite(name: string, cfg: SuiteRun, repeat: number, dir: string): Promise<RunOutcome> {
   const outDir = join(dir, `${name}-${repeat}`);
   mkdirSync(outDir, { recursive: true });
@@ -198,10 +222,11 @@ function runSuite(name: string, cfg: SuiteRun, repeat: number, dir: string): Pro
     // Detached: its own process group, so a timeout ends the suite's children too.
     const child = spawn(process.execPath, [...RUNNER, ...cfg.args, name], {
       cwd: repoRoot(),
-      env: { ...process.env, ...cfg.env, BENCH_RESULTS_DIR: outDir },
+      env: { ...suiteEnv(process.env), ...cfg.env, BENCH_RESULTS_DIR: outDir },
       stdio: ['ignore', 'ignore', 'pipe'],
       detached: true,
     });
+    running = child.pid ?? null;
     let stderr = '';
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (d: string) => { stderr = (stderr + d).slice(-20_000); });
@@ -212,6 +237,7 @@ function runSuite(name: string, cfg: SuiteRun, repeat: number, dir: string): Pro
     }, cfg.timeoutSeconds * 1000);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      running = null;
       let result: Record<string, unknown> | null = null;
       try {
         result = JSON.parse(readFileSync(join(outDir, `${name}-latest.json`), 'utf8')) as Record<string, unknown>;
@@ -240,6 +266,8 @@ interface FigureRun {
   value: number | null;
   /** Why this run gives no value (crash, missing figure, a failed check it relies on). */
   invalid?: string;
+  /** The run wrote a result, but the budget's path is not in it: the budget is broken. */
+  pathMissing?: boolean;
 }
 
 interface Figure {
@@ -254,6 +282,8 @@ interface Figure {
   runs: FigureRun[];
   pass: boolean;
   reason: string | null;
+  /** Every run wrote a result without the budget's path in it: a broken budget (exit 2). */
+  brokenPath: boolean;
   note: string;
 }
 
@@ -265,14 +295,14 @@ function failedChecks(result: Record<string, unknown>): Check[] {
 function figureRun(b: Budget, o: RunOutcome): FigureRun {
   if (o.result === null) {
     const why = o.timedOut ? `timed out after ${o.seconds.toFixed(0)} s` : `exit ${o.exitCode ?? o.signal}, no result file`;
-    return { repeat: o.repeat, value: null, invalid: `suite run ${o.repeat} crashed (${why}): ${o.stderrTail.split('\n').pop() ?? ''}` };
+    return { repeat: o.repeat, value: null, invalid: `suite run ${o.repeat} gave no result (${why}): ${o.stderrTail.split('\n').pop() ?? ''}` };
   }
   const failed = failedChecks(o.result).filter((c) => b.checks === undefined || b.checks.some((p) => c.name.startsWith(p)));
   if (failed.length > 0) {
     return { repeat: o.repeat, value: null, invalid: `run ${o.repeat}: check failed: ${failed[0].name}: ${failed[0].detail}` };
   }
   const got = lookup(o.result, b.path);
-  if ('missing' in got) return { repeat: o.repeat, value: null, invalid: `run ${o.repeat}: ${got.missing}` };
+  if ('missing' in got) return { repeat: o.repeat, value: null, invalid: `run ${o.repeat}: ${got.missing}`, pathMissing: true };
   return { repeat: o.repeat, value: got.value };
 }
 
@@ -286,6 +316,7 @@ function judge(b: Budget, outcomes: readonly RunOutcome[]): Figure {
     id: b.id, suite: b.suite, path: b.path, op: b.op, budget: b.value, target: b.target ?? null, unit: b.unit ?? '',
     value, runs, pass,
     reason: bad?.invalid ?? (values.length === 0 ? 'no run' : null),
+    brokenPath: runs.length > 0 && runs.every((r) => r.pathMissing === true),
     note: b.note,
   };
 }
@@ -307,6 +338,11 @@ function figureLine(f: Figure, idWidth = 0): string {
 // ---------------------------------------------------------------- main
 
 class UsageError extends Error {}
+
+function displayPath(p: string): string {
+  const r = relative(process.cwd(), p);
+  return r === '' || r.startsWith('..') ? p : r;
+}
 
 interface Args {
   only: string[];
@@ -378,7 +414,7 @@ async function main(): Promise<number> {
   }
 
   const commit = gitCommit();
-  log(`bench guard: ${budgets.length} figure(s) from ${relative(process.cwd(), args.budgetsFile) || args.budgetsFile}; suites ${suiteNames
+  log(`bench guard: ${budgets.length} figure(s) from ${displayPath(args.budgetsFile)}; suites ${suiteNames
     .map((s) => `${s} x${args.repeats ?? file.suites[s].repeats}`).join(', ')}; commit ${commit}`);
   if (process.env.REVSWITCH_BENCH_SLOWDOWN_US) log(`bench guard: REVSWITCH_BENCH_SLOWDOWN_US=${process.env.REVSWITCH_BENCH_SLOWDOWN_US}: decode is slowed down on purpose`);
 
@@ -440,6 +476,12 @@ async function main(): Promise<number> {
     writeAtomic(path, JSON.stringify(record, null, 2) + '\n');
     console.log(`wrote ${path}`);
   }
+  const broken = figures.filter((f) => f.brokenPath);
+  for (const f of broken) {
+    const i = file.budgets.findIndex((b) => b.id === f.id);
+    console.error(`bench guard: broken budgets file: ${args.budgetsFile}: budgets[${i}] (${f.id}).path: ${f.path}: not in the ${f.suite} result (${f.reason ?? ''})`);
+  }
+  if (broken.length > 0) return 2;
   return failed.length === 0 ? 0 : 1;
 }
 

@@ -68,7 +68,8 @@ const USAGE = `usage: node dist/bench/run.js [--quick] [--no-write] [--plot] [--
   --no-write  print the table only, do not write bench/results/
   --plot      also write the suite's plots (e2e: bench/results/e2e-latency.svg)
   --list      list the suites and exit
-env: BENCH_SECONDS (per sample), BENCH_SAMPLES, BENCH_WARMUP_SECONDS, BENCH_RESULTS_DIR`;
+env: BENCH_SECONDS (per sample), BENCH_SAMPLES, BENCH_WARMUP_SECONDS, BENCH_RESULTS_DIR,
+     BENCH_ONLY (case-id prefixes; codec and matcher)`;
 
 function parseArgs(argv: string[]): { options: BenchOptions; suites: string[]; list: boolean; plot: boolean } {
   let quick = false;

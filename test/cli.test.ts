@@ -5,27 +5,16 @@
  * through tsx instead, so the test always exercises the current code.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { nodeArgsFor } from './support/built.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const DIST_CLI = join(ROOT, 'dist', 'switch', 'cli.js');
 
-function newestSource(dir: string): number {
-  let newest = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) newest = Math.max(newest, newestSource(p));
-    else if (e.name.endsWith('.ts')) newest = Math.max(newest, statSync(p).mtimeMs);
-  }
-  return newest;
-}
 
-const useDist = existsSync(DIST_CLI)
-  && statSync(DIST_CLI).mtimeMs >= Math.max(newestSource(join(ROOT, 'codec')), newestSource(join(ROOT, 'switch')));
-const CLI_ARGS = useDist ? [DIST_CLI] : ['--import=tsx', join(ROOT, 'switch', 'cli.ts')];
+const CLI_ARGS = nodeArgsFor('switch/cli', ['codec', 'switch']);
 
 interface Run {
   status: number | null;
@@ -57,7 +46,7 @@ const PURCHASE = hex(`
 `);
 const PURCHASE_FIELDS = { mti: '0200', 2: '4111111111111111', 3: '000000', 35: '4111111111111111=2512101' };
 
-t.comment(`CLI under test: ${useDist ? 'dist/switch/cli.js' : 'tsx switch/cli.ts'}`);
+t.comment(`CLI under test: ${CLI_ARGS.length === 1 ? 'dist/switch/cli.js' : 'tsx switch/cli.ts'}`);
 
 t.test('decode masks card data by default', async (t) => {
   const r = cli(['decode', PURCHASE]);

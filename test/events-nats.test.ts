@@ -12,7 +12,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from 'nats';
@@ -21,20 +20,10 @@ import { NATS_EVENTS_DEFAULTS } from '../switch/config.js';
 import { eventSchema, NatsSink, splitDelimited } from '../switch/events/index.js';
 import { createLogger } from '../switch/log.js';
 import { sale, startHarness } from './support/switch-harness.js';
+import { freePort } from './support/built.js';
 
 const NATS_SERVER = '/usr/sbin/nats-server';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Starts nats-server with JetStream; resolves once it says it is ready. */
 function startNats(port: number, storeDir: string): Promise<ChildProcess> {

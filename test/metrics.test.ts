@@ -6,7 +6,6 @@
  * sleeps: every wait polls a condition with a cap.
  */
 import { spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import t from 'tap';
 import { encode, frame, getDialect } from '../codec/index.js';
 import { startSwitch } from '../switch/cli/start-command.js';
@@ -16,6 +15,7 @@ import { decodeReason, mtiClassOf, mtiSlot } from '../switch/metrics.js';
 import { startIssuer, type IssuerSim } from '../switch/sim/issuer.js';
 import { IsoError } from '../codec/index.js';
 import { sale, startHarness } from './support/switch-harness.js';
+import { freePort } from './support/built.js';
 
 const D87 = getDialect('iso87a');
 
@@ -71,17 +71,6 @@ function promtool(): string | null {
   return r.error ? null : 'promtool';
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 t.test('MTI class and decode-error reason: bounded label values', async (tt) => {
   tt.equal(mtiClassOf(mtiSlot('0200')), '0200');
