@@ -10,6 +10,7 @@ import { RULES_USAGE, rulesCommand } from './cli/rules-commands.js';
 import { DEMO_USAGE, DemoFailed, demoCommand } from './cli/demo-command.js';
 import { MANUAL_USAGE, ManualError, manualCommand } from './cli/manual-commands.js';
 import { MIGRATE_USAGE, MigrateError, migrateCommand } from './cli/migrate-command.js';
+import { NODES_USAGE, NodesError, nodesCommand } from './cli/nodes-command.js';
 import { REPORT_USAGE, ReportError, TXN_USAGE, reportCommand, txnCommand } from './cli/report-commands.js';
 import { SIM_USAGE, simCommand } from './cli/sim-commands.js';
 import { START_USAGE, startCommand } from './cli/start-command.js';
@@ -26,6 +27,7 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   sim: { run: simCommand, usage: SIM_USAGE },
   manual: { run: manualCommand, usage: MANUAL_USAGE },
   migrate: { run: migrateCommand, usage: MIGRATE_USAGE },
+  nodes: { run: nodesCommand, usage: NODES_USAGE },
   report: { run: reportCommand, usage: REPORT_USAGE },
   txn: { run: txnCommand, usage: TXN_USAGE },
 };
@@ -61,7 +63,7 @@ export async function main(argv: string[]): Promise<number> {
       for (const line of e.message.split('\n')) process.stderr.write(`revswitch ${name}: ${prefix}${line}\n`);
       return 1;
     }
-    if (e instanceof ManualError || e instanceof MigrateError) {
+    if (e instanceof ManualError || e instanceof MigrateError || e instanceof NodesError) {
       process.stderr.write(`revswitch ${name}: ${e.message}\n`);
       return 1;
     }

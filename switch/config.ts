@@ -52,6 +52,13 @@ export interface SwitchConfig {
   reversal: { window: number; responseTimeoutMs: number; backoffMs: number[]; maxAttempts: number; maxAgeMs: number };
   /** Lifecycle event sinks (switch/events/); none configured: events are off and cost nothing. */
   events: EventsConfig;
+  /**
+   * Several nodes on one store (docs/deployment.md): a heartbeat every heartbeatMs; a
+   * reversal leased to a node is taken by another leaseMs after the node stops renewing;
+   * a node whose heartbeat is older than nodeDeadMs is dead, and its unfinished
+   * transactions are taken over and reversed.
+   */
+  cluster: { heartbeatMs: number; leaseMs: number; nodeDeadMs: number };
 }
 
 export interface NatsEventsConfig {
@@ -110,6 +117,7 @@ export function defaultConfig(): SwitchConfig {
     upstreamTimeoutMs: null,
     reversal: { window: 16, responseTimeoutMs: 5000, backoffMs: [1000, 5000, 30_000, 60_000, 300_000], maxAttempts: 20, maxAgeMs: 24 * 3_600_000 },
     events: {},
+    cluster: { heartbeatMs: 1000, leaseMs: 10_000, nodeDeadMs: 15_000 },
   };
 }
 
@@ -166,7 +174,7 @@ export function parseHostPort(v: string, what: string, source = 'command line'):
 
 const LISTENER_KEYS = ['name', 'host', 'port', 'dialect', 'framing', 'maxFrame', 'maxConnections', 'idleTimeoutMs'] as const;
 const UPSTREAM_KEYS = ['name', 'host', 'port', 'dialect', 'framing', 'maxFrame', 'timeoutMs', 'echoIdleMs', 'netTimeoutMs', 'signOn', 'reconnectBackoffMs'] as const;
-const TOP_KEYS = ['listeners', 'upstreams', 'rules', 'store', 'admin', 'logLevel', 'tickMs', 'retentionMs', 'maxRetained', 'panHashKey', 'node', 'reversal', 'events'] as const;
+const TOP_KEYS = ['listeners', 'upstreams', 'rules', 'store', 'admin', 'logLevel', 'tickMs', 'retentionMs', 'maxRetained', 'panHashKey', 'node', 'reversal', 'events', 'cluster'] as const;
 
 /** Validates parsed JSON over the defaults. `source` names the file in every error. */
 export function configFromJson(data: unknown, source: string): SwitchConfig {
@@ -243,6 +251,16 @@ export function configFromJson(data: unknown, source: string): SwitchConfig {
     if (v.maxAgeMs !== undefined) c.reversal.maxAgeMs = r.int(v.maxAgeMs, 'reversal.maxAgeMs', 1000, 90 * 86_400_000);
   }
   if (o.events !== undefined) c.events = eventsFromJson(r, o.events);
+  if (o.cluster !== undefined) {
+    const v = r.obj(o.cluster, 'cluster');
+    r.keys(v, 'cluster', ['heartbeatMs', 'leaseMs', 'nodeDeadMs']);
+    if (v.heartbeatMs !== undefined) c.cluster.heartbeatMs = r.int(v.heartbeatMs, 'cluster.heartbeatMs', 50, 60_000);
+    if (v.leaseMs !== undefined) c.cluster.leaseMs = r.int(v.leaseMs, 'cluster.leaseMs', 300, 600_000);
+    if (v.nodeDeadMs !== undefined) c.cluster.nodeDeadMs = r.int(v.nodeDeadMs, 'cluster.nodeDeadMs', 100, 3_600_000);
+    if (c.cluster.nodeDeadMs < 2 * c.cluster.heartbeatMs) {
+      r.fail('cluster.nodeDeadMs', `at least twice cluster.heartbeatMs (${c.cluster.heartbeatMs}): one late heartbeat must not make a node dead`, c.cluster.nodeDeadMs);
+    }
+  }
   return c;
 }
 

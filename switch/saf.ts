@@ -50,6 +50,13 @@ export interface SafOptions {
   now?: () => number;
   /** Lifecycle events, emitted once each transition is durable; null or absent: off. */
   events?: EventBus | null;
+  /**
+   * Several nodes on one store: this node's id and lease length. With it, every entry this
+   * queue holds is leased to the node in the store; the leases are renewed every
+   * leaseMs/3, rows nobody holds (or whose lease expired: a dead node's) are claimed then,
+   * and nothing is sent while the node cannot show a live lease. Without it: one node.
+   */
+  lease?: { node: string; leaseMs: number; claimLimit?: number } | null;
 }
 
 interface Entry {
@@ -76,6 +83,9 @@ interface Entry {
   ev: EventBase | null;
 }
 
+/** Lease mode: the most rows one claim at start (or after a lapsed lease) takes. */
+const LOAD_LIMIT = 100_000;
+
 /** Finished entries stay visible to get() this long. */
 const KEEP_DONE_MS = 15 * 60_000;
 
@@ -92,31 +102,117 @@ export class SafQueue implements ReversalQueue {
   private doneHead = 0;
   private active = 0;
   private timer: NodeJS.Timeout | null = null;
+  private leaseTimer: NodeJS.Timeout | null = null;
+  /** Lease mode: until when this node's leases are known to hold (the last renewal's start + leaseMs). */
+  private leaseOkUntil = 0;
+  /** A renewal came too late: entries may have been claimed by another node; resync at the next renewal. */
+  private leaseLapsed = false;
+  private leaseBusy = false;
   private readonly now: () => number;
 
   constructor(private readonly store: Store, private readonly links: ReadonlyMap<string, ReversalLink>, private readonly opts: SafOptions) {
     this.now = opts.now ?? Date.now;
   }
 
-  /** Resumes every pending or sent reversal from the store. Call once, before start(). */
+  /**
+   * Resumes every pending or sent reversal from the store. Call once, before start(). In
+   * lease mode: the ones this node may take (its own from before a restart, unowned ones,
+   * expired leases), leased to it.
+   */
   async load(): Promise<number> {
-    const rows = await this.store.reversals(['pending', 'sent']);
-    const now = this.now();
-    for (const row of rows) {
-      const e = this.fromRow(row);
-      if (!e) continue;
-      this.entries.set(e.id, e);
-      this.active++;
-      if (e.sentStan !== null) this.stansInUse.add(`${e.upstream}|${e.sentStan}`);
-      if (row.state === 'sent') {
-        // Its answer cannot come any more (the connection died with the process): the
-        // attempt failed, and the next send is a repeat of the same message.
-        this.transition(e, { from: ['sent'], state: 'pending', dueAt: now, lastError: 'the switch restarted while it was in flight', detail: 'resumed after restart' });
-      }
-      this.schedule(e);
+    const lease = this.opts.lease;
+    const started = this.now();
+    const rows = lease
+      ? await this.store.claimReversals(lease.node, started, lease.leaseMs, LOAD_LIMIT, true)
+      : await this.store.reversals(['pending', 'sent']);
+    if (lease) this.leaseOkUntil = started + lease.leaseMs;
+    let n = 0;
+    for (const row of rows) if (this.adopt(row, 'the switch restarted while it was in flight', 'resumed after restart')) n++;
+    if (n > 0) this.opts.log.warn('reversals resumed from the store', { count: n });
+    return n;
+  }
+
+  /** A row from the store into the mirror (load, or a claim); a `sent` one resumes as a repeat of its message. */
+  private adopt(row: ReversalRow, why: string, detail: string): boolean {
+    if (this.entries.has(row.id)) return false;
+    const e = this.fromRow(row);
+    if (!e) return false;
+    this.entries.set(e.id, e);
+    this.active++;
+    if (e.sentStan !== null) this.stansInUse.add(`${e.upstream}|${e.sentStan}`);
+    if (row.state === 'sent') {
+      // Its answer cannot come any more (the connection died with the process that sent
+      // it): the attempt failed, and the next send is a repeat of the same message.
+      this.transition(e, { from: ['sent'], state: 'pending', dueAt: this.now(), lastError: why, detail });
     }
-    if (rows.length > 0) this.opts.log.warn('reversals resumed from the store', { count: rows.length });
-    return rows.length;
+    this.schedule(e);
+    return true;
+  }
+
+  /** Lease mode, every leaseMs/3: renew this node's leases, then claim what nobody holds. */
+  private async leaseTick(): Promise<void> {
+    const lease = this.opts.lease;
+    if (!lease || this.leaseBusy) return;
+    this.leaseBusy = true;
+    try {
+      const t0 = this.now();
+      if (t0 >= this.leaseOkUntil && this.leaseOkUntil > 0) this.leaseLapsed = true;
+      await this.store.renewLeases(lease.node, t0 + lease.leaseMs);
+      if (this.leaseLapsed) {
+        // Another node may have claimed some of ours meanwhile: keep only what the store
+        // says is ours (claimed again with includeOwn), drop the rest from the mirror.
+        const mine = await this.store.claimReversals(lease.node, t0, lease.leaseMs, LOAD_LIMIT, true);
+        if (mine.length < LOAD_LIMIT) {
+          const ids = new Set(mine.map((r) => r.id));
+          for (const e of [...this.entries.values()]) if ((e.state === 'pending' || e.state === 'sent') && !e.busy && !ids.has(e.id)) this.drop(e);
+        }
+        for (const row of mine) this.adopt(row, 'taken over: its lease had expired', 'claimed after a lapsed lease');
+        this.leaseLapsed = false;
+      }
+      this.leaseOkUntil = t0 + lease.leaseMs;
+      const limit = lease.claimLimit ?? 1000;
+      const rows = await this.store.claimReversals(lease.node, this.now(), lease.leaseMs, limit);
+      let n = 0;
+      for (const row of rows) if (this.adopt(row, 'taken over from another node', `claimed by ${lease.node}`)) n++;
+      if (n > 0) {
+        this.opts.counters.inc('reversals_claimed', n);
+        this.opts.log.warn('reversals claimed from the shared queue', { count: n, node: lease.node });
+        this.pump();
+      }
+    } catch (err) {
+      this.opts.counters.inc('store_errors');
+      this.opts.log.error('reversal leases not renewed', { error: (err as Error).message });
+    } finally {
+      this.leaseBusy = false;
+    }
+  }
+
+  /**
+   * Lease mode, at a planned shutdown (after stop()): gives up the leases on what is still
+   * pending or sent, so another node takes them at its next claim instead of after leaseMs.
+   */
+  async releaseLeases(): Promise<number> {
+    const lease = this.opts.lease;
+    if (!lease) return 0;
+    const ids = [...this.entries.values()].filter((e) => e.state === 'pending' || e.state === 'sent').map((e) => e.id);
+    await this.store.flush();
+    return this.store.releaseLeases(lease.node, ids);
+  }
+
+  /** Lease mode: whether this node may send now (its leases are known to hold, with a margin). */
+  private mayLeaseSend(now: number): boolean {
+    const lease = this.opts.lease;
+    return !lease || (!this.leaseLapsed && now < this.leaseOkUntil - Math.min(500, lease.leaseMs / 10));
+  }
+
+  /** Lets go of an entry another node now holds: out of the mirror, no write. */
+  private drop(e: Entry): void {
+    if (e.state === 'sent') this.release(e);
+    if (e.sentStan !== null) this.stansInUse.delete(`${e.upstream}|${e.sentStan}`);
+    e.state = 'cancelled'; // local only: the heaps and lines skip it
+    this.entries.delete(e.id);
+    if (this.active > 0) this.active--;
+    this.opts.log.warn('reversal left to another node: its lease lapsed here', { id: e.id });
   }
 
   private fromRow(row: ReversalRow): Entry | null {
@@ -158,7 +254,7 @@ export class SafQueue implements ReversalQueue {
     // with its 0400, in one commit; the 0400 leaves as soon as that commit lands.
     const link = this.links.get(e.upstream);
     const fast = link !== undefined && link.isUp && (this.inFlight.get(e.upstream) ?? 0) < this.opts.window
-      && this.build(e, link, now) === null;
+      && this.mayLeaseSend(now) && this.build(e, link, now) === null;
     if (fast) this.inFlight.set(e.upstream, (this.inFlight.get(e.upstream) ?? 0) + 1);
     const row: ReversalRow = {
       id: e.id, txnId: e.txnId, upstream: e.upstream, state: fast ? 'sent' : 'pending', attempts: fast ? 1 : 0, reason: e.reason,
@@ -166,6 +262,10 @@ export class SafQueue implements ReversalQueue {
       message: fast ? sealMessage(e.message as IsoMessage, this.opts.keys) : null, sentStan: fast ? e.sentStan : null,
       enqueuedAt: now, dueAt: fast ? now + this.opts.responseTimeoutMs : now, lastError: null, note: null, updatedAt: now,
     };
+    if (this.opts.lease) {
+      row.owner = this.opts.lease.node;
+      row.leaseUntil = now + this.opts.lease.leaseMs;
+    }
     this.opts.counters.inc('reversals_queued');
     this.opts.log.info('reversal queued', { id: e.id, upstream: e.upstream, reason: e.reason, partial: req.finalAmount !== undefined, why: req.explanation });
     this.insert(e, row);
@@ -281,11 +381,19 @@ export class SafQueue implements ReversalQueue {
     // start at once when a write lands or an answer frees a slot.
     this.timer = setInterval(() => this.pump(), 10);
     this.timer.unref();
+    const lease = this.opts.lease;
+    if (lease) {
+      this.leaseTimer = setInterval(() => void this.leaseTick(), Math.max(50, Math.floor(lease.leaseMs / 3)));
+      this.leaseTimer.unref();
+      void this.leaseTick();
+    }
   }
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    if (this.leaseTimer) clearInterval(this.leaseTimer);
+    this.leaseTimer = null;
   }
 
   /** Drives every entry that is due. Cheap when nothing is: two heap peeks. */
@@ -307,8 +415,9 @@ export class SafQueue implements ReversalQueue {
       line.push(e);
       e.queued = true;
     }
+    const mayLeaseSend = this.mayLeaseSend(now);
     for (const [upstream, line] of this.ready) {
-      if (line.length === 0) continue;
+      if (line.length === 0 || !mayLeaseSend) continue;
       const link = this.links.get(upstream);
       if (!link || !link.isUp) continue;
       let busy = this.inFlight.get(upstream) ?? 0;

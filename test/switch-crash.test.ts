@@ -23,8 +23,7 @@
  * a seeded PRNG.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,23 +40,12 @@ import { createRng } from '../switch/sim/prng.js';
 import { runTerminals } from '../switch/sim/terminals.js';
 import { connectStore } from '../switch/store/index.js';
 import type { Store } from '../switch/store/types.js';
+import { freePort, nodeArgsFor } from './support/built.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const DIST_CLI = join(ROOT, 'dist', 'switch', 'cli.js');
 
-function newestSource(dir: string): number {
-  let newest = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) newest = Math.max(newest, newestSource(p));
-    else if (e.name.endsWith('.ts')) newest = Math.max(newest, statSync(p).mtimeMs);
-  }
-  return newest;
-}
 
-const useDist = existsSync(DIST_CLI)
-  && statSync(DIST_CLI).mtimeMs >= Math.max(...['codec', 'rules', 'switch'].map((d) => newestSource(join(ROOT, d))));
-const CLI_ARGS = useDist ? [DIST_CLI] : ['--import=tsx', join(ROOT, 'switch', 'cli.ts')];
+const CLI_ARGS = nodeArgsFor('switch/cli');
 
 const UPSTREAM_TIMEOUT_MS = 500;
 const LATE_MS = 900;
@@ -66,17 +54,6 @@ const TERMINAL_SEED = 5_005;
 const KILL_SEED = 0x5eed;
 
 /** A port free right now; the switch binds it at every (re)start. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 
@@ -184,7 +161,7 @@ t.test('SIGKILL twice under load: every approval kept holds its money, nothing e
 
   let current = spawnSwitch();
   const firstReadyMs = await ready(current);
-  tt.comment(`switch #1 ready in ${firstReadyMs} ms (${useDist ? 'dist/switch/cli.js' : 'tsx switch/cli.ts'}), port ${port}`);
+  tt.comment(`switch #1 ready in ${firstReadyMs} ms (${CLI_ARGS.length === 1 ? 'dist/switch/cli.js' : 'tsx switch/cli.ts'}), port ${port}`);
 
   // Two kill moments between 1.5 s and 6 s into the load, at least 1.5 s apart.
   const rng = createRng(KILL_SEED);

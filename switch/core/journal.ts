@@ -106,6 +106,8 @@ export class Journal {
       businessDate: this.calendar().businessDate(now), upstream: txn.upstream, upstreamStan: stanString(txn.upstreamStan),
       state: 'forwarded', responseCode: null, failureClass: null, decision: null, reversalId: null,
       sealed: sealMessage(sent, this.keys), createdAt: now, updatedAt: now,
+      // Across nodes: a second request with this key is refused by the store (isDuplicateRequest).
+      dupKey: req.get(7) === undefined ? null : txn.key,
     };
     const p = this.store.insertTxn(row);
     if (this.events) {

@@ -25,7 +25,7 @@ import type { ReversalQueue } from '../reversals.js';
 import { SafQueue } from '../saf.js';
 import { MemoryStore } from '../store/memory.js';
 import { CardKeys } from '../store/secrets.js';
-import type { Store } from '../store/types.js';
+import { isDuplicateRequest, type Store, type TxnRow } from '../store/types.js';
 import { Journal } from './journal.js';
 import { senderOf, TxnTable, type Txn } from '../txns.js';
 import { UpstreamLink } from '../upstream.js';
@@ -70,6 +70,12 @@ export class Switch {
   private readonly listeners: Listening[] = [];
   private readonly velocity: Velocity;
   private sweepTimer: NodeJS.Timeout | null = null;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private orphanTimer: NodeJS.Timeout | null = null;
+  private orphanBusy = false;
+  /** This node's id in the store (config `node`, default the host name). */
+  readonly node: string;
+  private readonly startedAt = Date.now();
   /** The switch opened (and closes) the store itself: the in-memory default. */
   private readonly ownsStore: boolean;
   private stopping = false;
@@ -81,7 +87,8 @@ export class Switch {
     this.velocity = new Velocity(rules.velocityWindowMs);
     const keys = deps.keys ?? new CardKeys(cfg.panHashKey ? Buffer.from(cfg.panHashKey, 'utf8') : randomBytes(32));
     this.ownsStore = deps.store === undefined;
-    this.journal = new Journal(deps.store ?? new MemoryStore(), keys, cfg.node ?? hostname(), () => this.rules.current.calendar, log, this.counters, deps.events ?? null);
+    this.node = cfg.node ?? hostname();
+    this.journal = new Journal(deps.store ?? new MemoryStore(), keys, this.node, () => this.rules.current.calendar, log, this.counters, deps.events ?? null);
     for (const u of cfg.upstreams) {
       const link = new UpstreamLink({
         name: u.name, host: u.host, port: u.port, dialect: dialects(u.dialect), framing: u.framing,
@@ -95,6 +102,7 @@ export class Switch {
       window: cfg.reversal.window, responseTimeoutMs: cfg.reversal.responseTimeoutMs, backoffMs: cfg.reversal.backoffMs,
       maxAttempts: cfg.reversal.maxAttempts, maxAgeMs: cfg.reversal.maxAgeMs,
       outcomeOf: (rc) => this.rules.current.reversalResponse(rc), log, counters: this.counters, keys, events: deps.events ?? null,
+      lease: { node: this.node, leaseMs: cfg.cluster.leaseMs },
     });
     this.reversals = this.saf;
     this.matcher = new Matcher<number, Txn>({ tickMs: cfg.tickMs, onExpire: (stan, txn) => this.expire(stan, txn) });
@@ -117,6 +125,9 @@ export class Switch {
   /** Recovers from the store first: nothing is accepted before every orphan has its reversal queued. */
   async start(): Promise<void> {
     if (this.ownsStore) await this.journal.store.open();
+    // Alive before anything else (a failure stops the start): no other node may take this
+    // one's work from here on.
+    await this.journal.store.heartbeat(this.node, Date.now(), JSON.stringify({ pid: process.pid, host: hostname(), startedAt: this.startedAt }));
     await this.recover();
     this.matcher.start();
     this.reversals.start();
@@ -124,6 +135,63 @@ export class Switch {
     for (const cfg of this.cfg.listeners) await this.listen(cfg);
     this.sweepTimer = setInterval(() => this.sweep(), 1000);
     this.sweepTimer.unref();
+    this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.cfg.cluster.heartbeatMs);
+    this.heartbeatTimer.unref();
+    this.orphanTimer = setInterval(() => void this.takeOrphans(), Math.max(100, Math.floor(this.cfg.cluster.nodeDeadMs / 4)));
+    this.orphanTimer.unref();
+  }
+
+  /** This node's heartbeat row; a failed one is logged (the next may land before nodeDeadMs). */
+  private async heartbeat(): Promise<void> {
+    const info = JSON.stringify({ pid: process.pid, host: hostname(), startedAt: this.startedAt, ports: this.listeners.length ? this.ports() : [] });
+    try {
+      await this.journal.store.heartbeat(this.node, Date.now(), info);
+    } catch (e) {
+      this.counters.inc('store_errors');
+      this.log.error('heartbeat not stored', { node: this.node, error: (e as Error).message });
+    }
+  }
+
+  /**
+   * Another node's heartbeat stopped: the transactions it sent upstream without an outcome
+   * become this node's, and are treated as crash recovery treats its own (timed out, so
+   * rules/ says reverse). Its reversals come over through the reversal leases.
+   */
+  private async takeOrphans(): Promise<void> {
+    if (this.orphanBusy || this.stopping) return;
+    this.orphanBusy = true;
+    try {
+      const now = Date.now();
+      const rows = await this.journal.store.claimOrphanTxns(this.node, now - this.cfg.cluster.nodeDeadMs, now);
+      if (rows.length > 0) {
+        this.log.warn('took over transactions of a node that stopped heartbeating', { count: rows.length, from: [...new Set(rows.map((r) => r.node))].join(',') });
+        for (const row of rows) this.reverseOrphan(row, false);
+      }
+    } catch (e) {
+      this.counters.inc('store_errors');
+      this.log.error('orphan takeover failed; retried', { error: (e as Error).message });
+    } finally {
+      this.orphanBusy = false;
+    }
+  }
+
+  private listenerDialect(name: string): Dialect {
+    return this.dialects((this.cfg.listeners.find((x) => x.name === name) ?? this.cfg.listeners[0]).dialect);
+  }
+
+  /** A transaction left in flight (by this node before a restart, or by a dead one) reversed as a timeout. */
+  private reverseOrphan(row: TxnRow, record: boolean): void {
+    const t = this.journal.rebuild(row, this.listenerDialect(row.listener), this.links.get(row.upstream ?? '')?.dialect);
+    if (!t) {
+      // Left as it is, so every start reports it until an operator acts.
+      this.counters.inc('recovery_failed');
+      this.log.error('cannot reverse a transaction left in flight: its upstream is not configured or its row is unreadable', { txn: row.id, upstream: row.upstream });
+      return;
+    }
+    this.txns.add(t);
+    this.counters.inc(record ? 'recovered_in_flight' : 'orphans_taken_over');
+    if (record) void this.journal.record(t, { note: 'found without an outcome at start-up: the switch stopped while it was in flight' }, 'recovered');
+    this.decideAndAct(t, 'timeout');
   }
 
   /** Resolves true once an upstream link is signed on, false after maxMs. */
@@ -141,28 +209,17 @@ export class Switch {
     const store = this.journal.store;
     await this.saf.load();
     const now = Date.now();
-    const listenerDialect = (name: string): Dialect =>
-      this.dialects((this.cfg.listeners.find((x) => x.name === name) ?? this.cfg.listeners[0]).dialect);
     for (const row of await store.recentTxns(now - this.cfg.retentionMs)) {
       if (row.state === 'forwarded') continue;
-      const t = this.journal.rebuild(row, listenerDialect(row.listener), this.links.get(row.upstream ?? '')?.dialect);
+      const t = this.journal.rebuild(row, this.listenerDialect(row.listener), this.links.get(row.upstream ?? '')?.dialect);
       if (t) this.txns.add(t);
     }
-    const orphans = await store.unfinishedTxns();
-    for (const row of orphans) {
-      const t = this.journal.rebuild(row, listenerDialect(row.listener), this.links.get(row.upstream ?? '')?.dialect);
-      if (!t) {
-        // Left as it is, so every start reports it until an operator acts.
-        this.counters.inc('recovery_failed');
-        this.log.error('cannot reverse a transaction left in flight: its upstream is not configured or its row is unreadable', { txn: row.id, upstream: row.upstream });
-        continue;
-      }
-      this.txns.add(t);
-      this.counters.inc('recovered_in_flight');
-      void this.journal.record(t, { note: 'found without an outcome at start-up: the switch stopped while it was in flight' }, 'recovered');
-      this.decideAndAct(t, 'timeout');
-    }
+    // Only this node's own: another node's in-flight sales are its business while it
+    // heartbeats, and become orphans (takeOrphans) when it stops.
+    const orphans = (await store.unfinishedTxns()).filter((row) => row.node === this.node);
+    for (const row of orphans) this.reverseOrphan(row, true);
     await store.flush();
+    await this.takeOrphans();
     if (orphans.length > 0) this.log.warn('crash recovery: transactions left in flight were treated as timed out', { count: orphans.length });
   }
 
@@ -180,10 +237,16 @@ export class Switch {
     if (left > 0) this.log.error('reversals still outstanding at shutdown', { outstanding: left });
     this.matcher.stop();
     this.reversals.stop();
+    if (left > 0) {
+      // Another node (if any) takes them at its next claim rather than after the lease.
+      await this.saf.releaseLeases().catch((e: unknown) => this.log.error('reversal leases not released at shutdown', { error: (e as Error).message }));
+    }
     await this.journal.store.flush().catch((e: unknown) => this.log.error('journal flush failed at shutdown', { error: (e as Error).message }));
     for (const link of this.links.values()) link.stop();
     for (const l of this.listeners) for (const c of l.conns) c.close();
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    if (this.orphanTimer) clearInterval(this.orphanTimer);
     await Promise.all(closed);
     if (this.ownsStore) await this.journal.store.close();
   }
@@ -301,12 +364,62 @@ export class Switch {
       () => this.send(l, txn, link, own),
       (err: unknown) => {
         this.matcher.resolve(own);
+        if (isDuplicateRequest(err)) {
+          this.duplicateOfStored(l, txn, this.upstreamTimeout(link));
+          return;
+        }
         txn.state = 'not_sent';
         this.counters.inc('store_errors');
         this.log.error('journal write failed; request not forwarded', { txn: txn.id, error: (err as Error).message });
         this.finish(l, txn, this.localAnswer(l, msg, 'issuer_unavailable'));
       },
     );
+  }
+
+  /**
+   * The store refused the journal row: another transaction (on another node, or from
+   * before a restart) holds this sender|STAN|F7. Never forwarded; the terminal gets that
+   * transaction's outcome once it has one (polled until the upstream deadline), else 91.
+   */
+  private duplicateOfStored(l: Listening, txn: Txn, timeoutMs: number): void {
+    this.counters.inc('duplicates');
+    this.counters.inc('duplicates_across_nodes');
+    txn.state = 'not_sent';
+    txn.sent = null;
+    txn.upstream = '';
+    const req = txn.request;
+    const terminal = req.get(41) ?? '';
+    const stan = req.get(11) ?? '';
+    const f7 = req.get(7) ?? null;
+    const sender = senderOf(req);
+    const deadline = Date.now() + timeoutMs + 1000;
+    const answer = (row: TxnRow | undefined): void => {
+      if (txn.answer !== null) return; // answered already (its deadline passed first)
+      const code = row && (row.state === 'approved' || row.state === 'declined') ? row.responseCode : null;
+      this.log.info('duplicate of a transaction in the store: answered from it', { txn: row?.id, state: row?.state ?? 'not found', rc: code ?? '(91)' });
+      this.finish(l, txn, code !== null ? responseTo(l.dialect, req, code) : this.localAnswer(l, req, 'issuer_unavailable'));
+      // From now on this node knows the original itself (later duplicates, a terminal's
+      // reversal of it): the stored transaction replaces the duplicate in memory.
+      const t = row && row.state !== 'forwarded'
+        ? this.journal.rebuild(row, this.listenerDialect(row.listener), this.links.get(row.upstream ?? '')?.dialect)
+        : null;
+      if (t) this.txns.add(t);
+    };
+    const poll = (): void => {
+      this.journal.store.findTxns({ terminal, stan }).then(
+        (rows) => {
+          const row = rows.filter((r) => r.id !== txn.id && r.sender === sender && r.f7 === f7 && r.mti[1] !== '4').pop();
+          if ((row && row.state !== 'forwarded') || Date.now() >= deadline || this.stopping) answer(row);
+          else setTimeout(poll, 50).unref();
+        },
+        (err: unknown) => {
+          this.counters.inc('store_errors');
+          this.log.error('duplicate look-up failed', { error: (err as Error).message });
+          answer(undefined);
+        },
+      );
+    };
+    poll();
   }
 
   private send(l: Listening, txn: Txn, link: UpstreamLink, own: number): void {
@@ -543,7 +656,7 @@ export class Switch {
       this.answer(l, conn, seen.answer ?? res);
       return;
     }
-    const original = this.findOriginal(msg, sender);
+    const found = this.findOriginal(msg, sender);
     const record: Txn = {
       id: this.journal.nextId(), key: revKey, dayKey: revKey, request: msg, listener: l.cfg.name, state: 'approved', conn: null, waiters: [],
       upstream: '', sent: null, upstreamStan: 0, startedAt: Date.now(), receivedAt: 0, sentAt: 0, answer: res, reversalId: null,
@@ -551,6 +664,23 @@ export class Switch {
     };
     this.txns.add(record);
     this.counters.inc('terminal_reversals');
+    if (found) {
+      this.actOnTerminalReversal(l, msg, conn, res, record, found);
+      return;
+    }
+    // Not in memory: another node may have forwarded the sale (several nodes share the
+    // store), or it is older than this process. The shared journal has it, if anyone does.
+    this.findOriginalInStore(msg, sender).then(
+      (original) => this.actOnTerminalReversal(l, msg, conn, res, record, original),
+      (err: unknown) => {
+        this.counters.inc('store_errors');
+        this.log.error('original look-up in the store failed', { error: (err as Error).message, ...summarize(msg) });
+        this.actOnTerminalReversal(l, msg, conn, res, record, undefined);
+      },
+    );
+  }
+
+  private actOnTerminalReversal(l: Listening, msg: IsoMessage, conn: Conn, res: IsoMessage, record: Txn, original: Txn | undefined): void {
     const reason = msg.get(39) ?? '06';
     if (!original) {
       this.counters.inc('terminal_reversals_unknown_original');
@@ -575,6 +705,36 @@ export class Switch {
       () => this.answer(l, conn, res),
       (err: unknown) => this.log.error('terminal reversal not stored; not answered, so the terminal repeats it', { error: (err as Error).message, ...summarize(msg) }),
     );
+  }
+
+  /**
+   * The original of a terminal's reversal from the shared journal: same sender, its STAN
+   * (from F90, else the reversal's own), and its F7 (F90) or day (MMDD). A sale still
+   * 'forwarded' on a live node counts as approved here: the reversal's id is the same on
+   * every node, so it is queued at most once, and reversing a sale that was declined is
+   * harmless, while leaving an approval the terminal reversed would hold money.
+   */
+  private async findOriginalInStore(rev: IsoMessage, sender: string): Promise<Txn | undefined> {
+    const terminal = rev.get(41);
+    if (terminal === undefined) return undefined;
+    const f90 = rev.get(90);
+    const byF90 = f90 !== undefined && f90.length === 42;
+    const stan = byF90 ? f90.slice(4, 10) : rev.get(11);
+    if (stan === undefined) return undefined;
+    const day = (rev.get(7) ?? rev.get(13) ?? '').slice(0, 4);
+    const rows = (await this.journal.store.findTxns({ terminal, stan })).filter((r) => r.sender === sender && r.mti[1] !== '4'
+      && r.sealed !== null && (byF90 ? r.f7 === f90.slice(10, 20) : (r.f7 ?? '').slice(0, 4) === day));
+    const row = rows[rows.length - 1];
+    if (row === undefined) return undefined;
+    // Found meanwhile (a takeover, or a repeat): the one in memory is the truth.
+    const mem = this.findOriginal(rev, sender);
+    if (mem) return mem;
+    const t = this.journal.rebuild(row, this.listenerDialect(row.listener), this.links.get(row.upstream ?? '')?.dialect);
+    if (!t) return undefined;
+    if (row.state === 'forwarded') t.state = 'approved';
+    this.counters.inc('terminal_reversals_matched_in_store');
+    this.txns.add(t);
+    return t;
   }
 
   private findOriginal(rev: IsoMessage, sender: string): Txn | undefined {

@@ -20,7 +20,7 @@ export type StoreRead =
   // Cluster operations: they write, but run like reads (at once, one atomic statement each).
   | { read: 'heartbeat'; node: string; at: number; info: string | null }
   | { read: 'nodes' }
-  | { read: 'claimReversals'; node: string; now: number; leaseMs: number; limit: number }
+  | { read: 'claimReversals'; node: string; now: number; leaseMs: number; limit: number; includeOwn: boolean }
   | { read: 'renewLeases'; node: string; until: number }
   | { read: 'releaseLeases'; node: string; ids: string[] }
   | { read: 'claimOrphanTxns'; node: string; staleBefore: number; at: number };

@@ -208,8 +208,8 @@ export class GroupCommitStore implements Store {
     return this.read({ read: 'nodes' });
   }
 
-  claimReversals(node: string, now: number, leaseMs: number, limit: number): Promise<ReversalRow[]> {
-    return this.read({ read: 'claimReversals', node, now, leaseMs, limit });
+  claimReversals(node: string, now: number, leaseMs: number, limit: number, includeOwn = false): Promise<ReversalRow[]> {
+    return this.read({ read: 'claimReversals', node, now, leaseMs, limit, includeOwn });
   }
 
   renewLeases(node: string, until: number): Promise<number> {

@@ -12,7 +12,7 @@ import {
   insertReversalDetail, insertTxnDetail, orphanNote, txnQueryFields, updateTxnDetail, type BatchOutcome, type OpResult, type StoreBackend, type StoreRead,
 } from './backend.js';
 import { GroupCommitStore, type GroupCommitOptions } from './group-commit.js';
-import type { HistoryRow, NodeRow, ReversalRow, StoreOp, TxnRow } from './types.js';
+import { DUPLICATE_REQUEST, type HistoryRow, type NodeRow, type ReversalRow, type StoreOp, type TxnRow } from './types.js';
 
 export class MemoryBackend implements StoreBackend {
   private readonly txns = new Map<string, TxnRow>();
@@ -21,6 +21,7 @@ export class MemoryBackend implements StoreBackend {
   /** Reversal leases, kept beside the rows (ordinary reads leave them out). */
   private readonly leases = new Map<string, { owner: string | null; until: number }>();
   private readonly nodeRows = new Map<string, Omit<NodeRow, 'leases'>>();
+  private readonly dupKeys = new Map<string, string>();
   private seq = 0;
   private isOpen = false;
 
@@ -113,7 +114,7 @@ export class MemoryBackend implements StoreBackend {
         for (const v of rows) {
           if (out.length >= r.limit) break;
           const l = this.leases.get(v.id) ?? { owner: null, until: 0 };
-          if (l.owner !== null && l.owner !== r.node && l.until >= r.now) continue;
+          if (l.owner !== null && !(r.includeOwn && l.owner === r.node) && l.until >= r.now) continue;
           const lease = { owner: r.node, until: r.now + r.leaseMs };
           this.leases.set(v.id, lease);
           out.push({ ...v, owner: lease.owner, leaseUntil: lease.until });
@@ -144,7 +145,7 @@ export class MemoryBackend implements StoreBackend {
         for (const t of byCreated([...this.txns.values()])) {
           if (t.state !== 'forwarded' || t.node === r.node) continue;
           const n = this.nodeRows.get(t.node);
-          if (n === undefined || n.heartbeatAt >= r.staleBefore) continue;
+          if (n !== undefined && n.heartbeatAt >= r.staleBefore) continue;
           const live = this.txns.get(t.id) as TxnRow;
           live.node = r.node;
           live.state = 'recovered';
@@ -168,7 +169,13 @@ export class MemoryBackend implements StoreBackend {
       case 'insertTxn': {
         const row = op.row;
         if (this.txns.has(row.id)) throw new Error(`a transaction with id ${row.id} exists (duplicate primary key)`);
-        this.txns.set(row.id, { ...row });
+        const { dupKey, ...plain } = row;
+        if (dupKey != null) {
+          const holder = this.dupKeys.get(dupKey);
+          if (holder !== undefined) throw new Error(`${DUPLICATE_REQUEST}: key ${dupKey} is transaction ${holder}'s (txn_keys)`);
+          this.dupKeys.set(dupKey, row.id);
+        }
+        this.txns.set(row.id, plain);
         this.append(row.createdAt, 'txn', row.id, row.state, insertTxnDetail(row));
         return true;
       }

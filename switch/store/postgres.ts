@@ -207,7 +207,8 @@ const SQL = {
       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24,
         $25::bigint, $26::bigint)
       ON CONFLICT (id) DO NOTHING
-      RETURNING id, state, created_at)
+      RETURNING id, state, created_at),
+    k AS (INSERT INTO txn_keys (key, txn_id, created_at) SELECT $28::text, id, created_at FROM row WHERE $28::text IS NOT NULL)
     INSERT INTO history (at, kind, ref, state, detail) SELECT created_at, 'txn', id, state, $27::text FROM row`,
   updateTxn: `WITH row AS (
       UPDATE txns SET state = $2::text, updated_at = $3::bigint,
@@ -256,15 +257,16 @@ const SQL = {
   // nor taken twice; the outer UPDATE re-checks nothing, the subselect's row locks hold.
   claimReversals: `UPDATE reversals r SET owner = $1::text, lease_until = $2::bigint + $3::bigint
     FROM (SELECT id AS cid FROM reversals WHERE state IN ('pending', 'sent')
-      AND (owner IS NULL OR owner = $1::text OR lease_until < $2::bigint)
+      AND (owner IS NULL OR (owner = $1::text AND $5::boolean) OR lease_until < $2::bigint)
       ORDER BY enqueued_at, ins_seq LIMIT $4::integer FOR UPDATE SKIP LOCKED) c
     WHERE r.id = c.cid
     RETURNING ${REVERSAL_COLUMNS}, owner, lease_until AS "leaseUntil", ins_seq AS "insSeq"`,
   renewLeases: `UPDATE reversals SET lease_until = $2::bigint WHERE owner = $1::text AND state IN ('pending', 'sent')`,
   releaseLeases: 'UPDATE reversals SET owner = NULL, lease_until = 0 WHERE owner = $1::text AND id = ANY($2::text[])',
   claimOrphanTxns: `WITH c AS (
-      SELECT t.id, t.node FROM txns t JOIN nodes n ON n.node = t.node
-      WHERE t.state = 'forwarded' AND t.node <> $1::text AND n.heartbeat_at < $2::bigint
+      SELECT t.id, t.node FROM txns t
+      WHERE t.state = 'forwarded' AND t.node <> $1::text
+        AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.node = t.node AND n.heartbeat_at >= $2::bigint)
       ORDER BY t.created_at, t.ins_seq FOR UPDATE OF t SKIP LOCKED),
     old AS (SELECT ${TXN_COLUMNS}, ins_seq FROM txns WHERE id IN (SELECT id FROM c)),
     upd AS (UPDATE txns t SET node = $1::text, state = 'recovered', updated_at = $3::bigint FROM c WHERE t.id = c.id RETURNING t.id),
@@ -303,7 +305,7 @@ function statement(op: StoreOp): QueryConfig<unknown[]> {
       return q('insertTxn', [r.id, r.node, r.listener, r.sender, orNull(r.terminal), orNull(r.merchant), orNull(r.acquirer), r.mti, r.stan,
         orNull(r.f7), orNull(r.rrn), orNull(r.amount), orNull(r.currency), orNull(r.panMasked), orNull(r.panHash), orNull(r.businessDate),
         orNull(r.upstream), orNull(r.upstreamStan), r.state, orNull(r.responseCode), orNull(r.failureClass), orNull(r.decision),
-        orNull(r.reversalId), orNull(r.sealed), r.createdAt, r.updatedAt, insertTxnDetail(r)]);
+        orNull(r.reversalId), orNull(r.sealed), r.createdAt, r.updatedAt, insertTxnDetail(r), r.dupKey ?? null]);
     }
     case 'updateTxn': {
       const u = op.update;
@@ -349,10 +351,10 @@ const MULTI = {
   insertTxn: `WITH v AS (
       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
         $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[],
-        $20::text[], $21::text[], $22::text[], $23::text[], $24::text[], $25::bigint[], $26::bigint[], $27::text[]) WITH ORDINALITY
+        $20::text[], $21::text[], $22::text[], $23::text[], $24::text[], $25::bigint[], $26::bigint[], $27::text[], $28::text[]) WITH ORDINALITY
         AS v(id, node, listener, sender, terminal, merchant, acquirer, mti, stan, f7, rrn, amount, currency, pan_masked, pan_hash,
           business_date, upstream, upstream_stan, state, response_code, failure_class, decision, reversal_id, sealed, created_at,
-          updated_at, detail, ord)),
+          updated_at, detail, dup_key, ord)),
     row AS (
       INSERT INTO txns (id, node, listener, sender, terminal, merchant, acquirer, mti, stan, f7, rrn, amount, currency, pan_masked,
         pan_hash, business_date, upstream, upstream_stan, state, response_code, failure_class, decision, reversal_id, sealed,
@@ -361,7 +363,8 @@ const MULTI = {
         business_date, upstream, upstream_stan, state, response_code, failure_class, decision, reversal_id, sealed, created_at,
         updated_at FROM v ORDER BY ord
       ON CONFLICT (id) DO NOTHING
-      RETURNING id)
+      RETURNING id),
+    k AS (INSERT INTO txn_keys (key, txn_id, created_at) SELECT v.dup_key, v.id, v.created_at FROM v JOIN row USING (id) WHERE v.dup_key IS NOT NULL)
     INSERT INTO history (at, kind, ref, state, detail)
     SELECT v.created_at, 'txn', v.id, v.state, v.detail FROM v JOIN row USING (id) ORDER BY v.ord
     RETURNING ref`,
@@ -687,7 +690,7 @@ export class PostgresBackend implements StoreBackend {
       case 'nodes':
         return all<NodeRow>('nodes', []);
       case 'claimReversals': {
-        const rows = await all<ReversalRow & { insSeq?: number }>('claimReversals', [r.node, r.now, r.leaseMs, r.limit]);
+        const rows = await all<ReversalRow & { insSeq?: number }>('claimReversals', [r.node, r.now, r.leaseMs, r.limit, r.includeOwn]);
         // RETURNING has no ORDER BY: oldest first here.
         rows.sort((a, b) => a.enqueuedAt - b.enqueuedAt || (a.insSeq ?? 0) - (b.insSeq ?? 0));
         for (const row of rows) delete row.insSeq;

@@ -24,7 +24,7 @@ import {
   describeOp, insertReversalDetail, insertTxnDetail, orphanNote, txnQueryFields, updateTxnDetail, type BatchOutcome, type OpResult, type StoreRead,
 } from './backend.js';
 import { SQLITE_MIGRATIONS, type Migration } from './migrations/sqlite.js';
-import type { HistoryRow, NodeRow, ReversalRow, StoreOp, TxnQuery, TxnRow } from './types.js';
+import { DUPLICATE_REQUEST, type HistoryRow, type NodeRow, type ReversalRow, type StoreOp, type TxnQuery, type TxnRow } from './types.js';
 
 /** `full` survives a power loss after a commit; `normal` in WAL mode may lose the last commits on one (not on a process crash). */
 export type SyncMode = 'full' | 'normal' | 'extra';
@@ -172,11 +172,16 @@ export class SqliteEngine {
     switch (op.op) {
       case 'insertTxn': {
         const r = op.row;
+        // Checked before anything is written (the batch holds SQLite's write lock), so a
+        // refusal changes nothing; the key itself goes in with the row below.
+        const holder = r.dupKey == null ? undefined : this.db.prepare<[string], string>('SELECT txn_id FROM txn_keys WHERE key = ?').pluck().get(r.dupKey);
+        if (holder !== undefined) throw new Error(`${DUPLICATE_REQUEST}: key ${r.dupKey ?? ''} is transaction ${holder}'s (txn_keys)`);
         s.insertTxn.run(r.id, r.node, r.listener, r.sender, orNull(r.terminal), orNull(r.merchant), orNull(r.acquirer), r.mti, r.stan,
           orNull(r.f7), orNull(r.rrn), orNull(r.amount), orNull(r.currency), orNull(r.panMasked), orNull(r.panHash),
           orNull(r.businessDate), orNull(r.upstream), orNull(r.upstreamStan), r.state, orNull(r.responseCode), orNull(r.failureClass),
           orNull(r.decision), orNull(r.reversalId), orNull(r.sealed), r.createdAt, r.updatedAt);
         this.changed = true;
+        if (r.dupKey != null) this.db.prepare('INSERT INTO txn_keys (key, txn_id, created_at) VALUES (?, ?, ?)').run(r.dupKey, r.id, r.createdAt);
         s.history.run(r.createdAt, 'txn', r.id, r.state, insertTxnDetail(r));
         return true;
       }
@@ -255,7 +260,7 @@ export class SqliteEngine {
       case 'claimReversals':
         return this.db.transaction(() => {
           const rows = this.db.prepare(`SELECT ${REVERSAL_COLUMNS}, rowid AS rid FROM reversals WHERE state IN ('pending', 'sent')
-            AND (owner IS NULL OR owner = ? OR lease_until < ?) ORDER BY enqueued_at, rowid LIMIT ?`).all(r.node, r.now, r.limit) as (ReversalRow & { rid?: number })[];
+            AND (owner IS NULL OR (owner = ? AND ?) OR lease_until < ?) ORDER BY enqueued_at, rowid LIMIT ?`).all(r.node, r.includeOwn ? 1 : 0, r.now, r.limit) as (ReversalRow & { rid?: number })[];
           const take = this.db.prepare('UPDATE reversals SET owner = ?, lease_until = ? WHERE rowid = ?');
           for (const row of rows) {
             take.run(r.node, r.now + r.leaseMs, row.rid);
@@ -273,7 +278,7 @@ export class SqliteEngine {
       case 'claimOrphanTxns':
         return this.db.transaction(() => {
           const rows = this.db.prepare(`SELECT ${TXN_COLUMNS} FROM txns WHERE state = 'forwarded' AND node <> ?
-            AND node IN (SELECT node FROM nodes WHERE heartbeat_at < ?) ORDER BY created_at, rowid`).all(r.node, r.staleBefore) as TxnRow[];
+            AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.node = txns.node AND n.heartbeat_at >= ?) ORDER BY created_at, rowid`).all(r.node, r.staleBefore) as TxnRow[];
           const take = this.db.prepare(`UPDATE txns SET node = ?, state = 'recovered', updated_at = ? WHERE id = ? AND state = 'forwarded'`);
           for (const row of rows) {
             take.run(r.node, r.at, row.id);

@@ -65,6 +65,21 @@ export interface TxnRow {
   sealed: string | null;
   createdAt: number;
   updatedAt: number;
+  /**
+   * The request's duplicate key (sender|STAN|F7), given by the switch for a request it
+   * forwards: the insert is refused (isDuplicateRequest) when another row holds the same
+   * key, on any node. Written to its own table; ordinary reads leave it out.
+   */
+  dupKey?: string | null;
+}
+
+/** The text a store's refusal of insertTxn carries when its dupKey is taken. */
+export const DUPLICATE_REQUEST = 'duplicate request';
+
+/** Whether an insertTxn failed because another transaction holds its dupKey (any store). */
+export function isDuplicateRequest(e: unknown): boolean {
+  const m = e instanceof Error ? e.message : String(e);
+  return m.includes(DUPLICATE_REQUEST) || m.includes('txn_keys');
 }
 
 /** A state change of a transaction. Fields left out keep their value. */
@@ -229,18 +244,19 @@ export interface Store {
   nodes(): Promise<NodeRow[]>;
   /**
    * Takes up to `limit` reversals in pending or sent that are unowned, owned by `node`
-   * already, or whose lease expired (lease_until < now): sets owner = node, lease_until =
+   * already (only with includeOwn: a restart resuming its own), or whose lease expired (lease_until < now): sets owner = node, lease_until =
    * now + leaseMs and returns them (owner and leaseUntil included), oldest first. Two
    * nodes never get the same row from concurrent calls.
    */
-  claimReversals(node: string, now: number, leaseMs: number, limit: number): Promise<ReversalRow[]>;
+  claimReversals(node: string, now: number, leaseMs: number, limit: number, includeOwn?: boolean): Promise<ReversalRow[]>;
   /** Extends every lease `node` holds on a pending or sent reversal to `until`; how many. */
   renewLeases(node: string, until: number): Promise<number>;
   /** Gives up the node's leases on the given reversals (owner = null, lease 0), e.g. at shutdown. */
   releaseLeases(node: string, ids: readonly string[]): Promise<number>;
   /**
    * Takes over the transactions another node sent upstream without a final outcome, when
-   * that node's heartbeat is older than staleBefore: each becomes node = `node`, state =
+   * that node's heartbeat is older than staleBefore (or it has none: rows from before
+   * heartbeats, or from a node id no longer in use): each becomes node = `node`, state =
    * 'recovered' (with a history row) and is returned as it was before (state 'forwarded',
    * its old node), so the caller can reverse it as crash recovery does.
    */

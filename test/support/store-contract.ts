@@ -8,7 +8,7 @@
  * check, visibly (a skipped subtest names the hook).
  */
 import type { Test } from 'tap';
-import type { HistoryRow, ReversalRow, Store, TxnRow } from '../../switch/store/types.js';
+import { isDuplicateRequest, type HistoryRow, type ReversalRow, type Store, type TxnRow } from '../../switch/store/types.js';
 
 export interface StoreContractTarget {
   /** Titles of the subtests. */
@@ -480,14 +480,15 @@ export function storeContract(t: Test, target: StoreContractTarget): void {
 
     const a1 = await s.claimReversals('a', T0 + 100, 500, 1);
     t.same(a1.map((x) => [x.id, x.owner, x.leaseUntil]), [['r1', 'a', T0 + 600]], 'the oldest free row, up to the limit');
-    const a2 = await s.claimReversals('a', T0 + 100, 500, 10);
+    t.same((await s.claimReversals('a', T0 + 100, 500, 10)).map((x) => x.id), ['r3'], 'without includeOwn: only free rows');
+    const a2 = await s.claimReversals('a', T0 + 100, 500, 10, true);
     t.same(a2.map((x) => x.id), ['r1', 'r3'], 'its own rows again, and the free ones; never a live lease of b, never a finished row');
     t.equal(a2[1].state, 'pending');
-    t.same(await s.claimReversals('b', T0 + 100, 500, 10).then((r) => r.map((x) => x.id)), ['r2'], 'b: only its own');
+    t.same(await s.claimReversals('b', T0 + 100, 500, 10, true).then((r) => r.map((x) => x.id)), ['r2'], 'b: only its own');
     t.same((await s.nodes()).map((n) => [n.node, n.leases]), [['a', 2], ['b', 1]], 'lease counts');
 
     t.equal(await s.renewLeases('a', T0 + 5000), 2, 'renewed both of a');
-    t.same(await s.claimReversals('b', T0 + 2000, 500, 10).then((r) => r.map((x) => x.id)), ['r2'], 'a renewed lease is not taken');
+    t.same(await s.claimReversals('b', T0 + 2000, 500, 10, true).then((r) => r.map((x) => x.id)), ['r2'], 'a renewed lease is not taken');
     t.same(await s.claimReversals('b', T0 + 5001, 500, 10).then((r) => r.map((x) => x.id)), ['r1', 'r2', 'r3'], 'expired leases are');
     t.same((await s.nodes()).map((n) => [n.node, n.leases]), [['a', 0], ['b', 3]]);
     t.equal(await s.releaseLeases('b', ['r3', 'nope']), 1, 'released one');
@@ -499,14 +500,36 @@ export function storeContract(t: Test, target: StoreContractTarget): void {
     await s.insertTxn(txnRow('ta2', { node: 'a', createdAt: T0 + 2, state: 'approved' }));
     await s.insertTxn(txnRow('tb', { node: 'b', createdAt: T0 + 3 }));
     await s.insertTxn(txnRow('tz', { node: 'z', createdAt: T0 + 4 }));
-    t.same(await s.claimOrphanTxns('b', T0 + 10, T0 + 50), [], "a's heartbeat (T0+10) is not older than T0+10: alive");
+    t.same((await s.claimOrphanTxns('b', T0 + 10, T0 + 50)).map((x) => x.id), ['tz'], "a's heartbeat (T0+10) is not older than T0+10: alive; z has none");
     const got = await s.claimOrphanTxns('b', T0 + 11, T0 + 60);
-    t.same(got.map((x) => [x.id, x.node, x.state]), [['ta', 'a', 'forwarded']], "a's unfinished one, as it was; never b's own, never a node without a heartbeat row");
+    t.same(got.map((x) => [x.id, x.node, x.state]), [['ta', 'a', 'forwarded']], "a's unfinished one, as it was; never b's own");
     t.same(got[0], txnRow('ta', { node: 'a', createdAt: T0 + 1 }), 'the full row');
     const now = await s.txn('ta');
     t.same([now?.node, now?.state, now?.updatedAt], ['b', 'recovered', T0 + 60], 'now b\'s, recovered');
     t.same(states(await s.history('ta')), ['forwarded', 'recovered'], 'with a history row');
     t.same(await s.claimOrphanTxns('c', T0 + 100_000, T0 + 70).then((r) => r.map((x) => x.id)), ['tb'], 'taken once: ta is no longer forwarded');
+    await s.close();
+  });
+
+  t.test(`${target.name}: a request's duplicate key is taken once`, async (t) => {
+    const s = await fresh();
+    await s.insertTxn(txnRow('k1', { dupKey: 'S|000001|1125213300' }));
+    const err = await errText(s.insertTxn(txnRow('k2', { dupKey: 'S|000001|1125213300' })));
+    t.ok(err !== null && isDuplicateRequest(new Error(err)), `the second insert is refused as a duplicate request: ${err ?? ''}`);
+    t.equal(await s.txn('k2'), undefined, 'and left nothing');
+    t.same(await s.history('k2'), [], 'no history');
+    await s.insertTxn(txnRow('k3', { dupKey: 'S|000002|1125213300' }));
+    await s.insertTxn(txnRow('k4'));
+    await s.insertTxn(txnRow('k5'));
+    t.same((await s.recentTxns(0)).map((x) => x.id), ['k1', 'k3', 'k4', 'k5'], 'other keys, and rows without one, go in');
+    t.same(await s.txn('k1'), txnRow('k1'), 'reads leave the key out');
+    // In one batch: the duplicate alone is refused.
+    const [a, b, c] = await Promise.allSettled([
+      s.insertTxn(txnRow('k6', { dupKey: 'S|000003|1125213300' })),
+      s.insertTxn(txnRow('k7', { dupKey: 'S|000003|1125213300' })),
+      s.insertTxn(txnRow('k8', { dupKey: 'S|000004|1125213300' })),
+    ]);
+    t.same([a.status, b.status, c.status], ['fulfilled', 'rejected', 'fulfilled'], 'one batch: only the duplicate is refused');
     await s.close();
   });
 }

@@ -118,6 +118,13 @@ ALTER TABLE reversals ADD COLUMN owner TEXT;
 ALTER TABLE reversals ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX reversals_state_lease ON reversals (state, lease_until);
 CREATE INDEX txns_node_state ON txns (node, state);
+-- A request's duplicate key (sender|STAN|F7), written with its journal row: a second
+-- insert of the same key, from any node, is refused, so a duplicate is never forwarded twice.
+CREATE TABLE txn_keys (
+  key         TEXT PRIMARY KEY NOT NULL,
+  txn_id      TEXT NOT NULL,
+  created_at  INTEGER NOT NULL
+);
 `,
   },
 ];

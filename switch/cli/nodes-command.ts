@@ -1,0 +1,67 @@
+/**
+ * `revswitch nodes --store URL`: the switch nodes that share a store, from their heartbeat
+ * rows: when each started, how old its last heartbeat is, how many reversal leases it
+ * holds, and whether it counts as alive (heartbeat younger than --dead-ms, default the
+ * config default of cluster.nodeDeadMs). A stale node's unfinished transactions are taken
+ * over by a live one (docs/deployment.md).
+ *
+ * Exit status: 0; 1 the store could not be reached; 2 a bad URL or usage.
+ */
+import { defaultConfig, loadConfigFile } from '../config.js';
+import { openStore, redactUrl, type Store } from '../store/index.js';
+import type { NodeRow } from '../store/types.js';
+import { flag, parseArgs, UsageError } from './args.js';
+
+export const NODES_USAGE = 'revswitch nodes [--store URL | --config FILE] [--dead-ms MS] [--json]';
+
+/** The store could not be reached: exit 1 with this message. */
+export class NodesError extends Error {}
+
+export interface NodeStatus extends NodeRow {
+  ageMs: number;
+  alive: boolean;
+}
+
+export function nodeStatus(rows: NodeRow[], now: number, deadMs: number): NodeStatus[] {
+  return rows.map((r) => ({ ...r, ageMs: Math.max(0, now - r.heartbeatAt), alive: now - r.heartbeatAt < deadMs }));
+}
+
+export function formatNodes(list: NodeStatus[]): string {
+  if (list.length === 0) return 'no node has heartbeated in this store';
+  const head = ['NODE', 'STATUS', 'HEARTBEAT', 'STARTED', 'LEASES', 'INFO'];
+  const rows = list.map((n) => [
+    n.node, n.alive ? 'alive' : 'stale', `${(n.ageMs / 1000).toFixed(1)}s ago`, new Date(n.startedAt).toISOString(), String(n.leases), n.info ?? '',
+  ]);
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  return [head, ...rows].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]))).join('  ').trimEnd()).join('\n');
+}
+
+export async function nodesCommand(argv: string[]): Promise<string> {
+  const p = parseArgs(argv, { store: true, config: true, 'dead-ms': true, json: false });
+  if (p.positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(p.positional[0])}`);
+  const given = flag(p, 'store');
+  const config = flag(p, 'config');
+  if (given && config) throw new UsageError('give --store or --config, not both');
+  const cfg = config ? loadConfigFile(config) : defaultConfig();
+  const url = given ?? cfg.store;
+  const deadText = flag(p, 'dead-ms');
+  const deadMs = deadText === undefined ? cfg.cluster.nodeDeadMs : Number(deadText);
+  if (!Number.isInteger(deadMs) || deadMs <= 0) throw new UsageError(`--dead-ms must be a whole number of milliseconds, got ${JSON.stringify(deadText)}`);
+  const shown = redactUrl(url);
+  let store: Store;
+  try {
+    store = openStore(url, { inline: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  try {
+    await store.open();
+    const list = nodeStatus(await store.nodes(), Date.now(), deadMs);
+    return p.flags.get('json') === true ? JSON.stringify(list, null, 2) : formatNodes(list);
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new NodesError(msg.includes(shown) ? msg : `${shown}: ${msg}`);
+  } finally {
+    await store.close().catch(() => undefined);
+  }
+}
