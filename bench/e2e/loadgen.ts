@@ -27,7 +27,7 @@
  * is in the latency, as it must be in an open-loop figure, and reported separately).
  */
 import { connect, type Socket } from 'node:net';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { build as buildHistogram } from 'hdr-histogram-js';
 import { decode, encode, frame, getDialect, IsoMessage } from '../../codec/index.js';
 import { transmissionTime } from '../../switch/netmgmt.js';
@@ -106,6 +106,8 @@ export interface LoadResult {
   magic: MagicSale[];
   /** The rig process's CPU time over the window. */
   rigCpu: { userUs: number; systemUs: number; wallMs: number };
+  /** How late the rig's own event loop ran over the window (ms): its stalls are in every latency it measures. */
+  rigLoopDelayMs: { p99: number; max: number };
   messageBytes: number;
 }
 
@@ -406,13 +408,15 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
   // ---- the run
   let cpu0 = process.cpuUsage();
   let cpuWindow = { userUs: 0, systemUs: 0, wallMs: 0 };
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
   await new Promise((r) => setTimeout(r, 20));
   t0 = performance.now() + 1;
   tw0 = t0 + plan.warmupMs;
   tw1 = tw0 + plan.measureMs;
   const windowTimers = [
-    setTimeout(() => { cpu0 = process.cpuUsage(); emitEvent({ event: 'window', phase: 'start' }); }, Math.max(0, tw0 - performance.now())),
+    setTimeout(() => { cpu0 = process.cpuUsage(); loopDelay.enable(); emitEvent({ event: 'window', phase: 'start' }); }, Math.max(0, tw0 - performance.now())),
     setTimeout(() => {
+      loopDelay.disable();
       const u = process.cpuUsage(cpu0);
       cpuWindow = { userUs: u.user, systemUs: u.system, wallMs: plan.measureMs };
       emitEvent({ event: 'window', phase: 'end' });
@@ -486,6 +490,10 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
     verify,
     magic: [...magic.values()],
     rigCpu: cpuWindow,
+    rigLoopDelayMs: {
+      p99: loopDelay.count > 0 ? Math.round(loopDelay.percentile(99) / 1e3) / 1e3 : 0,
+      max: loopDelay.count > 0 ? Math.round(loopDelay.max / 1e3) / 1e3 : 0,
+    },
     messageBytes: conns[0].tpl.frame.length,
   };
 }

@@ -111,6 +111,8 @@ interface Step {
   mode: 'open' | 'closed';
   rate: number;
   deadline: boolean;
+  /** The switch's store for this step, when it differs from the run's. */
+  store?: 'sqlite' | 'memory';
 }
 
 /** Machine-wide CPU time so far (Linux /proc/stat), ms: busy (user, nice, system, irq, softirq) and steal. */
@@ -159,6 +161,8 @@ interface E2eCase extends CaseResult {
   rigCpuPct: number;
   otherCpuPct: number | null;
   stealPct: number | null;
+  /** How late the rig's event loop ran in the window, ms (its stalls are in every latency it measured). */
+  rigLoopDelayMs: { p99: number; max: number };
   p99RatioVsBaseline?: number;
 }
 
@@ -239,7 +243,7 @@ class Runner {
         const t = target;
         const started: { port: number; storeDir?: string | null } = step.impl === IMPL
           ? (await t.call<{ port: number; storeDir: string | null }>('start-switch', {
-            store: this.store,
+            store: step.store ?? this.store,
             upstreamPort: issuerPort,
             timeoutMs: step.deadline ? DEADLINE.timeoutMs : NORMAL_TIMEOUT_MS,
             tickMs: step.deadline ? DEADLINE.tickMs : NORMAL_TICK_MS,
@@ -342,6 +346,7 @@ function caseOf(r: StepResult): E2eCase {
     rigCpuPct: round(r.rigCpuPct, 1),
     otherCpuPct: r.otherCpuPct === null ? null : round(r.otherCpuPct, 1),
     stealPct: r.stealPct === null ? null : round(r.stealPct, 1),
+    rigLoopDelayMs: l.rigLoopDelayMs,
   };
   if (r.step.impl === IMPL && !r.step.deadline) c.baselineId = `${r.step.key}/${BASELINE}`;
   return c;
@@ -390,7 +395,7 @@ async function run(baseCtx: SuiteContext): Promise<ExtendedOutput> {
     : `unpinned (${cpus} CPUs${canPin(cpus) ? ', BENCH_E2E_PIN=0' : ', no taskset or fewer than 2 CPUs'}): target, rig (issuer + generator, timer pacing) and orchestrator share the CPUs`;
   ctx.log(`e2e: ${layout}`);
 
-  const rig = new Child(RIG_SCRIPT, { name: 'rig', cpu: pin ? 1 : undefined });
+  const rig = new Child(RIG_SCRIPT, { name: 'rig', cpu: pin ? 1 : undefined, execArgv: ['--expose-gc'] });
   const retriesEnv = Number(process.env.BENCH_E2E_RETRIES ?? '1');
   const retries = Number.isInteger(retriesEnv) && retriesEnv >= 0 ? retriesEnv : 1;
   const store = process.env.BENCH_E2E_STORE === 'memory' ? 'memory' : 'sqlite';
@@ -405,6 +410,12 @@ async function run(baseCtx: SuiteContext): Promise<ExtendedOutput> {
     for (const impl of [IMPL, BASELINE, DIRECT] as const) {
       sat[impl] = await runner.run({ key: 'saturation', label: 'saturation, closed loop', impl, mode: 'closed', rate: 0, deadline: false });
     }
+    // What durability costs: the same saturation run with the other store, in this run
+    // (full runs only; the guard's --quick run keeps its time).
+    const otherStore = store === 'sqlite' ? 'memory' : 'sqlite';
+    if (!ctx.quick) {
+      sat.otherStore = await runner.run({ key: `saturation/${otherStore}-store`, label: `saturation, closed loop, ${otherStore} store`, impl: IMPL, mode: 'closed', rate: 0, deadline: false, store: otherStore });
+    }
     const nearRate = Math.max(500, Math.round((sat[IMPL].load.achievedTps * NEAR_SAT) / 500) * 500);
     for (const impl of [IMPL, BASELINE] as const) {
       await runner.run({ key: 'open/near-saturation', label: `open loop ${formatInt(nearRate)} TPS (80% of switch sat.)`, impl, mode: 'open', rate: nearRate, deadline: false });
@@ -417,6 +428,8 @@ async function run(baseCtx: SuiteContext): Promise<ExtendedOutput> {
   const results = runner.results;
   const cases = results.map(caseOf);
   const byId = new Map(cases.map((c) => [c.id, c]));
+  // A switch-only step (another store, the deadline) has no relay twin to compare with.
+  for (const c of cases) if (c.baselineId !== undefined && !byId.has(c.baselineId)) delete c.baselineId;
   for (const c of cases) {
     if (c.baselineId === undefined) continue;
     const b = byId.get(c.baselineId);
@@ -483,11 +496,13 @@ async function run(baseCtx: SuiteContext): Promise<ExtendedOutput> {
     notes.push(`rig ceiling (generator straight to the issuer, closed loop): ${formatInt(satDirect.opsPerSec)} TPS at rig CPU ${satDirect.rigCpuPct.toFixed(0)}%. ` +
       'A target whose saturation comes near it, with its own CPU below 100%, is limited by the rig, not by itself');
   }
+ const deadlineCase = cases.find((c) => c.variant === 'deadline');
   if (deadlineFig) {
     const f = (o: { p50: number; p99: number; max: number }): string => `p50 ${o.p50.toFixed(2)} / p99 ${o.p99.toFixed(2)} / max ${o.max.toFixed(2)} ms`;
     notes.push(`deadline -> 0400 (timeout ${DEADLINE.timeoutMs} ms, tickMs ${DEADLINE.tickMs}, ${deadlineFig.reversalsAtIssuer} of ${deadlineFig.sales} sales): ` +
       `upper bound (from the terminal's send) ${f(deadlineFig.upperBoundMs)}; lower bound (from the 0200's arrival at the issuer) ${f(deadlineFig.lowerBoundMs)}; ` +
-      `the terminal's 0210 91, from its deadline: ${f(deadlineFig.terminalAnswerMs)}`);
+      `the terminal's 0210 91, from its deadline: ${f(deadlineFig.terminalAnswerMs)}; ` +
+      `the rig's own event loop ran up to ${deadlineCase?.rigLoopDelayMs.max.toFixed(1) ?? '?'} ms late (p99 ${deadlineCase?.rigLoopDelayMs.p99.toFixed(1) ?? '?'}) in that step, and its timestamps with it`);
   }
   const disturbed = cases.filter((c) => (c.otherCpuPct ?? 0) > DISTURBED_PCT || (c.stealPct ?? 0) > DISTURBED_PCT);
   if (runner.retried.length > 0) notes.push(`re-run after other work disturbed them: ${runner.retried.join(', ')}`);
@@ -501,6 +516,12 @@ async function run(baseCtx: SuiteContext): Promise<ExtendedOutput> {
     }
   }
   notes.push(`layout: ${layout}`);
+  const satOther = get(`saturation/${store === 'sqlite' ? 'memory' : 'sqlite'}-store/${IMPL}`);
+  if (satSw && satOther) {
+    const [durable, memory] = store === 'sqlite' ? [satSw, satOther] : [satOther, satSw];
+    notes.push(`durability: saturation with the SQLite journal ${formatInt(durable.opsPerSec)} TPS, with the memory store ${formatInt(memory.opsPerSec)} TPS, in this run: ` +
+      `the durable store costs ${(100 * (1 - durable.opsPerSec / memory.opsPerSec)).toFixed(0)}% of throughput (target < 20%)`);
+  }
   notes.push(store === 'sqlite'
     ? 'switch store: SQLite journal in a fresh temporary directory per step (sqlite:<tmp>/revswitch.db, removed after), admin HTTP off, fixed PAN key'
     : 'switch store: memory: (BENCH_E2E_STORE=memory), admin HTTP off, fixed PAN key');
