@@ -72,16 +72,23 @@ function panelSvg(p: Panel, ox: number, oy: number, w: number, h: number): strin
   }
   out.push(`<text x="${ox + left + pw / 2}" y="${oy + h - 6}" class="axis" text-anchor="middle">percentile</text>`);
   out.push(`<text x="${ox + 14}" y="${oy + top + ph / 2}" class="axis" text-anchor="middle" transform="rotate(-90 ${ox + 14} ${oy + top + ph / 2})">latency (ms)</text>`);
+  const paths: string[] = [];
+  const legend: string[] = [];
+  const legendW = Math.max(0, ...p.series.map((s) => s.label.length)) * 6.6 + 36;
+  if (p.series.length > 0) {
+    legend.push(`<rect x="${ox + left + 4}" y="${oy + top + 4}" width="${legendW.toFixed(0)}" height="${p.series.length * 16 + 6}" fill="#fff" fill-opacity="0.85"/>`);
+  }
   p.series.forEach((s, i) => {
     if (s.points.length > 0) {
       const d = s.points.map(([x, y], j) => `${j === 0 ? 'M' : 'L'}${sx(Math.min(x, X_MAX)).toFixed(1)},${sy(y).toFixed(1)}`).join(' ');
-      out.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2"/>`);
+      paths.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2"/>`);
     }
     const lx = ox + left + 10;
     const ly = oy + top + 16 + i * 16;
-    out.push(`<line x1="${lx}" x2="${lx + 18}" y1="${ly - 4}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2"/>`);
-    out.push(`<text x="${lx + 24}" y="${ly}" class="legend">${esc(s.label)}</text>`);
+    legend.push(`<line x1="${lx}" x2="${lx + 18}" y1="${ly - 4}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2"/>`);
+    legend.push(`<text x="${lx + 24}" y="${ly}" class="legend">${esc(s.label)}</text>`);
   });
+  out.push(...paths, ...legend);
   out.push(`</g>`);
   return out.join('\n');
 }

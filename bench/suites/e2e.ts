@@ -496,7 +496,7 @@ async function run(baseCtx: SuiteContext): Promise<ExtendedOutput> {
     notes.push(`rig ceiling (generator straight to the issuer, closed loop): ${formatInt(satDirect.opsPerSec)} TPS at rig CPU ${satDirect.rigCpuPct.toFixed(0)}%. ` +
       'A target whose saturation comes near it, with its own CPU below 100%, is limited by the rig, not by itself');
   }
- const deadlineCase = cases.find((c) => c.variant === 'deadline');
+  const deadlineCase = cases.find((c) => c.variant === 'deadline');
   if (deadlineFig) {
     const f = (o: { p50: number; p99: number; max: number }): string => `p50 ${o.p50.toFixed(2)} / p99 ${o.p99.toFixed(2)} / max ${o.max.toFixed(2)} ms`;
     notes.push(`deadline -> 0400 (timeout ${DEADLINE.timeoutMs} ms, tickMs ${DEADLINE.tickMs}, ${deadlineFig.reversalsAtIssuer} of ${deadlineFig.sales} sales): ` +
