@@ -41,6 +41,11 @@ let relay: Relay | null = null;
 let session: Session | null = null;
 let storeDir: string | null = null;
 
+// However this process ends (stop, or the suite disconnecting), its store goes with it.
+process.on('exit', () => {
+  if (storeDir) rmSync(storeDir, { recursive: true, force: true });
+});
+
 function post<T>(s: Session, method: string, params?: object): Promise<T> {
   return new Promise((resolve, reject) => {
     s.post(method, params, (err, result) => (err ? reject(err) : resolve(result as T)));
@@ -104,10 +109,7 @@ serve({
     // (up to the upstream timeout), which an overloaded run would turn into seconds of
     // nothing. The process exits instead, after the reply is out; --cpu-prof writes its
     // profile on a normal exit.
-    setTimeout(() => {
-      if (storeDir) rmSync(storeDir, { recursive: true, force: true });
-      process.exit(0);
-    }, 50);
+    setTimeout(() => process.exit(0), 50);
     return { stopped: true };
   },
 });
