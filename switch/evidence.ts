@@ -7,35 +7,10 @@
  * Never shown: the sealed message, the PAN's keyed hash, the sealed reversal.
  */
 import { originalOf, formatMinor, table } from './report.js';
-import type { HistoryRow, JournalState, ReversalRow, Store, TxnQuery, TxnRow } from './store/types.js';
+import type { HistoryRow, ReversalRow, Store, TxnQuery, TxnRow } from './store/types.js';
 
-/** A journal row without its sealed message or PAN hash. */
-export interface EvidenceTxn {
-  id: string;
-  node: string;
-  listener: string;
-  sender: string;
-  terminal: string | null;
-  merchant: string | null;
-  acquirer: string | null;
-  mti: string;
-  stan: string;
-  f7: string | null;
-  rrn: string | null;
-  amount: string | null;
-  currency: string | null;
-  panMasked: string | null;
-  businessDate: string | null;
-  upstream: string | null;
-  upstreamStan: string | null;
-  state: JournalState;
-  responseCode: string | null;
-  failureClass: string | null;
-  decision: string | null;
-  reversalId: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
+/** A journal row without its sealed message, PAN hash or duplicate key; times as ISO text. */
+export type EvidenceTxn = Omit<TxnRow, 'sealed' | 'panHash' | 'dupKey' | 'createdAt' | 'updatedAt'> & { createdAt: string; updatedAt: string };
 
 /** A reversal row without the sealed original and message. */
 export interface EvidenceReversal {

@@ -24,6 +24,12 @@ const PAN_KEYS = new Set(['pan', 'f2', '2']);
 
 const MAX_DEPTH = 6;
 
+/** `body` with the Luhn check digit appended: a valid test PAN. */
+export function luhnComplete(body: string): string {
+  for (let d = 0; d < 9; d++) if (luhn(body + d, 0, body.length + 1)) return body + d;
+  return body + '9';
+}
+
 /** The Luhn check on s[from, to) (all digits). */
 export function luhn(s: string, from: number, to: number): boolean {
   let sum = 0;

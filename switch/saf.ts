@@ -286,7 +286,7 @@ export class SafQueue implements ReversalQueue {
           return;
         }
         if (this.opts.events) this.emit('REVERSAL_QUEUED', e, { reversalState: 'pending', decisionExplanation: row.explanation, timeMs: row.enqueuedAt });
-        if (row.state === 'sent') this.sentNow(e, row.dueAt);
+        if (row.state === 'sent') this.sentNow(e, this.links.get(e.upstream) as ReversalLink, e.message as IsoMessage, 1, row.dueAt);
         else if (e.state === 'pending') this.schedule(e);
         this.pump();
       },
@@ -298,12 +298,10 @@ export class SafQueue implements ReversalQueue {
     );
   }
 
-  /** The fast path's second half: the `sent` row is durable, so the 0400 may leave. */
-  private sentNow(e: Entry, dueAt: number): void {
-    const link = this.links.get(e.upstream) as ReversalLink;
-    const out = e.message as IsoMessage;
+  /** The `sent` row is durable: the message may leave now. Both the fast path and send() end here. */
+  private sentNow(e: Entry, link: ReversalLink, out: IsoMessage, attempts: number, dueAt: number): void {
     e.state = 'sent';
-    e.attempts = 1;
+    e.attempts = attempts;
     e.dueAt = Math.max(dueAt, this.now() + this.opts.responseTimeoutMs);
     this.bySentStan.set(`${e.upstream}|${e.sentStan ?? ''}`, e);
     this.timeouts.push(e.dueAt, e);
@@ -311,9 +309,9 @@ export class SafQueue implements ReversalQueue {
       this.failAttempt(e, 'the upstream link was down');
       return;
     }
-    this.opts.counters.inc('reversals_sent');
+    this.opts.counters.inc(attempts === 1 ? 'reversals_sent' : 'reversal_repeats_sent');
     if (this.opts.events) this.emit('REVERSAL_SENT', e, { reversalState: 'sent', mti: out.mti, timeMs: this.now() });
-    this.opts.log.info('reversal sent', { id: e.id, mti: out.mti, attempt: 1 });
+    this.opts.log.info('reversal sent', { id: e.id, mti: out.mti, attempt: attempts });
   }
 
   cancel(id: string): boolean {
@@ -486,18 +484,7 @@ export class SafQueue implements ReversalQueue {
           this.opts.log.error('reversal changed under the queue; not sent', { id: e.id });
           return;
         }
-        e.state = 'sent';
-        e.attempts = attempts;
-        e.dueAt = Math.max(dueAt, this.now() + this.opts.responseTimeoutMs);
-        this.bySentStan.set(`${e.upstream}|${e.sentStan ?? ''}`, e);
-        this.timeouts.push(e.dueAt, e);
-        if (!link.send(out)) {
-          this.failAttempt(e, 'the upstream link was down');
-          return;
-        }
-        this.opts.counters.inc(attempts === 1 ? 'reversals_sent' : 'reversal_repeats_sent');
-        if (this.opts.events) this.emit('REVERSAL_SENT', e, { reversalState: 'sent', mti: out.mti, timeMs: now });
-        this.opts.log.info('reversal sent', { id: e.id, mti: out.mti, attempt: attempts });
+        this.sentNow(e, link, out, attempts, dueAt);
       },
       (err: unknown) => {
         // Not marked sent, so not sent: the row is still pending; try again after the backoff.

@@ -34,6 +34,7 @@ import { transmissionTime } from '../../switch/netmgmt.js';
 import { FIXTURES } from '../fixtures/messages.js';
 import { Len2Splitter } from './frames.js';
 import { emitEvent } from './ipc.js';
+import { luhnComplete } from '../../switch/redact.js';
 
 export interface LoadPlan {
   port: number;
@@ -152,15 +153,6 @@ function curveOf(h: Histogram): [number, number][] {
   return out;
 }
 
-function luhn(body: string): string {
-  let sum = 0;
-  for (let i = 0; i < body.length; i++) {
-    let d = body.charCodeAt(body.length - 1 - i) - 48;
-    if (i % 2 === 0) { d *= 2; if (d > 9) d -= 9; }
-    sum += d;
-  }
-  return body + String((10 - (sum % 10)) % 10);
-}
 
 function writeDigits(buf: Buffer, off: number, width: number, v: number): void {
   for (let i = off + width - 1; i >= off; i--) {
@@ -230,7 +222,7 @@ function magicFrame(k: number, runId: number, f7: string): Buffer {
   const base = FIXTURES.get('iso87a')?.find((f) => f.msg.mti === '0200')?.msg;
   if (!base) throw new Error('no iso87a 0200 fixture');
   const m: IsoMessage = base.clone();
-  const pan = luhn('476173' + String(k % 1e9).padStart(9, '0'));
+  const pan = luhnComplete('476173' + String(k % 1e9).padStart(9, '0'));
   m.set(2, pan).set(4, '000000010091').set(7, f7).set(11, String(stanFor(k)).padStart(6, '0')).set(37, rrnOf(runId, k))
     .set(41, 'M' + String(k % 1e7).padStart(7, '0')).set(42, 'E2EMAGIC' + String(k % 1e7).padStart(7, '0'));
   m.delete(35); // track 2 would carry the fixture's PAN

@@ -9,12 +9,13 @@
  * (the running switch publishes it) or, with no switch running, published from here.
  */
 import { hostname } from 'node:os';
-import { defaultConfig, loadConfigFile, type SwitchConfig } from '../config.js';
+import { loadConfigFile, type SwitchConfig } from '../config.js';
 import { minorUnits } from '../events/describe.js';
 import { createEventBus, eventsEnabled } from '../events/index.js';
 import { createLogger } from '../log.js';
-import { connectStore, type ReversalRow, type Store } from '../store/index.js';
-import { flag, parseArgs, UsageError, type Parsed } from './args.js';
+import type { ReversalRow, Store } from '../store/index.js';
+import { flag, parseArgs, UsageError } from './args.js';
+import { withStore } from './store-arg.js';
 
 export const MANUAL_USAGE =
   'revswitch manual list [--store URL | --config FILE] [--json]\n' +
@@ -24,27 +25,6 @@ export const MANUAL_USAGE =
 /** A manual command that found nothing to act on: exit 1 with this message. */
 export class ManualError extends Error {}
 
-function storeUrl(p: Parsed): string {
-  const url = flag(p, 'store');
-  const config = flag(p, 'config');
-  if (url && config) throw new UsageError('give --store or --config, not both');
-  if (url) return url;
-  return config ? loadConfigFile(config).store : defaultConfig().store;
-}
-
-async function withStore<T>(p: Parsed, f: (s: Store) => Promise<T>): Promise<T> {
-  let store: Store;
-  try {
-    store = await connectStore(storeUrl(p));
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  try {
-    return await f(store);
-  } finally {
-    await store.close();
-  }
-}
 
 const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 

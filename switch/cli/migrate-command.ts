@@ -11,10 +11,10 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { defaultConfig, loadConfigFile } from '../config.js';
 import { postgresSchemaVersion } from '../store/postgres.js';
 import { openStore, parseSqliteUrl, redactUrl, type Store } from '../store/index.js';
-import { flag, parseArgs, UsageError } from './args.js';
+import { parseArgs, UsageError } from './args.js';
+import { storeOf } from './store-arg.js';
 
 export const MIGRATE_USAGE = 'revswitch migrate [--store URL | --config FILE]';
 
@@ -42,10 +42,7 @@ async function schemaVersion(url: string, kind: 'sqlite' | 'postgres'): Promise<
 export async function migrateCommand(argv: string[]): Promise<string> {
   const p = parseArgs(argv, { store: true, config: true });
   if (p.positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(p.positional[0])}`);
-  const given = flag(p, 'store');
-  const config = flag(p, 'config');
-  if (given && config) throw new UsageError('give --store or --config, not both');
-  const url = given ?? (config ? loadConfigFile(config).store : defaultConfig().store);
+  const { url } = storeOf(p);
   const shown = redactUrl(url);
 
   let store: Store;

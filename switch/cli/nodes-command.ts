@@ -7,10 +7,10 @@
  *
  * Exit status: 0; 1 the store could not be reached; 2 a bad URL or usage.
  */
-import { defaultConfig, loadConfigFile } from '../config.js';
 import { openStore, redactUrl, type Store } from '../store/index.js';
 import type { NodeRow } from '../store/types.js';
 import { flag, parseArgs, UsageError } from './args.js';
+import { storeOf } from './store-arg.js';
 
 export const NODES_USAGE = 'revswitch nodes [--store URL | --config FILE] [--dead-ms MS] [--json]';
 
@@ -39,11 +39,7 @@ export function formatNodes(list: NodeStatus[]): string {
 export async function nodesCommand(argv: string[]): Promise<string> {
   const p = parseArgs(argv, { store: true, config: true, 'dead-ms': true, json: false });
   if (p.positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(p.positional[0])}`);
-  const given = flag(p, 'store');
-  const config = flag(p, 'config');
-  if (given && config) throw new UsageError('give --store or --config, not both');
-  const cfg = config ? loadConfigFile(config) : defaultConfig();
-  const url = given ?? cfg.store;
+  const { url, config: cfg } = storeOf(p);
   const deadText = flag(p, 'dead-ms');
   const deadMs = deadText === undefined ? cfg.cluster.nodeDeadMs : Number(deadText);
   if (!Number.isInteger(deadMs) || deadMs <= 0) throw new UsageError(`--dead-ms must be a whole number of milliseconds, got ${JSON.stringify(deadText)}`);

@@ -3,11 +3,10 @@
  * for a spreadsheet, JSON for a program); `revswitch txn`: the evidence for one
  * transaction. Both read the store while the switch runs (SQLite in WAL mode).
  */
-import { defaultConfig, loadConfigFile } from '../config.js';
 import { formatCandidatesText, formatEvidenceText, lookupTxn, type EvidenceQuery } from '../evidence.js';
 import { DEFAULT_PENDING_MS, formatCsv, formatText, gatherReport, parseDuration, parseTime } from '../report.js';
-import { connectStore, type Store } from '../store/index.js';
 import { flag, parseArgs, UsageError, type Parsed } from './args.js';
+import { withStore } from './store-arg.js';
 
 export const REPORT_USAGE =
   'revswitch report [--since T] [--until T] [--format text|csv|json] [--pending-older-than DURATION] [--top N]\n' +
@@ -31,27 +30,6 @@ function timeFlag(v: string, now: number, what: string): number {
   }
 }
 
-function storeUrl(p: Parsed): string {
-  const url = flag(p, 'store');
-  const config = flag(p, 'config');
-  if (url && config) throw new UsageError('give --store or --config, not both');
-  if (url) return url;
-  return config ? loadConfigFile(config).store : defaultConfig().store;
-}
-
-async function withStore<T>(p: Parsed, f: (s: Store) => Promise<T>): Promise<T> {
-  let store: Store;
-  try {
-    store = await connectStore(storeUrl(p));
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  try {
-    return await f(store);
-  } finally {
-    await store.close();
-  }
-}
 
 function format<T extends string>(p: Parsed, allowed: readonly T[]): T {
   const f = flag(p, 'format') ?? allowed[0];

@@ -33,6 +33,7 @@ import {
 import { MAGIC_AMOUNTS } from './magic.js';
 import { createRng, randomSeed } from './prng.js';
 import { APPROVED_CODES, Link, f4, localDate, localTime, simDialect, simFraming, transmissionDateTime } from './wire.js';
+import { luhnComplete } from '../redact.js';
 
 export type TerminalMode = 'per-sale' | 'persistent';
 
@@ -183,15 +184,6 @@ function check(cond: boolean, msg: string): void {
   if (!cond) throw new RangeError(msg);
 }
 
-function luhnComplete(body: string): string {
-  let sum = 0;
-  for (let i = 0; i < body.length; i++) {
-    let d = body.charCodeAt(body.length - 1 - i) - 48;
-    if (i % 2 === 0) { d *= 2; if (d > 9) d -= 9; }
-    sum += d;
-  }
-  return body + String((10 - (sum % 10)) % 10);
-}
 
 export async function runTerminals(opts: TerminalOptions): Promise<TerminalSummary> {
   const dialect = simDialect(opts.dialect);

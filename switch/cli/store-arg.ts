@@ -1,0 +1,31 @@
+/**
+ * The store a command reads: `--store URL`, or the `store` of `--config FILE`, or the
+ * default; never both flags. Shared by manual, report, txn, migrate and nodes.
+ */
+import { defaultConfig, loadConfigFile, type SwitchConfig } from '../config.js';
+import { connectStore, type Store } from '../store/index.js';
+import { flag, UsageError, type Parsed } from './args.js';
+
+/** The config the flags name (the default when --config is absent) and the store URL to use. */
+export function storeOf(p: Parsed): { url: string; config: SwitchConfig } {
+  const url = flag(p, 'store');
+  const file = flag(p, 'config');
+  if (url && file) throw new UsageError('give --store or --config, not both');
+  const config = file ? loadConfigFile(file) : defaultConfig();
+  return { url: url ?? config.store, config };
+}
+
+/** Opens the store on this thread (a command, not the switch), runs f, closes it. */
+export async function withStore<T>(p: Parsed, f: (s: Store) => Promise<T>): Promise<T> {
+  let store: Store;
+  try {
+    store = await connectStore(storeOf(p).url, { inline: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  try {
+    return await f(store);
+  } finally {
+    await store.close();
+  }
+}
