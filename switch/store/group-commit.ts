@@ -280,6 +280,10 @@ export class GroupCommitStore implements Store {
 
   /** Hands the queue to the backend if it is due and nothing is in flight. */
   private pump(): void {
+    // An empty queue has nothing to be due: a barrier that only waited for the batch in
+    // flight must not leave `due` set, or the next lone write would arm no timer and wait
+    // for batchOps of company (or the next read) before it went.
+    if (this.queue.length === 0) this.due = false;
     if (this.inFlight > 0 || !this.due || this.queue.length === 0) return;
     let batch: Pending[];
     if (this.queue.length <= this.opts.maxBatchOps) {
