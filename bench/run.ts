@@ -40,6 +40,10 @@ export const SUITES: Readonly<Record<string, Registered>> = {
     description: 'load generator -> switch -> issuer simulator over loopback, against a bare len2 relay: TPS, latency percentiles, deadline -> 0400',
     load: async () => (await import('./suites/e2e.js')).e2eSuite,
   },
+  scale: {
+    description: 'e2e with the PostgreSQL store against SQLite, one node and two: saturation TPS, p99 at one open-loop rate, CPU per sale per layer',
+    load: async () => (await import('./suites/scale.js')).scaleSuite,
+  },
 };
 
 /** Units of every figure in a result file. */

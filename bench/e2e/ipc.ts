@@ -6,6 +6,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+/** The child scripts, next to this module (compiled: .js beside .js). */
+export const TARGET_SCRIPT = join(HERE, 'target-main.js');
+export const RIG_SCRIPT = join(HERE, 'rig-main.js');
 
 export interface Request {
   id: number;

@@ -35,9 +35,12 @@ import { FIXTURES } from '../fixtures/messages.js';
 import { Len2Splitter } from './frames.js';
 import { emitEvent } from './ipc.js';
 import { luhnComplete } from '../../switch/redact.js';
+import { median } from '../lib/timing.js';
 
 export interface LoadPlan {
   port: number;
+  /** Several targets (switch nodes behind no balancer): connection c goes to ports[c % ports.length]; else all to port. */
+  ports?: number[];
   connections: number;
   mode: 'open' | 'closed';
   /** Open loop: sales per second offered, all connections together. */
@@ -379,7 +382,8 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
   // ---- connections
   const conns: Conn[] = [];
   await Promise.all(Array.from({ length: C }, (_, c) => new Promise<void>((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port: plan.port });
+    const ports = plan.ports && plan.ports.length > 0 ? plan.ports : [plan.port];
+    const socket = connect({ host: '127.0.0.1', port: ports[c % ports.length] });
     socket.setNoDelay(true);
     const conn: Conn = { index: c, socket, tpl: template(c, f7), batch: [] };
     const splitter = new Len2Splitter((f) => onAnswer(conn, f));
@@ -487,5 +491,25 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
       max: loopDelay.count > 0 ? Math.round(loopDelay.max / 1e3) / 1e3 : 0,
     },
     messageBytes: conns[0].tpl.frame.length,
+  };
+}
+
+/**
+ * The harness's common figures (CaseResult's) for a load run: ops/s is answers per
+ * second of the window, its samples are `samples` (default: the window's whole seconds).
+ */
+export function caseFigures(l: LoadResult, samples: number[] = l.perSecondTps.length > 0 ? l.perSecondTps : [l.achievedTps]) {
+  const med = median(samples);
+  return {
+    messageBytes: l.messageBytes,
+    opsPerSec: l.achievedTps,
+    usPerOp: l.achievedTps > 0 ? 1e6 / l.achievedTps : 0,
+    sampleOpsPerSec: samples,
+    minOpsPerSec: Math.min(...samples),
+    maxOpsPerSec: Math.max(...samples),
+    spreadPct: med > 0 ? ((Math.max(...samples) - Math.min(...samples)) / med) * 100 : 0,
+    iterations: l.answeredInWindow,
+    batch: 1,
+    sampledMs: l.windowMs,
   };
 }

@@ -21,8 +21,16 @@ import { serve } from './ipc.js';
 import { startRelay, type Relay } from './relay.js';
 
 export interface SwitchStart {
-  /** 'sqlite': a fresh SQLite journal in a temporary directory, removed at stop; 'memory': memory:. */
-  store: 'sqlite' | 'memory';
+  /**
+   * 'sqlite': a fresh SQLite journal in a temporary directory, removed at stop; 'memory':
+   * memory:; 'postgres': storeUrl (the suite owns the schema: it creates it per step and
+   * drops it after, since several nodes share it).
+   */
+  store: 'sqlite' | 'memory' | 'postgres';
+  /** The postgres:// URL, with its schema, for store 'postgres'. */
+  storeUrl?: string;
+  /** The node id (config `node`): distinct per node on a shared store. */
+  node?: string;
   upstreamPort: number;
   /** The upstream link's timeout (ms). */
   timeoutMs: number;
@@ -62,9 +70,13 @@ serve({
     if (a.store === 'sqlite') {
       storeDir = mkdtempSync(join(tmpdir(), 'revswitch-bench-e2e-'));
       cfg.store = `sqlite:${join(storeDir, 'revswitch.db')}`;
+    } else if (a.store === 'postgres') {
+      if (!a.storeUrl) throw new Error('start-switch: store postgres needs storeUrl');
+      cfg.store = a.storeUrl;
     } else {
       cfg.store = 'memory:';
     }
+    if (a.node !== undefined) cfg.node = a.node;
     cfg.panHashKey = 'revswitch-e2e-bench-pan-key';
     cfg.admin = 'off';
     cfg.tickMs = a.tickMs;

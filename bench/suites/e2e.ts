@@ -61,16 +61,15 @@
  * than 10% of a core is run again once (BENCH_E2E_RETRIES; at most 4 re-runs per suite
  * run), and flagged DISTURBED in the notes if it still was.
  */
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { ExtendedContext, ExtendedOutput } from '../lib/extras.js';
 import type { CaseResult, Check, Suite, SuiteContext, TargetSpec } from '../lib/suite.js';
 import { renderTable, formatInt } from '../lib/table.js';
-import { median } from '../lib/timing.js';
-import { canPin, Child } from '../e2e/ipc.js';
-import type { LoadPlan, LoadResult, Percentiles } from '../e2e/loadgen.js';
+import { canPin, Child, RIG_SCRIPT, TARGET_SCRIPT } from '../e2e/ipc.js';
+import { machineCpu, settle, type MachineCpu } from '../e2e/machine-cpu.js';
+import { caseFigures, type LoadPlan, type LoadResult, type Percentiles } from '../e2e/loadgen.js';
 import type { DeadlineFigures } from '../e2e/rig-main.js';
 import { latencySvg, type Panel } from '../e2e/svg.js';
 import type { CpuMark } from '../e2e/target-main.js';
@@ -98,9 +97,6 @@ const TARGET_RATIO = 0.6;
 const TARGET_P99_5K_MS = 5;
 const TARGET_DEADLINE_MS = 10;
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const TARGET_SCRIPT = join(HERE, '..', 'e2e', 'target-main.js');
-const RIG_SCRIPT = join(HERE, '..', 'e2e', 'rig-main.js');
 
 interface Step {
   /** Case id prefix, e.g. "open/5k". */
@@ -113,22 +109,6 @@ interface Step {
   deadline: boolean;
   /** The switch's store for this step, when it differs from the run's. */
   store?: 'sqlite' | 'memory';
-}
-
-/** Machine-wide CPU time so far (Linux /proc/stat), ms: busy (user, nice, system, irq, softirq) and steal. */
-interface MachineCpu {
-  busyMs: number;
-  stealMs: number;
-}
-
-function machineCpu(): MachineCpu | null {
-  try {
-    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    const tick = 10; // USER_HZ is 100 on every Linux this runs on
-    return { busyMs: (f[0] + f[1] + f[2] + f[5] + f[6]) * tick, stealMs: (f[7] ?? 0) * tick };
-  } catch {
-    return null;
-  }
 }
 
 interface StepResult {
@@ -173,21 +153,6 @@ const pct = (xs: number[], p: number): number => {
   return s[Math.min(s.length - 1, Math.ceil((s.length * p) / 100) - 1)];
 };
 
-const sleep = (t: number): Promise<void> => new Promise((r) => setTimeout(r, t));
-
-/** Waits (at most maxMs) until the machine is idle: under DISTURBED_PCT of a core busy over 0.5 s. Null where /proc/stat is missing. */
-async function settle(maxMs: number): Promise<boolean | null> {
-  const until = Date.now() + maxMs;
-  for (;;) {
-    const a = machineCpu();
-    await sleep(500);
-    const b = machineCpu();
-    if (!a || !b) return null;
-    if (((b.busyMs - a.busyMs) / 500) * 100 < DISTURBED_PCT) return true;
-    if (Date.now() >= until) return false;
-  }
-}
-
 const disturbedStep = (r: StepResult): boolean => (r.otherCpuPct ?? 0) > DISTURBED_PCT || (r.stealPct ?? 0) > DISTURBED_PCT;
 
 class Runner {
@@ -212,7 +177,7 @@ class Runner {
    */
   async run(step: Step): Promise<StepResult> {
     for (let attempt = 0; ; attempt++) {
-      const quiet = await settle(5000);
+      const quiet = await settle(5000, DISTURBED_PCT);
       if (quiet === false) this.ctx.log('e2e: the machine is busy with other work; measuring anyway');
       const r = await this.runOnce(step);
       if (!disturbedStep(r) || attempt >= this.retries || this.retried.length >= MAX_RETRIES_PER_RUN) {
@@ -317,24 +282,13 @@ class Runner {
 
 function caseOf(r: StepResult): E2eCase {
   const l = r.load;
-  const samples = l.perSecondTps.length > 0 ? l.perSecondTps : [l.achievedTps];
-  const med = median(samples);
   const id = `${r.step.key}/${r.step.impl}`;
   const c: E2eCase = {
     id,
     name: r.step.label,
     variant: r.step.key,
     impl: r.step.impl,
-    messageBytes: l.messageBytes,
-    opsPerSec: l.achievedTps,
-    usPerOp: l.achievedTps > 0 ? 1e6 / l.achievedTps : 0,
-    sampleOpsPerSec: samples,
-    minOpsPerSec: Math.min(...samples),
-    maxOpsPerSec: Math.max(...samples),
-    spreadPct: med > 0 ? ((Math.max(...samples) - Math.min(...samples)) / med) * 100 : 0,
-    iterations: l.answeredInWindow,
-    batch: 1,
-    sampledMs: l.windowMs,
+    ...caseFigures(l),
     mode: r.step.mode,
     offeredTps: r.step.mode === 'open' ? r.step.rate : null,
     latencyMs: l.latency,

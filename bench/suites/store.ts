@@ -36,9 +36,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { build as buildHistogram } from 'hdr-histogram-js';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { MemoryStore } from '../../switch/store/memory.js';
+import { dropSchemas, PG_RUN, PG_URL, pgAdmin, pgSettingsNote, pgUrlWithSchema } from '../lib/pg.js';
 import { pgMessage, PostgresStore, type PostgresStoreOptions } from '../../switch/store/postgres.js';
 import { SqliteStore, type SqliteStoreOptions } from '../../switch/store/sqlite.js';
 import { redactUrl } from '../../switch/store/url.js';
@@ -212,28 +211,10 @@ async function measure(ctx: SuiteContext, p: Plan, dir: string, checks: Check[])
 
 const sqlite = (name: string, opts: SqliteStoreOptions) => (dir: string): Store => new SqliteStore(`sqlite:${join(dir, name, 'journal.db')}`, opts);
 
-const PG_URL = process.env.BENCH_PG_URL || process.env.REVSWITCH_PG_URL || 'postgres://postgres@127.0.0.1:5432/test';
-const PG_RUN = `rs_bench_${process.pid}_${randomBytes(3).toString('hex')}`;
 let pgSchemas = 0;
 
 /** A PostgreSQL store in a schema of its own (dropped at the end of the suite). */
-const postgres = (opts: PostgresStoreOptions) => (): Store => {
-  const u = new URL(PG_URL);
-  u.searchParams.set('schema', `${PG_RUN}_${++pgSchemas}`);
-  return new PostgresStore(u.toString(), opts);
-};
-
-/** A plain connection to the server, for the probe, its settings and the clean-up. */
-async function pgAdmin<T>(f: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 });
-  c.on('error', () => undefined);
-  try {
-    await c.connect();
-    return await f(c);
-  } finally {
-    await c.end().catch(() => undefined);
-  }
-}
+const postgres = (opts: PostgresStoreOptions) => (): Store => new PostgresStore(pgUrlWithSchema(`${PG_RUN}_${++pgSchemas}`), opts);
 
 const PLANS: readonly Plan[] = [
   {
@@ -315,9 +296,7 @@ async function run(ctx: SuiteContext): Promise<SuiteOutput> {
   try {
     notes.push(`fdatasync of a 4 KiB overwrite in ${base}: ${lat(syncLatency(dir))} (about what FULL adds to each commit)`);
     const pgWhy = await pgAdmin(async (c) => {
-      const settings = await c.query<{ name: string; setting: string }>(
-        "SELECT name, setting FROM pg_settings WHERE name IN ('server_version', 'synchronous_commit', 'fsync', 'wal_sync_method', 'commit_delay') ORDER BY name");
-      notes.push(`PostgreSQL at ${redactUrl(PG_URL)}: ${settings.rows.map((r) => `${r.name}=${r.setting}`).join(', ')} ` +
+      notes.push(`PostgreSQL at ${redactUrl(PG_URL)}: ${await pgSettingsNote(c)} ` +
         '(synchronous_commit=on and fsync=on: a commit returns once its WAL is flushed, as SQLite FULL)');
       return null;
     }).catch((e: unknown) => pgMessage(e));
@@ -344,10 +323,7 @@ async function run(ctx: SuiteContext): Promise<SuiteOutput> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
     if (pgSchemas > 0) {
-      await pgAdmin(async (c) => {
-        const r = await c.query<{ nspname: string }>('SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)', [PG_RUN]);
-        for (const { nspname } of r.rows) await c.query(`DROP SCHEMA "${nspname}" CASCADE`);
-      }).catch((e: unknown) => ctx.log(`store: could not drop the bench schemas ${PG_RUN}_*: ${pgMessage(e)}`));
+      await dropSchemas(PG_RUN).catch((e: unknown) => ctx.log(`store: could not drop the bench schemas ${PG_RUN}_*: ${pgMessage(e)}`));
     }
   }
   notes.push('a write is one insertTxn or one updateTxn (each also appends its history row in the same transaction); ' +
