@@ -61,7 +61,7 @@ export function evidenceTxn(t: TxnRow): EvidenceTxn {
     id: t.id, node: t.node, listener: t.listener, sender: t.sender, terminal: t.terminal, merchant: t.merchant, acquirer: t.acquirer,
     mti: t.mti, stan: t.stan, f7: t.f7, rrn: t.rrn, amount: t.amount, currency: t.currency, panMasked: t.panMasked,
     businessDate: t.businessDate, upstream: t.upstream, upstreamStan: t.upstreamStan, state: t.state, responseCode: t.responseCode,
-    failureClass: t.failureClass, decision: t.decision, reversalId: t.reversalId, createdAt: iso(t.createdAt), updatedAt: iso(t.updatedAt),
+    approvalCode: t.approvalCode ?? null, failureClass: t.failureClass, decision: t.decision, reversalId: t.reversalId, createdAt: iso(t.createdAt), updatedAt: iso(t.updatedAt),
   };
 }
 
@@ -164,7 +164,7 @@ export function formatEvidenceText(e: Evidence): string {
     ['terminal', t.terminal ?? '-'], ['merchant', t.merchant ?? '-'], ['acquirer', t.acquirer ?? '-'], ['stan', t.stan],
     ['f7', t.f7 ?? '-'], ['rrn', t.rrn ?? '-'], ['amount', amountText(t.amount, t.currency)], ['card', t.panMasked ?? '-'],
     ['business date', t.businessDate ?? '-'], ['upstream', `${t.upstream ?? '-'}${t.upstreamStan ? ` (stan ${t.upstreamStan})` : ''}`],
-    ['state', t.state], ['response code', t.responseCode ?? '-'], ['failure class', t.failureClass ?? '-'], ['decision', t.decision ?? '-'],
+    ['state', t.state], ['response code', t.responseCode ?? '-'], ['approval code', t.approvalCode ?? '-'], ['failure class', t.failureClass ?? '-'], ['decision', t.decision ?? '-'],
     ['created', t.createdAt], ['updated', t.updatedAt],
   ];
   if (e.reversal) {

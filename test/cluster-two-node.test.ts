@@ -322,9 +322,12 @@ if (why !== null) {
     // never forwarded; and two copies at once, one per node, reach the issuer once.
     const dup = await cb.request(s.clone(), 3000);
     tt.equal(dup.get(39), '00', 'a duplicate at B gets A\'s answer');
+    tt.match(res.get(38), /^\d{6}$/, 'A\'s approval carries the issuer\'s approval code');
+    tt.equal(dup.get(38), res.get(38), 'and the duplicate at B carries the same approval code (F38 is in the journal)');
     const twin = sale({ terminal: 'TERMX001', rrn: 'XN0000000002', stan: nextStan() });
     const [r1, r2] = await Promise.all([ca.request(twin, 3000), cb.request(twin.clone(), 3000)]);
     tt.same([r1.get(39), r2.get(39)], ['00', '00'], 'two copies at once, one per node: both answered with the one outcome');
+    tt.equal(r1.get(38), r2.get(38), 'and the one approval code');
     const salesOf = (rrn: string) => c.issuer.ledger().holds.filter((h) => h.rrn === rrn).length + c.issuer.ledger().released.filter((h) => h.rrn === rrn).length;
     tt.same([salesOf('XN0000000001'), salesOf('XN0000000002')], [1, 1], 'the issuer saw each sale once');
     const rev = reversalOf(D87, s, { reason: '17', stan: nextStan(), transmissionDateTime: transmissionTime(Date.now()) });

@@ -197,7 +197,8 @@ export class Journal {
   /**
    * Transactions from the store, as the switch's table holds them. The request is the
    * message as sent upstream with the terminal's own STAN put back; its answer, where
-   * there was one, is rebuilt from the response code (the approval code is not kept).
+   * there was one, is rebuilt from the response code and, for an approval, the approval
+   * code (F38; rows from before migration 4 have none).
    */
   rebuild(row: TxnRow, listenerDialect: Dialect, upstreamDialect: Dialect | undefined): Txn | null {
     if (row.sealed === null || !upstreamDialect) return null;
@@ -214,9 +215,9 @@ export class Journal {
     // What a duplicate gets now: the issuer's code for an answer that was delivered, the
     // switch's non-approval for everything that was not (a reversed sale is never 00 again).
     const delivered = row.state === 'approved' || row.state === 'declined';
-    const answer = responseTo(listenerDialect, request, delivered && row.responseCode !== null
-      ? row.responseCode
-      : responseCode(listenerDialect, 'issuer_unavailable'));
+    const answer = delivered && row.responseCode !== null
+      ? withApprovalCode(responseTo(listenerDialect, request, row.responseCode), listenerDialect, row)
+      : responseTo(listenerDialect, request, responseCode(listenerDialect, 'issuer_unavailable'));
     return {
       id: row.id, key: `${row.sender}|${row.stan}|${f7}`, dayKey: `${row.sender}|${row.stan}|${(row.f7 ?? '').slice(0, 4)}`,
       request, listener: row.listener, state: MEMORY_STATE[row.state], conn: null, waiters: [],
@@ -224,4 +225,10 @@ export class Journal {
       answer, reversalId: row.reversalId, reverseWhenDone: null, decision: row.decision,
     };
   }
+}
+
+/** An answer rebuilt from a journal row gets the approval's F38 back, where the row and the dialect have one. */
+export function withApprovalCode(answer: IsoMessage, dialect: Dialect, row: TxnRow): IsoMessage {
+  if (row.state === 'approved' && row.approvalCode && dialect.fields[38]) answer.set(38, row.approvalCode);
+  return answer;
 }

@@ -26,7 +26,7 @@ import { SafQueue } from '../saf.js';
 import { MemoryStore } from '../store/memory.js';
 import { CardKeys } from '../store/secrets.js';
 import { isDuplicateRequest, type Store, type TxnRow } from '../store/types.js';
-import { Journal } from './journal.js';
+import { Journal, withApprovalCode } from './journal.js';
 import { senderOf, TxnTable, type Txn } from '../txns.js';
 import { UpstreamLink } from '../upstream.js';
 import { Velocity } from './velocity.js';
@@ -397,7 +397,7 @@ export class Switch {
       if (txn.answer !== null) return; // answered already (its deadline passed first)
       const code = row && (row.state === 'approved' || row.state === 'declined') ? row.responseCode : null;
       this.log.info('duplicate of a transaction in the store: answered from it', { txn: row?.id, state: row?.state ?? 'not found', rc: code ?? '(91)' });
-      this.finish(l, txn, code !== null ? responseTo(l.dialect, req, code) : this.localAnswer(l, req, 'issuer_unavailable'));
+      this.finish(l, txn, code !== null && row ? withApprovalCode(responseTo(l.dialect, req, code), l.dialect, row) : this.localAnswer(l, req, 'issuer_unavailable'));
       // From now on this node knows the original itself (later duplicates, a terminal's
       // reversal of it): the stored transaction replaces the duplicate in memory.
       const t = row && row.state !== 'forwarded'
@@ -481,7 +481,9 @@ export class Switch {
       txn.state = 'reversed_by_terminal';
       this.queueReversal(txn, { reason: txn.reverseWhenDone.reason, explanation: 'the terminal reversed the sale while it was in flight' }, 'customer_cancel');
     }
-    const recorded = this.journal.record(txn, { responseCode: rc ?? null, failureClass: cls, reversalId: txn.reversalId }, undefined, { kind: 'ANSWERED' });
+    const recorded = this.journal.record(txn, {
+      responseCode: rc ?? null, failureClass: cls, reversalId: txn.reversalId, ...(approved ? { approvalCode: msg.get(38) ?? null } : {}),
+    }, undefined, { kind: 'ANSWERED' });
     const deliver = (): void => {
       const delivered = this.finish(l, txn, res);
       if (delivered) this.metrics.addedLatency.observe((performance.now() - txn.receivedAt) / 1000 - rtt);

@@ -175,7 +175,8 @@ export class MemoryBackend implements StoreBackend {
           if (holder !== undefined) throw new Error(`${DUPLICATE_REQUEST}: key ${dupKey} is transaction ${holder}'s (txn_keys)`);
           this.dupKeys.set(dupKey, row.id);
         }
-        this.txns.set(row.id, plain);
+        // As the SQL stores: the approval code is an outcome, written by updateTxn only.
+        this.txns.set(row.id, { ...plain, approvalCode: null });
         this.append(row.createdAt, 'txn', row.id, row.state, insertTxnDetail(row));
         return true;
       }
@@ -189,6 +190,7 @@ export class MemoryBackend implements StoreBackend {
         if (u.failureClass !== undefined) t.failureClass = u.failureClass;
         if (u.decision !== undefined) t.decision = u.decision;
         if (u.reversalId !== undefined) t.reversalId = u.reversalId;
+        if (u.approvalCode !== undefined) t.approvalCode = u.approvalCode;
         this.append(u.at, 'txn', u.id, u.state, updateTxnDetail(u));
         return true;
       }

@@ -61,6 +61,8 @@ export interface TxnRow {
   /** The decision's action and explanation, when rules/ was asked. */
   decision: string | null;
   reversalId: string | null;
+  /** F38 of an approval, as the issuer gave it (set by updateTxn); null otherwise or before migration 4. */
+  approvalCode?: string | null;
   /** The request as sent upstream, sealed: what a reversal is built from after a crash. */
   sealed: string | null;
   createdAt: number;
@@ -91,6 +93,7 @@ export interface TxnUpdate {
   failureClass?: string | null;
   decision?: string | null;
   reversalId?: string | null;
+  approvalCode?: string | null;
   /** Goes into the history row only. */
   note?: string;
 }

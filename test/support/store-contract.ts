@@ -40,7 +40,7 @@ export function txnRow(id: string, over: Partial<TxnRow> = {}): TxnRow {
     id, node: 'node-1', listener: 'pos', sender: '00000001/TERM0001', terminal: 'TERM0001', merchant: 'MERCHANT0000001',
     acquirer: '00000001', mti: '0200', stan: '000123', f7: '1125213300', rrn: '533021000123', amount: '000000001000',
     currency: '978', panMasked: '476173******0119', panHash: 'h:5f1c', businessDate: '2025-11-25', upstream: 'issuer',
-    upstreamStan: '000777', state: 'forwarded', responseCode: null, failureClass: null, decision: null, reversalId: null,
+    upstreamStan: '000777', state: 'forwarded', responseCode: null, failureClass: null, decision: null, reversalId: null, approvalCode: null,
     sealed: 'sealed:v1:abc', createdAt: T0, updatedAt: T0, ...over,
   };
 }
@@ -136,15 +136,16 @@ export function storeContract(t: Test, target: StoreContractTarget): void {
     await s.insertTxn(txnRow('a', { failureClass: 'x' }));
     t.same(await s.txn('a'), txnRow('a', { failureClass: 'x' }), 'a row reads back as written');
     t.equal(await s.txn('nope'), undefined, 'an unknown id reads as undefined');
-    await s.updateTxn({ id: 'a', state: 'approved', at: T0 + 10, responseCode: '00', decision: 'none: approved', note: 'answered' });
+    await s.updateTxn({ id: 'a', state: 'approved', at: T0 + 10, responseCode: '00', approvalCode: 'A1B2C3', decision: 'none: approved', note: 'answered' });
     t.same(await s.txn('a'), txnRow('a', {
-      state: 'approved', responseCode: '00', decision: 'none: approved', failureClass: 'x', updatedAt: T0 + 10,
+      state: 'approved', responseCode: '00', approvalCode: 'A1B2C3', decision: 'none: approved', failureClass: 'x', updatedAt: T0 + 10,
     }), 'the update set its fields and kept the ones it left out');
     await s.updateTxn({ id: 'a', state: 'undeliverable', at: T0 + 20, responseCode: null, reversalId: 'rev-a' });
     const row = await s.txn('a');
     t.equal(row?.responseCode, null, 'null is a value: it clears the field');
     t.equal(row?.decision, 'none: approved', 'a field left out keeps its value');
     t.equal(row?.reversalId, 'rev-a');
+    t.equal(row?.approvalCode, 'A1B2C3', 'the approval code stays when an update leaves it out');
     t.equal(row?.createdAt, T0, 'createdAt never changes');
 
     const h = await s.history('a');
@@ -152,7 +153,8 @@ export function storeContract(t: Test, target: StoreContractTarget): void {
     t.ok(increasing(h), 'seq increases');
     t.ok(h.every((x) => x.kind === 'txn' && x.ref === 'a'), 'kind and ref');
     t.same(h.map((x) => x.at), [T0, T0 + 10, T0 + 20], 'at is the time of each change');
-    t.same(JSON.parse(h[1].detail ?? 'null'), { responseCode: '00', decision: 'none: approved', note: 'answered' }, 'the detail carries code, decision and note');
+    t.same(JSON.parse(h[1].detail ?? 'null'), { responseCode: '00', approvalCode: 'A1B2C3', decision: 'none: approved', note: 'answered' },
+      'the detail carries the codes, the decision and the note');
     t.same(JSON.parse(h[2].detail ?? 'null'), { responseCode: null, reversalId: 'rev-a' });
     t.notOk(JSON.stringify(h).includes('476173'), 'no card data in the history');
     t.same(await s.history('nobody'), [], 'no history for an unknown ref');

@@ -134,4 +134,13 @@ CREATE TABLE txn_keys (
 );
 `,
   },
+  {
+    version: 4,
+    name: 'the approval code (F38) of an approved transaction',
+    sql: `
+-- So a duplicate answered from the journal (on another node, or after a restart) carries
+-- the approval code the terminal's first answer had. Not card data.
+ALTER TABLE txns ADD COLUMN approval_code TEXT;
+`,
+  },
 ];
