@@ -240,6 +240,43 @@ export class SafQueue implements ReversalQueue {
     return e;
   }
 
+  /**
+   * A reversal this node cannot build or send (its upstream is not configured here, or its
+   * original cannot be opened) goes straight to manual handling, so a person sees it in
+   * `revswitch manual list` instead of a log line only. `original` is stored as it is
+   * (already sealed, or empty when there is none). Retries until the store takes the row;
+   * an id the store has already is left as it is (one original, one reversal).
+   */
+  enqueueManual(req: { id: string; upstream: string; txnId: string; reason: string; explanation: string; original: string; why: string }): void {
+    const now = this.now();
+    const row: ReversalRow = {
+      id: req.id, txnId: req.txnId, upstream: req.upstream, state: 'manual', attempts: 0, reason: req.reason, finalAmount: null,
+      explanation: req.explanation, original: req.original, message: null, sentStan: null, enqueuedAt: now, dueAt: now,
+      lastError: req.why, note: null, updatedAt: now,
+    };
+    const put = (): void => {
+      this.store.insertReversal(row).then(
+        (inserted) => {
+          if (!inserted) return;
+          this.opts.counters.inc('reversals_manual');
+          this.opts.log.error('reversal moved to manual handling', { id: req.id, txn: req.txnId, why: req.why });
+          if (this.opts.events) {
+            this.emit('REVERSAL_MANUAL', undefined, {
+              timeMs: now, txnId: req.txnId, reversalId: req.id, reversalState: 'manual', upstream: req.upstream, reversalAttempt: 0,
+              reversalReason: req.reason, note: req.why,
+            });
+          }
+        },
+        (err: unknown) => {
+          this.opts.counters.inc('store_errors');
+          this.opts.log.error('manual reversal not stored yet; retrying', { id: req.id, error: (err as Error).message });
+          setTimeout(put, this.opts.backoffMs[0] ?? 1000).unref();
+        },
+      );
+    };
+    put();
+  }
+
   enqueue(req: ReversalRequest): boolean {
     if (this.entries.has(req.id)) return false;
     const now = this.now();

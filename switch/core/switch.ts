@@ -181,17 +181,53 @@ export class Switch {
 
   /** A transaction left in flight (by this node before a restart, or by a dead one) reversed as a timeout. */
   private reverseOrphan(row: TxnRow, record: boolean): void {
-    const t = this.journal.rebuild(row, this.listenerDialect(row.listener), this.links.get(row.upstream ?? '')?.dialect);
+    const link = this.links.get(row.upstream ?? '');
+    const t = this.journal.rebuild(row, this.listenerDialect(row.listener), link?.dialect);
     if (!t) {
-      // Left as it is, so every start reports it until an operator acts.
       this.counters.inc('recovery_failed');
-      this.log.error('cannot reverse a transaction left in flight: its upstream is not configured or its row is unreadable', { txn: row.id, upstream: row.upstream });
+      this.manualOrphan(row, link === undefined
+        ? `its upstream ${JSON.stringify(row.upstream ?? '')} is not configured on node ${this.node}`
+        : row.sealed === null ? 'the journal row holds no request to build a reversal from' : 'the journal row\'s request cannot be opened (another PAN key?)');
       return;
     }
     this.txns.add(t);
     this.counters.inc(record ? 'recovered_in_flight' : 'orphans_taken_over');
     if (record) void this.journal.record(t, { note: 'found without an outcome at start-up: the switch stopped while it was in flight' }, 'recovered');
     this.decideAndAct(t, 'timeout');
+  }
+
+  /**
+   * A sale left in flight that this node cannot reverse itself: it may hold the
+   * cardholder's money, so it goes to the manual-handling queue (a reversal row in state
+   * manual, with the sealed request as its original) and the transaction to `recovered`,
+   * instead of only a log line. A person settles it with the issuer.
+   */
+  private manualOrphan(row: TxnRow, why: string): void {
+    const upstream = row.upstream ?? '';
+    const id = `${upstream}|${row.upstreamStan ?? ''}|${row.f7 ?? ''}|${row.createdAt}`;
+    const reason = this.timeoutReason(row);
+    const explanation = `left in flight without an outcome and not reversible here: ${why}; reverse it with the issuer by hand (reason ${reason})`;
+    this.log.error('cannot reverse a transaction left in flight; sent to manual handling', { txn: row.id, upstream, why });
+    this.saf.enqueueManual({ id, upstream, txnId: row.id, reason, explanation, original: row.sealed ?? '', why });
+    void this.journal.store.updateTxn({
+      id: row.id, state: 'recovered', at: Date.now(), reversalId: id, decision: `review: ${explanation}`, note: 'sent to manual handling',
+    }).catch((e: unknown) => {
+      this.counters.inc('store_errors');
+      this.log.error('journal write failed', { txn: row.id, error: (e as Error).message });
+    });
+  }
+
+  /** The reversal reason rules/ gives a timeout on the row's upstream (its overrides included); 68 when it gives none. */
+  private timeoutReason(row: TxnRow): string {
+    try {
+      const d = this.rules.current.decide(
+        { mti: row.mti, event: 'timeout', amount: row.amount ?? '0', currency: row.currency ?? '000', upstream: row.upstream ?? undefined, originalTime: row.createdAt, now: Date.now() },
+        { terminalUndos: 0, merchantUndos: 0, cardUndos: 0, cardRefundsToday: 0, cardRefundAmountToday: 0 },
+      );
+      return d.reason ?? '68';
+    } catch {
+      return '68';
+    }
   }
 
   /** Resolves true once an upstream link is signed on, false after maxMs. */

@@ -1,0 +1,55 @@
+/**
+ * A sale left in flight that the recovering node cannot reverse itself (its upstream is
+ * not configured here, or its journal row holds no request to build the 0400 from) may
+ * still hold the cardholder's money: it must reach the manual-handling queue, where
+ * `revswitch manual list` shows it, not only a log line.
+ */
+import t from 'tap';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqliteStore } from '../switch/store/index.js';
+import { startHarness } from './support/switch-harness.js';
+import { txnRow } from './support/store-contract.js';
+
+t.test('a sale left in flight that this node cannot reverse goes to manual handling', async (tt) => {
+  const dir = mkdtempSync(join(tmpdir(), 'revswitch-recovery-manual-'));
+  tt.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const url = `sqlite:${join(dir, 'journal.db')}`;
+  const now = Date.now();
+  const before = new SqliteStore(url, { inline: true });
+  await before.open();
+  // Both left 'forwarded' by this node (hostname() is the harness switch's node id).
+  await before.insertTxn(txnRow('gone-upstream', {
+    node: hostname(), upstream: 'old-issuer', upstreamStan: '000501', f7: '1126101500', createdAt: now - 5000, updatedAt: now - 5000,
+  }));
+  await before.insertTxn(txnRow('no-request', {
+    node: hostname(), upstream: 'issuer', upstreamStan: '000502', f7: '1126101501', sealed: null, createdAt: now - 4000, updatedAt: now - 4000,
+  }));
+  await before.close();
+
+  const h = await startHarness(tt, { store: url });
+  const store = h.sw.journal.store;
+  let manual = await store.reversals(['manual']);
+  for (const end = Date.now() + 10_000; manual.length < 2 && Date.now() < end;) {
+    await new Promise((r) => setTimeout(r, 20));
+    manual = await store.reversals(['manual']);
+  }
+  tt.equal(manual.length, 2, 'both are in the manual queue');
+  const gone = manual.find((r) => r.txnId === 'gone-upstream');
+  const noRequest = manual.find((r) => r.txnId === 'no-request');
+  tt.equal(gone?.upstream, 'old-issuer');
+  tt.match(gone?.lastError, /upstream "old-issuer" is not configured on node/, `why, for a person: ${gone?.lastError}`);
+  tt.equal(gone?.original, 'sealed:v1:abc', 'the sealed request is kept as the original');
+  tt.equal(gone?.reason, '68', 'the rules\' timeout reason');
+  tt.match(noRequest?.lastError, /holds no request/, `why: ${noRequest?.lastError}`);
+  tt.equal(h.reversalsSeen().length, 0, 'nothing was sent upstream for them');
+
+  const row = await store.txn('gone-upstream');
+  tt.equal(row?.state, 'recovered', 'the transaction is settled as recovered');
+  tt.equal(row?.reversalId, gone?.id, 'and points at its manual reversal');
+  tt.match(row?.decision, /^review: left in flight/, 'its decision says a person must act');
+  tt.equal(h.sw.counters.get('reversals_manual'), 2);
+  tt.equal(h.sw.counters.get('recovery_failed'), 2);
+  tt.same((await store.unfinishedTxns()).map((r) => r.id), [], 'nothing is left in flight to report again at the next start');
+});
