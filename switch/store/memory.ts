@@ -21,6 +21,8 @@ export class MemoryBackend implements StoreBackend {
   /** Reversal leases, kept beside the rows (ordinary reads leave them out). */
   private readonly leases = new Map<string, { owner: string | null; until: number }>();
   private readonly nodeRows = new Map<string, Omit<NodeRow, 'leases'>>();
+  /** Each node's own lease: what renewLeases extends (one entry, whatever the node holds). */
+  private readonly nodeLeases = new Map<string, number>();
   private readonly dupKeys = new Map<string, string>();
   private seq = 0;
   private isOpen = false;
@@ -114,7 +116,7 @@ export class MemoryBackend implements StoreBackend {
         for (const v of rows) {
           if (out.length >= r.limit) break;
           const l = this.leases.get(v.id) ?? { owner: null, until: 0 };
-          if (l.owner !== null && !(r.includeOwn && l.owner === r.node) && l.until >= r.now) continue;
+          if (l.owner !== null && !(r.includeOwn && l.owner === r.node) && (l.until >= r.now || (this.nodeLeases.get(l.owner) ?? 0) >= r.now)) continue;
           const lease = { owner: r.node, until: r.now + r.leaseMs };
           this.leases.set(v.id, lease);
           out.push({ ...v, owner: lease.owner, leaseUntil: lease.until });
@@ -122,13 +124,9 @@ export class MemoryBackend implements StoreBackend {
         return out;
       }
       case 'renewLeases': {
-        let n = 0;
-        for (const [id, l] of this.leases) {
-          if (l.owner !== r.node || !this.active(id)) continue;
-          l.until = r.until;
-          n++;
-        }
-        return n;
+        if (!this.nodeRows.has(r.node)) this.nodeRows.set(r.node, { node: r.node, startedAt: 0, heartbeatAt: 0, info: null });
+        this.nodeLeases.set(r.node, r.until);
+        return 1;
       }
       case 'releaseLeases': {
         let n = 0;

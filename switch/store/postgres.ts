@@ -258,11 +258,13 @@ const SQL = {
   // nor taken twice; the outer UPDATE re-checks nothing, the subselect's row locks hold.
   claimReversals: `UPDATE reversals r SET owner = $1::text, lease_until = $2::bigint + $3::bigint
     FROM (SELECT id AS cid FROM reversals WHERE state IN ('pending', 'sent')
-      AND (owner IS NULL OR (owner = $1::text AND $5::boolean) OR lease_until < $2::bigint)
+      AND (owner IS NULL OR (owner = $1::text AND $5::boolean)
+        OR (lease_until < $2::bigint AND COALESCE((SELECT n.lease_until FROM nodes n WHERE n.node = reversals.owner), 0) < $2::bigint))
       ORDER BY enqueued_at, ins_seq LIMIT $4::integer FOR UPDATE SKIP LOCKED) c
     WHERE r.id = c.cid
     RETURNING ${REVERSAL_COLUMNS}, owner, lease_until AS "leaseUntil", ins_seq AS "insSeq"`,
-  renewLeases: `UPDATE reversals SET lease_until = $2::bigint WHERE owner = $1::text AND state IN ('pending', 'sent')`,
+  renewLeases: `INSERT INTO nodes (node, started_at, heartbeat_at, info, lease_until) VALUES ($1::text, 0, 0, NULL, $2::bigint)
+    ON CONFLICT (node) DO UPDATE SET lease_until = excluded.lease_until`,
   releaseLeases: 'UPDATE reversals SET owner = NULL, lease_until = 0 WHERE owner = $1::text AND id = ANY($2::text[])',
   claimOrphanTxns: `WITH c AS (
       SELECT t.id, t.node FROM txns t

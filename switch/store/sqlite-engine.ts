@@ -261,7 +261,9 @@ export class SqliteEngine {
       case 'claimReversals':
         return this.db.transaction(() => {
           const rows = this.db.prepare(`SELECT ${REVERSAL_COLUMNS}, rowid AS rid FROM reversals WHERE state IN ('pending', 'sent')
-            AND (owner IS NULL OR (owner = ? AND ?) OR lease_until < ?) ORDER BY enqueued_at, rowid LIMIT ?`).all(r.node, r.includeOwn ? 1 : 0, r.now, r.limit) as (ReversalRow & { rid?: number })[];
+            AND (owner IS NULL OR (owner = ? AND ?)
+              OR (lease_until < ? AND COALESCE((SELECT n.lease_until FROM nodes n WHERE n.node = reversals.owner), 0) < ?))
+            ORDER BY enqueued_at, rowid LIMIT ?`).all(r.node, r.includeOwn ? 1 : 0, r.now, r.now, r.limit) as (ReversalRow & { rid?: number })[];
           const take = this.db.prepare('UPDATE reversals SET owner = ?, lease_until = ? WHERE rowid = ?');
           for (const row of rows) {
             take.run(r.node, r.now + r.leaseMs, row.rid);
@@ -272,7 +274,8 @@ export class SqliteEngine {
           return rows;
         }).immediate();
       case 'renewLeases':
-        return this.db.prepare(`UPDATE reversals SET lease_until = ? WHERE owner = ? AND state IN ('pending', 'sent')`).run(r.until, r.node).changes;
+        return this.db.prepare(`INSERT INTO nodes (node, started_at, heartbeat_at, info, lease_until) VALUES (?, 0, 0, NULL, ?)
+          ON CONFLICT (node) DO UPDATE SET lease_until = excluded.lease_until`).run(r.node, r.until).changes;
       case 'releaseLeases':
         return this.db.prepare(`UPDATE reversals SET owner = NULL, lease_until = 0 WHERE owner = ? AND id IN (SELECT value FROM json_each(?))`)
           .run(r.node, JSON.stringify(r.ids)).changes;

@@ -247,12 +247,17 @@ export interface Store {
   nodes(): Promise<NodeRow[]>;
   /**
    * Takes up to `limit` reversals in pending or sent that are unowned, owned by `node`
-   * already (only with includeOwn: a restart resuming its own), or whose lease expired (lease_until < now): sets owner = node, lease_until =
-   * now + leaseMs and returns them (owner and leaseUntil included), oldest first. Two
-   * nodes never get the same row from concurrent calls.
+   * already (only with includeOwn: a restart resuming its own), or whose lease expired:
+   * both the row's own lease_until and its owner's node lease (renewLeases) before now.
+   * Sets owner = node, lease_until = now + leaseMs and returns them (owner and leaseUntil
+   * included), oldest first. Two nodes never get the same row from concurrent calls.
    */
   claimReversals(node: string, now: number, leaseMs: number, limit: number, includeOwn?: boolean): Promise<ReversalRow[]>;
-  /** Extends every lease `node` holds on a pending or sent reversal to `until`; how many. */
+  /**
+   * Extends the lease on everything `node` holds to `until`: one write to the node's own
+   * row (created if missing, with no heartbeat), however many reversals it holds, so an
+   * outage's backlog costs nothing to keep. Returns 1.
+   */
   renewLeases(node: string, until: number): Promise<number>;
   /** Gives up the node's leases on the given reversals (owner = null, lease 0), e.g. at shutdown. */
   releaseLeases(node: string, ids: readonly string[]): Promise<number>;

@@ -507,14 +507,21 @@ export function storeContract(t: Test, target: StoreContractTarget): void {
     t.same(await s.claimReversals('b', T0 + 100, 500, 10, true).then((r) => r.map((x) => x.id)), ['r2'], 'b: only its own');
     t.same((await s.nodes()).map((n) => [n.node, n.leases]), [['a', 2], ['b', 1]], 'lease counts');
 
-    t.equal(await s.renewLeases('a', T0 + 5000), 2, 'renewed both of a');
+    t.equal(await s.renewLeases('a', T0 + 5000), 1, 'one write: a\'s own lease, for both of its rows');
     t.same(await s.claimReversals('b', T0 + 2000, 500, 10, true).then((r) => r.map((x) => x.id)), ['r2'], 'a renewed lease is not taken');
     t.same(await s.claimReversals('b', T0 + 5001, 500, 10).then((r) => r.map((x) => x.id)), ['r1', 'r2', 'r3'], 'expired leases are');
     t.same((await s.nodes()).map((n) => [n.node, n.leases]), [['a', 0], ['b', 3]]);
     t.equal(await s.releaseLeases('b', ['r3', 'nope']), 1, 'released one');
     t.same(await s.claimReversals('a', T0 + 5002, 500, 10).then((r) => r.map((x) => x.id)), ['r3'], 'a released row is free');
     await s.updateReversal({ id: 'r3', from: ['pending'], state: 'acked', at: T0 + 5003 });
-    t.equal(await s.renewLeases('a', T0 + 9000), 0, 'a finished row holds no lease');
+    // A node's renewal covers every row it holds, however old the rows' own leases.
+    t.same(await s.claimReversals('a', T0 + 6000, 500, 10).then((r) => r.map((x) => x.id)), ['r1', 'r2'],
+      'a takes b\'s lapsed rows (b never renewed); a finished row is nobody\'s');
+    t.equal(await s.renewLeases('a', T0 + 20_000), 1);
+    t.same(await s.claimReversals('b', T0 + 19_999, 500, 10).then((r) => r.map((x) => x.id)), [], 'rows claimed at T0+6000 (their own lease to T0+6500) are held by a\'s renewal to T0+20000');
+    t.same(await s.claimReversals('b', T0 + 20_001, 500, 10).then((r) => r.map((x) => x.id)), ['r1', 'r2'], 'and free once it lapses');
+    t.equal(await s.renewLeases('c', T0 + 1), 1, 'a node that never heartbeated gets a row');
+    t.same((await s.nodes()).find((n) => n.node === 'c'), { node: 'c', startedAt: 0, heartbeatAt: 0, info: null, leases: 0 }, 'with no heartbeat');
 
     await s.insertTxn(txnRow('ta', { node: 'a', createdAt: T0 + 1 }));
     await s.insertTxn(txnRow('ta2', { node: 'a', createdAt: T0 + 2, state: 'approved' }));

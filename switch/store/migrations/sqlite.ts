@@ -136,4 +136,13 @@ CREATE TABLE txn_keys (
 ALTER TABLE txns ADD COLUMN approval_code TEXT;
 `,
   },
+  {
+    version: 5,
+    name: 'reversal leases renewed per node, not per row',
+    sql: `
+-- A node's renewal is one write to its own row, whatever it holds: a reversal is held
+-- while its own lease_until (set when claimed) or its owner's lease_until here is ahead.
+ALTER TABLE nodes ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
+`,
+  },
 ];
