@@ -245,7 +245,10 @@ export class Switch {
     const store = this.journal.store;
     await this.saf.load();
     const now = Date.now();
-    for (const row of await store.recentTxns(now - this.cfg.retentionMs)) {
+    // The newest maxRetained only: the table keeps no more, and older ones are found in the
+    // journal when a duplicate or a terminal's reversal asks for them.
+    const recent = await store.recentTxns(now - this.cfg.retentionMs);
+    for (const row of recent.slice(Math.max(0, recent.length - this.cfg.maxRetained))) {
       if (row.state === 'forwarded') continue;
       const t = this.journal.rebuild(row, this.listenerDialect(row.listener), this.links.get(row.upstream ?? '')?.dialect);
       if (t) this.txns.add(t);
@@ -787,8 +790,10 @@ export class Switch {
   private sweep(): void {
     const now = Date.now();
     this.txns.sweep(now);
+    // Capped like the table: in an issuer outage every sale times out, and a map of them
+    // all for retentionMs would keep every one alive whatever the table let go.
     for (const [stan, t] of this.expired) {
-      if (now - t.startedAt < this.cfg.retentionMs) break;
+      if (now - t.startedAt < this.cfg.retentionMs && this.expired.size <= this.cfg.maxRetained) break;
       this.expired.delete(stan);
     }
   }

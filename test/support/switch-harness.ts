@@ -26,6 +26,8 @@ export interface HarnessOptions {
   issuer?: IssuerOptions;
   /** The switch's upstream deadline. Default 300 ms. */
   upstreamTimeoutMs?: number;
+  /** The in-memory transaction table's cap (config maxRetained). */
+  maxRetained?: number;
   reversal?: Partial<SwitchConfig['reversal']>;
   listener?: Partial<ListenerConfig>;
   /** A rules file instead of rules/default.yaml. */
@@ -126,6 +128,7 @@ export async function startHarness(tt: Test, opts: HarnessOptions = {}): Promise
   if (opts.events) cfg.events = opts.events;
   cfg.tickMs = 5;
   cfg.upstreamTimeoutMs = timeoutMs;
+  if (opts.maxRetained !== undefined) cfg.maxRetained = opts.maxRetained;
   cfg.reversal = { ...cfg.reversal, responseTimeoutMs: 300, backoffMs: [50, 100], ...opts.reversal };
   cfg.upstreams.push({
     name: 'issuer', ...UPSTREAM_DEFAULTS, host: '127.0.0.1', port: issuer.port, dialect: 'iso87a',
