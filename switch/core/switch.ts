@@ -247,8 +247,7 @@ export class Switch {
     const now = Date.now();
     // The newest maxRetained only: the table keeps no more, and older ones are found in the
     // journal when a duplicate or a terminal's reversal asks for them.
-    const recent = await store.recentTxns(now - this.cfg.retentionMs);
-    for (const row of recent.slice(Math.max(0, recent.length - this.cfg.maxRetained))) {
+    for (const row of await store.recentTxns(now - this.cfg.retentionMs, this.cfg.maxRetained)) {
       if (row.state === 'forwarded') continue;
       const t = this.journal.rebuild(row, this.listenerDialect(row.listener), this.links.get(row.upstream ?? '')?.dialect);
       if (t) this.txns.add(t);

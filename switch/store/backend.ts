@@ -8,7 +8,7 @@ import type { HistoryRow, NodeRow, ReversalRow, ReversalState, StoreOp, TxnQuery
 /** A read, as a message (it crosses a worker boundary for SQLite). */
 export type StoreRead =
   | { read: 'txn'; id: string }
-  | { read: 'recentTxns'; since: number }
+  | { read: 'recentTxns'; since: number; limit?: number }
   | { read: 'unfinishedTxns' }
   | { read: 'reversal'; id: string }
   | { read: 'reversals'; states?: readonly ReversalState[] }

@@ -161,8 +161,8 @@ export class GroupCommitStore implements Store {
     return this.read({ read: 'txn', id });
   }
 
-  recentTxns(since: number): Promise<TxnRow[]> {
-    return this.read({ read: 'recentTxns', since });
+  recentTxns(since: number, limit?: number): Promise<TxnRow[]> {
+    return this.read(limit === undefined ? { read: 'recentTxns', since } : { read: 'recentTxns', since, limit });
   }
 
   unfinishedTxns(): Promise<TxnRow[]> {

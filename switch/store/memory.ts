@@ -65,8 +65,10 @@ export class MemoryBackend implements StoreBackend {
         const t = this.txns.get(r.id);
         return t === undefined ? undefined : { ...t };
       }
-      case 'recentTxns':
-        return byCreated([...this.txns.values()].filter((t) => t.createdAt >= r.since));
+      case 'recentTxns': {
+        const rows = byCreated([...this.txns.values()].filter((t) => t.createdAt >= r.since));
+        return r.limit === undefined ? rows : rows.slice(Math.max(0, rows.length - r.limit));
+      }
       case 'unfinishedTxns':
         return byCreated([...this.txns.values()].filter((t) => t.state === 'forwarded'));
       case 'reversal': {

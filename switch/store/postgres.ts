@@ -240,6 +240,8 @@ const SQL = {
     INSERT INTO history (at, kind, ref, state, detail) SELECT updated_at, 'reversal', id, state, $17::text FROM row`,
   txn: `SELECT ${TXN_COLUMNS} FROM txns WHERE id = $1`,
   recentTxns: `SELECT ${TXN_COLUMNS} FROM txns WHERE created_at >= $1::bigint ORDER BY created_at, ins_seq`,
+  recentTxnsNewest: `SELECT ${TXN_COLUMNS} FROM (SELECT * FROM txns WHERE created_at >= $1::bigint
+    ORDER BY created_at DESC, ins_seq DESC LIMIT $2::integer) txns ORDER BY created_at, ins_seq`,
   unfinishedTxns: `SELECT ${TXN_COLUMNS} FROM txns WHERE state = 'forwarded' ORDER BY created_at, ins_seq`,
   reversal: `SELECT ${REVERSAL_COLUMNS} FROM reversals WHERE id = $1`,
   reversalsAll: `SELECT ${REVERSAL_COLUMNS} FROM reversals ORDER BY enqueued_at, ins_seq`,
@@ -669,7 +671,7 @@ export class PostgresBackend implements StoreBackend {
       case 'txn':
         return (await all<TxnRow>('txn', [r.id]))[0];
       case 'recentTxns':
-        return all<TxnRow>('recentTxns', [r.since]);
+        return r.limit === undefined ? all<TxnRow>('recentTxns', [r.since]) : all<TxnRow>('recentTxnsNewest', [r.since, r.limit]);
       case 'unfinishedTxns':
         return all<TxnRow>('unfinishedTxns', []);
       case 'reversal':

@@ -67,7 +67,7 @@ type Stmt = Database.Statement<unknown[], unknown>;
 export class SqliteEngine {
   private readonly db: Database.Database;
   private readonly s: Record<
-    'insertTxn' | 'updateTxn' | 'insertReversal' | 'updateReversal' | 'history' | 'txn' | 'recentTxns' | 'unfinishedTxns' |
+    'insertTxn' | 'updateTxn' | 'insertReversal' | 'updateReversal' | 'history' | 'txn' | 'recentTxns' | 'recentTxnsNewest' | 'unfinishedTxns' |
     'reversal' | 'reversalsAll' | 'reversalsIn' | 'historyOf' | 'txnsBetween' | 'reversalsBetween' | 'historyBetween',
     Stmt
   >;
@@ -156,6 +156,8 @@ export class SqliteEngine {
       history: p('INSERT INTO history (at, kind, ref, state, detail) VALUES (?, ?, ?, ?, ?)'),
       txn: p(`SELECT ${TXN_COLUMNS} FROM txns WHERE id = ?`),
       recentTxns: p(`SELECT ${TXN_COLUMNS} FROM txns WHERE created_at >= ? ORDER BY created_at, rowid`),
+      recentTxnsNewest: p(`SELECT * FROM (SELECT ${TXN_COLUMNS}, rowid AS rid FROM txns WHERE created_at >= ? ORDER BY created_at DESC, rowid DESC LIMIT ?)
+        ORDER BY createdAt, rid`),
       unfinishedTxns: p(`SELECT ${TXN_COLUMNS} FROM txns WHERE state = 'forwarded' ORDER BY created_at, rowid`),
       reversal: p(`SELECT ${REVERSAL_COLUMNS} FROM reversals WHERE id = ?`),
       reversalsAll: p(`SELECT ${REVERSAL_COLUMNS} FROM reversals ORDER BY enqueued_at, rowid`),
@@ -233,7 +235,11 @@ export class SqliteEngine {
       case 'txn':
         return s.txn.get(r.id) as TxnRow | undefined;
       case 'recentTxns':
-        return s.recentTxns.all(r.since) as TxnRow[];
+        if (r.limit === undefined) return s.recentTxns.all(r.since) as TxnRow[];
+        return (s.recentTxnsNewest.all(r.since, r.limit) as (TxnRow & { rid?: number })[]).map((row) => {
+          delete row.rid;
+          return row;
+        });
       case 'unfinishedTxns':
         return s.unfinishedTxns.all() as TxnRow[];
       case 'reversal':

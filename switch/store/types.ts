@@ -219,8 +219,12 @@ export interface Store {
 
   // Reads, for start-up, the CLI and tests; never on the hot path.
   txn(id: string): Promise<TxnRow | undefined>;
-  /** Transactions created at or after `since`, oldest first: duplicates and terminal reversals after a restart. */
-  recentTxns(since: number): Promise<TxnRow[]>;
+  /**
+   * Transactions created at or after `since`, oldest first: duplicates and terminal
+   * reversals after a restart. With `limit`, only the newest `limit` of them (still oldest
+   * first), so a restart after a busy quarter of an hour reads what it keeps, not all.
+   */
+  recentTxns(since: number, limit?: number): Promise<TxnRow[]>;
   /** Sent upstream without a final outcome: what crash recovery must reverse. */
   unfinishedTxns(): Promise<TxnRow[]>;
   reversal(id: string): Promise<ReversalRow | undefined>;

@@ -179,6 +179,9 @@ export function storeContract(t: Test, target: StoreContractTarget): void {
     t.same((await s.recentTxns(0)).map((x) => x.id), ['old', 'early', 'done', 'late']);
     t.same(await s.recentTxns(T0 + 10_000), []);
     t.same((await s.recentTxns(T0 + 300))[0], txnRow('late', { createdAt: T0 + 300, updatedAt: T0 + 400, state: 'recovered' }), 'full rows');
+    t.same((await s.recentTxns(0, 2)).map((x) => x.id), ['done', 'late'], 'with a limit: the newest ones, still oldest first');
+    t.same((await s.recentTxns(T0 + 300, 5)).map((x) => x.id), ['late'], 'a limit above the count changes nothing');
+    t.same((await s.recentTxns(0, 2))[1], txnRow('late', { createdAt: T0 + 300, updatedAt: T0 + 400, state: 'recovered' }), 'full rows, nothing extra');
     await s.close();
   });
 
