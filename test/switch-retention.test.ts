@@ -9,6 +9,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getDialect, reversalOf } from '../codec/index.js';
+import { getHeapStatistics } from 'node:v8';
+import { startSwitch } from '../switch/cli/start-command.js';
+import { defaultConfig } from '../switch/config.js';
+import type { Logger } from '../switch/log.js';
 import { transmissionTime } from '../switch/netmgmt.js';
 import { nextStan, sale, startHarness } from './support/switch-harness.js';
 
@@ -46,4 +50,32 @@ t.test('a sale the table let go: its duplicate and its reversal are answered fro
   const up = await upRev;
   tt.equal(up.msg.get(90)?.slice(0, 4), '0200', 'and sent upstream against the original (F90)');
   await h.until(() => h.issuer.ledger().holds.every((x) => x.rrn !== rrn), 'the hold released');
+});
+
+t.test('a maxRetained that could fill the heap is called out at start', async (tt) => {
+  const lines: { event: string; fields?: Record<string, unknown> }[] = [];
+  const log: Logger = {
+    level: 'info',
+    debug: () => undefined,
+    info: () => undefined,
+    warn: (event, fields) => { lines.push({ event, fields }); },
+    error: () => undefined,
+  };
+  const start = async (maxRetained: number): Promise<void> => {
+    const cfg = defaultConfig();
+    cfg.listeners[0].port = 0;
+    cfg.store = 'memory:';
+    cfg.admin = 'off';
+    cfg.panHashKey = 'revswitch-retention-test';
+    cfg.maxRetained = maxRetained;
+    const running = await startSwitch(cfg, log);
+    await running.stop();
+  };
+  await start(250_000);
+  tt.same(lines.filter((l) => l.event.startsWith('maxRetained')), [], 'the default fits');
+  const limitMb = getHeapStatistics().heap_size_limit / 1e6;
+  await start(Math.ceil((limitMb * 1e6) / 3400));
+  const warned = lines.find((l) => l.event.startsWith('maxRetained may fill the heap'));
+  tt.ok(warned, 'one that could take the whole heap is warned about');
+  tt.equal(warned?.fields?.heapLimitMb, Math.round(limitMb), 'with the heap limit');
 });
