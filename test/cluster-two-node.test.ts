@@ -353,7 +353,7 @@ if (why !== null) {
     const cli = (args: string[]) => spawnSync(process.execPath, [...CLI_ARGS, 'nodes', '--store', c.storeUrl, ...args], { cwd: ROOT, encoding: 'utf8' });
     const table = cli([]);
     tt.equal(table.status, 0, `revswitch nodes exits 0${table.stderr ? `: ${table.stderr}` : ''}`);
-    tt.match(table.stdout, /^NODE\s+STATUS\s+HEARTBEAT\s+STARTED\s+LEASES\s+INFO\nnode-a\s+alive\s+[\d.]+s ago .*\nnode-b\s+alive\s/, 'a table of both nodes, alive');
+    tt.match(table.stdout, /^NODE\s+STATUS\s+HEARTBEAT\s+STARTED\s+LEASES\s+LEASE\s+INFO\nnode-a\s+alive\s+[\d.]+s ago .*\d+\s+[\d.]+s left .*\nnode-b\s+alive\s/, 'a table of both nodes, alive');
     const json = JSON.parse(cli(['--json', '--dead-ms', '1']).stdout) as { node: string; alive: boolean; leases: number }[];
     tt.same(json.map((n) => [n.node, n.alive, n.leases]), [['node-a', false, 0], ['node-b', false, 0]], '--json; with --dead-ms 1 both count as stale');
     const bad = spawnSync(process.execPath, [...CLI_ARGS, 'nodes', '--dead-ms', 'x', '--store', c.storeUrl], { cwd: ROOT, encoding: 'utf8' });

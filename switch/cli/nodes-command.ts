@@ -20,17 +20,23 @@ export class NodesError extends Error {}
 export interface NodeStatus extends NodeRow {
   ageMs: number;
   alive: boolean;
+  /** How long the node's lease still holds (negative: lapsed that long ago); null if it never renewed one. */
+  leaseLeftMs: number | null;
 }
 
 export function nodeStatus(rows: NodeRow[], now: number, deadMs: number): NodeStatus[] {
-  return rows.map((r) => ({ ...r, ageMs: Math.max(0, now - r.heartbeatAt), alive: now - r.heartbeatAt < deadMs }));
+  return rows.map((r) => ({
+    ...r, ageMs: Math.max(0, now - r.heartbeatAt), alive: now - r.heartbeatAt < deadMs, leaseLeftMs: r.leaseUntil > 0 ? r.leaseUntil - now : null,
+  }));
 }
 
 export function formatNodes(list: NodeStatus[]): string {
   if (list.length === 0) return 'no node has heartbeated in this store';
-  const head = ['NODE', 'STATUS', 'HEARTBEAT', 'STARTED', 'LEASES', 'INFO'];
+  const head = ['NODE', 'STATUS', 'HEARTBEAT', 'STARTED', 'LEASES', 'LEASE', 'INFO'];
+  const lease = (ms: number | null): string => (ms === null ? '-' : ms > 0 ? `${(ms / 1000).toFixed(1)}s left` : `lapsed ${(-ms / 1000).toFixed(1)}s ago`);
   const rows = list.map((n) => [
-    n.node, n.alive ? 'alive' : 'stale', `${(n.ageMs / 1000).toFixed(1)}s ago`, new Date(n.startedAt).toISOString(), String(n.leases), n.info ?? '',
+    n.node, n.alive ? 'alive' : 'stale', `${(n.ageMs / 1000).toFixed(1)}s ago`, new Date(n.startedAt).toISOString(), String(n.leases), lease(n.leaseLeftMs),
+    n.info ?? '',
   ]);
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   return [head, ...rows].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]))).join('  ').trimEnd()).join('\n');

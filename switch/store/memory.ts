@@ -20,7 +20,7 @@ export class MemoryBackend implements StoreBackend {
   private readonly histByRef = new Map<string, HistoryRow[]>();
   /** Reversal leases, kept beside the rows (ordinary reads leave them out). */
   private readonly leases = new Map<string, { owner: string | null; until: number }>();
-  private readonly nodeRows = new Map<string, Omit<NodeRow, 'leases'>>();
+  private readonly nodeRows = new Map<string, Omit<NodeRow, 'leases' | 'leaseUntil'>>();
   /** Each node's own lease: what renewLeases extends (one entry, whatever the node holds). */
   private readonly nodeLeases = new Map<string, number>();
   private readonly dupKeys = new Map<string, string>();
@@ -110,7 +110,7 @@ export class MemoryBackend implements StoreBackend {
         return [...this.nodeRows.values()].sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0)).map((n) => {
           let leases = 0;
           for (const [id, l] of this.leases) if (l.owner === n.node && this.active(id)) leases++;
-          return { ...n, leases };
+          return { ...n, leases, leaseUntil: this.nodeLeases.get(n.node) ?? 0 };
         });
       case 'claimReversals': {
         const out: ReversalRow[] = [];

@@ -253,7 +253,7 @@ const SQL = {
   historyBetween: 'SELECT seq, at, kind, ref, state, detail FROM history WHERE at >= $1::bigint AND at < $2::bigint ORDER BY seq',
   heartbeat: `INSERT INTO nodes (node, started_at, heartbeat_at, info) VALUES ($1::text, $2::bigint, $2::bigint, $3::text)
     ON CONFLICT (node) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, info = excluded.info`,
-  nodes: `SELECT n.node, n.started_at AS "startedAt", n.heartbeat_at AS "heartbeatAt", n.info,
+  nodes: `SELECT n.node, n.started_at AS "startedAt", n.heartbeat_at AS "heartbeatAt", n.info, n.lease_until AS "leaseUntil",
     (SELECT count(*)::bigint FROM reversals v WHERE v.owner = n.node AND v.state IN ('pending', 'sent')) AS leases
     FROM nodes n ORDER BY n.node`,
   // SKIP LOCKED: rows another node is claiming right now are passed over, never waited on

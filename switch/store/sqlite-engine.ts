@@ -261,7 +261,7 @@ export class SqliteEngine {
           ON CONFLICT (node) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, info = excluded.info`).run(r.node, r.at, r.at, r.info);
         return null;
       case 'nodes':
-        return this.db.prepare(`SELECT n.node, n.started_at AS startedAt, n.heartbeat_at AS heartbeatAt, n.info,
+        return this.db.prepare(`SELECT n.node, n.started_at AS startedAt, n.heartbeat_at AS heartbeatAt, n.info, n.lease_until AS leaseUntil,
           (SELECT count(*) FROM reversals v WHERE v.owner = n.node AND v.state IN ('pending', 'sent')) AS leases
           FROM nodes n ORDER BY n.node`).all() as NodeRow[];
       case 'claimReversals':

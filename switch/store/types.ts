@@ -138,6 +138,8 @@ export interface NodeRow {
   info: string | null;
   /** Reversals in pending or sent whose lease this node holds (expired or not). */
   leases: number;
+  /** Until when the node's own lease (renewLeases) holds them, epoch ms; 0 if it never renewed. */
+  leaseUntil: number;
 }
 
 /** A reversal state change, applied only when the row is in one of `from` (compare-and-set). */

@@ -491,8 +491,8 @@ export function storeContract(t: Test, target: StoreContractTarget): void {
     await s.heartbeat('b', T0 + 5, null);
     await s.heartbeat('a', T0 + 10, '{"pid":2}');
     t.same(await s.nodes(), [
-      { node: 'a', startedAt: T0, heartbeatAt: T0 + 10, info: '{"pid":2}', leases: 0 },
-      { node: 'b', startedAt: T0 + 5, heartbeatAt: T0 + 5, info: null, leases: 0 },
+      { node: 'a', startedAt: T0, heartbeatAt: T0 + 10, info: '{"pid":2}', leases: 0, leaseUntil: 0 },
+      { node: 'b', startedAt: T0 + 5, heartbeatAt: T0 + 5, info: null, leases: 0, leaseUntil: 0 },
     ], 'upserted; started_at kept');
 
     await s.insertReversal(reversalRow('r1', { enqueuedAt: T0 + 1 }));
@@ -521,10 +521,11 @@ export function storeContract(t: Test, target: StoreContractTarget): void {
     t.same(await s.claimReversals('a', T0 + 6000, 500, 10).then((r) => r.map((x) => x.id)), ['r1', 'r2'],
       'a takes b\'s lapsed rows (b never renewed); a finished row is nobody\'s');
     t.equal(await s.renewLeases('a', T0 + 20_000), 1);
+    t.equal((await s.nodes()).find((n) => n.node === 'a')?.leaseUntil, T0 + 20_000, 'nodes() shows the node lease');
     t.same(await s.claimReversals('b', T0 + 19_999, 500, 10).then((r) => r.map((x) => x.id)), [], 'rows claimed at T0+6000 (their own lease to T0+6500) are held by a\'s renewal to T0+20000');
     t.same(await s.claimReversals('b', T0 + 20_001, 500, 10).then((r) => r.map((x) => x.id)), ['r1', 'r2'], 'and free once it lapses');
     t.equal(await s.renewLeases('c', T0 + 1), 1, 'a node that never heartbeated gets a row');
-    t.same((await s.nodes()).find((n) => n.node === 'c'), { node: 'c', startedAt: 0, heartbeatAt: 0, info: null, leases: 0 }, 'with no heartbeat');
+    t.same((await s.nodes()).find((n) => n.node === 'c'), { node: 'c', startedAt: 0, heartbeatAt: 0, info: null, leases: 0, leaseUntil: T0 + 1 }, 'with no heartbeat, and its lease');
 
     await s.insertTxn(txnRow('ta', { node: 'a', createdAt: T0 + 1 }));
     await s.insertTxn(txnRow('ta2', { node: 'a', createdAt: T0 + 2, state: 'approved' }));
