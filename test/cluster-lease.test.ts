@@ -20,7 +20,7 @@ import { openStore } from '../switch/store/index.js';
 import { sealMessage } from '../switch/store/sealed.js';
 import { CardKeys } from '../switch/store/secrets.js';
 import type { ReversalRow, Store } from '../switch/store/types.js';
-import { PG_REQUIRED, PgSchemas, pgSkipText, pgUnreachable } from './support/pg.js';
+import { PgSchemas, pgReady } from './support/pg.js';
 
 const D = getDialect('iso87a');
 const rules = loadDefaultRules();
@@ -71,11 +71,7 @@ async function until(what: string, done: () => Promise<boolean> | boolean, maxMs
   }
 }
 
-const why = await pgUnreachable();
-if (why !== null) {
-  if (PG_REQUIRED) t.fail(pgSkipText(why));
-  else t.plan(0, pgSkipText(why));
-} else {
+if (await pgReady(t)) {
   const schemas = new PgSchemas();
   t.teardown(() => schemas.dropAll());
 

@@ -17,14 +17,13 @@
  * REVSWITCH_REQUIRE_PG is set (CI).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import { getDialect, IsoMessage, reversalOf } from '../codec/index.js';
-import { defaultRulesPath } from '../rules/index.js';
 import { transmissionTime } from '../switch/netmgmt.js';
 import { connectClient } from '../switch/sim/client.js';
 import { formatMoneyCheck, formatTerminalSummary } from '../switch/sim/format.js';
@@ -33,7 +32,8 @@ import { startIssuer, type IssuerSim } from '../switch/sim/issuer.js';
 import { runTerminals } from '../switch/sim/terminals.js';
 import { openStore } from '../switch/store/index.js';
 import type { Store } from '../switch/store/types.js';
-import { PG_REQUIRED, PgSchemas, pgSkipText, pgUnreachable } from './support/pg.js';
+import { PgSchemas, pgReady } from './support/pg.js';
+import { writeRulesWithoutVelocityLimits } from './support/rules-file.js';
 import { nextStan, sale } from './support/switch-harness.js';
 import { freePort, nodeArgsFor } from './support/built.js';
 
@@ -122,12 +122,7 @@ async function cluster(tt: Test, schemas: PgSchemas, issuerOpts: Parameters<type
     await issuer.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  const rulesFile = join(dir, 'rules.yaml');
-  const rulesText = readFileSync(defaultRulesPath(), 'utf8')
-    .replace(/maxPerTerminal: \d+/, 'maxPerTerminal: 1000000')
-    .replace(/maxPerMerchant: \d+/, 'maxPerMerchant: 1000000')
-    .replace(/maxPerCard: \d+/, 'maxPerCard: 1000000');
-  writeFileSync(rulesFile, rulesText);
+  const rulesFile = writeRulesWithoutVelocityLimits(dir);
   return {
     dir, storeUrl, issuer, nodes,
     async start(name: string): Promise<Node> {
@@ -194,11 +189,7 @@ async function until(what: string, done: () => Promise<boolean> | boolean, maxMs
   return Date.now() - start;
 }
 
-const why = await pgUnreachable();
-if (why !== null) {
-  if (PG_REQUIRED) t.fail(pgSkipText(why));
-  else t.plan(0, pgSkipText(why));
-} else {
+if (await pgReady(t)) {
   const schemas = new PgSchemas();
   t.teardown(() => schemas.dropAll());
 

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { POSTGRES_MIGRATIONS } from '../switch/store/migrations/postgres.js';
 import { SQLITE_MIGRATIONS } from '../switch/store/migrations/sqlite.js';
-import { PG_REQUIRED, PgSchemas, pgSkipText, pgUnreachable, withPg } from './support/pg.js';
+import { PgSchemas, pgReady, withPg } from './support/pg.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = ['--import=tsx', join(ROOT, 'switch', 'cli.ts')];
@@ -50,12 +50,7 @@ t.test('sqlite', async (t) => {
 });
 
 t.test('postgres', async (t) => {
-  const why = await pgUnreachable();
-  if (why !== null) {
-    if (PG_REQUIRED) t.fail(pgSkipText(why));
-    else t.plan(0, pgSkipText(why));
-    return;
-  }
+  if (!(await pgReady(t))) return;
   const schemas = new PgSchemas();
   t.teardown(() => schemas.dropAll());
   const schema = schemas.next();

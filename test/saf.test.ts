@@ -18,7 +18,7 @@ import { SafQueue, type SafOptions } from '../switch/saf.js';
 import { openStore } from '../switch/store/index.js';
 import { CardKeys } from '../switch/store/secrets.js';
 import type { Store } from '../switch/store/types.js';
-import { PG_REQUIRED, PgSchemas, pgSkipText, pgUnreachable } from './support/pg.js';
+import { PgSchemas, pgReady } from './support/pg.js';
 
 const D = getDialect('iso87a');
 const rules = loadDefaultRules();
@@ -59,11 +59,10 @@ async function settle(store: Store): Promise<void> {
 
 type Kind = 'memory' | 'sqlite' | 'postgres';
 
-const pgWhy = await pgUnreachable();
+const pgUp = await pgReady(t, 'postgres');
 const schemas = new PgSchemas();
-if (pgWhy === null) t.teardown(() => schemas.dropAll());
-else t.test('postgres', (tt) => { if (PG_REQUIRED) tt.fail(pgSkipText(pgWhy)); else tt.plan(0, pgSkipText(pgWhy)); tt.end(); });
-const KINDS: readonly Kind[] = pgWhy === null ? ['memory', 'sqlite', 'postgres'] : ['memory', 'sqlite'];
+if (pgUp) t.teardown(() => schemas.dropAll());
+const KINDS: readonly Kind[] = pgUp ? ['memory', 'sqlite', 'postgres'] : ['memory', 'sqlite'];
 
 /** A new store of the kind; `dir` (a directory for SQLite, a schema for PostgreSQL) opens an existing one again. */
 async function openFresh(tt: Test, kind: Kind, dir?: string): Promise<{ store: Store; dir: string }> {

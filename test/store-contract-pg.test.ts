@@ -16,7 +16,7 @@ import { POSTGRES_MIGRATIONS } from '../switch/store/migrations/postgres.js';
 import { migratePostgres, PostgresStore, postgresSchemaVersion } from '../switch/store/postgres.js';
 import { MemoryStore, openStore, type Store, type StoreOp } from '../switch/store/index.js';
 import { crashWriter } from './support/crash-writer.js';
-import { PG_REQUIRED, PG_URL, PgSchemas, pgSkipText, pgUnreachable, withPg } from './support/pg.js';
+import { PG_URL, PgSchemas, pgReady, withPg } from './support/pg.js';
 import { reversalRow, storeContract, txnRow } from './support/store-contract.js';
 
 const BASE = PG_URL;
@@ -50,11 +50,7 @@ async function tryQuery(c: pg.Client, sql: string): Promise<string | null> {
   }
 }
 
-const why = await pgUnreachable();
-if (why !== null) {
-  if (PG_REQUIRED) t.fail(pgSkipText(why));
-  else t.plan(0, pgSkipText(why));
-} else {
+if (await pgReady(t)) {
   t.teardown(() => schemas.dropAll());
   tests();
 }

@@ -23,14 +23,13 @@
  * a seeded PRNG.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import t from 'tap';
 import { IsoMessage } from '../codec/index.js';
-import { defaultRulesPath } from '../rules/index.js';
 import { transmissionTime } from '../switch/netmgmt.js';
 import { connectClient } from '../switch/sim/client.js';
 import { formatMoneyCheck, formatTerminalSummary } from '../switch/sim/format.js';
@@ -41,6 +40,7 @@ import { runTerminals } from '../switch/sim/terminals.js';
 import { connectStore } from '../switch/store/index.js';
 import type { Store } from '../switch/store/types.js';
 import { freePort, nodeArgsFor } from './support/built.js';
+import { writeRulesWithoutVelocityLimits } from './support/rules-file.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -95,14 +95,7 @@ t.test('SIGKILL twice under load: every approval kept holds its money, nothing e
     rmSync(dir, { recursive: true, force: true });
   });
 
-  // rules/default.yaml with the velocity thresholds out of reach.
-  const rulesFile = join(dir, 'rules.yaml');
-  const rulesText = readFileSync(defaultRulesPath(), 'utf8')
-    .replace(/maxPerTerminal: \d+/, 'maxPerTerminal: 1000000')
-    .replace(/maxPerMerchant: \d+/, 'maxPerMerchant: 1000000')
-    .replace(/maxPerCard: \d+/, 'maxPerCard: 1000000');
-  if (!rulesText.includes('maxPerCard: 1000000')) throw new Error('rules/default.yaml: velocity thresholds not found');
-  writeFileSync(rulesFile, rulesText);
+  const rulesFile = writeRulesWithoutVelocityLimits(dir);
 
   const port = await freePort();
   const configFile = join(dir, 'switch.json');

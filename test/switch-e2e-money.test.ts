@@ -16,16 +16,16 @@
  *   cannot tell it otherwise, and the simulated terminal does not reverse its own
  *   in-flight sales after a crash. The persistent run below has every other fault.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { defaultRulesPath } from '../rules/index.js';
 import { formatMoneyCheck, formatTerminalSummary } from '../switch/sim/format.js';
 import { checkMoneyInvariant } from '../switch/sim/invariant.js';
 import type { IssuerOptions } from '../switch/sim/issuer.js';
 import { runTerminals, type TerminalOptions } from '../switch/sim/terminals.js';
 import { startHarness } from './support/switch-harness.js';
+import { writeRulesWithoutVelocityLimits } from './support/rules-file.js';
 
 const LATE_MS = 700;
 
@@ -33,14 +33,7 @@ const LATE_MS = 700;
 function rulesWithoutVelocityLimits(tt: Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'revswitch-e2e-'));
   tt.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const file = join(dir, 'rules.yaml');
-  const text = readFileSync(defaultRulesPath(), 'utf8')
-    .replace(/maxPerTerminal: \d+/, 'maxPerTerminal: 1000000')
-    .replace(/maxPerMerchant: \d+/, 'maxPerMerchant: 1000000')
-    .replace(/maxPerCard: \d+/, 'maxPerCard: 1000000');
-  if (!text.includes('maxPerCard: 1000000')) throw new Error('rules/default.yaml: velocity thresholds not found');
-  writeFileSync(file, text);
-  return file;
+  return writeRulesWithoutVelocityLimits(dir);
 }
 
 const ISSUER: IssuerOptions = {

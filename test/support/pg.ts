@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import type { Test } from 'tap';
 import { pgMessage } from '../../switch/store/postgres.js';
 import { redactUrl } from '../../switch/store/url.js';
 
@@ -32,6 +33,28 @@ export function pgSkipText(why: string): string {
   return PG_REQUIRED
     ? `${why}, and REVSWITCH_REQUIRE_PG is set: the PostgreSQL tests must run`
     : `${why}; set REVSWITCH_PG_URL to point at a server, REVSWITCH_REQUIRE_PG=1 to make this a failure`;
+}
+
+/**
+ * Whether the server answers. When it does not, says why on `t`: a failure under
+ * REVSWITCH_REQUIRE_PG, else a skip (plan 0); inside a subtest named `subtest` when
+ * given, for a file whose other tests run without PostgreSQL.
+ */
+export async function pgReady(t: Test, subtest?: string): Promise<boolean> {
+  const why = await pgUnreachable();
+  if (why === null) return true;
+  const report = (x: Test): void => {
+    if (PG_REQUIRED) x.fail(pgSkipText(why));
+    else x.plan(0, pgSkipText(why));
+  };
+  if (subtest === undefined) report(t);
+  else {
+    t.test(subtest, (x) => {
+      report(x);
+      x.end();
+    });
+  }
+  return false;
 }
 
 /** Schema names of one test run: `rs_test_<pid>_<random>_<n>`; drop them all with dropSchemas(). */
