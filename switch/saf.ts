@@ -254,27 +254,17 @@ export class SafQueue implements ReversalQueue {
       explanation: req.explanation, original: req.original, message: null, sentStan: null, enqueuedAt: now, dueAt: now,
       lastError: req.why, note: null, updatedAt: now,
     };
-    const put = (): void => {
-      this.store.insertReversal(row).then(
-        (inserted) => {
-          if (!inserted) return;
-          this.opts.counters.inc('reversals_manual');
-          this.opts.log.error('reversal moved to manual handling', { id: req.id, txn: req.txnId, why: req.why });
-          if (this.opts.events) {
-            this.emit('REVERSAL_MANUAL', undefined, {
-              timeMs: now, txnId: req.txnId, reversalId: req.id, reversalState: 'manual', upstream: req.upstream, reversalAttempt: 0,
-              reversalReason: req.reason, note: req.why,
-            });
-          }
-        },
-        (err: unknown) => {
-          this.opts.counters.inc('store_errors');
-          this.opts.log.error('manual reversal not stored yet; retrying', { id: req.id, error: (err as Error).message });
-          setTimeout(put, this.opts.backoffMs[0] ?? 1000).unref();
-        },
-      );
-    };
-    put();
+    this.storeRow(row, (inserted) => {
+      if (!inserted) return;
+      this.opts.counters.inc('reversals_manual');
+      this.opts.log.error('reversal moved to manual handling', { id: req.id, txn: req.txnId, why: req.why });
+      if (this.opts.events) {
+        this.emit('REVERSAL_MANUAL', undefined, {
+          timeMs: now, txnId: req.txnId, reversalId: req.id, reversalState: 'manual', upstream: req.upstream, reversalAttempt: 0,
+          reversalReason: req.reason, note: req.why,
+        });
+      }
+    });
   }
 
   enqueue(req: ReversalRequest): boolean {
@@ -309,30 +299,31 @@ export class SafQueue implements ReversalQueue {
     return true;
   }
 
-  /** Retries until the store takes the row: an enqueued reversal is never lost to a write error. */
+  /** Inserts the row, retrying until the store takes it: a reversal is never lost to a write error. */
+  private storeRow(row: ReversalRow, then: (inserted: boolean) => void): void {
+    this.store.insertReversal(row).then(then, (err: unknown) => {
+      this.opts.counters.inc('store_errors');
+      this.opts.log.error('reversal not stored yet; retrying', { id: row.id, error: (err as Error).message });
+      setTimeout(() => this.storeRow(row, then), this.opts.backoffMs[0] ?? 1000).unref();
+    });
+  }
+
   private insert(e: Entry, row: ReversalRow): void {
-    this.store.insertReversal(row).then(
-      (inserted) => {
-        e.busy = false;
-        if (!inserted) {
-          // The store already has it (reversed before a restart): one original, one reversal.
-          if (row.state === 'sent') this.release(e);
-          if (e.sentStan !== null) this.stansInUse.delete(`${e.upstream}|${e.sentStan}`);
-          this.forget(e);
-          this.opts.counters.inc('reversals_already_known');
-          return;
-        }
-        if (this.opts.events) this.emit('REVERSAL_QUEUED', e, { reversalState: 'pending', decisionExplanation: row.explanation, timeMs: row.enqueuedAt });
-        if (row.state === 'sent') this.sentNow(e, this.links.get(e.upstream) as ReversalLink, e.message as IsoMessage, 1, row.dueAt);
-        else if (e.state === 'pending') this.schedule(e);
-        this.pump();
-      },
-      (err: unknown) => {
-        this.opts.counters.inc('store_errors');
-        this.opts.log.error('reversal not stored yet; retrying', { id: e.id, error: (err as Error).message });
-        setTimeout(() => this.insert(e, row), this.opts.backoffMs[0] ?? 1000).unref();
-      },
-    );
+    this.storeRow(row, (inserted) => {
+      e.busy = false;
+      if (!inserted) {
+        // The store already has it (reversed before a restart): one original, one reversal.
+        if (row.state === 'sent') this.release(e);
+        if (e.sentStan !== null) this.stansInUse.delete(`${e.upstream}|${e.sentStan}`);
+        this.forget(e);
+        this.opts.counters.inc('reversals_already_known');
+        return;
+      }
+      if (this.opts.events) this.emit('REVERSAL_QUEUED', e, { reversalState: 'pending', decisionExplanation: row.explanation, timeMs: row.enqueuedAt });
+      if (row.state === 'sent') this.sentNow(e, this.links.get(e.upstream) as ReversalLink, e.message as IsoMessage, 1, row.dueAt);
+      else if (e.state === 'pending') this.schedule(e);
+      this.pump();
+    });
   }
 
   /** The `sent` row is durable: the message may leave now. Both the fast path and send() end here. */

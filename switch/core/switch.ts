@@ -204,7 +204,8 @@ export class Switch {
    */
   private manualOrphan(row: TxnRow, why: string): void {
     const upstream = row.upstream ?? '';
-    const id = `${upstream}|${row.upstreamStan ?? ''}|${row.f7 ?? ''}|${row.createdAt}`;
+    // The F7 sent upstream is inside the sealed request, which may be what cannot be opened: the row's (the terminal's) stands in.
+    const id = reversalIdOf(upstream, row.upstreamStan ?? '', row.f7 ?? '', row.createdAt);
     const reason = this.timeoutReason(row);
     const explanation = `left in flight without an outcome and not reversible here: ${why}; reverse it with the issuer by hand (reason ${reason})`;
     this.log.error('cannot reverse a transaction left in flight; sent to manual handling', { txn: row.id, upstream, why });
@@ -671,7 +672,7 @@ export class Switch {
   /** `cls`: the failure class behind it, for revswitch_reversals_total. */
   private queueReversal(txn: Txn, d: { reason: string; explanation: string; finalAmount?: string }, cls: string): void {
     if (!txn.sent) return;
-    const id = `${txn.upstream}|${stanString(txn.upstreamStan)}|${txn.sent.get(7) ?? ''}|${txn.startedAt}`;
+    const id = reversalIdOf(txn.upstream, stanString(txn.upstreamStan), txn.sent.get(7) ?? '', txn.startedAt);
     txn.reversalId = id;
     if (this.reversals.enqueue({ id, upstream: txn.upstream, original: txn.sent, reason: d.reason, finalAmount: d.finalAmount, explanation: d.explanation, txnId: txn.id })) {
       this.metrics.reversalQueued(cls);
@@ -796,6 +797,14 @@ export class Switch {
       this.expired.delete(stan);
     }
   }
+}
+
+/**
+ * A reversal's id, from its original as sent upstream: the same sale gives the same id on
+ * every node and after every restart, so the store takes one reversal per original.
+ */
+function reversalIdOf(upstream: string, upstreamStan: string, f7: string, startedAt: number): string {
+  return `${upstream}|${upstreamStan}|${f7}|${startedAt}`;
 }
 
 /** A field both messages carry, with different values: the answer is not for this request. */

@@ -371,10 +371,9 @@ export function storeContract(t: Test, target: StoreContractTarget): void {
     const read = s.txn('lone1');
     await Promise.all([first, handedOver, read]);
     for (let i = 2; i <= 4; i++) {
-      const started = Date.now();
+      // Without company it must still go: the deadline only keeps a hang from stalling the suite.
       await deadline(s.insertTxn(txnRow(`lone${i}`)), 2000, `lone write ${i}`);
-      t.ok(Date.now() - started < 2000, `lone write ${i} committed in ${Date.now() - started} ms`);
-      await s.txn(`lone${i}`);
+      t.equal((await s.txn(`lone${i}`))?.id, `lone${i}`, `lone write ${i} committed`);
     }
     await s.close();
   });
