@@ -12,9 +12,9 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { postgresSchemaVersion } from '../store/postgres.js';
-import { openStore, parseSqliteUrl, redactUrl, type Store } from '../store/index.js';
+import { parseSqliteUrl, redactUrl } from '../store/index.js';
 import { parseArgs, UsageError } from './args.js';
-import { storeOf } from './store-arg.js';
+import { commandStore, namingStore, storeOf } from './store-arg.js';
 
 export const MIGRATE_USAGE = 'revswitch migrate [--store URL | --config FILE]';
 
@@ -45,19 +45,13 @@ export async function migrateCommand(argv: string[]): Promise<string> {
   const { url } = storeOf(p);
   const shown = redactUrl(url);
 
-  let store: Store;
-  try {
-    store = openStore(url, { inline: true });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const store = commandStore(url);
   const scheme = url.slice(0, url.indexOf(':')).toLowerCase();
   if (scheme === 'memory') throw new UsageError(`store URL ${JSON.stringify(shown)}: memory: keeps nothing, so there is nothing to migrate`);
   const kind = scheme === 'sqlite' ? 'sqlite' : 'postgres';
 
   const fail = (e: unknown): never => {
-    const msg = e instanceof Error ? e.message : String(e);
-    throw new MigrateError(msg.includes(shown) ? msg : `${shown}: ${msg}`);
+    throw new MigrateError(namingStore(shown, e));
   };
   const before = await schemaVersion(url, kind).catch(fail);
   try {

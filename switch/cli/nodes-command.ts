@@ -7,10 +7,10 @@
  *
  * Exit status: 0; 1 the store could not be reached; 2 a bad URL or usage.
  */
-import { openStore, redactUrl, type Store } from '../store/index.js';
+import { redactUrl } from '../store/index.js';
 import type { NodeRow } from '../store/types.js';
 import { flag, parseArgs, UsageError } from './args.js';
-import { storeOf } from './store-arg.js';
+import { commandStore, namingStore, storeOf } from './store-arg.js';
 
 export const NODES_USAGE = 'revswitch nodes [--store URL | --config FILE] [--dead-ms MS] [--json]';
 
@@ -50,19 +50,13 @@ export async function nodesCommand(argv: string[]): Promise<string> {
   const deadMs = deadText === undefined ? cfg.cluster.nodeDeadMs : Number(deadText);
   if (!Number.isInteger(deadMs) || deadMs <= 0) throw new UsageError(`--dead-ms must be a whole number of milliseconds, got ${JSON.stringify(deadText)}`);
   const shown = redactUrl(url);
-  let store: Store;
-  try {
-    store = openStore(url, { inline: true });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const store = commandStore(url);
   try {
     await store.open();
     const list = nodeStatus(await store.nodes(), Date.now(), deadMs);
     return p.flags.get('json') === true ? JSON.stringify(list, null, 2) : formatNodes(list);
   } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
-    throw new NodesError(msg.includes(shown) ? msg : `${shown}: ${msg}`);
+    throw new NodesError(namingStore(shown, e));
   } finally {
     await store.close().catch(() => undefined);
   }

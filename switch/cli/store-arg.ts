@@ -1,9 +1,11 @@
 /**
  * The store a command reads: `--store URL`, or the `store` of `--config FILE`, or the
- * default; never both flags. Shared by manual, report, txn, migrate and nodes.
+ * default; never both flags. Shared by manual, report, txn, migrate and nodes; migrate
+ * and nodes open the store themselves (commandStore), so a bad URL (exit 2) and an
+ * unreachable store (exit 1) stay apart.
  */
 import { defaultConfig, loadConfigFile, type SwitchConfig } from '../config.js';
-import { connectStore, type Store } from '../store/index.js';
+import { connectStore, openStore, type Store } from '../store/index.js';
 import { flag, UsageError, type Parsed } from './args.js';
 
 /** The config the flags name (the default when --config is absent) and the store URL to use. */
@@ -28,4 +30,19 @@ export async function withStore<T>(p: Parsed, f: (s: Store) => Promise<T>): Prom
   } finally {
     await store.close();
   }
+}
+
+/** The store at `url` for a command, on this thread, not open yet: a URL it cannot take is a usage error. */
+export function commandStore(url: string): Store {
+  try {
+    return openStore(url, { inline: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/** An error's message naming the store (`shown`: its URL without the password) once. */
+export function namingStore(shown: string, e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.includes(shown) ? msg : `${shown}: ${msg}`;
 }
