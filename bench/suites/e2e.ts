@@ -66,7 +66,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { ExtendedContext, ExtendedOutput } from '../lib/extras.js';
 import type { CaseResult, Check, Suite, SuiteContext, TargetSpec } from '../lib/suite.js';
-import { renderTable, formatInt } from '../lib/table.js';
+import { formatInt, formatMs, renderTable, roundTo } from '../lib/table.js';
 import { canPin, Child, RIG_SCRIPT, TARGET_SCRIPT } from '../e2e/ipc.js';
 import { machineCpu, settle, type MachineCpu } from '../e2e/machine-cpu.js';
 import { caseFigures, type LoadPlan, type LoadResult, type Percentiles } from '../e2e/loadgen.js';
@@ -146,7 +146,8 @@ interface E2eCase extends CaseResult {
   p99RatioVsBaseline?: number;
 }
 
-const ms = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+const ms = formatMs;
+const round = roundTo;
 const pct = (xs: number[], p: number): number => {
   if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);
@@ -304,11 +305,6 @@ function caseOf(r: StepResult): E2eCase {
   };
   if (r.step.impl === IMPL && !r.step.deadline) c.baselineId = `${r.step.key}/${BASELINE}`;
   return c;
-}
-
-function round(v: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(v * f) / f;
 }
 
 function table(cases: readonly E2eCase[]): string {

@@ -36,7 +36,7 @@ import { availableParallelism } from 'node:os';
 import type { ExtendedOutput } from '../lib/extras.js';
 import { dropSchemas, PG_RUN, PG_URL, pgAdmin, pgSettingsNote, pgUrlWithSchema } from '../lib/pg.js';
 import { BenchCheckError, type CaseResult, type Check, type Suite, type SuiteContext, type TargetSpec } from '../lib/suite.js';
-import { formatInt, renderTable } from '../lib/table.js';
+import { formatInt, formatMs, renderTable, roundTo } from '../lib/table.js';
 import { median } from '../lib/timing.js';
 import { canPin, Child, RIG_SCRIPT, TARGET_SCRIPT } from '../e2e/ipc.js';
 import { caseFigures, type LoadPlan, type LoadResult, type Percentiles } from '../e2e/loadgen.js';
@@ -118,8 +118,8 @@ interface ScaleCase extends CaseResult {
   roundsTps: number[];
 }
 
-const ms = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
-const round = (v: number, digits: number): number => Math.round(v * 10 ** digits) / 10 ** digits;
+const ms = formatMs;
+const round = roundTo;
 
 class Runner {
   private runId = 10;
@@ -173,13 +173,14 @@ class Runner {
       const nodeUs = m0 && m1 ? m0.map((a, i) => m1[i].userUs - a.userUs + (m1[i].systemUs - a.systemUs)) : [];
       const nodeCpuPct = m0 && m1 ? nodeUs.map((us, i) => (us / 1000 / (m1[i].at - m0[i].at)) * 100) : [];
       const answered = load.answeredInWindow;
-      const nodeUsPerSale = answered > 0 ? nodeUs.reduce((a, b) => a + b, 0) / answered : NaN;
+      const nodesUs = nodeUs.reduce((a, b) => a + b, 0);
+      const nodeUsPerSale = answered > 0 ? nodesUs / answered : NaN;
       const [p0, p1] = pg;
       const pgMs = p0 && p1 ? cpuSince(p0, p1) : null;
       const rigMs = (load.rigCpu.userUs + load.rigCpu.systemUs) / 1000;
       const [c0, c1] = machine;
       const otherCpuPct = c0 && c1 && wallMs > 0
-        ? Math.max(0, ((c1.busyMs - c0.busyMs - rigMs - nodeUs.reduce((a, b) => a + b, 0) / 1000 - (pgMs ?? 0)) / wallMs) * 100)
+        ? Math.max(0, ((c1.busyMs - c0.busyMs - rigMs - nodesUs / 1000 - (pgMs ?? 0)) / wallMs) * 100)
         : null;
       const stats = await Promise.all(nodes.map((n) => n.call<{ counters?: Record<string, number> }>('stats')));
       await Promise.all(nodes.map((n) => n.call('stop')));
