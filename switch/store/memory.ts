@@ -20,9 +20,8 @@ export class MemoryBackend implements StoreBackend {
   private readonly histByRef = new Map<string, HistoryRow[]>();
   /** Reversal leases, kept beside the rows (ordinary reads leave them out). */
   private readonly leases = new Map<string, { owner: string | null; until: number }>();
-  private readonly nodeRows = new Map<string, Omit<NodeRow, 'leases' | 'leaseUntil'>>();
-  /** Each node's own lease: what renewLeases extends (one entry, whatever the node holds). */
-  private readonly nodeLeases = new Map<string, number>();
+  /** The nodes table: leaseUntil is the node's own lease, what renewLeases extends. */
+  private readonly nodeRows = new Map<string, Omit<NodeRow, 'leases'>>();
   private readonly dupKeys = new Map<string, string>();
   private seq = 0;
   private isOpen = false;
@@ -102,7 +101,7 @@ export class MemoryBackend implements StoreBackend {
       }
       case 'heartbeat': {
         const n = this.nodeRows.get(r.node);
-        if (n === undefined) this.nodeRows.set(r.node, { node: r.node, startedAt: r.at, heartbeatAt: r.at, info: r.info });
+        if (n === undefined) this.nodeRows.set(r.node, { node: r.node, startedAt: r.at, heartbeatAt: r.at, info: r.info, leaseUntil: 0 });
         else Object.assign(n, { heartbeatAt: r.at, info: r.info });
         return null;
       }
@@ -110,7 +109,7 @@ export class MemoryBackend implements StoreBackend {
         return [...this.nodeRows.values()].sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0)).map((n) => {
           let leases = 0;
           for (const [id, l] of this.leases) if (l.owner === n.node && this.active(id)) leases++;
-          return { ...n, leases, leaseUntil: this.nodeLeases.get(n.node) ?? 0 };
+          return { ...n, leases };
         });
       case 'claimReversals': {
         const out: ReversalRow[] = [];
@@ -118,7 +117,7 @@ export class MemoryBackend implements StoreBackend {
         for (const v of rows) {
           if (out.length >= r.limit) break;
           const l = this.leases.get(v.id) ?? { owner: null, until: 0 };
-          if (l.owner !== null && !(r.includeOwn && l.owner === r.node) && (l.until >= r.now || (this.nodeLeases.get(l.owner) ?? 0) >= r.now)) continue;
+          if (l.owner !== null && !(r.includeOwn && l.owner === r.node) && (l.until >= r.now || (this.nodeRows.get(l.owner)?.leaseUntil ?? 0) >= r.now)) continue;
           const lease = { owner: r.node, until: r.now + r.leaseMs };
           this.leases.set(v.id, lease);
           out.push({ ...v, owner: lease.owner, leaseUntil: lease.until });
@@ -126,8 +125,9 @@ export class MemoryBackend implements StoreBackend {
         return out;
       }
       case 'renewLeases': {
-        if (!this.nodeRows.has(r.node)) this.nodeRows.set(r.node, { node: r.node, startedAt: 0, heartbeatAt: 0, info: null });
-        this.nodeLeases.set(r.node, r.until);
+        const n = this.nodeRows.get(r.node);
+        if (n === undefined) this.nodeRows.set(r.node, { node: r.node, startedAt: 0, heartbeatAt: 0, info: null, leaseUntil: r.until });
+        else n.leaseUntil = r.until;
         return 1;
       }
       case 'releaseLeases': {
