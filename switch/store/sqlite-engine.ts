@@ -156,8 +156,8 @@ export class SqliteEngine {
       history: p('INSERT INTO history (at, kind, ref, state, detail) VALUES (?, ?, ?, ?, ?)'),
       txn: p(`SELECT ${TXN_COLUMNS} FROM txns WHERE id = ?`),
       recentTxns: p(`SELECT ${TXN_COLUMNS} FROM txns WHERE created_at >= ? ORDER BY created_at, rowid`),
-      recentTxnsNewest: p(`SELECT * FROM (SELECT ${TXN_COLUMNS}, rowid AS rid FROM txns WHERE created_at >= ? ORDER BY created_at DESC, rowid DESC LIMIT ?)
-        ORDER BY createdAt, rid`),
+      recentTxnsNewest: p(`SELECT ${TXN_COLUMNS} FROM txns WHERE rowid IN
+        (SELECT rowid FROM txns WHERE created_at >= ? ORDER BY created_at DESC, rowid DESC LIMIT ?) ORDER BY created_at, rowid`),
       unfinishedTxns: p(`SELECT ${TXN_COLUMNS} FROM txns WHERE state = 'forwarded' ORDER BY created_at, rowid`),
       reversal: p(`SELECT ${REVERSAL_COLUMNS} FROM reversals WHERE id = ?`),
       reversalsAll: p(`SELECT ${REVERSAL_COLUMNS} FROM reversals ORDER BY enqueued_at, rowid`),
@@ -235,11 +235,7 @@ export class SqliteEngine {
       case 'txn':
         return s.txn.get(r.id) as TxnRow | undefined;
       case 'recentTxns':
-        if (r.limit === undefined) return s.recentTxns.all(r.since) as TxnRow[];
-        return (s.recentTxnsNewest.all(r.since, r.limit) as (TxnRow & { rid?: number })[]).map((row) => {
-          delete row.rid;
-          return row;
-        });
+        return (r.limit === undefined ? s.recentTxns.all(r.since) : s.recentTxnsNewest.all(r.since, r.limit)) as TxnRow[];
       case 'unfinishedTxns':
         return s.unfinishedTxns.all() as TxnRow[];
       case 'reversal':
