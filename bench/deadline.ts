@@ -7,9 +7,9 @@
  * delay from deadline to 0400, since it also holds the 0200's trip into the switch.
  */
 import { startIssuer } from '../switch/sim/issuer.js';
-import { defaultConfig, UPSTREAM_DEFAULTS } from '../switch/config.js';
+import { defaultConfig, UPSTREAM_DEFAULTS } from '../switch/config/load.js';
 import { startSwitch } from '../switch/cli/start-command.js';
-import { createLogger } from '../switch/log.js';
+import { createLogger } from '../switch/observe/log.js';
 import { connectClient } from '../switch/sim/client.js';
 import { IsoMessage } from '../codec/index.js';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -2,7 +2,7 @@
 // switch writes) into ONE EventFile message on stdout, for `protoc --decode`:
 //
 //   node scripts/event-file.js data/events/events-2026-05-01.pb \
-//     | protoc --decode=revswitch.events.v1.EventFile --proto_path=switch/events events.proto
+//     | protoc --decode=revswitch.events.v1.EventFile --proto_path=switch/observe/events events.proto
 //
 // An EventFile's `repeated LifecycleEvent events = 1` is, on the wire, the byte 0x0A (field
 // 1, length-delimited) followed by the same varint length and message: so each record gets

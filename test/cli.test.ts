@@ -1,6 +1,6 @@
 /**
  * The command line, run as a child process: `revswitch decode` and `revswitch encode`.
- * Uses the built dist/switch/cli.js (npm test builds first). When it is missing, or older
+ * Uses the built dist/switch/cli/main.js (npm test builds first). When it is missing, or older
  * than the sources (a stale build from before an edit), the TypeScript source runs
  * through tsx instead, so the test always exercises the current code.
  */
@@ -14,7 +14,7 @@ import { nodeArgsFor } from './support/built.js';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 
-const CLI_ARGS = nodeArgsFor('switch/cli', ['codec', 'switch']);
+const CLI_ARGS = nodeArgsFor('switch/cli/main', ['codec', 'switch']);
 
 interface Run {
   status: number | null;
@@ -46,7 +46,7 @@ const PURCHASE = hex(`
 `);
 const PURCHASE_FIELDS = { mti: '0200', 2: '4111111111111111', 3: '000000', 35: '4111111111111111=2512101' };
 
-t.comment(`CLI under test: ${CLI_ARGS.length === 1 ? 'dist/switch/cli.js' : 'tsx switch/cli.ts'}`);
+t.comment(`CLI under test: ${CLI_ARGS.length === 1 ? 'dist/switch/cli/main.js' : 'tsx switch/cli/main.ts'}`);
 
 t.test('decode masks card data by default', async (t) => {
   const r = cli(['decode', PURCHASE]);

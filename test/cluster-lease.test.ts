@@ -12,10 +12,10 @@
 import t from 'tap';
 import { IsoMessage, getDialect, responseTo, type Dialect } from '../codec/index.js';
 import { loadDefaultRules } from '../rules/index.js';
-import { Counters } from '../switch/counters.js';
-import { createLogger } from '../switch/log.js';
-import type { ReversalLink } from '../switch/reversals.js';
-import { SafQueue } from '../switch/saf.js';
+import { Counters } from '../switch/observe/counters.js';
+import { createLogger } from '../switch/observe/log.js';
+import type { ReversalLink } from '../switch/undo/reversals.js';
+import { SafQueue } from '../switch/undo/reversal-queue.js';
 import { openStore } from '../switch/store/index.js';
 import { sealMessage } from '../switch/store/sealed.js';
 import { CardKeys } from '../switch/store/secrets.js';

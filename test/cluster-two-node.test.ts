@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import { getDialect, IsoMessage, reversalOf } from '../codec/index.js';
-import { transmissionTime } from '../switch/netmgmt.js';
+import { transmissionTime } from '../switch/edge/netmgmt.js';
 import { connectClient } from '../switch/sim/client.js';
 import { formatMoneyCheck, formatTerminalSummary } from '../switch/sim/format.js';
 import { checkMoneyInvariant } from '../switch/sim/invariant.js';
@@ -40,7 +40,7 @@ import { freePort, nodeArgsFor } from './support/built.js';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 
-const CLI_ARGS = nodeArgsFor('switch/cli');
+const CLI_ARGS = nodeArgsFor('switch/cli/main');
 
 const LEASE_MS = 1500;
 const NODE_DEAD_MS = 1500;

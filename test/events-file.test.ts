@@ -19,7 +19,7 @@ import t from 'tap';
 import { PAN, sale, startHarness } from './support/switch-harness.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const PROTO_DIR = join(ROOT, 'switch', 'events');
+const PROTO_DIR = join(ROOT, 'switch', 'observe', 'events');
 const MASKED = '476173******0119';
 
 function haveProtoc(): boolean {

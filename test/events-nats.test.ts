@@ -16,9 +16,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from 'nats';
 import t from 'tap';
-import { NATS_EVENTS_DEFAULTS } from '../switch/config.js';
-import { eventSchema, NatsSink, splitDelimited } from '../switch/events/index.js';
-import { createLogger } from '../switch/log.js';
+import { NATS_EVENTS_DEFAULTS } from '../switch/config/load.js';
+import { eventSchema, NatsSink, splitDelimited } from '../switch/observe/events/index.js';
+import { createLogger } from '../switch/observe/log.js';
 import { sale, startHarness } from './support/switch-harness.js';
 import { freePort } from './support/built.js';
 

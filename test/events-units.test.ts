@@ -8,12 +8,12 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, appendFi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { configFromJson, ConfigError } from '../switch/config.js';
-import { EventBus, FileSink, type EventSink } from '../switch/events/emitter.js';
-import { EVENT_KINDS, eventSchema, splitDelimited, type LifecycleEventInput } from '../switch/events/schema.js';
-import { dropInInbox, Spool, SpoolLocked } from '../switch/events/spool.js';
+import { configFromJson, ConfigError } from '../switch/config/load.js';
+import { EventBus, FileSink, type EventSink } from '../switch/observe/events/emitter.js';
+import { EVENT_KINDS, eventSchema, splitDelimited, type LifecycleEventInput } from '../switch/observe/events/schema.js';
+import { dropInInbox, Spool, SpoolLocked } from '../switch/observe/events/spool.js';
 import { manualCommand } from '../switch/cli/manual-commands.js';
-import { createLogger } from '../switch/log.js';
+import { createLogger } from '../switch/observe/log.js';
 import { connectStore, type ReversalRow, type TxnRow } from '../switch/store/index.js';
 
 const log = createLogger('silent');

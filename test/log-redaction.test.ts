@@ -8,9 +8,9 @@
 import t from 'tap';
 import { IsoMessage, encode, frame, getDialect, maskPan } from '../codec/index.js';
 import { startSwitch } from '../switch/cli/start-command.js';
-import { defaultConfig, UPSTREAM_DEFAULTS } from '../switch/config.js';
-import { createLogger } from '../switch/log.js';
-import { luhn, scrubText } from '../switch/redact.js';
+import { defaultConfig, UPSTREAM_DEFAULTS } from '../switch/config/load.js';
+import { createLogger } from '../switch/observe/log.js';
+import { luhn, scrubText } from '../switch/observe/redact.js';
 import { connectClient, type SimClient } from '../switch/sim/client.js';
 import { startIssuer } from '../switch/sim/issuer.js';
 import { sale } from './support/switch-harness.js';

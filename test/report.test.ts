@@ -16,13 +16,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { getDialect, reversalOf, type IsoMessage } from '../codec/index.js';
-import { apiRoutes } from '../switch/admin-api.js';
+import { apiRoutes } from '../switch/observe/admin-api.js';
 import { progress } from '../switch/cli/report-commands.js';
-import { lookupTxn, type Evidence, type EvidenceTxn } from '../switch/evidence.js';
-import { transmissionTime } from '../switch/netmgmt.js';
+import { lookupTxn, type Evidence, type EvidenceTxn } from '../switch/reports/evidence.js';
+import { transmissionTime } from '../switch/edge/netmgmt.js';
 import {
   buildReport, csvCell, formatCsv, formatMinor, formatText, gatherReport, outcomeOf, parseDuration, parseTime, type Report,
-} from '../switch/report.js';
+} from '../switch/reports/report.js';
 import { MemoryStore } from '../switch/store/memory.js';
 import type { Store } from '../switch/store/types.js';
 import { PAN, nextRrn, nextStan, sale, startHarness } from './support/switch-harness.js';

@@ -7,7 +7,7 @@
  *
  * The switch runs as a child process (`revswitch start --config FILE`), the issuer
  * simulator and the terminals in this process. Like test/cli.test.ts, the child runs the
- * built dist/switch/cli.js when it is newer than the sources, else the TypeScript source
+ * built dist/switch/cli/main.js when it is newer than the sources, else the TypeScript source
  * through tsx, so the test always exercises the current code without writing dist/.
  *
  * Two things are held constant so the check is about the switch:
@@ -30,7 +30,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import t from 'tap';
 import { IsoMessage } from '../codec/index.js';
-import { transmissionTime } from '../switch/netmgmt.js';
+import { transmissionTime } from '../switch/edge/netmgmt.js';
 import { connectClient } from '../switch/sim/client.js';
 import { formatMoneyCheck, formatTerminalSummary } from '../switch/sim/format.js';
 import { checkMoneyInvariant } from '../switch/sim/invariant.js';
@@ -45,7 +45,7 @@ import { writeRulesWithoutVelocityLimits } from './support/rules-file.js';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 
-const CLI_ARGS = nodeArgsFor('switch/cli');
+const CLI_ARGS = nodeArgsFor('switch/cli/main');
 
 const UPSTREAM_TIMEOUT_MS = 500;
 const LATE_MS = 900;
@@ -154,7 +154,7 @@ t.test('SIGKILL twice under load: every approval kept holds its money, nothing e
 
   let current = spawnSwitch();
   const firstReadyMs = await ready(current);
-  tt.comment(`switch #1 ready in ${firstReadyMs} ms (${CLI_ARGS.length === 1 ? 'dist/switch/cli.js' : 'tsx switch/cli.ts'}), port ${port}`);
+  tt.comment(`switch #1 ready in ${firstReadyMs} ms (${CLI_ARGS.length === 1 ? 'dist/switch/cli/main.js' : 'tsx switch/cli/main.ts'}), port ${port}`);
 
   // Two kill moments between 1.5 s and 6 s into the load, at least 1.5 s apart.
   const rng = createRng(KILL_SEED);

@@ -20,14 +20,14 @@ import t from 'tap';
 import { IsoMessage, encode, encodeTlv, frame, getDialect, maskPan, reversalOf } from '../codec/index.js';
 import { defaultRulesPath } from '../rules/index.js';
 import { startSwitch } from '../switch/cli/start-command.js';
-import { defaultConfig, UPSTREAM_DEFAULTS } from '../switch/config.js';
-import { createLogger } from '../switch/log.js';
-import { transmissionTime } from '../switch/netmgmt.js';
+import { defaultConfig, UPSTREAM_DEFAULTS } from '../switch/config/load.js';
+import { createLogger } from '../switch/observe/log.js';
+import { transmissionTime } from '../switch/edge/netmgmt.js';
 import { connectClient, type SimClient } from '../switch/sim/client.js';
 import { startIssuer } from '../switch/sim/issuer.js';
 import { unsealMessage } from '../switch/store/sealed.js';
 import { CardKeys } from '../switch/store/secrets.js';
-import { luhn, luhnComplete } from '../switch/redact.js';
+import { luhn, luhnComplete } from '../switch/observe/redact.js';
 
 const D = getDialect('iso87a');
 const PAN_KEY = 'revswitch-pci-test-key-0001';

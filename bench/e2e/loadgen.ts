@@ -30,11 +30,11 @@ import { connect, type Socket } from 'node:net';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { build as buildHistogram } from 'hdr-histogram-js';
 import { decode, encode, frame, getDialect, IsoMessage } from '../../codec/index.js';
-import { transmissionTime } from '../../switch/netmgmt.js';
+import { transmissionTime } from '../../switch/edge/netmgmt.js';
 import { FIXTURES } from '../fixtures/messages.js';
 import { Len2Splitter } from './frames.js';
 import { emitEvent } from './ipc.js';
-import { luhnComplete } from '../../switch/redact.js';
+import { luhnComplete } from '../../switch/observe/redact.js';
 import { median } from '../lib/timing.js';
 
 export interface LoadPlan {

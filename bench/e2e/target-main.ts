@@ -15,8 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startSwitch, type Running } from '../../switch/cli/start-command.js';
-import { defaultConfig, UPSTREAM_DEFAULTS } from '../../switch/config.js';
-import { createLogger } from '../../switch/log.js';
+import { defaultConfig, UPSTREAM_DEFAULTS } from '../../switch/config/load.js';
+import { createLogger } from '../../switch/observe/log.js';
 import { serve } from './ipc.js';
 import { startRelay, type Relay } from './relay.js';
 

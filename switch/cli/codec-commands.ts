@@ -2,7 +2,7 @@
 import {
   decode, encode, frame, fromHex, getFraming, messageFromJson, redact, toHex, unframe, IsoError, type IsoMessage,
 } from '../../codec/index.js';
-import { resolveDialect } from '../dialect-file.js';
+import { resolveDialect } from '../config/dialect-file.js';
 import { flag, parseArgs, readInput, UsageError } from './args.js';
 
 export const DECODE_USAGE = 'revswitch decode [--dialect NAME|FILE.json] [--framing NAME|none] [--unmasked] [--parts] [HEX | -]';

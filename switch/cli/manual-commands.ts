@@ -9,10 +9,10 @@
  * (the running switch publishes it) or, with no switch running, published from here.
  */
 import { hostname } from 'node:os';
-import { loadConfigFile, type SwitchConfig } from '../config.js';
-import { minorUnits } from '../events/describe.js';
-import { createEventBus, eventsEnabled } from '../events/index.js';
-import { createLogger } from '../log.js';
+import { loadConfigFile, type SwitchConfig } from '../config/load.js';
+import { minorUnits } from '../observe/events/describe.js';
+import { createEventBus, eventsEnabled } from '../observe/events/index.js';
+import { createLogger } from '../observe/log.js';
 import type { ReversalRow, Store } from '../store/index.js';
 import { flag, parseArgs, UsageError } from './args.js';
 import { withStore } from './store-arg.js';

@@ -3,8 +3,8 @@
  * for a spreadsheet, JSON for a program); `revswitch txn`: the evidence for one
  * transaction. Both read the store while the switch runs (SQLite in WAL mode).
  */
-import { formatCandidatesText, formatEvidenceText, lookupTxn, type EvidenceQuery } from '../evidence.js';
-import { DEFAULT_PENDING_MS, formatCsv, formatText, gatherReport, parseDuration, parseTime } from '../report.js';
+import { formatCandidatesText, formatEvidenceText, lookupTxn, type EvidenceQuery } from '../reports/evidence.js';
+import { DEFAULT_PENDING_MS, formatCsv, formatText, gatherReport, parseDuration, parseTime } from '../reports/report.js';
 import { flag, parseArgs, UsageError, type Parsed } from './args.js';
 import { withStore } from './store-arg.js';
 

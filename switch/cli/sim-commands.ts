@@ -4,7 +4,7 @@
  * for their duration (SIGINT stops sending early) and print their summary.
  */
 import { FRAMINGS, type FramingName } from '../../codec/index.js';
-import { resolveDialect } from '../dialect-file.js';
+import { resolveDialect } from '../config/dialect-file.js';
 import { formatLedger, formatTerminalSummary } from '../sim/format.js';
 import { startIssuer, type IssuerOptions, type IssuerSim } from '../sim/issuer.js';
 import { MAGIC_AMOUNTS } from '../sim/magic.js';

@@ -4,15 +4,15 @@
  */
 import { getDialect, type Dialect } from '../../codec/index.js';
 import { loadDefaultRules, loadRulesFile, type CompiledRules } from '../../rules/index.js';
-import { ConfigError, defaultConfig, loadConfigFile, parseHostPort, UPSTREAM_DEFAULTS, type SwitchConfig } from '../config.js';
-import { Switch } from '../core/switch.js';
-import { createEventBus, type EventBus } from '../events/index.js';
+import { ConfigError, defaultConfig, loadConfigFile, parseHostPort, UPSTREAM_DEFAULTS, type SwitchConfig } from '../config/load.js';
+import { Switch } from '../engine/switch.js';
+import { createEventBus, type EventBus } from '../observe/events/index.js';
 import { hostname } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
-import { resolveDialect } from '../dialect-file.js';
-import { AdminServer, parseAdminAddress, switchReadiness } from '../admin.js';
-import { apiRoutes } from '../admin-api.js';
-import { createLogger, type Level, type Logger } from '../log.js';
+import { resolveDialect } from '../config/dialect-file.js';
+import { AdminServer, parseAdminAddress, switchReadiness } from '../observe/admin.js';
+import { apiRoutes } from '../observe/admin-api.js';
+import { createLogger, type Level, type Logger } from '../observe/log.js';
 import { startIssuer, type IssuerSim } from '../sim/issuer.js';
 import { connectStore, parseSqliteUrl, PostgresStore, redactUrl, type Store } from '../store/index.js';
 import { loadCardKeys } from '../store/secrets.js';

@@ -33,7 +33,7 @@ import {
 import { MAGIC_AMOUNTS } from './magic.js';
 import { createRng, randomSeed } from './prng.js';
 import { APPROVED_CODES, Link, f4, localDate, localTime, simDialect, simFraming, transmissionDateTime } from './wire.js';
-import { luhnComplete } from '../redact.js';
+import { luhnComplete } from '../observe/redact.js';
 
 export type TerminalMode = 'per-sale' | 'persistent';
 

@@ -7,7 +7,7 @@ import {
   DEFAULT_DIALECT, DEFAULT_FRAMING, DialectError, FrameReader, IsoError, decode, encode, frame, getDialect, getFraming,
   type Dialect, type Framing, type FramingName, type IsoMessage,
 } from '../../codec/index.js';
-import { transmissionTime } from '../netmgmt.js';
+import { transmissionTime } from '../edge/netmgmt.js';
 
 /**
  * The simulators speak ISO 8583:1987 with F90 original data (iso87a, iso87a-hex,

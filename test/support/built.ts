@@ -21,7 +21,7 @@ function newestSource(dir: string): number {
   return newest;
 }
 
-/** node arguments for `entry` (e.g. 'switch/cli'), built from the source folders `from`. */
+/** node arguments for `entry` (e.g. 'switch/cli/main'), built from the source folders `from`. */
 export function nodeArgsFor(entry: string, from: readonly string[] = ['codec', 'rules', 'switch']): string[] {
   const dist = join(ROOT, 'dist', `${entry}.js`);
   const fresh = existsSync(dist) && statSync(dist).mtimeMs >= Math.max(...from.map((d) => newestSource(join(ROOT, d))));

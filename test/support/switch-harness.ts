@@ -7,12 +7,12 @@
  */
 import type { Test } from 'tap';
 import { IsoMessage, formatF90 } from '../../codec/index.js';
-import { defaultConfig, UPSTREAM_DEFAULTS, type EventsConfig, type ListenerConfig, type SwitchConfig } from '../../switch/config.js';
-import type { EventBus } from '../../switch/events/index.js';
-import type { AdminServer } from '../../switch/admin.js';
-import type { Switch } from '../../switch/core/switch.js';
-import { createLogger } from '../../switch/log.js';
-import { transmissionTime } from '../../switch/netmgmt.js';
+import { defaultConfig, UPSTREAM_DEFAULTS, type EventsConfig, type ListenerConfig, type SwitchConfig } from '../../switch/config/load.js';
+import type { EventBus } from '../../switch/observe/events/index.js';
+import type { AdminServer } from '../../switch/observe/admin.js';
+import type { Switch } from '../../switch/engine/switch.js';
+import { createLogger } from '../../switch/observe/log.js';
+import { transmissionTime } from '../../switch/edge/netmgmt.js';
 import { startSwitch } from '../../switch/cli/start-command.js';
 import { connectClient, type SimClient } from '../../switch/sim/client.js';
 import { startIssuer, type IssuerEvent, type IssuerOptions, type IssuerSim } from '../../switch/sim/issuer.js';

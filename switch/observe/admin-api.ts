@@ -12,9 +12,9 @@
  * method other than GET or HEAD, 500 when the store fails. Read-only: never a write.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { lookupTxn } from './evidence.js';
-import { buildReport, DEFAULT_PENDING_MS, gatherReport, parseDuration, parseTime, type ManualLine } from './report.js';
-import type { Store, TxnRow } from './store/types.js';
+import { lookupTxn } from '../reports/evidence.js';
+import { buildReport, DEFAULT_PENDING_MS, gatherReport, parseDuration, parseTime, type ManualLine } from '../reports/report.js';
+import type { Store, TxnRow } from '../store/types.js';
 
 export type ApiHandler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 

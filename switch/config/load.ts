@@ -50,7 +50,7 @@ export interface SwitchConfig {
   /** Timeout for an upstream the config does not describe (the demo issuer), from the flag. */
   upstreamTimeoutMs: number | null;
   reversal: { window: number; responseTimeoutMs: number; backoffMs: number[]; maxAttempts: number; maxAgeMs: number };
-  /** Lifecycle event sinks (switch/events/); none configured: events are off and cost nothing. */
+  /** Lifecycle event sinks (switch/observe/events/); none configured: events are off and cost nothing. */
   events: EventsConfig;
   /**
    * Several nodes on one store (docs/deployment.md): a heartbeat every heartbeatMs; a

@@ -2,7 +2,7 @@
  * Network management messages per dialect: 1987 uses 0800 with F70, 1993 uses 1804 with
  * the F24 function code, UnionPay POS carries the code in F60.3.
  */
-import { IsoMessage, type Dialect } from '../codec/index.js';
+import { IsoMessage, type Dialect } from '../../codec/index.js';
 
 export type NetCode = 'sign_on' | 'sign_off' | 'echo' | 'cutover' | 'key_change';
 

@@ -3,8 +3,8 @@
  * kept after it ends for duplicate detection, terminal reversals and late responses.
  * In memory for now, with a retention window; issue 5 puts the same records in the store.
  */
-import type { IsoMessage } from '../codec/index.js';
-import type { Conn } from './conn.js';
+import type { IsoMessage } from '../../codec/index.js';
+import type { Conn } from '../edge/framed-conn.js';
 
 export type TxnState =
   | 'inflight'

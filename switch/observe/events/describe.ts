@@ -3,7 +3,7 @@
  * keyed hash only (never the PAN), amount in minor units. Built once per transaction or
  * reversal, and only when events are on.
  */
-import { maskPan, type IsoMessage } from '../../codec/index.js';
+import { maskPan, type IsoMessage } from '../../../codec/index.js';
 import type { LifecycleEventInput } from './schema.js';
 
 /** The fields every event about one transaction repeats. */

@@ -6,17 +6,17 @@
  */
 import { maskPan, responseTo, type Dialect, type IsoMessage } from '../../codec/index.js';
 import type { BusinessCalendar } from '../../rules/index.js';
-import { responseCode } from '../codes.js';
-import type { Counters } from '../counters.js';
-import type { Logger } from '../log.js';
-import { stanString } from '../netmgmt.js';
+import { responseCode } from '../edge/codes.js';
+import type { Counters } from '../observe/counters.js';
+import type { Logger } from '../observe/log.js';
+import { stanString } from '../edge/netmgmt.js';
 import { sealMessage, unsealMessage } from '../store/sealed.js';
 import type { CardKeys } from '../store/secrets.js';
 import type { JournalState, Store, TxnRow, TxnUpdate } from '../store/types.js';
-import { senderOf, type Txn, type TxnState } from '../txns.js';
-import { describeMessage, minorUnits, splitDecision, type EventBase } from '../events/describe.js';
-import type { EventBus } from '../events/emitter.js';
-import type { EventKind, LifecycleEventInput } from '../events/schema.js';
+import { senderOf, type Txn, type TxnState } from './txn-table.js';
+import { describeMessage, minorUnits, splitDecision, type EventBase } from '../observe/events/describe.js';
+import type { EventBus } from '../observe/events/emitter.js';
+import type { EventKind, LifecycleEventInput } from '../observe/events/schema.js';
 
 /** The switch's in-memory states, as the journal names them. */
 const JOURNAL_STATE: Record<TxnState, JournalState> = {
@@ -77,7 +77,7 @@ export class Journal {
     private readonly calendar: () => BusinessCalendar,
     private readonly log: Logger,
     private readonly counters: Counters,
-    /** Lifecycle events (switch/events/); null: off, and nothing is built for them. */
+    /** Lifecycle events (switch/observe/events/); null: off, and nothing is built for them. */
     readonly events: EventBus | null = null,
   ) {
     this.prefix = `${node}-${Date.now().toString(36)}-`;

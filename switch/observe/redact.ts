@@ -12,7 +12,7 @@
  * One exception keeps times readable: a 13-digit run starting with 1 is the shape of a
  * Unix time in milliseconds (until the year 2286) and no scheme issues such a PAN.
  */
-import { maskPan } from '../codec/index.js';
+import { maskPan } from '../../codec/index.js';
 
 /** Field names dropped from log lines (compared lower-case). */
 const DROPPED = new Set([

@@ -11,7 +11,7 @@
  */
 import { pino, type Logger as PinoLogger } from 'pino';
 import { prettyFactory } from 'pino-pretty';
-import { maskPan, type IsoMessage } from '../codec/index.js';
+import { maskPan, type IsoMessage } from '../../codec/index.js';
 import { scrubFields, scrubText } from './redact.js';
 
 export type Level = 'debug' | 'info' | 'warn' | 'error' | 'silent';

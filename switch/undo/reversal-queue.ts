@@ -11,19 +11,19 @@
  *
  * The in-memory mirror holds the active entries; the store is the truth at start-up.
  */
-import { repeatOf, reversalOf, type IsoMessage } from '../codec/index.js';
-import type { ReversalOutcome } from '../rules/index.js';
-import type { Counters } from './counters.js';
-import { MinHeap } from './heap.js';
-import type { Logger } from './log.js';
-import { stanString, transmissionTime } from './netmgmt.js';
+import { repeatOf, reversalOf, type IsoMessage } from '../../codec/index.js';
+import type { ReversalOutcome } from '../../rules/index.js';
+import type { Counters } from '../observe/counters.js';
+import { MinHeap } from './min-heap.js';
+import type { Logger } from '../observe/log.js';
+import { stanString, transmissionTime } from '../edge/netmgmt.js';
 import type { ReversalLink, ReversalQueue, ReversalRecord, ReversalRequest } from './reversals.js';
-import { sealMessage, unsealMessage } from './store/sealed.js';
-import type { CardKeys } from './store/secrets.js';
-import type { ReversalRow, ReversalState, ReversalUpdate, Store } from './store/types.js';
-import { describeMessage, minorUnits, type EventBase } from './events/describe.js';
-import type { EventBus } from './events/emitter.js';
-import type { EventKind, LifecycleEventInput } from './events/schema.js';
+import { sealMessage, unsealMessage } from '../store/sealed.js';
+import type { CardKeys } from '../store/secrets.js';
+import type { ReversalRow, ReversalState, ReversalUpdate, Store } from '../store/types.js';
+import { describeMessage, minorUnits, type EventBase } from '../observe/events/describe.js';
+import type { EventBus } from '../observe/events/emitter.js';
+import type { EventKind, LifecycleEventInput } from '../observe/events/schema.js';
 
 /** The lifecycle event of a durable transition to each state. */
 const EVENT_OF_STATE: Partial<Record<ReversalState, EventKind>> = {

@@ -7,10 +7,10 @@ import type { Socket } from 'node:net';
 import {
   FrameReader, IsoError, decodePartial, encode, frame, getFraming, responseTo,
   type Dialect, type Framing, type IsoMessage,
-} from '../codec/index.js';
-import type { Logger } from './log.js';
-import type { Counters } from './counters.js';
-import type { WireMetrics } from './metrics.js';
+} from '../../codec/index.js';
+import type { Logger } from '../observe/log.js';
+import type { Counters } from '../observe/counters.js';
+import type { WireMetrics } from '../observe/metrics.js';
 import { responseCode } from './codes.js';
 
 export interface ConnOptions {

@@ -11,7 +11,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
-import type { Switch } from './core/switch.js';
+import type { Switch } from '../engine/switch.js';
 import type { Logger } from './log.js';
 
 export interface Readiness {

@@ -5,11 +5,11 @@
  * sequence of its own: the switch re-numbers each request and maps the answer back by it.
  */
 import { connect, type Socket } from 'node:net';
-import type { Dialect, IsoMessage } from '../codec/index.js';
-import { Conn } from './conn.js';
-import type { Counters } from './counters.js';
-import type { Logger } from './log.js';
-import type { WireMetrics } from './metrics.js';
+import type { Dialect, IsoMessage } from '../../codec/index.js';
+import { Conn } from './framed-conn.js';
+import type { Counters } from '../observe/counters.js';
+import type { Logger } from '../observe/log.js';
+import type { WireMetrics } from '../observe/metrics.js';
 import { isNetworkMti, networkRequest, type NetCode } from './netmgmt.js';
 
 export interface UpstreamOptions {

@@ -7,7 +7,7 @@
  * Never shown: the sealed message, the PAN's keyed hash, the sealed reversal.
  */
 import { originalOf, formatMinor, table } from './report.js';
-import type { HistoryRow, ReversalRow, Store, TxnQuery, TxnRow } from './store/types.js';
+import type { HistoryRow, ReversalRow, Store, TxnQuery, TxnRow } from '../store/types.js';
 
 /** A journal row without its sealed message, PAN hash or duplicate key; times as ISO text. */
 export type EvidenceTxn = Omit<TxnRow, 'sealed' | 'panHash' | 'dupKey' | 'createdAt' | 'updatedAt'> & { createdAt: string; updatedAt: string };

@@ -2,7 +2,7 @@
  * The few response codes the switch itself puts in F39, per standard. ISO 8583:1993
  * carries a 3-digit action code where 1987 has a 2-character response code.
  */
-import type { Dialect } from '../codec/index.js';
+import type { Dialect } from '../../codec/index.js';
 
 export type LocalCode = 'approved' | 'format_error' | 'invalid_transaction' | 'issuer_unavailable' | 'system_error';
 

@@ -4,7 +4,7 @@
  * lives here rather than in codec/.
  */
 import { readFileSync } from 'node:fs';
-import { DialectError, dialectFromOverrides, getDialect, DEFAULT_DIALECT, type Dialect } from '../codec/index.js';
+import { DialectError, dialectFromOverrides, getDialect, DEFAULT_DIALECT, type Dialect } from '../../codec/index.js';
 
 export function resolveDialect(nameOrFile: string | undefined): Dialect {
   const v = nameOrFile ?? DEFAULT_DIALECT;

@@ -2,7 +2,7 @@
  * The lifecycle event schema, loaded at run time with protobufjs from events.proto.
  *
  * The .proto is the single source of truth and ships next to the compiled code:
- * `npm run build` copies it to dist/switch/events/ (scripts/copy-assets.js). When only
+ * `npm run build` copies it to dist/switch/observe/events/ (scripts/copy-assets.js). When only
  * `tsc` ran, the source tree's copy is used, so both layouts work.
  */
 import { existsSync } from 'node:fs';
@@ -62,7 +62,7 @@ export const EVENT_TYPE = `${PROTO_PACKAGE}.LifecycleEvent`;
 export function protoPath(): string {
   const here = fileURLToPath(new URL('./events.proto', import.meta.url));
   if (existsSync(here)) return here;
-  const source = fileURLToPath(new URL('../../../switch/events/events.proto', import.meta.url));
+  const source = fileURLToPath(new URL('../../../../switch/observe/events/events.proto', import.meta.url));
   if (existsSync(source)) return source;
   throw new Error(`events.proto not found next to ${fileURLToPath(import.meta.url)} (run npm run build, which copies it)`);
 }

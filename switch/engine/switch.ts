@@ -13,25 +13,25 @@ import { responseTo, type Dialect, type IsoMessage } from '../../codec/index.js'
 import type { CompiledRules, Decision, DecisionCase, LocalEvent } from '../../rules/index.js';
 import { CLASS_INFO, RulesHolder } from '../../rules/index.js';
 import type { FailureClass } from '../../rules/types.js';
-import { responseCode, type LocalCode } from '../codes.js';
-import { Conn } from '../conn.js';
-import { Counters } from '../counters.js';
-import { Metrics } from '../metrics.js';
-import type { Logger } from '../log.js';
-import { summarize } from '../log.js';
+import { responseCode, type LocalCode } from '../edge/codes.js';
+import { Conn } from '../edge/framed-conn.js';
+import { Counters } from '../observe/counters.js';
+import { Metrics } from '../observe/metrics.js';
+import type { Logger } from '../observe/log.js';
+import { summarize } from '../observe/log.js';
 import { Matcher } from '../matcher/index.js';
-import { isNetworkMti, networkCode, stanString, transmissionTime } from '../netmgmt.js';
-import type { ReversalQueue } from '../reversals.js';
-import { SafQueue } from '../saf.js';
+import { isNetworkMti, networkCode, stanString, transmissionTime } from '../edge/netmgmt.js';
+import type { ReversalQueue } from '../undo/reversals.js';
+import { SafQueue } from '../undo/reversal-queue.js';
 import { MemoryStore } from '../store/memory.js';
 import { CardKeys } from '../store/secrets.js';
 import { isDuplicateRequest, type Store, type TxnRow } from '../store/types.js';
 import { Journal, withApprovalCode } from './journal.js';
-import { senderOf, TxnTable, type Txn } from '../txns.js';
-import { UpstreamLink } from '../upstream.js';
+import { senderOf, TxnTable, type Txn } from './txn-table.js';
+import { UpstreamLink } from '../edge/upstream-link.js';
 import { Velocity } from './velocity.js';
-import type { SwitchConfig, ListenerConfig } from '../config.js';
-import type { EventBus } from '../events/emitter.js';
+import type { SwitchConfig, ListenerConfig } from '../config/load.js';
+import type { EventBus } from '../observe/events/emitter.js';
 
 /** Fields the terminal's answer takes from the issuer's response. */
 const FROM_ISSUER = [4, 38, 39, 44, 54, 55];

@@ -3,18 +3,18 @@
  * The revswitch command line. Each subcommand lives in switch/cli/ and returns its
  * output; errors become one line on stderr and exit status 1 (2 for usage errors).
  */
-import { DialectError, IsoError } from '../codec/index.js';
-import { UsageError } from './cli/args.js';
-import { DECODE_USAGE, ENCODE_USAGE, decodeCommand, encodeCommand } from './cli/codec-commands.js';
-import { RULES_USAGE, rulesCommand } from './cli/rules-commands.js';
-import { DEMO_USAGE, DemoFailed, demoCommand } from './cli/demo-command.js';
-import { MANUAL_USAGE, ManualError, manualCommand } from './cli/manual-commands.js';
-import { MIGRATE_USAGE, MigrateError, migrateCommand } from './cli/migrate-command.js';
-import { NODES_USAGE, NodesError, nodesCommand } from './cli/nodes-command.js';
-import { REPORT_USAGE, ReportError, TXN_USAGE, reportCommand, txnCommand } from './cli/report-commands.js';
-import { SIM_USAGE, simCommand } from './cli/sim-commands.js';
-import { START_USAGE, startCommand } from './cli/start-command.js';
-import { CaseError, RulesError } from '../rules/index.js';
+import { DialectError, IsoError } from '../../codec/index.js';
+import { UsageError } from './args.js';
+import { DECODE_USAGE, ENCODE_USAGE, decodeCommand, encodeCommand } from './codec-commands.js';
+import { RULES_USAGE, rulesCommand } from './rules-commands.js';
+import { DEMO_USAGE, DemoFailed, demoCommand } from './demo-command.js';
+import { MANUAL_USAGE, ManualError, manualCommand } from './manual-commands.js';
+import { MIGRATE_USAGE, MigrateError, migrateCommand } from './migrate-command.js';
+import { NODES_USAGE, NodesError, nodesCommand } from './nodes-command.js';
+import { REPORT_USAGE, ReportError, TXN_USAGE, reportCommand, txnCommand } from './report-commands.js';
+import { SIM_USAGE, simCommand } from './sim-commands.js';
+import { START_USAGE, startCommand } from './start-command.js';
+import { CaseError, RulesError } from '../../rules/index.js';
 
 type Command = (argv: string[]) => Promise<string>;
 

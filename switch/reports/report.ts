@@ -21,7 +21,7 @@
  * Amounts are the F4 minor units summed per currency (F49) as decimal strings (bigint
  * sums: never a float); text shows them in major units by the currency's exponent.
  */
-import type { HistoryRow, JournalState, ReversalRow, Store, TxnRow } from './store/types.js';
+import type { HistoryRow, JournalState, ReversalRow, Store, TxnRow } from '../store/types.js';
 
 // ---- the report object ----------------------------------------------------------------
 

@@ -2,12 +2,12 @@
  * Reversal dispatch: the seam between deciding to reverse and the reversal reaching the
  * issuer. Callers enqueue, cancel and hand over responses; a worker per upstream link
  * sends 0400 (then 0401 repeats), takes 0410s, and moves what cannot be delivered to
- * manual handling. SafQueue (./saf.ts) implements it over the store; on the in-memory
+ * manual handling. SafQueue (./reversal-queue.ts) implements it over the store; on the in-memory
  * store (`memory:`) the same code runs without durability.
  */
-import type { Dialect, IsoMessage } from '../codec/index.js';
+import type { Dialect, IsoMessage } from '../../codec/index.js';
 
-import type { ReversalState } from './store/types.js';
+import type { ReversalState } from '../store/types.js';
 export type { ReversalState };
 
 export interface ReversalRequest {

@@ -19,11 +19,11 @@
  * four digits is "other".
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { IsoError } from '../codec/index.js';
-import { FAILURE_CLASSES } from '../rules/index.js';
+import { IsoError } from '../../codec/index.js';
+import { FAILURE_CLASSES } from '../../rules/index.js';
 import type { Counters } from './counters.js';
-import { GroupCommitStore } from './store/group-commit.js';
-import type { Store } from './store/types.js';
+import { GroupCommitStore } from '../store/group-commit.js';
+import type { Store } from '../store/types.js';
 
 export type Side = 'terminal' | 'upstream';
 
