@@ -1,31 +1,31 @@
 /**
- * Message builders: the response to a request, the reversal of an original, and the
- * repeat form of a message. They follow the dialect's standard: 1987 reversals carry
- * F90 (and F95 when partial), 1993 ones F56 and F24, UnionPay ones the original's own
- * trace and F60. A reversal is built from key fields and amounts only: never from
+ * Message builders: the response to a request, the repeat form of a message, and what
+ * every standard's reversal has in common. Each standard's own reversal (1987 F90 and
+ * F95, 1993 F56 and F24, UnionPay's original trace and F60) is its profile's
+ * (codec/profiles/). A reversal is built from key fields and amounts only: never from
  * track data, PIN blocks or ICC data.
  */
 import type { Dialect } from './dialect.js';
 import { IsoError } from './errors.js';
 import type { IsoMessage } from './message.js';
 import { copyBytes, IsoMessage as Message } from './message.js';
-import { formatF56, formatF90, formatF95 } from './subfields.js';
+import { isPosting, isResponse, MtiClass, mtiFunction, mtiOrigin, MtiOrigin } from './mti.js';
 import { swapTpdu } from './tpdu.js';
 
 /** 0200 -> 0210, 0401 -> 0410, 0420 -> 0430, 1100 -> 1110. */
 export function responseMti(mti: string): string {
   if (mti.length !== 4) throw new IsoError('mti', -1, 'expected 4 digits');
-  const fn = mti.charCodeAt(2) - 48;
-  if (fn < 0 || fn > 9 || (fn & 1) === 1) throw new IsoError('mti', -1, `MTI ${mti} is not a request or advice`);
+  const fn = mtiFunction(mti);
+  if (fn < 0 || isResponse(mti)) throw new IsoError('mti', -1, `MTI ${mti} is not a request or advice`);
   return mti.slice(0, 2) + String(fn + 1) + '0';
 }
 
 /** The repeat MTI: 0400 -> 0401, 0420 -> 0421. A repeat stays a repeat. */
 export function repeatMti(mti: string): string {
-  const origin = mti.charCodeAt(3) - 48;
-  if (mti.length !== 4 || origin < 0 || origin > 9) throw new IsoError('mti', -1, 'expected 4 digits');
-  if (origin === 0 || origin === 2) return mti.slice(0, 3) + String(origin + 1);
-  if (origin === 1 || origin === 3) return mti;
+  const origin = mtiOrigin(mti);
+  if (mti.length !== 4 || origin < 0) throw new IsoError('mti', -1, 'expected 4 digits');
+  if (origin === MtiOrigin.AcquirerRepeat || origin === MtiOrigin.IssuerRepeat) return mti;
+  if (origin === MtiOrigin.Acquirer || origin === MtiOrigin.Issuer) return mti.slice(0, 3) + String(origin + 1);
   throw new IsoError('mti', -1, `MTI ${mti} has no repeat form`);
 }
 
@@ -45,15 +45,13 @@ export function responseTo(dialect: Dialect, req: IsoMessage, responseCode?: str
   return res;
 }
 
-/** Copy-through fields of a reversal: keys and amounts, never track, PIN or ICC data. */
-const REVERSAL_COPY_87 = [2, 3, 4, 5, 6, 12, 13, 14, 15, 18, 19, 22, 23, 25, 32, 33, 37, 38, 41, 42, 43, 49, 50, 51];
-const REVERSAL_COPY_93 = [2, 3, 4, 5, 6, 12, 14, 18, 19, 22, 23, 26, 32, 33, 37, 38, 41, 42, 43, 49, 50, 51];
-const REVERSAL_COPY_CUP = [2, 3, 4, 11, 14, 22, 23, 25, 38, 41, 42, 49, 60];
-
 export interface ReversalOptions {
-  /** Why: F39 in a 1987 or UnionPay reversal (68, 06, 98, 96, A0...). */
+  /**
+   * Why, in the field the standard carries it (the profile's reasonField): F39 on 1987
+   * and UnionPay (68, 06, 98, 96, A0...), F25 on 1993 (4021, 4000...).
+   */
   reason?: string;
-  /** 1993: the message reason code, F25 (default 4021, timeout waiting for response). */
+  /** 1993: the message reason code, F25, when it differs from `reason` (default 4021, timeout waiting for response). */
   messageReason?: string;
   /** The amount that stays with the cardholder's account after a partial reversal. */
   finalAmount?: string;
@@ -76,25 +74,30 @@ function digits12(v: string, what: string): string {
   return v.padStart(12, '0');
 }
 
+/** A partial reversal's final amount and the original's, both n12; throws when it is not below the original. */
+export interface PartialAmounts {
+  original: string;
+  final: string;
+}
+
 /**
- * The reversal of `orig` (the original request as sent upstream). A `finalAmount`
- * makes it partial; it must be below the original amount.
+ * What every standard's reversal starts from: the MTI (x400, or x420 as an advice), the
+ * copy-through fields the dialect has, the envelope, the approval code, the STAN and F7.
+ * The standard's own original-data fields are added by its profile (codec/profiles/).
+ * Null `partial` means a full reversal.
  */
-export function reversalOf(dialect: Dialect, orig: IsoMessage, opts: ReversalOptions = {}): IsoMessage {
-  const cls = orig.mti.slice(1, 2);
-  if (cls !== '1' && cls !== '2') throw new IsoError('mti', -1, `MTI ${orig.mti} is not an authorization or financial message`);
-  const original = orig.get(4);
-  let final: string | undefined;
+export function reversalBase(
+  dialect: Dialect, orig: IsoMessage, copy: readonly number[], opts: ReversalOptions, withF7: boolean,
+): { rev: IsoMessage; partial: PartialAmounts | null } {
+  if (!isPosting(orig.mti)) throw new IsoError('mti', -1, `MTI ${orig.mti} is not an authorization or financial message`);
+  let partial: PartialAmounts | null = null;
   if (opts.finalAmount !== undefined) {
+    const original = orig.get(4);
     if (original === undefined) throw new IsoError(4, -1, 'a partial reversal needs the original amount (F4)');
-    final = digits12(opts.finalAmount, 'final amount');
-    const orig12 = digits12(original, 'original amount');
-    if (final >= orig12) throw new IsoError(95, -1, 'partial reversal: the final amount must be below the original amount');
+    partial = { original: digits12(original, 'original amount'), final: digits12(opts.finalAmount, 'final amount') };
+    if (partial.final >= partial.original) throw new IsoError(95, -1, 'partial reversal: the final amount must be below the original amount');
   }
-  const cup = dialect.field(60)?.parts === 'cup60';
-  const v93 = dialect.spec.version === '1993';
-  const rev = new Message((v93 ? '14' : '04') + (opts.advice ? '20' : '00'));
-  const copy = cup ? REVERSAL_COPY_CUP : v93 ? REVERSAL_COPY_93 : REVERSAL_COPY_87;
+  const rev = new Message(String(dialect.versionDigit) + String(MtiClass.Reversal) + (opts.advice ? '20' : '00'));
   for (const n of copy) {
     const v = orig.values[n];
     if (v !== undefined && dialect.fields[n] !== undefined) rev.values[n] = v;
@@ -105,33 +108,8 @@ export function reversalOf(dialect: Dialect, orig: IsoMessage, opts: ReversalOpt
   if (opts.stan !== undefined) rev.set(11, opts.stan);
   else if (orig.has(11)) rev.values[11] = orig.values[11];
   const f7 = opts.transmissionDateTime ?? orig.get(7);
-  if (f7 !== undefined && !cup) rev.set(7, f7);
-
-  if (cup) {
-    rev.set(39, opts.reason ?? '98');
-    if (final !== undefined) rev.set(4, final);
-    return rev;
-  }
-  if (v93) {
-    const stan = orig.get(11);
-    const local = orig.get(12);
-    if (stan === undefined || local === undefined) throw new IsoError(56, -1, 'the original needs F11 and F12 to build F56');
-    rev.set(56, formatF56({ mti: orig.mti, stan, localDateTime: local, acquirer: orig.get(32) ?? '' }));
-    rev.set(24, final === undefined ? '400' : '401');
-    rev.set(25, opts.messageReason ?? '4021');
-    if (final !== undefined && original !== undefined) {
-      rev.set(30, digits12(original, 'original amount') + '000000000000');
-      rev.set(4, final);
-    }
-    return rev;
-  }
-  const stan = orig.get(11);
-  const origF7 = orig.get(7);
-  if (stan === undefined || origF7 === undefined) throw new IsoError(90, -1, 'the original needs F11 and F7 to build F90');
-  rev.set(90, formatF90({ mti: orig.mti, stan, transmissionDateTime: origF7, acquirer: orig.get(32), forwarder: orig.get(33) }));
-  rev.set(39, opts.reason ?? '68');
-  if (final !== undefined) rev.set(95, formatF95({ transaction: final }));
-  return rev;
+  if (f7 !== undefined && withF7) rev.set(7, f7);
+  return { rev, partial };
 }
 
 /** The repeat form of a message (0400 -> 0401, 0420 -> 0421), otherwise unchanged. */

@@ -2,26 +2,21 @@
  * Amounts as integer minor units. A JS number holds every n12 value exactly (below 2^53),
  * so the hot path works in numbers; strings and bigints are accepted at the edge.
  */
+import { parseAmount } from '../codec/index.js';
 import { CaseError } from './errors.js';
 import { MAX_AMOUNT, type Amount } from './types.js';
 
 const EXPECTED = `expected integer minor units from 0 to ${MAX_AMOUNT} (a digit string, an integer or a bigint)`;
 
-/** Parses an amount without regular expressions or allocation; throws CaseError naming `path`. */
+/** Parses an amount without regular expressions or allocation (digit text: codec's parseAmount); throws CaseError naming `path`. */
 export function toMinor(v: Amount, path: string): number {
   if (typeof v === 'number') {
     if (Number.isSafeInteger(v) && v >= 0 && v <= MAX_AMOUNT) return v;
     throw new CaseError(path, EXPECTED);
   }
   if (typeof v === 'string') {
-    const n = v.length;
-    if (n === 0 || n > 12) throw new CaseError(path, EXPECTED);
-    let out = 0;
-    for (let i = 0; i < n; i++) {
-      const d = v.charCodeAt(i) - 48;
-      if (d < 0 || d > 9) throw new CaseError(path, EXPECTED);
-      out = out * 10 + d;
-    }
+    const out = parseAmount(v);
+    if (out === null) throw new CaseError(path, EXPECTED);
     return out;
   }
   if (typeof v === 'bigint') {

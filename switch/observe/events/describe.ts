@@ -3,7 +3,7 @@
  * keyed hash only (never the PAN), amount in minor units. Built once per transaction or
  * reversal, and only when events are on.
  */
-import { maskPan, type IsoMessage } from '../../../codec/index.js';
+import { maskPan, parseAmount, type IsoMessage } from '../../../codec/index.js';
 import type { LifecycleEventInput } from './schema.js';
 
 /** The fields every event about one transaction repeats. */
@@ -26,14 +26,10 @@ export function describeMessage(msg: IsoMessage, panHash: (pan: string) => strin
   return b;
 }
 
-/** An ISO amount (digits) as a number of minor units; undefined when absent or not all digits. */
+/** An ISO amount (n12) as a number of minor units; undefined when absent or not 1 to 12 digits. */
 export function minorUnits(v: string | null | undefined): number | undefined {
-  if (v === undefined || v === null || v.length === 0 || v.length > 15) return undefined;
-  for (let i = 0; i < v.length; i++) {
-    const c = v.charCodeAt(i);
-    if (c < 48 || c > 57) return undefined;
-  }
-  return Number(v);
+  if (v === undefined || v === null) return undefined;
+  return parseAmount(v) ?? undefined;
 }
 
 /** "action: explanation" (the journal's decision text) split back into its parts. */

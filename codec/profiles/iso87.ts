@@ -1,0 +1,67 @@
+/**
+ * ISO 8583:1987: two-character response codes, network management in an 0800 with F70,
+ * the original named in F90 (n42) and a partial reversal's final amount in F95.
+ */
+import { reversalBase, type ReversalOptions } from '../builders.js';
+import type { Dialect } from '../dialect.js';
+import { IsoError } from '../errors.js';
+import { IsoMessage } from '../message.js';
+import { formatF90, formatF95 } from '../subfields.js';
+import { transmissionTime } from '../field-formats.js';
+import { netCodeOf, type LocalCode, type NetCode, type OriginalRef, type Profile } from './profile.js';
+
+export const CODES_87: Readonly<Record<LocalCode, string>> = {
+  approved: '00',
+  format_error: '30',
+  invalid_transaction: '12',
+  issuer_unavailable: '91',
+  system_error: '96',
+  // "Financial institution or intermediate network facility cannot be found for routing".
+  no_route: '92',
+};
+
+export const F70: Readonly<Record<NetCode, string>> = { sign_on: '001', sign_off: '002', key_change: '161', cutover: '201', echo: '301' };
+
+/** Keys and amounts only: never track, PIN or ICC data. */
+const REVERSAL_COPY_87 = [2, 3, 4, 5, 6, 12, 13, 14, 15, 18, 19, 22, 23, 25, 32, 33, 37, 38, 41, 42, 43, 49, 50, 51];
+
+export const ISO87: Profile = {
+  standard: 'iso87',
+  localCodes: CODES_87,
+  reasonField: 39,
+
+  networkRequest(dialect: Dialect, code: NetCode, stan: string, nowMs: number): IsoMessage {
+    const m = new IsoMessage('0800');
+    if (dialect.fields[7]) m.set(7, transmissionTime(nowMs));
+    m.set(11, stan);
+    m.set(70, F70[code]);
+    return m;
+  },
+
+  networkCode(msg: IsoMessage): NetCode | undefined {
+    return netCodeOf(F70, msg.get(70));
+  },
+
+  originalOf(msg: IsoMessage): OriginalRef | undefined {
+    if (!msg.has(90)) return undefined;
+    try {
+      const o = msg.originalData();
+      return o && { mti: o.mti, stan: o.stan, timeField: 7, time: o.transmissionDateTime, acquirer: o.acquirer };
+    } catch (e) {
+      // A malformed F90 names nothing: the caller falls back to the reversal's own keys.
+      if (e instanceof IsoError) return undefined;
+      throw e;
+    }
+  },
+
+  reversalOf(dialect: Dialect, orig: IsoMessage, opts: ReversalOptions): IsoMessage {
+    const { rev, partial } = reversalBase(dialect, orig, REVERSAL_COPY_87, opts, true);
+    const stan = orig.get(11);
+    const origF7 = orig.get(7);
+    if (stan === undefined || origF7 === undefined) throw new IsoError(90, -1, 'the original needs F11 and F7 to build F90');
+    rev.set(90, formatF90({ mti: orig.mti, stan, transmissionDateTime: origF7, acquirer: orig.get(32), forwarder: orig.get(33) }));
+    rev.set(39, opts.reason ?? '68');
+    if (partial) rev.set(95, formatF95({ transaction: partial.final }));
+    return rev;
+  },
+};

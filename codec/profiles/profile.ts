@@ -1,0 +1,60 @@
+/**
+ * What differs between the standards a dialect follows (ISO 8583:1987, ISO 8583:1993,
+ * China UnionPay POS), kept in one object per standard instead of `if (version ===
+ * '1993')` branches wherever the switch builds or reads a message: the response codes the
+ * switch answers with itself, network management, where a reversal names its original,
+ * and how a reversal is built.
+ */
+import type { Dialect } from '../dialect.js';
+import type { ReversalOptions } from '../builders.js';
+import type { IsoMessage } from '../message.js';
+
+export type Standard = 'iso87' | 'iso93' | 'cup';
+
+/** The outcomes the switch answers itself, named; each profile gives its F39 for them. */
+export type LocalCode = 'approved' | 'format_error' | 'invalid_transaction' | 'issuer_unavailable' | 'system_error' | 'no_route';
+
+export const LOCAL_CODES: readonly LocalCode[] = ['approved', 'format_error', 'invalid_transaction', 'issuer_unavailable', 'system_error', 'no_route'];
+
+/** Network management functions (F70 on 1987, F24 on 1993, F60.3 on UnionPay POS). */
+export type NetCode = 'sign_on' | 'sign_off' | 'echo' | 'cutover' | 'key_change';
+
+/**
+ * The original a reversal names in its original-data field: F90 (1987) or F56 (1993).
+ * `time` is the original's F7 (MMDDhhmmss) on 1987 and its F12 (YYMMDDhhmmss) on 1993:
+ * `timeField` says which, so the original is looked up by the same field.
+ */
+export interface OriginalRef {
+  mti: string;
+  stan: string;
+  timeField: 7 | 12;
+  time: string;
+  /** F32 as the original-data field carries it (1987: 11 digits zero-filled; 1993: as sent). */
+  acquirer: string;
+}
+
+export interface Profile {
+  readonly standard: Standard;
+  /** F39 for each outcome the switch answers itself. */
+  readonly localCodes: Readonly<Record<LocalCode, string>>;
+  /** Where a reversal carries its reason code: F39 (1987, UnionPay) or F25, the message reason (1993). */
+  readonly reasonField: 39 | 25;
+  networkRequest(dialect: Dialect, code: NetCode, stan: string, nowMs: number): IsoMessage;
+  /** Which network management function a request asks for, or undefined. */
+  networkCode(msg: IsoMessage): NetCode | undefined;
+  /**
+   * The original a reversal names, or undefined when it names none (absent or malformed
+   * original-data field, or a standard, like UnionPay POS, whose reversal carries the
+   * original's own trace in F11 instead).
+   */
+  originalOf(msg: IsoMessage): OriginalRef | undefined;
+  /** The reversal of `orig` (the original request as it was sent), as this standard builds it. */
+  reversalOf(dialect: Dialect, orig: IsoMessage, opts: ReversalOptions): IsoMessage;
+}
+
+/** A network management table read backwards: code -> name. */
+export function netCodeOf(table: Readonly<Record<NetCode, string>>, raw: string | undefined): NetCode | undefined {
+  if (raw === undefined) return undefined;
+  for (const k in table) if (table[k as NetCode] === raw) return k as NetCode;
+  return undefined;
+}
