@@ -19,17 +19,17 @@ import { getDialect, reversalOf, type IsoMessage } from '../codec/index.js';
 import { apiRoutes } from '../switch/observe/admin-api.js';
 import { progress } from '../switch/cli/report-commands.js';
 import { lookupTxn, type Evidence, type EvidenceTxn } from '../switch/reports/evidence.js';
-import { transmissionTime } from '../switch/edge/netmgmt.js';
-import {
-  buildReport, csvCell, formatCsv, formatMinor, formatText, gatherReport, outcomeOf, parseDuration, parseTime, type Report,
-} from '../switch/reports/report.js';
+import { transmissionTime } from '../codec/index.js';
+import { csvCell, formatCsv, formatMinor, formatText } from '../switch/reports/format-report.js';
+import { buildReport, gatherReport, outcomeOf, type Report } from '../switch/reports/report.js';
+import { parseDuration, parseTime } from '../switch/reports/time.js';
 import { MemoryStore } from '../switch/store/memory.js';
 import type { Store } from '../switch/store/types.js';
 import { PAN, nextRrn, nextStan, sale, startHarness } from './support/switch-harness.js';
 import { reversalRow, txnRow } from './support/store-contract.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLI = ['--import=tsx', join(ROOT, 'switch', 'cli.ts')];
+const CLI = ['--import=tsx', join(ROOT, 'switch', 'cli', 'main.ts')];
 const D87 = getDialect('iso87a');
 const MASKED = '476173******0119';
 const PAN2 = '4111111111111111';

@@ -4,7 +4,9 @@
  * transaction. Both read the store while the switch runs (SQLite in WAL mode).
  */
 import { formatCandidatesText, formatEvidenceText, lookupTxn, type EvidenceQuery } from '../reports/evidence.js';
-import { DEFAULT_PENDING_MS, formatCsv, formatText, gatherReport, parseDuration, parseTime } from '../reports/report.js';
+import { formatCsv, formatText } from '../reports/format-report.js';
+import { DEFAULT_PENDING_MS, gatherReport } from '../reports/report.js';
+import { parseDuration, parseTime } from '../reports/time.js';
 import { flag, parseArgs, UsageError, type Parsed } from './args.js';
 import { withStore } from './store-arg.js';
 

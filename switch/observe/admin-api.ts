@@ -13,7 +13,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { lookupTxn } from '../reports/evidence.js';
-import { buildReport, DEFAULT_PENDING_MS, gatherReport, parseDuration, parseTime, type ManualLine } from '../reports/report.js';
+import { buildReport, DEFAULT_PENDING_MS, gatherReport, type ManualLine } from '../reports/report.js';
+import { parseDuration, parseTime } from '../reports/time.js';
 import type { Store, TxnRow } from '../store/types.js';
 
 export type ApiHandler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;

@@ -6,8 +6,12 @@
  *
  * Never shown: the sealed message, the PAN's keyed hash, the sealed reversal.
  */
-import { originalOf, formatMinor, table } from './report.js';
+import { parseAmount } from '../../codec/index.js';
 import type { HistoryRow, ReversalRow, Store, TxnQuery, TxnRow } from '../store/types.js';
+import { formatMinor } from './format-report.js';
+import { originalOf } from './report.js';
+import { table } from './table.js';
+import { isoTime as iso } from './time.js';
 
 /** A journal row without its sealed message, PAN hash or duplicate key; times as ISO text. */
 export type EvidenceTxn = Omit<TxnRow, 'sealed' | 'panHash' | 'dupKey' | 'createdAt' | 'updatedAt'> & { createdAt: string; updatedAt: string };
@@ -53,8 +57,6 @@ export type Lookup =
   | { found: 'none' }
   | { found: 'one'; evidence: Evidence }
   | { found: 'many'; candidates: EvidenceTxn[] };
-
-const iso = (ms: number): string => new Date(ms).toISOString();
 
 export function evidenceTxn(t: TxnRow): EvidenceTxn {
   return {
@@ -144,9 +146,11 @@ export async function lookupTxn(store: Store, q: EvidenceQuery): Promise<Lookup>
 
 const shortMs = (s: string): string => s.replace('T', ' ').replace('Z', '');
 
+/** An amount that is not n12 is shown as stored: evidence hides nothing, even a bad row. */
 function amountText(amount: string | null, currency: string | null): string {
   if (amount === null) return '-';
-  const minor = /^\d+$/.test(amount) ? BigInt(amount).toString() : amount;
+  const n = parseAmount(amount);
+  const minor = n === null ? amount : String(n);
   return currency ? `${formatMinor(minor, currency)} ${currency}` : `${minor} (minor units)`;
 }
 
