@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, defaultConfig, UPSTREAM_DEFAULTS } from '../config/load.js';
+import { ConfigError, defaultConfig, UPSTREAM_DEFAULTS } from '../config/index.js';
 import { createLogger, type Level } from '../observe/log.js';
 import { formatLedger, formatMoneyCheck, formatTerminalSummary } from '../sim/format.js';
 import { checkMoneyInvariant } from '../sim/invariant.js';

@@ -9,7 +9,7 @@
  * (the running switch publishes it) or, with no switch running, published from here.
  */
 import { hostname } from 'node:os';
-import { loadConfigFile, type SwitchConfig } from '../config/load.js';
+import { loadConfigFile, type SwitchConfig } from '../config/index.js';
 import { minorUnits } from '../observe/events/describe.js';
 import { createEventBus, eventsEnabled } from '../observe/events/index.js';
 import { createLogger } from '../observe/log.js';

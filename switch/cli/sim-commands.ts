@@ -9,6 +9,7 @@ import { formatLedger, formatTerminalSummary } from '../sim/format.js';
 import { startIssuer, type IssuerOptions, type IssuerSim } from '../sim/issuer.js';
 import { MAGIC_AMOUNTS } from '../sim/magic.js';
 import { runTerminals, type TerminalMode, type TerminalOptions } from '../sim/terminals.js';
+import { HostPortError, parseHostPort, type HostPort } from '../config/host-port.js';
 import { flag, parseArgs, UsageError, type Parsed } from './args.js';
 
 export const SIM_USAGE =
@@ -20,26 +21,14 @@ export const SIM_USAGE =
   '                [--response-timeout-ms N] [--reversal-timeout-ms N] [--magic-mix ENDING=R,...] [--amount MIN-MAX]\n' +
   '                [--mti 0100|0200] [--acquirer-id N] [--seed N] [--json]';
 
-/** HOST:PORT, [IPv6]:PORT or :PORT (127.0.0.1). Port 0 is allowed where `zeroOk`. */
-export function parseHostPort(v: string, what: string, zeroOk: boolean): { host: string; port: number } {
-  let host: string;
-  let portText: string;
-  if (v.startsWith('[')) {
-    const end = v.indexOf(']:');
-    if (end < 0) throw new UsageError(`${what}: expected HOST:PORT, got ${JSON.stringify(v)}`);
-    host = v.slice(1, end);
-    portText = v.slice(end + 2);
-  } else {
-    const i = v.lastIndexOf(':');
-    if (i < 0) throw new UsageError(`${what}: expected HOST:PORT, got ${JSON.stringify(v)}`);
-    host = v.slice(0, i) || '127.0.0.1';
-    portText = v.slice(i + 1);
+/** An address flag (config/host-port.ts), HOST:PORT or :PORT; port 0 only where `zeroOk`. */
+function addressFlag(v: string, what: string, zeroOk: boolean): HostPort {
+  try {
+    return parseHostPort(v, { allowZero: zeroOk, allowBarePort: false });
+  } catch (e) {
+    if (e instanceof HostPortError) throw new UsageError(`${what}: ${e.message}`);
+    throw e;
   }
-  const port = Number(portText);
-  if (!/^\d{1,5}$/.test(portText) || port > 65535 || (port === 0 && !zeroOk)) {
-    throw new UsageError(`${what}: expected a port from ${zeroOk ? 0 : 1} to 65535, got ${JSON.stringify(portText)}`);
-  }
-  return { host, port };
 }
 
 function num(p: Parsed, name: string, check: (n: number) => boolean, expected: string): number | undefined {
@@ -103,7 +92,7 @@ async function issuerCommand(argv: string[]): Promise<string> {
     'late-rate': true, 'late-ms': true, 'reversal-drop-rate': true, seed: true, 'ledger-http': true, json: false,
   });
   noPositional(p);
-  const listen = parseHostPort(required(p, 'listen'), '--listen', true);
+  const listen = addressFlag(required(p, 'listen'), '--listen', true);
   const opts: IssuerOptions = {
     host: listen.host, port: listen.port,
     dialect: resolveDialect(flag(p, 'dialect')),
@@ -123,7 +112,7 @@ async function issuerCommand(argv: string[]): Promise<string> {
     opts.latencyMs = m[2] === undefined ? Number(m[1]) : { min: Number(m[1]), max: Number(m[2]) };
   }
   const http = flag(p, 'ledger-http');
-  if (http !== undefined) opts.ledgerHttp = parseHostPort(http, '--ledger-http', true);
+  if (http !== undefined) opts.ledgerHttp = addressFlag(http, '--ledger-http', true);
 
   let issuer: IssuerSim;
   try {
@@ -165,7 +154,7 @@ async function terminalsCommand(argv: string[]): Promise<string> {
     'magic-mix': true, amount: true, mti: true, 'acquirer-id': true, seed: true, json: false,
   });
   noPositional(p);
-  const target = parseHostPort(required(p, 'target'), '--target', false);
+  const target = addressFlag(required(p, 'target'), '--target', false);
   required(p, 'tps');
   required(p, 'duration');
   const mode = flag(p, 'mode');

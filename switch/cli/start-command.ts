@@ -4,13 +4,15 @@
  */
 import { getDialect, type Dialect } from '../../codec/index.js';
 import { loadDefaultRules, loadRulesFile, type CompiledRules } from '../../rules/index.js';
-import { ConfigError, defaultConfig, loadConfigFile, parseHostPort, UPSTREAM_DEFAULTS, type SwitchConfig } from '../config/load.js';
+import { addressOf, loadConfigFile } from '../config/index.js';
+import { ConfigError, defaultConfig, UPSTREAM_DEFAULTS, type SwitchConfig } from '../config/types.js';
 import { Switch } from '../engine/switch.js';
 import { createEventBus, type EventBus } from '../observe/events/index.js';
 import { hostname } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 import { resolveDialect } from '../config/dialect-file.js';
-import { AdminServer, parseAdminAddress, switchReadiness } from '../observe/admin.js';
+import { AdminServer, parseAdminAddress } from '../observe/admin.js';
+import { switchReadiness } from '../engine/readiness.js';
 import { apiRoutes } from '../observe/admin-api.js';
 import { createLogger, type Level, type Logger } from '../observe/log.js';
 import { startIssuer, type IssuerSim } from '../sim/issuer.js';
@@ -33,14 +35,14 @@ export function buildConfig(p: Parsed): SwitchConfig {
   const file = flag(p, 'config');
   const c = file ? loadConfigFile(file) : defaultConfig();
   const listen = flag(p, 'listen');
-  if (listen) Object.assign(c.listeners[0], parseHostPort(listen, '--listen'));
+  if (listen) Object.assign(c.listeners[0], addressOf(listen, '--listen'));
   const dialect = flag(p, 'dialect');
   if (dialect) c.listeners[0].dialect = dialect;
   const framing = flag(p, 'framing');
   if (framing) c.listeners[0].framing = framing;
   const upstream = flag(p, 'upstream');
   if (upstream) {
-    const hp = parseHostPort(upstream, '--upstream');
+    const hp = addressOf(upstream, '--upstream');
     if (c.upstreams.length === 0) c.upstreams.push({ name: 'upstream', ...UPSTREAM_DEFAULTS, ...hp, dialect: c.listeners[0].dialect });
     else Object.assign(c.upstreams[0], hp);
   }
@@ -57,7 +59,7 @@ export function buildConfig(p: Parsed): SwitchConfig {
   if (store) c.store = store;
   const admin = flag(p, 'admin');
   if (admin) {
-    if (admin !== 'off') parseHostPort(admin, '--admin');
+    if (admin !== 'off') addressOf(admin, '--admin');
     c.admin = admin;
   }
   const level = flag(p, 'log-level');

@@ -4,7 +4,7 @@
  * and nodes open the store themselves (commandStore), so a bad URL (exit 2) and an
  * unreachable store (exit 1) stay apart.
  */
-import { defaultConfig, loadConfigFile, type SwitchConfig } from '../config/load.js';
+import { defaultConfig, loadConfigFile, type SwitchConfig } from '../config/index.js';
 import { connectStore, openStore, type Store } from '../store/index.js';
 import { flag, UsageError, type Parsed } from './args.js';
 

@@ -1,127 +1,15 @@
 /**
- * The switch's configuration: a JSON file, then command-line flags on top (flags win).
- * Everything is validated before anything starts; an error names the file, the path
- * inside it and what was expected, and `revswitch start` exits 2.
+ * Loading the configuration: a JSON file validated over the defaults (config/types.ts);
+ * the command line puts flags on top (flags win). Everything is validated before anything
+ * starts; an error names the file, the path inside it and what was expected, and
+ * `revswitch start` exits 2.
  */
 import { readFileSync } from 'node:fs';
-
-export interface ListenerConfig {
-  name: string;
-  host: string;
-  port: number;
-  dialect: string;
-  framing: string;
-  maxFrame: number;
-  maxConnections: number;
-  idleTimeoutMs: number;
-}
-
-export interface UpstreamConfig {
-  name: string;
-  host: string;
-  port: number;
-  dialect: string;
-  framing: string;
-  maxFrame: number;
-  /** Shorter than the terminals' own timeout, so the switch can still answer them. */
-  timeoutMs: number;
-  echoIdleMs: number;
-  netTimeoutMs: number;
-  signOn: boolean;
-  reconnectBackoffMs: number[];
-}
-
-export interface SwitchConfig {
-  listeners: ListenerConfig[];
-  /** Empty means: start the demo issuer in-process. */
-  upstreams: UpstreamConfig[];
-  rules: string | null;
-  store: string;
-  admin: string;
-  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
-  tickMs: number;
-  /** How long ended transactions stay for duplicates, terminal reversals and late answers. */
-  retentionMs: number;
-  maxRetained: number;
-  /** The key behind PAN hashes and sealed PANs; else REVSWITCH_PAN_KEY, else a key file next to the store. */
-  panHashKey: string | null;
-  /** This switch's id in a shared store. Default: the host name. */
-  node: string | null;
-  /** Timeout for an upstream the config does not describe (the demo issuer), from the flag. */
-  upstreamTimeoutMs: number | null;
-  reversal: { window: number; responseTimeoutMs: number; backoffMs: number[]; maxAttempts: number; maxAgeMs: number };
-  /** Lifecycle event sinks (switch/observe/events/); none configured: events are off and cost nothing. */
-  events: EventsConfig;
-  /**
-   * Several nodes on one store (docs/deployment.md): a heartbeat every heartbeatMs; a
-   * reversal leased to a node is taken by another leaseMs after the node stops renewing;
-   * a node whose heartbeat is older than nodeDeadMs is dead, and its unfinished
-   * transactions are taken over and reversed.
-   */
-  cluster: { heartbeatMs: number; leaseMs: number; nodeDeadMs: number };
-}
-
-export interface NatsEventsConfig {
-  /** nats://HOST:PORT */
-  url: string;
-  subject: string;
-  /** The JetStream stream; created on `subject` when missing. */
-  stream: string;
-  /** The disk buffer events go through before NATS; one process owns it at a time. */
-  spoolDir: string;
-  /** fdatasync each spool append. */
-  fsync: boolean;
-  /** The duplicate window of a stream the switch creates: redelivery within it is de-duplicated. */
-  duplicateWindowMs: number;
-  /** Past this much unpublished data in the spool, new events are dropped (and counted, logged). */
-  maxSpoolBytes: number;
-}
-
-export interface EventsConfig {
-  /** Length-delimited protobuf files, one per UTC day, in `dir`. */
-  file?: { dir: string; fsync: boolean };
-  nats?: NatsEventsConfig;
-}
-
-export const NATS_EVENTS_DEFAULTS: NatsEventsConfig = {
-  url: 'nats://127.0.0.1:4222', subject: 'revswitch.events', stream: 'REVSWITCH_EVENTS', spoolDir: './data/events-spool',
-  fsync: false, duplicateWindowMs: 10 * 60_000, maxSpoolBytes: 1024 * 1024 * 1024,
-};
-
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
-
-export const LISTENER_DEFAULTS: Omit<ListenerConfig, 'name' | 'port'> = {
-  host: '127.0.0.1', dialect: 'iso87a', framing: 'len2', maxFrame: 8192, maxConnections: 10_000, idleTimeoutMs: 60_000,
-};
-
-export const UPSTREAM_DEFAULTS: Omit<UpstreamConfig, 'name' | 'host' | 'port'> = {
-  dialect: 'iso87a', framing: 'len2', maxFrame: 8192, timeoutMs: 8000, echoIdleMs: 30_000, netTimeoutMs: 5000,
-  signOn: true, reconnectBackoffMs: [100, 500, 1000, 2000, 5000],
-};
-
-export function defaultConfig(): SwitchConfig {
-  return {
-    listeners: [{ name: 'pos', port: 8583, ...LISTENER_DEFAULTS }],
-    upstreams: [],
-    rules: null,
-    store: 'sqlite:./data/revswitch.db',
-    admin: '127.0.0.1:9464',
-    logLevel: 'info',
-    tickMs: 10,
-    retentionMs: 15 * 60_000,
-    // ~3.2 KB of heap each (measured, docs/deployment.md): ~800 MB at the cap. Beyond it the
-    // journal answers duplicates and terminal reversals of the older ones.
-    maxRetained: 250_000,
-    panHashKey: null,
-    node: null,
-    upstreamTimeoutMs: null,
-    reversal: { window: 16, responseTimeoutMs: 5000, backoffMs: [1000, 5000, 30_000, 60_000, 300_000], maxAttempts: 20, maxAgeMs: 24 * 3_600_000 },
-    events: {},
-    cluster: { heartbeatMs: 1000, leaseMs: 10_000, nodeDeadMs: 15_000 },
-  };
-}
+import { HostPortError, parseHostPort as parseAddress, type HostPort } from './host-port.js';
+import {
+  ConfigError, defaultConfig, LISTENER_DEFAULTS, NATS_EVENTS_DEFAULTS, UPSTREAM_DEFAULTS,
+  type EventsConfig, type RouteConfig, type SwitchConfig,
+} from './types.js';
 
 type Json = Record<string, unknown>;
 
@@ -164,19 +52,20 @@ class Reader {
   }
 }
 
-/** "HOST:PORT" or ":PORT" or "PORT". */
-export function parseHostPort(v: string, what: string, source = 'command line'): { host: string; port: number } {
-  const i = v.lastIndexOf(':');
-  const host = i < 0 ? '127.0.0.1' : v.slice(0, i) || '127.0.0.1';
-  const portText = i < 0 ? v : v.slice(i + 1);
-  const port = Number(portText);
-  if (!/^\d+$/.test(portText) || port > 65535) throw new ConfigError(`${source}: ${what}: expected HOST:PORT, got ${JSON.stringify(v)}`);
-  return { host, port };
+/** An address from the config file or a flag; an error names where it came from. */
+export function addressOf(v: string, what: string, source = 'command line'): HostPort {
+  try {
+    return parseAddress(v);
+  } catch (e) {
+    if (e instanceof HostPortError) throw new ConfigError(`${source}: ${what}: ${e.message}`);
+    throw e;
+  }
 }
 
 const LISTENER_KEYS = ['name', 'host', 'port', 'dialect', 'framing', 'maxFrame', 'maxConnections', 'idleTimeoutMs'] as const;
 const UPSTREAM_KEYS = ['name', 'host', 'port', 'dialect', 'framing', 'maxFrame', 'timeoutMs', 'echoIdleMs', 'netTimeoutMs', 'signOn', 'reconnectBackoffMs'] as const;
-const TOP_KEYS = ['listeners', 'upstreams', 'rules', 'store', 'admin', 'logLevel', 'tickMs', 'retentionMs', 'maxRetained', 'panHashKey', 'node', 'reversal', 'events', 'cluster'] as const;
+const ROUTE_KEYS = ['name', 'pan', 'processingCode', 'acquirer', 'forwarder', 'upstreams'] as const;
+const TOP_KEYS = ['listeners', 'upstreams', 'routes', 'rules', 'store', 'admin', 'logLevel', 'tickMs', 'retentionMs', 'maxRetained', 'panHashKey', 'node', 'reversal', 'events', 'cluster'] as const;
 
 /** Validates parsed JSON over the defaults. `source` names the file in every error. */
 export function configFromJson(data: unknown, source: string): SwitchConfig {
@@ -224,11 +113,12 @@ export function configFromJson(data: unknown, source: string): SwitchConfig {
       };
     });
   }
+  if (o.routes !== undefined) c.routes = routesFromJson(r, o.routes, c.upstreams.map((u) => u.name));
   if (o.rules !== undefined) c.rules = r.str(o.rules, 'rules');
   if (o.store !== undefined) c.store = r.str(o.store, 'store');
   if (o.admin !== undefined) {
     c.admin = r.str(o.admin, 'admin');
-    if (c.admin !== 'off') parseHostPort(c.admin, 'admin', source);
+    if (c.admin !== 'off') addressOf(c.admin, 'admin', source);
   }
   if (o.logLevel !== undefined) {
     const levels = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -264,6 +154,57 @@ export function configFromJson(data: unknown, source: string): SwitchConfig {
     }
   }
   return c;
+}
+
+/** A list of digit strings of `min`-`max` digits each (an absent list is empty: any). */
+function digitList(r: Reader, v: unknown, path: string, min: number, max: number, what: string): string[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) r.fail(path, `an array of ${what}`, v);
+  return (v as unknown[]).map((x, i) => {
+    const ok = typeof x === 'string' && x.length >= min && x.length <= max && [...x].every((ch) => ch >= '0' && ch <= '9');
+    if (!ok) r.fail(`${path}[${i}]`, `${what}: ${min === max ? min : `${min} to ${max}`} digits as a string`, x);
+    return x as string;
+  });
+}
+
+/**
+ * The routing table, checked against the upstreams it names. A rule with no criteria
+ * takes every sale, so a rule after it could never be reached: that is refused too.
+ */
+function routesFromJson(r: Reader, v: unknown, upstreams: readonly string[]): RouteConfig[] {
+  if (!Array.isArray(v)) r.fail('routes', 'an array of route rules', v);
+  const names = new Set<string>();
+  let catchAll: string | null = null;
+  return (v as unknown[]).map((x, i) => {
+    const p = `routes[${i}]`;
+    const o = r.obj(x, p);
+    r.keys(o, p, ROUTE_KEYS);
+    const name = o.name === undefined ? `route${i}` : r.str(o.name, `${p}.name`);
+    if (names.has(name)) r.fail(`${p}.name`, 'a name no other route has', name);
+    names.add(name);
+    if (catchAll !== null) r.fail(p, `a reachable rule, but ${catchAll} before it has no criteria and takes every sale`, name);
+    if (!Array.isArray(o.upstreams) || o.upstreams.length === 0) r.fail(`${p}.upstreams`, 'a non-empty array of upstream names (the primary first, then fallbacks)', o.upstreams);
+    const seen = new Set<string>();
+    const via = (o.upstreams as unknown[]).map((u, j) => {
+      const up = r.str(u, `${p}.upstreams[${j}]`);
+      if (!upstreams.includes(up)) {
+        r.fail(`${p}.upstreams[${j}]`, upstreams.length === 0 ? 'an upstream, but the config lists none (upstreams)' : `one of the upstreams (${upstreams.join(', ')})`, up);
+      }
+      if (seen.has(up)) r.fail(`${p}.upstreams[${j}]`, 'each upstream once', up);
+      seen.add(up);
+      return up;
+    });
+    const route: RouteConfig = {
+      name,
+      pan: digitList(r, o.pan, `${p}.pan`, 1, 19, 'PAN prefixes'),
+      processingCode: digitList(r, o.processingCode, `${p}.processingCode`, 1, 6, 'processing code prefixes'),
+      acquirer: digitList(r, o.acquirer, `${p}.acquirer`, 1, 11, 'acquirer ids (F32)'),
+      forwarder: digitList(r, o.forwarder, `${p}.forwarder`, 1, 11, 'forwarder ids (F33)'),
+      upstreams: via,
+    };
+    if (route.pan.length + route.processingCode.length + route.acquirer.length + route.forwarder.length === 0) catchAll = `${p} (${name})`;
+    return route;
+  });
 }
 
 /** NATS subject tokens: no spaces, no wildcards (events are published, not subscribed). */

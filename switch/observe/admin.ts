@@ -11,7 +11,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
-import type { Switch } from '../engine/switch.js';
+import { parseHostPort, type HostPort } from '../config/host-port.js';
 import type { Logger } from './log.js';
 
 export interface Readiness {
@@ -31,15 +31,9 @@ export interface AdminOptions {
   log: Logger;
 }
 
-/** "off", or HOST:PORT / :PORT / PORT as elsewhere; null for off. */
-export function parseAdminAddress(v: string): { host: string; port: number } | null {
-  if (v === 'off') return null;
-  const i = v.lastIndexOf(':');
-  const host = i < 0 ? '127.0.0.1' : v.slice(0, i) || '127.0.0.1';
-  const portText = i < 0 ? v : v.slice(i + 1);
-  const port = Number(portText);
-  if (!/^\d+$/.test(portText) || port > 65535) throw new Error(`expected HOST:PORT or off, got ${JSON.stringify(v)}`);
-  return { host, port };
+/** "off", or an address as config/host-port.ts reads it; null for off. */
+export function parseAdminAddress(v: string): HostPort | null {
+  return v === 'off' ? null : parseHostPort(v);
 }
 
 export class AdminServer {
@@ -127,37 +121,6 @@ export class AdminServer {
     }
     send(res, 404, 'not found\n');
   }
-}
-
-/** How long /readyz waits for the store to commit what is queued. */
-const STORE_PROBE_MS = 1000;
-
-/**
- * Ready when at least one upstream link is signed on and the store is writable: its last
- * batch committed (or none failed) and what is queued now commits within a second.
- */
-export async function switchReadiness(sw: Switch): Promise<Readiness> {
-  const reasons: string[] = [];
-  const links = [...sw.links.values()];
-  const up = links.filter((l) => l.isUp).map((l) => l.opts.name);
-  if (up.length === 0) {
-    reasons.push(links.length === 0 ? 'no upstream link is configured' : `no upstream link is signed on (${links.map((l) => `${l.opts.name}: ${l.state}`).join(', ')})`);
-  }
-  const store = sw.journal.store;
-  const status = sw.metrics.store();
-  if (!status.ok) {
-    reasons.push(`store not writable: the last batch did not commit: ${status.lastError ?? 'unknown error'}`);
-  } else {
-    let timer: NodeJS.Timeout | undefined;
-    const probe = await Promise.race([
-      store.flush().then(() => 'ok', (e: unknown) => `store not writable: ${e instanceof Error ? e.message : String(e)}`),
-      new Promise<string>((r) => { timer = setTimeout(() => r(`store not writable: queued writes did not commit within ${STORE_PROBE_MS} ms`), STORE_PROBE_MS); }),
-    ]);
-    clearTimeout(timer);
-    if (probe !== 'ok') reasons.push(probe);
-  }
-  if (reasons.length > 0) return { ready: false, reasons };
-  return { ready: true, reasons: [`upstream signed on: ${up.join(', ')}`, `store writable: ${store.url}`] };
 }
 
 function pathOf(req: IncomingMessage): string {

@@ -3,7 +3,7 @@
  * the config chooses. `createEventBus` returns null when no sink is configured, and every
  * emitting call site checks for null first: events off cost one comparison.
  */
-import type { EventsConfig } from '../../config/load.js';
+import type { EventsConfig } from '../../config/index.js';
 import type { Logger } from '../log.js';
 import { EventBus, FileSink, type EventSink } from './emitter.js';
 import { NatsSink, natsSinkOrInbox, type NatsSinkOptions } from './nats-sink.js';

@@ -11,7 +11,7 @@
  * window: exactly once in the stream, as long as the outage is shorter than that window.
  */
 import { connect, nanos, type JetStreamClient, type NatsConnection } from 'nats';
-import type { NatsEventsConfig } from '../../config/load.js';
+import type { NatsEventsConfig } from '../../config/index.js';
 import type { Logger } from '../log.js';
 import type { EventSink } from './emitter.js';
 import { eventSchema } from './schema.js';

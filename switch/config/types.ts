@@ -1,0 +1,147 @@
+/**
+ * The switch's configuration as the code sees it: every key with its type and default.
+ * config/load.ts fills it from a JSON file, the command line puts flags on top, and
+ * nothing else decides a default.
+ */
+export interface ListenerConfig {
+  name: string;
+  host: string;
+  port: number;
+  dialect: string;
+  framing: string;
+  maxFrame: number;
+  maxConnections: number;
+  idleTimeoutMs: number;
+}
+
+export interface UpstreamConfig {
+  name: string;
+  host: string;
+  port: number;
+  dialect: string;
+  framing: string;
+  maxFrame: number;
+  /** Shorter than the terminals' own timeout, so the switch can still answer them. */
+  timeoutMs: number;
+  echoIdleMs: number;
+  netTimeoutMs: number;
+  signOn: boolean;
+  reconnectBackoffMs: number[];
+}
+
+/**
+ * One rule of the routing table. A sale takes the first rule whose every listed criterion
+ * it meets (an empty list is "any"), then the first of the rule's upstreams that is up.
+ */
+export interface RouteConfig {
+  name: string;
+  /** PAN prefixes (BIN ranges written as prefixes), 1-19 digits. */
+  pan: string[];
+  /** Processing code (F3) prefixes, 1-6 digits: "00" is every purchase, "000000" one exactly. */
+  processingCode: string[];
+  /** Acquiring institution ids (F32), whole. */
+  acquirer: string[];
+  /** Forwarding institution ids (F33), whole. */
+  forwarder: string[];
+  /** Upstream names: the primary first, then the fallbacks in order. */
+  upstreams: string[];
+}
+
+export interface SwitchConfig {
+  listeners: ListenerConfig[];
+  /** Empty means: start the demo issuer in-process. */
+  upstreams: UpstreamConfig[];
+  /**
+   * The routing table. Empty: one rule for every sale over every upstream in the order
+   * they are listed (the first one up takes it). Reversals never route: they go to the
+   * upstream their original went to.
+   */
+  routes: RouteConfig[];
+  rules: string | null;
+  store: string;
+  admin: string;
+  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  tickMs: number;
+  /** How long ended transactions stay for duplicates, terminal reversals and late answers. */
+  retentionMs: number;
+  maxRetained: number;
+  /** The key behind PAN hashes and sealed PANs; else REVSWITCH_PAN_KEY, else a key file next to the store. */
+  panHashKey: string | null;
+  /** This switch's id in a shared store. Default: the host name. */
+  node: string | null;
+  /** Timeout for an upstream the config does not describe (the demo issuer), from the flag. */
+  upstreamTimeoutMs: number | null;
+  reversal: { window: number; responseTimeoutMs: number; backoffMs: number[]; maxAttempts: number; maxAgeMs: number };
+  /** Lifecycle event sinks (switch/observe/events/); none configured: events are off and cost nothing. */
+  events: EventsConfig;
+  /**
+   * Several nodes on one store (docs/deployment.md): a heartbeat every heartbeatMs; a
+   * reversal leased to a node is taken by another leaseMs after the node stops renewing;
+   * a node whose heartbeat is older than nodeDeadMs is dead, and its unfinished
+   * transactions are taken over and reversed.
+   */
+  cluster: { heartbeatMs: number; leaseMs: number; nodeDeadMs: number };
+}
+
+export interface NatsEventsConfig {
+  /** nats://HOST:PORT */
+  url: string;
+  subject: string;
+  /** The JetStream stream; created on `subject` when missing. */
+  stream: string;
+  /** The disk buffer events go through before NATS; one process owns it at a time. */
+  spoolDir: string;
+  /** fdatasync each spool append. */
+  fsync: boolean;
+  /** The duplicate window of a stream the switch creates: redelivery within it is de-duplicated. */
+  duplicateWindowMs: number;
+  /** Past this much unpublished data in the spool, new events are dropped (and counted, logged). */
+  maxSpoolBytes: number;
+}
+
+export interface EventsConfig {
+  /** Length-delimited protobuf files, one per UTC day, in `dir`. */
+  file?: { dir: string; fsync: boolean };
+  nats?: NatsEventsConfig;
+}
+
+export const NATS_EVENTS_DEFAULTS: NatsEventsConfig = {
+  url: 'nats://127.0.0.1:4222', subject: 'revswitch.events', stream: 'REVSWITCH_EVENTS', spoolDir: './data/events-spool',
+  fsync: false, duplicateWindowMs: 10 * 60_000, maxSpoolBytes: 1024 * 1024 * 1024,
+};
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export const LISTENER_DEFAULTS: Omit<ListenerConfig, 'name' | 'port'> = {
+  host: '127.0.0.1', dialect: 'iso87a', framing: 'len2', maxFrame: 8192, maxConnections: 10_000, idleTimeoutMs: 60_000,
+};
+
+export const UPSTREAM_DEFAULTS: Omit<UpstreamConfig, 'name' | 'host' | 'port'> = {
+  dialect: 'iso87a', framing: 'len2', maxFrame: 8192, timeoutMs: 8000, echoIdleMs: 30_000, netTimeoutMs: 5000,
+  signOn: true, reconnectBackoffMs: [100, 500, 1000, 2000, 5000],
+};
+
+export function defaultConfig(): SwitchConfig {
+  return {
+    listeners: [{ name: 'pos', port: 8583, ...LISTENER_DEFAULTS }],
+    upstreams: [],
+    routes: [],
+    rules: null,
+    store: 'sqlite:./data/revswitch.db',
+    admin: '127.0.0.1:9464',
+    logLevel: 'info',
+    tickMs: 10,
+    retentionMs: 15 * 60_000,
+    // ~3.2 KB of heap each (measured, docs/deployment.md): ~800 MB at the cap. Beyond it the
+    // journal answers duplicates and terminal reversals of the older ones.
+    maxRetained: 250_000,
+    panHashKey: null,
+    node: null,
+    upstreamTimeoutMs: null,
+    reversal: { window: 16, responseTimeoutMs: 5000, backoffMs: [1000, 5000, 30_000, 60_000, 300_000], maxAttempts: 20, maxAgeMs: 24 * 3_600_000 },
+    events: {},
+    cluster: { heartbeatMs: 1000, leaseMs: 10_000, nodeDeadMs: 15_000 },
+  };
+}
