@@ -14,6 +14,7 @@ import { IsoMessage, getDialect, responseTo, type Dialect } from '../codec/index
 import { loadDefaultRules } from '../rules/index.js';
 import { Counters } from '../switch/observe/counters.js';
 import { createLogger } from '../switch/observe/log.js';
+import { Mux } from '../switch/edge/mux.js';
 import type { ReversalLink } from '../switch/undo/reversals.js';
 import { SafQueue } from '../switch/undo/reversal-queue.js';
 import { openStore } from '../switch/store/index.js';
@@ -21,6 +22,7 @@ import { sealMessage } from '../switch/store/sealed.js';
 import { CardKeys } from '../switch/store/secrets.js';
 import type { ReversalRow, Store } from '../switch/store/types.js';
 import { PgSchemas, pgReady } from './support/pg.js';
+import { until } from './support/until.js';
 
 const D = getDialect('iso87a');
 const rules = loadDefaultRules();
@@ -36,11 +38,10 @@ class AckLink implements ReversalLink {
   dead = false;
   sent: IsoMessage[] = [];
   queue: SafQueue | null = null;
-  private stan = 0;
-  constructor(private readonly base: number) {}
-  nextStan(): number {
-    this.stan = (this.stan + 1) % 400_000;
-    return this.base + this.stan;
+  /** Each node's link numbers from its own base, so the two nodes' STANs never meet. */
+  readonly mux: Mux;
+  constructor(base: number) {
+    this.mux = new Mux({ tickMs: 10, firstStan: base + 1 });
   }
   send(msg: IsoMessage): boolean {
     if (this.dead) return false;
@@ -61,14 +62,6 @@ function original(i: number): IsoMessage {
   };
   for (const [k, v] of Object.entries(f)) m.set(Number(k), v);
   return m;
-}
-
-async function until(what: string, done: () => Promise<boolean> | boolean, maxMs: number): Promise<void> {
-  const end = Date.now() + maxMs;
-  while (!(await done())) {
-    if (Date.now() > end) throw new Error(`${what}: not within ${maxMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 if (await pgReady(t)) {
@@ -131,14 +124,14 @@ if (await pgReady(t)) {
     b.q.start();
 
     // Kill A once both nodes have done real work.
-    await until('both nodes sending', () => a.link.sent.length >= 1500 && b.link.sent.length >= 1500, 30_000);
+    await until(() => a.link.sent.length >= 1500 && b.link.sent.length >= 1500, 'both nodes sending', 30_000, 50);
     a.q.stop();
     a.link.dead = true;
     const killedAt = Date.now();
     const heldByA = (await b.store.nodes()).find((n) => n.node === 'node-a')?.leases ?? 0;
     t.ok(heldByA > 0, `node A held ${heldByA} leases when it was killed`);
 
-    await until('the queue drained', async () => (await b.store.reversals(['pending', 'sent'])).length === 0, 60_000);
+    await until(async () => (await b.store.reversals(['pending', 'sent'])).length === 0, 'the queue drained', 60_000, 50);
     const acked = await b.store.reversals(['acked']);
     t.equal(acked.length, N, 'every reversal acknowledged');
 

@@ -13,6 +13,7 @@ import { IsoMessage, getDialect, responseTo, type Dialect } from '../codec/index
 import { loadDefaultRules } from '../rules/index.js';
 import { Counters } from '../switch/observe/counters.js';
 import { createLogger } from '../switch/observe/log.js';
+import { Mux } from '../switch/edge/mux.js';
 import type { ReversalLink } from '../switch/undo/reversals.js';
 import { SafQueue, type SafOptions } from '../switch/undo/reversal-queue.js';
 import { openStore } from '../switch/store/index.js';
@@ -29,10 +30,7 @@ class FakeLink implements ReversalLink {
   readonly dialect: Dialect = D;
   isUp = true;
   sent: IsoMessage[] = [];
-  private stan = 500;
-  nextStan(): number {
-    return ++this.stan;
-  }
+  readonly mux = new Mux({ tickMs: 10, firstStan: 501 });
   send(msg: IsoMessage): boolean {
     if (!this.isUp) return false;
     this.sent.push(msg.clone());

@@ -1,35 +1,41 @@
 /**
- * One framed ISO 8583 connection, either side: a socket, a frame reader, a dialect.
- * Decoding, malformed-frame handling, backpressure and idle timeouts live here once, so
- * terminal listeners and upstream links share them.
+ * One framed ISO 8583 connection, either side of it: a socket, a frame reader, a dialect.
+ * Decoding, malformed frames, backpressure and idle timeouts live here once, so terminal
+ * listeners, upstream links and the simulators share them.
+ *
+ * A frame whose length prefix is bad cannot be resynchronised: the connection closes. A
+ * frame that is whole but does not decode leaves the stream in sync; what happens then is
+ * `onMalformed`'s choice. The switch's default answers with a format-error reject when
+ * the request can be addressed (its MTI and F11 or F41 were read), and closes otherwise.
  */
 import type { Socket } from 'node:net';
 import {
-  FrameReader, IsoError, decodePartial, encode, frame, getFraming, responseTo,
+  FrameReader, IsoError, decodePartial, encode, frame, getFraming, isOriginating, profileOf, responseTo,
   type Dialect, type Framing, type IsoMessage,
 } from '../../codec/index.js';
-import type { Logger } from '../observe/log.js';
 import type { Counters } from '../observe/counters.js';
+import type { Logger } from '../observe/log.js';
 import type { WireMetrics } from '../observe/metrics.js';
-import { responseCode } from './codes.js';
 
-export interface ConnOptions {
+export interface FramedConnOptions {
   dialect: Dialect;
-  framing: string;
+  /** A framing, or its name (codec FRAMINGS). */
+  framing: Framing | string;
   maxFrame: number;
-  /** Close after this long without a frame in either direction; 0 for never. */
-  idleTimeoutMs: number;
-  log: Logger;
-  counters: Counters;
-  /** For logs: listener or upstream name. */
-  name: string;
-  /** Message and decode-error counts by MTI class (metrics.ts); plain number bumps. */
+  /** Close after this long without a frame in either direction; 0 or absent: never. */
+  idleTimeoutMs?: number;
+  /** For logs: the listener's or upstream's name. */
+  name?: string;
+  /** Absent: nothing is logged (the simulators keep their own counts). */
+  log?: Logger;
+  counters?: Counters;
+  /** Message and decode-error counts by MTI class (observe/metrics.ts); plain number bumps. */
   wire?: WireMetrics;
 }
 
 let nextId = 1;
 
-export class Conn {
+export class FramedConn {
   readonly id = nextId++;
   readonly dialect: Dialect;
   readonly remote: string;
@@ -37,31 +43,40 @@ export class Conn {
   private readonly reader: FrameReader;
   private closed = false;
   private paused = false;
-  onMessage: (msg: IsoMessage, conn: Conn) => void = () => {};
-  onClose: (conn: Conn) => void = () => {};
+  /** The framing or socket error the connection died of, if any. */
+  private closeError: Error | undefined;
+  onMessage: (msg: IsoMessage, conn: FramedConn) => void = () => {};
+  /** A frame that did not decode; `partial` holds the fields read before the error. */
+  onMalformed: (error: IsoError, partial: IsoMessage, conn: FramedConn) => void = (error, partial) => this.rejectOrClose(error, partial);
+  /** Once, whoever closed it; `error` when a framing or socket error did. */
+  onClose: (conn: FramedConn, error: Error | undefined) => void = () => {};
 
-  constructor(readonly socket: Socket, private readonly opts: ConnOptions) {
+  constructor(readonly socket: Socket, private readonly opts: FramedConnOptions) {
     this.dialect = opts.dialect;
-    this.framing = getFraming(opts.framing);
+    this.framing = typeof opts.framing === 'string' ? getFraming(opts.framing) : opts.framing;
     this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     this.reader = new FrameReader(this.framing, {
       maxFrame: opts.maxFrame,
       onFrame: (body) => this.frameIn(body),
     });
     socket.setNoDelay(true);
-    if (opts.idleTimeoutMs > 0) {
-      socket.setTimeout(opts.idleTimeoutMs, () => {
-        opts.counters.inc('idle_timeouts');
-        opts.log.info('connection idle, closing', { conn: this.id, name: opts.name, remote: this.remote });
+    const idleMs = opts.idleTimeoutMs ?? 0;
+    if (idleMs > 0) {
+      socket.setTimeout(idleMs, () => {
+        opts.counters?.inc('idle_timeouts');
+        opts.log?.info('connection idle, closing', { conn: this.id, name: opts.name, remote: this.remote });
         this.close();
       });
     }
     socket.on('data', (chunk: Buffer) => this.dataIn(chunk));
     socket.on('drain', () => this.resume());
-    socket.on('error', (e) => opts.log.debug('socket error', { conn: this.id, name: opts.name, error: e.message }));
+    socket.on('error', (e) => {
+      this.closeError ??= e;
+      opts.log?.debug('socket error', { conn: this.id, name: opts.name, error: e.message });
+    });
     socket.on('close', () => {
       this.closed = true;
-      this.onClose(this);
+      this.onClose(this, this.closeError);
     });
   }
 
@@ -69,24 +84,27 @@ export class Conn {
     return !this.closed && !this.socket.destroyed && this.socket.writable;
   }
 
-  /** Encodes and writes; false when the message could not be handed to the socket. */
-  send(msg: IsoMessage): boolean {
+  /**
+   * Encodes and writes; false when the message could not be handed to the socket (closed,
+   * or the codec refused it). `onWritten` runs once the bytes are flushed to the kernel.
+   */
+  send(msg: IsoMessage, onWritten?: () => void): boolean {
     if (!this.isOpen) return false;
     let bytes: Buffer;
     try {
       bytes = frame(this.framing, encode(this.dialect, msg));
     } catch (e) {
-      this.opts.counters.inc('encode_errors');
-      this.opts.log.error('cannot encode outgoing message', { conn: this.id, name: this.opts.name, error: (e as Error).message });
+      this.opts.counters?.inc('encode_errors');
+      this.opts.log?.error('cannot encode outgoing message', { conn: this.id, name: this.opts.name, error: (e as Error).message });
       return false;
     }
-    const flushed = this.socket.write(bytes);
+    const flushed = onWritten === undefined ? this.socket.write(bytes) : this.socket.write(bytes, (err) => { if (!err) onWritten(); });
     // Backpressure: a peer that does not read gets no more reading from us either.
     if (!flushed && !this.paused) {
       this.paused = true;
       this.socket.pause();
     }
-    this.opts.counters.inc('messages_out');
+    this.opts.counters?.inc('messages_out');
     this.opts.wire?.messageOut(msg.mti);
     return true;
   }
@@ -105,41 +123,49 @@ export class Conn {
   }
 
   private dataIn(chunk: Buffer): void {
+    if (this.closed) return;
     try {
       this.reader.push(chunk);
     } catch (e) {
       if (!(e instanceof IsoError)) throw e;
-      // A bad length prefix: the stream cannot be resynchronised.
-      this.opts.counters.inc('frame_errors');
+      this.closeError ??= e;
+      this.opts.counters?.inc('frame_errors');
       this.opts.wire?.decodeError(e);
-      this.opts.log.warn('bad frame, closing connection', { conn: this.id, name: this.opts.name, remote: this.remote, error: e.message });
+      this.opts.log?.warn('bad frame, closing connection', { conn: this.id, name: this.opts.name, remote: this.remote, error: e.message });
       this.close();
     }
   }
 
   private frameIn(body: Buffer): void {
     if (this.closed) return;
-    this.opts.counters.inc('messages_in');
+    this.opts.counters?.inc('messages_in');
     const { msg, error } = decodePartial(this.dialect, body);
     this.opts.wire?.messageIn(msg.mti);
     if (error === null) {
       this.onMessage(msg, this);
       return;
     }
-    this.opts.counters.inc('decode_errors');
+    this.opts.counters?.inc('decode_errors');
     this.opts.wire?.decodeError(error);
-    // Answer with a reject when we know what was asked and by whom; otherwise we cannot
-    // even address an answer, and the connection goes.
-    const answerable = msg.mti.length === 4 && (msg.mti.charCodeAt(2) - 48) % 2 === 0 && (msg.has(11) || msg.has(41));
-    this.opts.log.warn('malformed message', {
+    this.onMalformed(error, msg, this);
+  }
+
+  /**
+   * Answers a malformed request with a reject when we know what was asked and by whom;
+   * otherwise an answer cannot even be addressed, and the connection goes.
+   */
+  private rejectOrClose(error: IsoError, msg: IsoMessage): void {
+    const answerable = msg.mti.length === 4 && isOriginating(msg.mti) && (msg.has(11) || msg.has(41));
+    const code = profileOf(this.dialect).localCodes.format_error;
+    this.opts.log?.warn('malformed message', {
       conn: this.id, name: this.opts.name, remote: this.remote, error: error.message,
-      mti: msg.mti || undefined, stan: msg.get(11), terminal: msg.get(41), action: answerable ? 'reject 30' : 'close',
+      mti: msg.mti || undefined, stan: msg.get(11), terminal: msg.get(41), action: answerable ? `reject ${code}` : 'close',
     });
     if (!answerable) {
       this.close();
       return;
     }
-    const reject = responseTo(this.dialect, msg, responseCode(this.dialect, 'format_error'));
+    const reject = responseTo(this.dialect, msg, code);
     if (!this.send(reject)) this.close();
   }
 }

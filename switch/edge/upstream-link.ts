@@ -1,16 +1,16 @@
 /**
  * A persistent link to an issuer or network host. It reconnects with backoff, signs on
- * when connected, echoes when idle, and hands every non-network-management response to
- * the switch. Requests on one link come from many terminals, so the link owns a STAN
- * sequence of its own: the switch re-numbers each request and maps the answer back by it.
+ * when connected, echoes when idle, and matches every answer to its request through its
+ * Mux (./mux.ts): requests on one link come from many terminals, so the link numbers them
+ * with STANs of its own, and whoever asked gets the answer back by that STAN.
  */
 import { connect, type Socket } from 'node:net';
-import type { Dialect, IsoMessage } from '../../codec/index.js';
-import { Conn } from './framed-conn.js';
+import { isNetworkManagement, isOriginating, profileOf, stanString, type Dialect, type IsoMessage, type NetCode } from '../../codec/index.js';
 import type { Counters } from '../observe/counters.js';
 import type { Logger } from '../observe/log.js';
 import type { WireMetrics } from '../observe/metrics.js';
-import { isNetworkMti, networkRequest, type NetCode } from './netmgmt.js';
+import { FramedConn } from './framed-conn.js';
+import { Mux, type Exchange } from './mux.js';
 
 export interface UpstreamOptions {
   name: string;
@@ -26,35 +26,50 @@ export interface UpstreamOptions {
   /** How long a sign-on or echo may take before the link is declared dead. */
   netTimeoutMs: number;
   signOn: boolean;
+  /** The in-flight table's timer wheel tick. */
+  tickMs: number;
   log: Logger;
   counters: Counters;
-  /** Message counts of this link (metrics.ts). */
+  /** Message counts of this link (observe/metrics.ts). */
   wire?: WireMetrics;
 }
 
 export type LinkState = 'stopped' | 'down' | 'connecting' | 'signing-on' | 'up';
 
+/** A network management request of the link's own, and the connection it went out on. */
+interface NetRequest {
+  code: NetCode;
+  conn: FramedConn;
+}
+
 export class UpstreamLink {
   state: LinkState = 'stopped';
-  /** Responses to the switch's requests (not 08x0). */
-  onResponse: (msg: IsoMessage) => void = () => {};
+  /** Answers no request on this link is waiting for: late ones, or unknown. */
+  onUnmatched: (msg: IsoMessage, link: UpstreamLink) => void = () => {};
   /** Called each time the link becomes usable. */
   onUp: () => void = () => {};
   onDown: () => void = () => {};
+  /** Sales, reversals and the link's own network management, matched by STAN. */
+  readonly mux: Mux;
 
-  private conn: Conn | null = null;
-  /**
-   * Starts at a random point: after a restart, a late answer to a request of the previous
-   * process must not meet a new request under the same STAN.
-   */
-  private stan = Math.floor(Math.random() * 999_999);
+  private conn: FramedConn | null = null;
   private attempt = 0;
   private retryTimer: NodeJS.Timeout | null = null;
   private echoTimer: NodeJS.Timeout | null = null;
-  private netWait: { stan: string; timer: NodeJS.Timeout; code: NetCode } | null = null;
+  private netPending = 0;
   private lastTraffic = 0;
+  private readonly network: Exchange<NetRequest> = {
+    answered: (req, msg) => this.networkAnswered(req, msg),
+    expired: (req) => this.networkExpired(req),
+  };
 
-  constructor(readonly opts: UpstreamOptions) {}
+  constructor(readonly opts: UpstreamOptions) {
+    this.mux = new Mux({ tickMs: opts.tickMs });
+  }
+
+  get name(): string {
+    return this.opts.name;
+  }
 
   get dialect(): Dialect {
     return this.opts.dialect;
@@ -64,25 +79,19 @@ export class UpstreamLink {
     return this.state === 'up';
   }
 
-  /** The next STAN of this link's own sequence, 000001-999999. */
-  nextStan(): number {
-    this.stan = this.stan >= 999_999 ? 1 : this.stan + 1;
-    return this.stan;
-  }
-
   start(): void {
     if (this.state !== 'stopped') return;
     this.state = 'down';
+    this.mux.start();
     this.dial();
   }
 
   stop(): void {
     this.state = 'stopped';
+    this.mux.stop();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.echoTimer) clearInterval(this.echoTimer);
-    if (this.netWait) clearTimeout(this.netWait.timer);
     this.retryTimer = this.echoTimer = null;
-    this.netWait = null;
     this.conn?.close();
     this.conn = null;
   }
@@ -99,9 +108,9 @@ export class UpstreamLink {
     this.state = 'connecting';
     const { host, port, log, name } = this.opts;
     const socket: Socket = connect({ host, port });
-    const conn = new Conn(socket, {
+    const conn = new FramedConn(socket, {
       dialect: this.opts.dialect, framing: this.opts.framing, maxFrame: this.opts.maxFrame,
-      idleTimeoutMs: 0, log, counters: this.opts.counters, name: `upstream ${name}`, wire: this.opts.wire,
+      log, counters: this.opts.counters, name: `upstream ${name}`, wire: this.opts.wire,
     });
     this.conn = conn;
     socket.once('connect', () => {
@@ -109,7 +118,7 @@ export class UpstreamLink {
       log.info('upstream connected', { upstream: name, host, port });
       if (this.opts.signOn) {
         this.state = 'signing-on';
-        this.network('sign_on');
+        this.ask('sign_on');
       } else {
         this.becomeUp();
       }
@@ -124,7 +133,7 @@ export class UpstreamLink {
     if (this.echoTimer) clearInterval(this.echoTimer);
     if (this.opts.echoIdleMs > 0) {
       this.echoTimer = setInterval(() => {
-        if (this.state === 'up' && !this.netWait && Date.now() - this.lastTraffic >= this.opts.echoIdleMs) this.network('echo');
+        if (this.state === 'up' && this.netPending === 0 && Date.now() - this.lastTraffic >= this.opts.echoIdleMs) this.ask('echo');
       }, Math.max(50, Math.floor(this.opts.echoIdleMs / 2)));
       this.echoTimer.unref();
     }
@@ -133,49 +142,53 @@ export class UpstreamLink {
     this.onUp();
   }
 
-  private network(code: NetCode): void {
-    if (!this.conn) return;
-    const stan = this.nextStan();
-    const req = networkRequest(this.opts.dialect, code, stan, Date.now());
-    const timer = setTimeout(() => {
-      this.opts.log.warn('upstream did not answer network management, reconnecting', { upstream: this.opts.name, code });
-      this.conn?.close();
-    }, this.opts.netTimeoutMs);
-    timer.unref();
-    this.netWait = { stan: req.get(11) ?? '', timer, code };
+  /** A network management request of the link's own, on the current connection. */
+  private ask(code: NetCode): void {
+    const conn = this.conn;
+    if (!conn) return;
+    const req: NetRequest = { code, conn };
+    const stan = this.mux.track(this.network, req, this.opts.netTimeoutMs);
+    const msg = profileOf(this.opts.dialect).networkRequest(this.opts.dialect, code, stanString(stan), Date.now());
     this.lastTraffic = Date.now();
-    this.conn.send(req);
+    if (conn.send(msg)) this.netPending++;
+    else this.mux.release(stan);
+  }
+
+  private networkAnswered(req: NetRequest, msg: IsoMessage): void {
+    this.netPending--;
+    // An answer on a connection that has since been replaced changes nothing.
+    if (req.conn !== this.conn) return;
+    const rc = msg.get(39);
+    if (rc !== '00' && rc !== '000') {
+      this.opts.log.warn('upstream refused network management', { upstream: this.opts.name, code: req.code, rc });
+      req.conn.close();
+      return;
+    }
+    if (req.code === 'sign_on' && this.state === 'signing-on') this.becomeUp();
+  }
+
+  private networkExpired(req: NetRequest): void {
+    this.netPending--;
+    if (req.conn !== this.conn) return;
+    this.opts.log.warn('upstream did not answer network management, reconnecting', { upstream: this.opts.name, code: req.code });
+    req.conn.close();
   }
 
   private messageIn(msg: IsoMessage): void {
     this.lastTraffic = Date.now();
-    if (!isNetworkMti(msg.mti)) {
-      this.onResponse(msg);
+    if (isOriginating(msg.mti)) {
+      // A request from the host (its own echo, say): not answered today.
+      if (isNetworkManagement(msg.mti)) this.opts.log.debug('upstream network request ignored', { upstream: this.opts.name, mti: msg.mti });
+      else this.opts.counters.inc('unexpected_requests');
       return;
     }
-    const w = this.netWait;
-    if (!w || msg.get(11) !== w.stan) {
-      // A request from the host (e.g. its own echo) gets a plain approval.
-      if ((msg.mti.charCodeAt(2) - 48) % 2 === 0) this.opts.log.debug('upstream network request ignored', { upstream: this.opts.name, mti: msg.mti });
-      return;
-    }
-    clearTimeout(w.timer);
-    this.netWait = null;
-    const rc = msg.get(39);
-    if (rc !== '00' && rc !== '000') {
-      this.opts.log.warn('upstream refused network management', { upstream: this.opts.name, code: w.code, rc });
-      this.conn?.close();
-      return;
-    }
-    if (w.code === 'sign_on' && this.state === 'signing-on') this.becomeUp();
+    if (!this.mux.dispatch(msg)) this.onUnmatched(msg, this);
   }
 
-  private lost(conn: Conn): void {
+  private lost(conn: FramedConn): void {
     if (this.conn !== conn) return;
     const wasUp = this.state === 'up';
     this.conn = null;
-    if (this.netWait) clearTimeout(this.netWait.timer);
-    this.netWait = null;
     if (this.echoTimer) clearInterval(this.echoTimer);
     this.echoTimer = null;
     if (this.state === 'stopped') return;

@@ -4,16 +4,14 @@
  * what the switch must remember: recent transactions (for duplicates and terminal
  * reversals) and the ones that left without a final outcome (for crash recovery).
  */
-import { maskPan, responseTo, type Dialect, type IsoMessage } from '../../codec/index.js';
+import { maskPan, profileOf, responseTo, stanString, type Dialect, type IsoMessage } from '../../codec/index.js';
 import type { BusinessCalendar } from '../../rules/index.js';
-import { responseCode } from '../edge/codes.js';
 import type { Counters } from '../observe/counters.js';
 import type { Logger } from '../observe/log.js';
-import { stanString } from '../edge/netmgmt.js';
 import { sealMessage, unsealMessage } from '../store/sealed.js';
 import type { CardKeys } from '../store/secrets.js';
 import type { JournalState, Store, TxnRow, TxnUpdate } from '../store/types.js';
-import { senderOf, type Txn, type TxnState } from './txn-table.js';
+import { newTxn, senderOf, type Txn, type TxnState } from './txn.js';
 import { describeMessage, minorUnits, splitDecision, type EventBase } from '../observe/events/describe.js';
 import type { EventBus } from '../observe/events/emitter.js';
 import type { EventKind, LifecycleEventInput } from '../observe/events/schema.js';
@@ -92,20 +90,27 @@ export class Journal {
     return pan === undefined ? undefined : this.keys.panHash(pan);
   }
 
-  /** The write-ahead: durable before the request leaves the switch. */
-  begin(txn: Txn, now: number): Promise<void> {
-    const req = txn.request;
-    const sent = txn.sent as IsoMessage;
+  /** The columns every journal row of a terminal's message has: who sent what, card masked and hashed. */
+  private rowOf(req: IsoMessage, id: string, listener: string, now: number): Omit<TxnRow, 'upstream' | 'upstreamStan' | 'state' | 'responseCode' | 'failureClass' | 'decision' | 'reversalId' | 'sealed' | 'dupKey'> {
     const pan = req.get(2);
-    const row: TxnRow = {
-      id: txn.id, node: this.node, listener: txn.listener, sender: senderOf(req),
+    return {
+      id, node: this.node, listener, sender: senderOf(req),
       terminal: req.get(41) ?? null, merchant: req.get(42) ?? null, acquirer: req.get(32) ?? null,
       mti: req.mti, stan: req.get(11) ?? '', f7: req.get(7) ?? null, rrn: req.get(37) ?? null,
       amount: req.get(4) ?? null, currency: req.get(49) ?? null,
       panMasked: pan === undefined ? null : maskPan(pan), panHash: pan === undefined ? null : this.keys.panHash(pan),
-      businessDate: this.calendar().businessDate(now), upstream: txn.upstream, upstreamStan: stanString(txn.upstreamStan),
+      businessDate: this.calendar().businessDate(now), createdAt: now, updatedAt: now,
+    };
+  }
+
+  /** The write-ahead: durable before the request leaves the switch. */
+  begin(txn: Txn, now: number): Promise<void> {
+    const req = txn.request;
+    const row: TxnRow = {
+      ...this.rowOf(req, txn.id, txn.listener, now),
+      upstream: txn.upstream, upstreamStan: stanString(txn.upstreamStan),
       state: 'forwarded', responseCode: null, failureClass: null, decision: null, reversalId: null,
-      sealed: sealMessage(sent, this.keys), createdAt: now, updatedAt: now,
+      sealed: sealMessage(txn.sent as IsoMessage, this.keys),
       // Across nodes: a second request with this key is refused by the store (isDuplicateRequest).
       dupKey: req.get(7) === undefined ? null : txn.key,
     };
@@ -148,24 +153,19 @@ export class Journal {
   }
 
   /** A reversal sent by a terminal: its own row, pointing at the original's id in the decision text. */
-  terminalReversal(rec: Txn, originalId: string | null): Promise<void> {
+  terminalReversal(rec: Txn, originalId: string | null, dialect: Dialect): Promise<void> {
     const req = rec.request;
     const now = rec.startedAt;
-    const pan = req.get(2);
     const p = this.store.insertTxn({
-      id: rec.id, node: this.node, listener: rec.listener, sender: senderOf(req),
-      terminal: req.get(41) ?? null, merchant: req.get(42) ?? null, acquirer: req.get(32) ?? null,
-      mti: req.mti, stan: req.get(11) ?? '', f7: req.get(7) ?? null, rrn: req.get(37) ?? null,
-      amount: req.get(4) ?? null, currency: req.get(49) ?? null,
-      panMasked: pan === undefined ? null : maskPan(pan), panHash: pan === undefined ? null : this.keys.panHash(pan),
-      businessDate: this.calendar().businessDate(now), upstream: null, upstreamStan: null, state: 'terminal_reversal',
-      responseCode: req.get(39) ?? null, failureClass: null,
+      ...this.rowOf(req, rec.id, rec.listener, now),
+      upstream: null, upstreamStan: null, state: 'terminal_reversal',
+      responseCode: req.get(profileOf(dialect).reasonField) ?? null, failureClass: null,
       decision: `${rec.decision ?? ''}${originalId ? ` (original ${originalId})` : ' (no original found)'}`,
-      reversalId: null, sealed: null, createdAt: now, updatedAt: now,
+      reversalId: null, sealed: null,
     });
     if (this.events) {
       this.emitTxn('RECEIVED', rec, {
-        txnState: 'terminal_reversal', responseCode: req.get(39), ...splitDecision(rec.decision), originalTxnId: originalId ?? undefined,
+        txnState: 'terminal_reversal', responseCode: req.get(profileOf(dialect).reasonField), ...splitDecision(rec.decision), originalTxnId: originalId ?? undefined,
         note: originalId ? undefined : 'no original found', timeMs: now,
       });
     }
@@ -211,19 +211,21 @@ export class Journal {
     }
     const request = sent.clone();
     request.set(11, row.stan);
-    const f7 = row.f7 ?? '';
     // What a duplicate gets now: the issuer's code for an answer that was delivered, the
     // switch's non-approval for everything that was not (a reversed sale is never 00 again).
     const delivered = row.state === 'approved' || row.state === 'declined';
     const answer = delivered && row.responseCode !== null
       ? withApprovalCode(responseTo(listenerDialect, request, row.responseCode), listenerDialect, row)
-      : responseTo(listenerDialect, request, responseCode(listenerDialect, 'issuer_unavailable'));
-    return {
-      id: row.id, key: `${row.sender}|${row.stan}|${f7}`, dayKey: `${row.sender}|${row.stan}|${(row.f7 ?? '').slice(0, 4)}`,
-      request, listener: row.listener, state: MEMORY_STATE[row.state], conn: null, waiters: [],
-      upstream: row.upstream ?? '', sent, upstreamStan: Number(row.upstreamStan ?? 0), startedAt: row.createdAt, receivedAt: 0, sentAt: 0,
-      answer, reversalId: row.reversalId, reverseWhenDone: null, decision: row.decision,
-    };
+      : responseTo(listenerDialect, request, profileOf(listenerDialect).localCodes.issuer_unavailable);
+    return newTxn({
+      id: row.id, request, listener: row.listener, state: MEMORY_STATE[row.state], startedAt: row.createdAt,
+      standard: profileOf(listenerDialect).standard,
+      // The keys from what the terminal sent: the row's F7 (the request kept is the one sent
+      // upstream, which carries the switch's F7 when the terminal sent none) and its F12, F13.
+      identity: { sender: row.sender, stan: row.stan, f7: row.f7 ?? undefined, f12: request.get(12), f13: request.get(13) },
+      upstream: row.upstream ?? '', sent, upstreamStan: Number(row.upstreamStan ?? 0),
+      answer, reversalId: row.reversalId, decision: row.decision,
+    });
   }
 }
 

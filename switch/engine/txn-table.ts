@@ -1,60 +1,16 @@
 /**
- * The transaction table: every request the switch forwarded, by the sender's own key,
- * kept after it ends for duplicate detection, terminal reversals and late responses.
- * In memory for now, with a retention window; issue 5 puts the same records in the store.
+ * The transaction table: every request the switch forwarded, by its keys (./txn.ts), kept
+ * after it ends for duplicate detection, terminal reversals and late responses. A capped
+ * cache in front of the journal: what it let go is found in the store when asked for.
  */
-import type { IsoMessage } from '../../codec/index.js';
-import type { Conn } from '../edge/framed-conn.js';
-
-export type TxnState =
-  | 'inflight'
-  | 'approved'
-  | 'declined'
-  | 'timed_out'
-  | 'undeliverable'
-  | 'reversed_by_terminal'
-  | 'not_sent';
-
-export interface Txn {
-  /** The journal's id. */
-  readonly id: string;
-  /** sender | STAN | F7: what makes a request a duplicate. */
-  readonly key: string;
-  /** sender | STAN | MMDD: what a reversal without F90 can match on. */
-  readonly dayKey: string;
-  /** The terminal's request, without track, PIN or ICC data once forwarded. */
-  readonly request: IsoMessage;
-  readonly listener: string;
-  state: TxnState;
-  /** Where the answer goes, and duplicates waiting for the same answer. */
-  conn: Conn | null;
-  waiters: Conn[];
-  upstream: string;
-  /** The request as sent upstream, under the link's own STAN. */
-  sent: IsoMessage | null;
-  upstreamStan: number;
-  readonly startedAt: number;
-  /** performance.now() when the request was read, and when it was written upstream (0: not yet): metrics. */
-  readonly receivedAt: number;
-  sentAt: number;
-  /** The answer the terminal got (or would have got). */
-  answer: IsoMessage | null;
-  /** The reversal id, once one was queued. */
-  reversalId: string | null;
-  /** A terminal reversal arrived while the original was still in flight. */
-  reverseWhenDone: { reason: string } | null;
-  /** What rules/ said last, for the record. */
-  decision: string | null;
-}
-
-/** Sender identity: the acquirer (F32) when a host forwards for many terminals, and the terminal (F41). */
-export function senderOf(msg: IsoMessage): string {
-  return `${msg.get(32) ?? ''}/${msg.get(41) ?? ''}`;
-}
+import type { OriginalRef } from '../../codec/index.js';
+import { originalKeyOf, type Txn } from './txn.js';
 
 export class TxnTable {
   private readonly byKey = new Map<string, Txn>();
   private readonly byDay = new Map<string, Txn>();
+  /** Only transactions with an originalKey of their own (1993). */
+  private readonly byOriginal = new Map<string, Txn>();
 
   constructor(private readonly retentionMs: number, private readonly maxEntries: number) {}
 
@@ -66,9 +22,16 @@ export class TxnTable {
     return this.byDay.get(dayKey);
   }
 
+  /** The original a reversal's F90 or F56 names, from the reversal's sender. */
+  getOriginal(sender: string, ref: OriginalRef): Txn | undefined {
+    const k = originalKeyOf(sender, ref);
+    return ref.timeField === 7 ? this.byKey.get(k) : this.byOriginal.get(k);
+  }
+
   add(t: Txn): void {
     this.byKey.set(t.key, t);
     this.byDay.set(t.dayKey, t);
+    if (t.originalKey !== null) this.byOriginal.set(t.originalKey, t);
   }
 
   get size(): number {
@@ -83,6 +46,7 @@ export class TxnTable {
       if (t.state === 'inflight') continue;
       this.byKey.delete(k);
       if (this.byDay.get(t.dayKey) === t) this.byDay.delete(t.dayKey);
+      if (t.originalKey !== null && this.byOriginal.get(t.originalKey) === t) this.byOriginal.delete(t.originalKey);
     }
   }
 }

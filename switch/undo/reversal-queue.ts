@@ -11,12 +11,12 @@
  *
  * The in-memory mirror holds the active entries; the store is the truth at start-up.
  */
-import { repeatOf, reversalOf, type IsoMessage } from '../../codec/index.js';
+import { isReversal, repeatOf, reversalOf, stanString, transmissionTime, type IsoMessage } from '../../codec/index.js';
 import type { ReversalOutcome } from '../../rules/index.js';
 import type { Counters } from '../observe/counters.js';
 import { MinHeap } from './min-heap.js';
 import type { Logger } from '../observe/log.js';
-import { stanString, transmissionTime } from '../edge/netmgmt.js';
+import type { Exchange } from '../edge/mux.js';
 import type { ReversalLink, ReversalQueue, ReversalRecord, ReversalRequest } from './reversals.js';
 import { sealMessage, unsealMessage } from '../store/sealed.js';
 import type { CardKeys } from '../store/secrets.js';
@@ -91,13 +91,10 @@ const KEEP_DONE_MS = 15 * 60_000;
 
 export class SafQueue implements ReversalQueue {
   private readonly entries = new Map<string, Entry>();
-  private readonly bySentStan = new Map<string, Entry>();
   private readonly due = new MinHeap<Entry>();
   private readonly timeouts = new MinHeap<Entry>();
   private readonly ready = new Map<string, Entry[]>();
   private readonly inFlight = new Map<string, number>();
-  /** upstream|STAN of every active entry whose message is built: a new reversal never takes one. */
-  private readonly stansInUse = new Set<string>();
   private done: { at: number; id: string }[] = [];
   private doneHead = 0;
   private active = 0;
@@ -109,6 +106,12 @@ export class SafQueue implements ReversalQueue {
   private leaseLapsed = false;
   private leaseBusy = false;
   private readonly now: () => number;
+  /** What the links' Muxes call with an answer under a STAN this queue holds. */
+  private readonly exchange: Exchange<Entry> = {
+    answered: (e, msg) => this.answered(e, msg),
+    // Held STANs have no deadline on the link: the queue's own timeouts (pump) run it.
+    expired: () => {},
+  };
 
   constructor(private readonly store: Store, private readonly links: ReadonlyMap<string, ReversalLink>, private readonly opts: SafOptions) {
     this.now = opts.now ?? Date.now;
@@ -139,7 +142,7 @@ export class SafQueue implements ReversalQueue {
     if (!e) return false;
     this.entries.set(e.id, e);
     this.active++;
-    if (e.sentStan !== null) this.stansInUse.add(`${e.upstream}|${e.sentStan}`);
+    if (e.sentStan !== null) this.holdStan(e);
     if (row.state === 'sent') {
       // Its answer cannot come any more (the connection died with the process that sent
       // it): the attempt failed, and the next send is a repeat of the same message.
@@ -207,8 +210,8 @@ export class SafQueue implements ReversalQueue {
 
   /** Lets go of an entry another node now holds: out of the mirror, no write. */
   private drop(e: Entry): void {
-    if (e.state === 'sent') this.release(e);
-    if (e.sentStan !== null) this.stansInUse.delete(`${e.upstream}|${e.sentStan}`);
+    if (e.state === 'sent') this.freeSlot(e);
+    this.releaseStan(e);
     e.state = 'cancelled'; // local only: the heaps and lines skip it
     this.entries.delete(e.id);
     if (this.active > 0) this.active--;
@@ -313,8 +316,8 @@ export class SafQueue implements ReversalQueue {
       e.busy = false;
       if (!inserted) {
         // The store already has it (reversed before a restart): one original, one reversal.
-        if (row.state === 'sent') this.release(e);
-        if (e.sentStan !== null) this.stansInUse.delete(`${e.upstream}|${e.sentStan}`);
+        if (row.state === 'sent') this.freeSlot(e);
+        this.releaseStan(e);
         this.forget(e);
         this.opts.counters.inc('reversals_already_known');
         return;
@@ -331,7 +334,6 @@ export class SafQueue implements ReversalQueue {
     e.state = 'sent';
     e.attempts = attempts;
     e.dueAt = Math.max(dueAt, this.now() + this.opts.responseTimeoutMs);
-    this.bySentStan.set(`${e.upstream}|${e.sentStan ?? ''}`, e);
     this.timeouts.push(e.dueAt, e);
     if (!link.send(out)) {
       this.failAttempt(e, 'the upstream link was down');
@@ -351,13 +353,33 @@ export class SafQueue implements ReversalQueue {
     return true;
   }
 
+  /**
+   * Offers an upstream answer by hand (tests; the switch's links route answers themselves
+   * through their Mux): true when it is an answer to a reversal, whether or not an active
+   * entry still holds its STAN (acks are idempotent).
+   */
   handleResponse(upstream: string, msg: IsoMessage): boolean {
-    if (msg.mti[1] !== '4') return false;
-    const e = this.bySentStan.get(`${upstream}|${msg.get(11) ?? ''}`);
-    if (!e || e.state !== 'sent' || e.busy) {
-      // An answer to a repeat of an entry already settled: acks are idempotent.
+    if (!isReversal(msg.mti)) return false;
+    const link = this.links.get(upstream);
+    if (!link || !link.mux.dispatch(msg)) this.opts.counters.inc('reversal_responses_unmatched');
+    return true;
+  }
+
+  /** An answer under the STAN an entry holds, from its link's Mux. */
+  private answered(e: Entry, msg: IsoMessage): void {
+    if (!isReversal(msg.mti) || e.state !== 'sent' || e.busy) {
+      // An answer to a repeat of an entry already settled (acks are idempotent), or not an
+      // answer to a reversal at all.
       this.opts.counters.inc('reversal_responses_unmatched');
-      return true;
+      return;
+    }
+    const sent = e.message;
+    if (sent && (differs(msg, sent, 90) || differs(msg, sent, 56) || differs(msg, sent, 41) || differs(msg, sent, 37))) {
+      // Under this entry's STAN but about another original (two nodes' reversals resumed
+      // under one STAN): never an ack for this one. It is retried, and ends with a person.
+      this.opts.counters.inc('reversal_responses_mismatched');
+      this.opts.log.error('reversal answer names another original; ignored', { id: e.id, stan: e.sentStan });
+      return;
     }
     const rc = msg.get(39);
     const outcome = this.opts.outcomeOf(rc);
@@ -371,7 +393,6 @@ export class SafQueue implements ReversalQueue {
       this.failAttempt(e, `the issuer answered ${rc ?? '(no F39)'}`);
     }
     this.pump();
-    return true;
   }
 
   get(id: string): ReversalRecord | undefined {
@@ -468,8 +489,7 @@ export class SafQueue implements ReversalQueue {
 
   /** Builds the 0400 under a STAN no active entry holds; the error text when the codec refuses. */
   private build(e: Entry, link: ReversalLink, now: number): string | null {
-    let stan = stanString(link.nextStan());
-    while (this.stansInUse.has(`${e.upstream}|${stan}`)) stan = stanString(link.nextStan());
+    const stan = stanString(link.mux.nextStan());
     try {
       e.message = reversalOf(link.dialect, e.original as IsoMessage, {
         reason: e.reason, finalAmount: e.finalAmount ?? undefined, stan, transmissionDateTime: transmissionTime(now),
@@ -478,7 +498,7 @@ export class SafQueue implements ReversalQueue {
       return (err as Error).message;
     }
     e.sentStan = stan;
-    this.stansInUse.add(`${e.upstream}|${stan}`);
+    this.holdStan(e);
     e.original = null;
     return null;
   }
@@ -508,7 +528,7 @@ export class SafQueue implements ReversalQueue {
       (ok) => {
         e.busy = false;
         if (!ok) {
-          this.release(e);
+          this.freeSlot(e);
           this.opts.log.error('reversal changed under the queue; not sent', { id: e.id });
           return;
         }
@@ -517,7 +537,7 @@ export class SafQueue implements ReversalQueue {
       (err: unknown) => {
         // Not marked sent, so not sent: the row is still pending; try again after the backoff.
         e.busy = false;
-        this.release(e);
+        this.freeSlot(e);
         this.opts.counters.inc('store_errors');
         this.opts.log.error('reversal not marked sent; retrying', { id: e.id, error: (err as Error).message });
         e.dueAt = this.now() + (this.opts.backoffMs[0] ?? 1000);
@@ -549,7 +569,7 @@ export class SafQueue implements ReversalQueue {
     e.state = u.state;
     if (u.dueAt !== undefined) e.dueAt = u.dueAt;
     if (u.lastError !== undefined) e.lastError = u.lastError;
-    if (wasSent && u.state !== 'sent') this.release(e);
+    if (wasSent && u.state !== 'sent') this.freeSlot(e);
     if (u.state !== 'pending' && u.state !== 'sent') this.finished(e);
     void this.write({ id: e.id, at: this.now(), ...u }, e, ev);
   }
@@ -585,16 +605,37 @@ export class SafQueue implements ReversalQueue {
       : { kind, txnId: '', ...fields });
   }
 
+  /**
+   * Holds the entry's STAN on its link for as long as the entry is active: its answers
+   * come here (./reversal-queue.ts `answered`), its 0401 repeats reuse it, and no sale or
+   * other reversal on the link is given it. The response deadline stays the queue's own
+   * (it is part of the durable row), so the link holds the STAN without one.
+   */
+  private holdStan(e: Entry): void {
+    const link = this.links.get(e.upstream);
+    if (!link || e.sentStan === null) return;
+    if (!link.mux.hold(Number(e.sentStan), this.exchange, e)) {
+      // Two reversals resumed under one STAN (from two nodes' pasts): answers go to the
+      // first, which checks them; this one's answers cannot be told apart and it is
+      // retried until it reaches its attempts limit and a person.
+      this.opts.counters.inc('reversal_stan_conflicts');
+      this.opts.log.error('reversal STAN already held on its link', { id: e.id, upstream: e.upstream, stan: e.sentStan });
+    }
+  }
+
+  private releaseStan(e: Entry): void {
+    if (e.sentStan !== null) this.links.get(e.upstream)?.mux.release(Number(e.sentStan));
+  }
+
   /** Frees the entry's slot in its link's window. */
-  private release(e: Entry): void {
-    this.bySentStan.delete(`${e.upstream}|${e.sentStan ?? ''}`);
+  private freeSlot(e: Entry): void {
     const n = this.inFlight.get(e.upstream) ?? 0;
     if (n > 0) this.inFlight.set(e.upstream, n - 1);
   }
 
   private finished(e: Entry): void {
     if (this.active > 0) this.active--;
-    if (e.sentStan !== null) this.stansInUse.delete(`${e.upstream}|${e.sentStan}`);
+    this.releaseStan(e);
     e.original = null;
     e.message = null;
     this.done.push({ at: this.now(), id: e.id });
@@ -616,4 +657,11 @@ export class SafQueue implements ReversalQueue {
       this.doneHead = 0;
     }
   }
+}
+
+/** A field both messages carry, with different values: the answer is not about this message. */
+function differs(a: IsoMessage, b: IsoMessage, n: number): boolean {
+  const x = a.get(n);
+  const y = b.get(n);
+  return x !== undefined && y !== undefined && x !== y;
 }

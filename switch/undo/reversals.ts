@@ -6,6 +6,7 @@
  * store (`memory:`) the same code runs without durability.
  */
 import type { Dialect, IsoMessage } from '../../codec/index.js';
+import type { Mux } from '../edge/mux.js';
 
 import type { ReversalState } from '../store/types.js';
 export type { ReversalState };
@@ -39,7 +40,8 @@ export interface ReversalRecord {
 export interface ReversalLink {
   readonly dialect: Dialect;
   readonly isUp: boolean;
-  nextStan(): number;
+  /** The link's in-flight table: STANs come from it and answers through it (edge/mux.ts). */
+  readonly mux: Pick<Mux, 'nextStan' | 'hold' | 'release' | 'dispatch'>;
   send(msg: IsoMessage): boolean;
 }
 

@@ -1,0 +1,127 @@
+/**
+ * An upstream link's request/response matching, as jPOS's QMUX or moov's connection do
+ * it: one STAN sequence and one in-flight table per link, shared by everything that asks
+ * the host something (sales, reversals, network management). An answer goes to whoever
+ * holds its STAN; an answer nobody holds goes to the link's one unmatched handler (late
+ * answers). Nothing here depends on who asks: each asker is an `Exchange`.
+ *
+ * Two ways to hold a STAN:
+ * - `track`: with a deadline, on the link's timer wheel (matcher/). The answer or the
+ *   deadline ends it, exactly one of the two: sales and network management.
+ * - `hold`: without one, until `release`. For an asker whose deadline is part of its own
+ *   durable state (the reversal queue keeps a reversal's STAN and response deadline in
+ *   the store, across its 0401 repeats and across restarts). Its answers are routed
+ *   while it holds the STAN; it decides what an answer means for it.
+ *
+ * `nextStan` never hands out a STAN that is tracked or held, so a new request can never
+ * collect another's answer.
+ */
+import type { IsoMessage } from '../../codec/index.js';
+import { Matcher } from '../matcher/index.js';
+
+/** The STAN space of ISO 8583 F11: 000001-999999. */
+export const MAX_STAN = 999_999;
+
+/** Who asked: told of the answer to its request, or (tracked ones) of its deadline. */
+export interface Exchange<T> {
+  answered(item: T, msg: IsoMessage): void;
+  expired(item: T, lateMs: number): void;
+}
+
+/** One request in flight: who asked and what about. */
+interface Pending {
+  exchange: Exchange<unknown>;
+  item: unknown;
+}
+
+export interface MuxOptions {
+  /** Timer wheel tick, ms. */
+  tickMs: number;
+  /** Monotonic clock for the wheel (tests). */
+  now?: () => number;
+  /** Where the STAN sequence starts (tests that need two links' STANs apart); default random. */
+  firstStan?: number;
+}
+
+export class Mux {
+  private readonly tracked: Matcher<number, Pending>;
+  private readonly held = new Map<number, Pending>();
+  /**
+   * Starts at a random point: after a restart, a late answer to a request of the previous
+   * process must not meet a new request under the same STAN.
+   */
+  private stan: number;
+
+  constructor(opts: MuxOptions) {
+    this.stan = (opts.firstStan ?? 1 + Math.floor(Math.random() * MAX_STAN)) - 1;
+    this.tracked = new Matcher<number, Pending>({
+      tickMs: opts.tickMs,
+      now: opts.now,
+      onExpire: (_stan, p, lateMs) => p.exchange.expired(p.item, lateMs),
+    });
+  }
+
+  /** The next STAN of this link's sequence that nothing tracks or holds. */
+  nextStan(): number {
+    for (let tries = 0; tries < MAX_STAN; tries++) {
+      this.stan = this.stan >= MAX_STAN ? 1 : this.stan + 1;
+      if (!this.tracked.has(this.stan) && !this.held.has(this.stan)) return this.stan;
+    }
+    throw new Error('every STAN of the link is in flight');
+  }
+
+  /** Asks under a fresh STAN with a deadline; returns the STAN to put in F11. */
+  track<T>(exchange: Exchange<T>, item: T, timeoutMs: number): number {
+    const stan = this.nextStan();
+    this.tracked.track(stan, { exchange: exchange as Exchange<unknown>, item }, timeoutMs);
+    return stan;
+  }
+
+  /** Holds a given STAN (one already on the wire or in the store) until release; false when another holds it. */
+  hold<T>(stan: number, exchange: Exchange<T>, item: T): boolean {
+    if (this.tracked.has(stan) || this.held.has(stan)) return false;
+    this.held.set(stan, { exchange: exchange as Exchange<unknown>, item });
+    return true;
+  }
+
+  /** Gives a STAN up without an answer (a request that never left, a reversal that ended). */
+  release(stan: number): void {
+    if (this.tracked.resolve(stan) === undefined) this.held.delete(stan);
+  }
+
+  /** Routes an answer by its F11; false when nobody holds that STAN (a late or unknown answer). */
+  dispatch(msg: IsoMessage): boolean {
+    const stan = stanOf(msg);
+    if (stan < 0) return false;
+    const p = this.tracked.resolve(stan) ?? this.held.get(stan);
+    if (p === undefined) return false;
+    p.exchange.answered(p.item, msg);
+    return true;
+  }
+
+  /** Requests waiting for an answer before their deadline (sales, network management). */
+  get inFlight(): number {
+    return this.tracked.size;
+  }
+
+  start(): void {
+    this.tracked.start();
+  }
+
+  stop(): void {
+    this.tracked.stop();
+  }
+}
+
+/** F11 as a number without allocating; -1 when absent or not 1-6 digits. */
+function stanOf(msg: IsoMessage): number {
+  const v = msg.values[11];
+  if (typeof v !== 'string' || v.length === 0 || v.length > 6) return -1;
+  let n = 0;
+  for (let i = 0; i < v.length; i++) {
+    const d = v.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}

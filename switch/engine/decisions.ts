@@ -1,0 +1,118 @@
+/**
+ * The engine's one door to rules/: an outcome (an answer, a deadline, a failed delivery,
+ * a terminal's reversal) is put to rules/ as a case, and what it decides is carried out
+ * and recorded. Policy is never decided here.
+ */
+import type { Decision, DecisionCase, LocalEvent } from '../../rules/index.js';
+import type { FailureClass } from '../../rules/types.js';
+import type { UpstreamLink } from '../edge/upstream-link.js';
+import type { TxnRow } from '../store/types.js';
+import type { EngineContext } from './context.js';
+import type { Txn } from './txn.js';
+import { Velocity } from './velocity.js';
+
+/** A reversal the terminal sent: its MTI and reason are the case, the original's amount the subject. */
+export interface TerminalCase {
+  mti: string;
+  reason: string;
+  finalAmount?: string;
+}
+
+export class Decisions {
+  private readonly velocity: Velocity;
+
+  constructor(private readonly ctx: EngineContext) {
+    this.velocity = new Velocity(ctx.rules.current.velocityWindowMs);
+  }
+
+  /** What rules/ makes of an answer code on this link (its dialect's and upstream's tables). */
+  classify(link: UpstreamLink, rc: string | undefined): FailureClass {
+    if (rc === undefined) return 'technical_unknown';
+    return this.ctx.rules.current.classify({ responseCode: rc, dialect: link.dialect.name, upstream: link.name }).class;
+  }
+
+  /** Puts an outcome to rules/ and does what it says; null when it could not be decided. */
+  decideAndAct(txn: Txn, event: LocalEvent | { responseCode: string }, terminal?: TerminalCase): Decision | null {
+    const { ctx } = this;
+    const link = ctx.links.get(txn.upstream);
+    const sent = txn.sent;
+    if (!link || !sent) return null;
+    const now = Date.now();
+    const panHash = ctx.journal.panHash(sent);
+    const c: DecisionCase = terminal
+      ? {
+        mti: terminal.mti, originalMti: sent.mti, responseCode: terminal.reason, finalAmount: terminal.finalAmount,
+        amount: sent.get(4) ?? '0', currency: sent.get(49) ?? '000', dialect: ctx.listenerDialect(txn.listener).name,
+        upstream: link.name, originalTime: txn.startedAt, now, panHash,
+      }
+      : {
+        mti: sent.mti, ...(typeof event === 'string' ? { event } : event), amount: sent.get(4) ?? '0', currency: sent.get(49) ?? '000',
+        dialect: link.dialect.name, upstream: link.name, originalTime: txn.startedAt, now, panHash,
+      };
+    const what = terminal ? `terminal reversal ${terminal.reason}` : typeof event === 'string' ? event : `response ${event.responseCode}`;
+    let decision: Decision;
+    try {
+      decision = ctx.rules.decide(c, this.velocity.state(txn.request, panHash, now));
+    } catch (e) {
+      // A case rules/ refuses (a malformed reason code from a peer) must not take the switch
+      // down, nor be dropped: it goes to a person.
+      ctx.counters.inc('decision_errors');
+      ctx.counters.inc('manual_reviews');
+      txn.decision = `review: rules/ refused the case: ${(e as Error).message}`;
+      ctx.log.error('rules/ refused the case; sent to manual review', { txn: txn.key, event: what, error: (e as Error).message });
+      return null;
+    }
+    txn.decision = `${decision.action} (rule ${decision.rule}): ${decision.explanation}`;
+    // As an event: the timeout or undeliverable approval itself, with its decision; after
+    // an answer or a terminal's reversal (already reported), the decision alone.
+    const kind = !terminal && (txn.state === 'timed_out' || txn.state === 'undeliverable') ? undefined : 'DECIDED';
+    // A plain decline (action none) is business as usual: not a line per sale at info.
+    const line = { txn: txn.key, event: what, action: decision.action, rule: decision.rule, why: decision.explanation };
+    if (decision.action === 'none') ctx.log.debug('decision', line);
+    else ctx.log.info('decision', line);
+    if (decision.action === 'reverse') {
+      this.velocity.record(txn.request, panHash, now);
+      this.queueReversal(txn, {
+        reason: decision.reason ?? '06', explanation: decision.explanation,
+        finalAmount: decision.finalAmount === null ? undefined : String(decision.finalAmount),
+      }, decision.class);
+    } else if (decision.action === 'review' || decision.action === 'refund') {
+      ctx.counters.inc(decision.action === 'review' ? 'manual_reviews' : 'refunds_proposed');
+      ctx.log.warn(decision.action === 'review' ? 'sent to manual review' : 'refund needed', { txn: txn.key, why: decision.explanation });
+    }
+    void ctx.journal.record(txn, { failureClass: decision.class, decision: txn.decision, reversalId: txn.reversalId },
+      undefined, { kind, action: decision.action, explanation: decision.explanation, rule: decision.rule });
+    return decision;
+  }
+
+  /** `cls`: the failure class behind it, for revswitch_reversals_total. */
+  queueReversal(txn: Txn, d: { reason: string; explanation: string; finalAmount?: string }, cls: string): void {
+    if (!txn.sent) return;
+    const id = reversalIdOf(txn.upstream, txn.sent.get(11) ?? '', txn.sent.get(7) ?? '', txn.startedAt);
+    txn.reversalId = id;
+    if (this.ctx.reversals.enqueue({ id, upstream: txn.upstream, original: txn.sent, reason: d.reason, finalAmount: d.finalAmount, explanation: d.explanation, txnId: txn.id })) {
+      this.ctx.metrics.reversalQueued(cls);
+    }
+  }
+
+  /** The reversal reason rules/ gives a timeout on the row's upstream (its overrides included); 68 when it gives none. */
+  timeoutReason(row: TxnRow): string {
+    try {
+      const d = this.ctx.rules.decide(
+        { mti: row.mti, event: 'timeout', amount: row.amount ?? '0', currency: row.currency ?? '000', upstream: row.upstream ?? undefined, originalTime: row.createdAt, now: Date.now() },
+        { terminalUndos: 0, merchantUndos: 0, cardUndos: 0, cardRefundsToday: 0, cardRefundAmountToday: 0 },
+      );
+      return d.reason ?? '68';
+    } catch {
+      return '68';
+    }
+  }
+}
+
+/**
+ * A reversal's id, from its original as sent upstream: the same sale gives the same id on
+ * every node and after every restart, so the store takes one reversal per original.
+ */
+export function reversalIdOf(upstream: string, upstreamStan: string, f7: string, startedAt: number): string {
+  return `${upstream}|${upstreamStan}|${f7}|${startedAt}`;
+}

@@ -1,0 +1,212 @@
+/**
+ * The sale path: a terminal's authorization or financial request is routed, journaled
+ * (durable before it leaves), forwarded under the link's own STAN, and its answer, or its
+ * deadline, comes back here through the link's Mux. An approval is durable before the
+ * terminal sees it; every timeout and undeliverable approval is put to rules/.
+ */
+import { isReversal, profileOf, stanString, transmissionTime, type IsoMessage, type Standard } from '../../codec/index.js';
+import type { FramedConn } from '../edge/framed-conn.js';
+import type { Exchange } from '../edge/mux.js';
+import type { Router } from '../edge/router.js';
+import type { UpstreamLink } from '../edge/upstream-link.js';
+import { summarize } from '../observe/log.js';
+import { isDuplicateRequest } from '../store/types.js';
+import type { EngineContext } from './context.js';
+import type { Decisions } from './decisions.js';
+import type { LateAnswers } from './late-answers.js';
+import type { Replies } from './replies.js';
+import { StoredDuplicates } from './stored-duplicates.js';
+import { newTxn, type Txn } from './txn.js';
+
+/** Fields the terminal's answer takes from the issuer's response. */
+const FROM_ISSUER = [4, 38, 39, 44, 54, 55];
+/** Sensitive authentication data (F55 may carry tag 57, track 2): forwarded once, never kept (PCI DSS 3.3.1). */
+export const NOT_KEPT = [35, 36, 45, 52, 55];
+
+export class SalePath implements Exchange<Txn> {
+  private readonly storedDuplicates: StoredDuplicates;
+
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly router: Router,
+    private readonly replies: Replies,
+    private readonly decisions: Decisions,
+    private readonly late: LateAnswers,
+  ) {
+    this.storedDuplicates = new StoredDuplicates(ctx, replies);
+  }
+
+  forward(listener: string, msg: IsoMessage, conn: FramedConn): void {
+    const { ctx } = this;
+    const stan = msg.get(11);
+    if (stan === undefined || msg.get(41) === undefined) {
+      ctx.counters.inc('rejected_missing_keys');
+      this.replies.send(conn, this.replies.local(listener, msg, 'format_error'));
+      return;
+    }
+    const now = Date.now();
+    const txn = newTxn({
+      id: ctx.journal.nextId(), request: msg, listener, standard: this.standardOf(listener), state: 'inflight', conn,
+      startedAt: now, receivedAt: performance.now(),
+    });
+    const known = ctx.txns.get(txn.key);
+    if (known) {
+      // A duplicate: the stored answer, or wait for the one in flight. Never forwarded twice.
+      ctx.counters.inc('duplicates');
+      if (ctx.journal.events) ctx.journal.received(known, known.answer ? 'duplicate: answered again' : 'duplicate: waits for the answer in flight');
+      if (known.answer) this.replies.send(conn, known.answer);
+      else known.waiters.push(conn);
+      return;
+    }
+    ctx.txns.add(txn);
+    if (ctx.journal.events) ctx.journal.received(txn);
+    const routing = this.router.route(msg);
+    if (routing === null || routing.link === null) {
+      txn.state = 'not_sent';
+      const noRoute = routing === null;
+      ctx.counters.inc(noRoute ? 'no_route' : 'no_upstream');
+      const note = noRoute ? 'no routing rule takes this card' : `no upstream of route ${routing.rule.name} is up`;
+      if (ctx.journal.events) ctx.journal.event('NOT_SENT', txn, { txnState: 'not_sent', note });
+      if (noRoute) ctx.log.warn('no route: declined', { listener, ...summarize(msg) });
+      this.replies.finish(txn, this.replies.local(listener, msg, noRoute ? 'no_route' : 'issuer_unavailable'));
+      return;
+    }
+    const link = routing.link;
+    if (routing.fallback) ctx.counters.inc('routed_to_fallback');
+    const own = link.mux.track(this, txn, this.timeoutOf(link));
+    const out = msg.clone();
+    if (!link.dialect.tpdu) out.tpdu = null;
+    if (link.dialect.headerLength === 0) out.header = null;
+    out.set(11, stanString(own));
+    // F90 of a reversal carries the original's F7: without one it could not be built.
+    if (!out.has(7) && link.dialect.fields[7]) out.set(7, transmissionTime(now));
+    txn.upstream = link.name;
+    txn.upstreamStan = own;
+    txn.sent = out;
+    for (const n of NOT_KEPT) msg.delete(n);
+    // Write-ahead: the request is in the journal before it leaves, so a crash from here
+    // on is undone by recovery. The deadline already runs: the journal's wait counts.
+    ctx.journal.begin(txn, now).then(
+      () => this.send(txn, link, own),
+      (err: unknown) => {
+        link.mux.release(own);
+        if (isDuplicateRequest(err)) {
+          this.storedDuplicates.answer(txn, this.timeoutOf(link));
+          return;
+        }
+        txn.state = 'not_sent';
+        ctx.counters.inc('store_errors');
+        ctx.log.error('journal write failed; request not forwarded', { txn: txn.id, error: (err as Error).message });
+        this.replies.finish(txn, this.replies.local(listener, msg, 'issuer_unavailable'));
+      },
+    );
+  }
+
+  /** The deadline of a sale on this link: its configured timeout, else the command line's (the demo issuer's). */
+  timeoutOf(link: UpstreamLink): number {
+    return this.ctx.cfg.upstreams.find((u) => u.name === link.name)?.timeoutMs ?? 8000;
+  }
+
+  private standardOf(listener: string): Standard {
+    return profileOf(this.ctx.listenerDialect(listener)).standard;
+  }
+
+  private send(txn: Txn, link: UpstreamLink, own: number): void {
+    const { ctx } = this;
+    // Expired while the journal wrote: the terminal has its answer and the reversal is queued.
+    if (txn.state !== 'inflight') return;
+    const out = txn.sent as IsoMessage;
+    if (!link.send(out)) {
+      link.mux.release(own);
+      txn.state = 'not_sent';
+      ctx.counters.inc('upstream_write_failed');
+      void ctx.journal.record(txn, { note: 'the upstream link was down' });
+      this.replies.finish(txn, this.replies.local(txn.listener, txn.request, 'issuer_unavailable'));
+      return;
+    }
+    txn.sentAt = performance.now();
+    for (const n of NOT_KEPT) out.delete(n);
+    ctx.counters.inc('forwarded');
+  }
+
+  /** The issuer's answer, matched by the link's Mux. */
+  answered(txn: Txn, msg: IsoMessage): void {
+    const { ctx } = this;
+    const link = ctx.links.get(txn.upstream) as UpstreamLink;
+    if (isReversal(msg.mti) || (txn.sent && (differs(msg, txn.sent, 41) || differs(msg, txn.sent, 37)))) {
+      // Not the answer to this sale, under its STAN: the outcome is unknown, so it is
+      // handled as a sale that got no answer in time (answered 91 and put to rules/).
+      ctx.counters.inc('mismatched_responses');
+      ctx.log.error('upstream response does not match its request; handled as a timeout', { upstream: link.name, ...summarize(msg) });
+      this.expire(txn, link);
+      return;
+    }
+    const rtt = txn.sentAt > 0 ? (performance.now() - txn.sentAt) / 1000 : 0;
+    if (rtt > 0) ctx.metrics.upstreamRtt(link.name).observe(rtt);
+    const listenerDialect = ctx.listenerDialect(txn.listener);
+    const rc = msg.get(39);
+    const cls = this.decisions.classify(link, rc);
+    const approved = cls === 'approved';
+    const res = this.replies.relay(txn.listener, txn.request);
+    for (const n of FROM_ISSUER) {
+      const v = msg.values[n];
+      if (v !== undefined && listenerDialect.fields[n]) res.values[n] = v;
+    }
+    txn.state = approved ? 'approved' : 'declined';
+    if (approved && txn.reverseWhenDone) {
+      txn.state = 'reversed_by_terminal';
+      this.decisions.queueReversal(txn, { reason: txn.reverseWhenDone.reason, explanation: 'the terminal reversed the sale while it was in flight' }, 'customer_cancel');
+    }
+    const recorded = ctx.journal.record(txn, {
+      responseCode: rc ?? null, failureClass: cls, reversalId: txn.reversalId, ...(approved ? { approvalCode: msg.get(38) ?? null } : {}),
+    }, undefined, { kind: 'ANSWERED' });
+    const deliver = (): void => {
+      const delivered = this.replies.finish(txn, res);
+      if (delivered) ctx.metrics.addedLatency.observe((performance.now() - txn.receivedAt) / 1000 - rtt);
+      if (approved && !delivered && txn.state === 'approved') this.undeliverable(txn);
+    };
+    // An approval is durable before the terminal sees it: recovery must never reverse a
+    // sale whose approval was delivered. A decline needs no such care.
+    if (!approved) deliver();
+    else {
+      recorded.then(deliver, () => {
+        // The approval is not on record, so a restart would reverse it: it must not reach
+        // the terminal. The terminal gets a non-approval and the sale is reversed now.
+        txn.state = 'undeliverable';
+        this.replies.finish(txn, this.replies.local(txn.listener, txn.request, 'issuer_unavailable'));
+        this.undeliverable(txn);
+      });
+    }
+    // A decline holds nothing, but an unknown outcome (06, 96, 68...) or an outage may:
+    // rules/ says whether to reverse (or, for fraud codes, to flag for review).
+    if (!approved) this.decisions.decideAndAct(txn, rc === undefined ? 'format_error' : { responseCode: rc });
+  }
+
+  /** The deadline passed before the answer: the terminal gets 91 and rules/ decides (a reversal). */
+  expired(txn: Txn): void {
+    this.expire(txn, this.ctx.links.get(txn.upstream) as UpstreamLink);
+  }
+
+  private expire(txn: Txn, link: UpstreamLink): void {
+    this.ctx.counters.inc('timeouts');
+    txn.state = 'timed_out';
+    this.late.remember(link, txn.upstreamStan, txn);
+    this.replies.finish(txn, this.replies.local(txn.listener, txn.request, 'issuer_unavailable'));
+    this.decisions.decideAndAct(txn, 'timeout');
+  }
+
+  private undeliverable(txn: Txn): void {
+    this.ctx.counters.inc('undeliverable');
+    txn.state = 'undeliverable';
+    const d = this.decisions.decideAndAct(txn, 'undeliverable');
+    // A duplicate sent later must not get the approval that is being reversed.
+    if (d?.action === 'reverse') txn.answer = this.replies.local(txn.listener, txn.request, 'issuer_unavailable');
+  }
+}
+
+/** A field both messages carry, with different values: the answer is not for this request. */
+function differs(a: IsoMessage, b: IsoMessage, n: number): boolean {
+  const x = a.get(n);
+  const y = b.get(n);
+  return x !== undefined && y !== undefined && x !== y;
+}

@@ -1,0 +1,135 @@
+/**
+ * A terminal's own reversal (x400/x420, and their repeats): answered approved so its queue
+ * drains, recorded, and its original found (in memory, else in the shared journal) and
+ * put to rules/, which says whether to reverse upstream. The original is the one its
+ * original-data field names (F90 on 1987, F56 on 1993); without a usable one, the one
+ * with the reversal's own STAN on the same day (UnionPay reversals carry the original's
+ * trace in F11).
+ */
+import { isReversal, profileOf, type IsoMessage, type OriginalRef } from '../../codec/index.js';
+import type { FramedConn } from '../edge/framed-conn.js';
+import { summarize } from '../observe/log.js';
+import type { EngineContext } from './context.js';
+import type { Decisions } from './decisions.js';
+import type { Replies } from './replies.js';
+import { NOT_KEPT } from './sale-path.js';
+import { dayKey, identityOf, newTxn, originalKeyOf, terminalReversalKey, type Txn, type TxnIdentity } from './txn.js';
+
+export class TerminalReversals {
+  constructor(private readonly ctx: EngineContext, private readonly replies: Replies, private readonly decisions: Decisions) {}
+
+  handle(listener: string, msg: IsoMessage, conn: FramedConn): void {
+    const { ctx } = this;
+    for (const n of NOT_KEPT) msg.delete(n);
+    const res = this.replies.local(listener, msg, 'approved');
+    const id = identityOf(msg);
+    const revKey = terminalReversalKey(id);
+    const seen = ctx.txns.get(revKey);
+    if (seen) {
+      // A repeat (0401/0421) or a duplicate: the first answer again, nothing forwarded.
+      ctx.counters.inc('terminal_reversal_repeats');
+      this.replies.send(conn, seen.answer ?? res);
+      return;
+    }
+    const dialect = ctx.listenerDialect(listener);
+    const record = newTxn({
+      id: ctx.journal.nextId(), request: msg, listener, standard: profileOf(dialect).standard, state: 'approved',
+      startedAt: Date.now(), answer: res, key: revKey,
+    });
+    ctx.txns.add(record);
+    ctx.counters.inc('terminal_reversals');
+    const ref = profileOf(dialect).originalOf(msg);
+    const found = this.findInMemory(id, ref);
+    if (found) {
+      this.act(msg, conn, res, record, found);
+      return;
+    }
+    // Not in memory: another node may have forwarded the sale (several nodes share the
+    // store), or it is older than this process. The shared journal has it, if anyone does.
+    this.findInStore(msg, id, ref).then(
+      (original) => this.act(msg, conn, res, record, original),
+      (err: unknown) => {
+        ctx.counters.inc('store_errors');
+        ctx.log.error('original look-up in the store failed', { error: (err as Error).message, ...summarize(msg) });
+        this.act(msg, conn, res, record, undefined);
+      },
+    );
+  }
+
+  private act(msg: IsoMessage, conn: FramedConn, res: IsoMessage, record: Txn, original: Txn | undefined): void {
+    const { ctx } = this;
+    const dialect = ctx.listenerDialect(record.listener);
+    const reason = msg.get(profileOf(dialect).reasonField) ?? '06';
+    if (!original) {
+      ctx.counters.inc('terminal_reversals_unknown_original');
+      ctx.log.warn('terminal reversal of an unknown original: answered, recorded', { ...summarize(msg) });
+      record.decision = 'unknown original: nothing to reverse';
+    } else if (original.state === 'inflight') {
+      original.reverseWhenDone = { reason };
+      record.decision = 'original in flight: reversed if it is approved';
+    } else if (original.state === 'approved') {
+      const d = this.decisions.decideAndAct(original, 'customer_cancel', { mti: msg.mti, reason, finalAmount: finalAmountOf(msg) });
+      if (d?.action === 'reverse') {
+        original.state = 'reversed_by_terminal';
+        void ctx.journal.record(original, { note: `the terminal reversed it (${msg.mti}, reason ${reason})` });
+      }
+      record.decision = d ? `${d.action} (rule ${d.rule}): ${d.explanation}` : null;
+    } else {
+      record.decision = `original ${original.state}: nothing to reverse`;
+    }
+    // The terminal stops resending once answered, so the reversal is durable first.
+    void ctx.journal.terminalReversal(record, original?.id ?? null, dialect);
+    ctx.journal.store.flush().then(
+      () => this.replies.send(conn, res),
+      (err: unknown) => ctx.log.error('terminal reversal not stored; not answered, so the terminal repeats it', { error: (err as Error).message, ...summarize(msg) }),
+    );
+  }
+
+  /** `ref`: the original the reversal's F90 or F56 names, if it names one. */
+  private findInMemory(id: TxnIdentity, ref: OriginalRef | undefined): Txn | undefined {
+    // A usable original-data field names the original; falling back to the reversal's own
+    // STAN then could pick another sale of the same terminal that happens to share it.
+    return ref ? this.ctx.txns.getOriginal(id.sender, ref) : this.ctx.txns.getByDay(dayKey(id));
+  }
+
+  /**
+   * The original from the shared journal: same sender, the STAN the reversal names (or its
+   * own), and the same keys as a live original would have (each candidate is rebuilt and
+   * its keys compared, so the journal and memory agree on what matches). A sale still
+   * 'forwarded' on a live node counts as approved here: the reversal's id is the same on
+   * every node, so it is queued at most once, and reversing a sale that was declined is
+   * harmless, while leaving an approval the terminal reversed would hold money.
+   */
+  private async findInStore(rev: IsoMessage, id: TxnIdentity, ref: OriginalRef | undefined): Promise<Txn | undefined> {
+    const { ctx } = this;
+    const terminal = rev.get(41);
+    if (terminal === undefined) return undefined;
+    const stan = ref ? ref.stan : id.stan;
+    const rows = (await ctx.journal.store.findTxns({ terminal, stan }))
+      .filter((r) => r.sender === id.sender && !isReversal(r.mti) && r.sealed !== null);
+    const wanted = ref ? originalKeyOf(id.sender, ref) : dayKey(id);
+    for (let i = rows.length - 1; i >= 0; i--) {
+      const row = rows[i];
+      const t = ctx.journal.rebuild(row, ctx.listenerDialect(row.listener), ctx.links.get(row.upstream ?? '')?.dialect);
+      if (!t || (ref ? (t.originalKey ?? t.key) : t.dayKey) !== wanted) continue;
+      // Found meanwhile (a takeover, or a repeat): the one in memory is the truth.
+      const mem = this.findInMemory(id, ref);
+      if (mem) return mem;
+      if (row.state === 'forwarded') t.state = 'approved';
+      ctx.counters.inc('terminal_reversals_matched_in_store');
+      ctx.txns.add(t);
+      return t;
+    }
+    return undefined;
+  }
+}
+
+/** F95's final amount when the terminal's reversal is partial; a malformed F95 counts as full. */
+function finalAmountOf(rev: IsoMessage): string | undefined {
+  if (!rev.has(95)) return undefined;
+  try {
+    return rev.replacementAmounts()?.transaction;
+  } catch {
+    return undefined;
+  }
+}
