@@ -11,6 +11,7 @@ import { DEMO_USAGE, DemoFailed, demoCommand } from './demo-command.js';
 import { MANUAL_USAGE, ManualError, manualCommand } from './manual-commands.js';
 import { MIGRATE_USAGE, MigrateError, migrateCommand } from './migrate-command.js';
 import { NODES_USAGE, NodesError, nodesCommand } from './nodes-command.js';
+import { NoRoute, ROUTE_USAGE, routeCommand } from './route-command.js';
 import { REPORT_USAGE, ReportError, TXN_USAGE, reportCommand, txnCommand } from './report-commands.js';
 import { SIM_USAGE, simCommand } from './sim-commands.js';
 import { START_USAGE, startCommand } from './start-command.js';
@@ -30,6 +31,7 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   nodes: { run: nodesCommand, usage: NODES_USAGE },
   report: { run: reportCommand, usage: REPORT_USAGE },
   txn: { run: txnCommand, usage: TXN_USAGE },
+  route: { run: routeCommand, usage: ROUTE_USAGE },
 };
 
 function help(): string {
@@ -64,6 +66,11 @@ export async function main(argv: string[]): Promise<number> {
       return 1;
     }
     if (e instanceof ManualError || e instanceof MigrateError || e instanceof NodesError) {
+      process.stderr.write(`revswitch ${name}: ${e.message}\n`);
+      return 1;
+    }
+    if (e instanceof NoRoute) {
+      process.stdout.write(e.output + '\n');
       process.stderr.write(`revswitch ${name}: ${e.message}\n`);
       return 1;
     }

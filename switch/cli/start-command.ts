@@ -4,8 +4,7 @@
  */
 import { getDialect, type Dialect } from '../../codec/index.js';
 import { loadDefaultRules, loadRulesFile, type CompiledRules } from '../../rules/index.js';
-import { addressOf, loadConfigFile } from '../config/index.js';
-import { ConfigError, defaultConfig, UPSTREAM_DEFAULTS, type SwitchConfig } from '../config/types.js';
+import { addressOf, ConfigError, defaultConfig, loadConfigFile, UPSTREAM_DEFAULTS, type SwitchConfig } from '../config/index.js';
 import { Switch } from '../engine/switch.js';
 import { createEventBus, type EventBus } from '../observe/events/index.js';
 import { hostname } from 'node:os';

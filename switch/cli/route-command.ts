@@ -1,0 +1,69 @@
+/**
+ * `revswitch route --pan P [--f3 CODE] [--acquirer ID] [--forwarder ID] [--config FILE]
+ * [--json]`: which routing rule a sale would take, and the upstreams it would try in
+ * order (primary, then fallbacks). Reads the routing table only: which upstream is up is
+ * the running switch's to know. The PAN is shown masked.
+ *
+ * Exit status: 0 a rule takes it; 1 no rule does (the switch would decline it, no route);
+ * 2 usage or a bad config file.
+ */
+import { maskPan } from '../../codec/index.js';
+import { ConfigError, defaultConfig, loadConfigFile, type SwitchConfig } from '../config/index.js';
+import { RouteTable, type RouteFields } from '../edge/route-table.js';
+import { flag, parseArgs, UsageError } from './args.js';
+
+export const ROUTE_USAGE = 'revswitch route --pan PAN [--f3 CODE] [--acquirer ID] [--forwarder ID] [--config FILE] [--json]';
+
+/** No rule takes the sale: exit 1, with the explanation on stdout. */
+export class NoRoute extends Error {
+  constructor(readonly output: string) {
+    super('no routing rule takes this sale');
+  }
+}
+
+function digits(p: ReturnType<typeof parseArgs>, name: string, min: number, max: number): string | undefined {
+  const v = flag(p, name);
+  if (v === undefined) return undefined;
+  if (v.length < min || v.length > max || ![...v].every((c) => c >= '0' && c <= '9')) {
+    throw new UsageError(`--${name}: expected ${min}-${max} digits, got ${v.length} characters`);
+  }
+  return v;
+}
+
+/** A bad config file is a usage error here, as for start: the message names the file and the path. */
+function configOf(file: string): SwitchConfig {
+  try {
+    return loadConfigFile(file);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+export async function routeCommand(argv: string[]): Promise<string> {
+  const p = parseArgs(argv, { pan: true, f3: true, acquirer: true, forwarder: true, config: true, json: false });
+  if (p.positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(p.positional[0])}`);
+  const pan = digits(p, 'pan', 12, 19);
+  if (pan === undefined) throw new UsageError('--pan is required');
+  const file = flag(p, 'config');
+  const cfg = file ? configOf(file) : defaultConfig();
+  const upstreams = cfg.upstreams.length > 0 ? cfg.upstreams.map((u) => u.name) : ['demo-issuer'];
+  const fields: RouteFields = { pan, processingCode: digits(p, 'f3', 1, 6), acquirer: digits(p, 'acquirer', 1, 11), forwarder: digits(p, 'forwarder', 1, 11) };
+  const m = new RouteTable(cfg.routes, upstreams).match(fields);
+  const shown = { pan: maskPan(pan), processingCode: fields.processingCode, acquirer: fields.acquirer, forwarder: fields.forwarder };
+  if (p.flags.get('json') === true) {
+    const out = JSON.stringify({ sale: shown, rule: m?.rule.name ?? null, index: m?.index ?? null, upstreams: m?.rule.upstreams ?? [] }, null, 2);
+    if (m === null) throw new NoRoute(out);
+    return out;
+  }
+  const sale = `sale: PAN ${shown.pan}${fields.processingCode ? `, F3 ${fields.processingCode}` : ''}${fields.acquirer ? `, F32 ${fields.acquirer}` : ''}${fields.forwarder ? `, F33 ${fields.forwarder}` : ''}`;
+  const source = file ?? '(no config: the default table over the demo issuer)';
+  if (m === null) throw new NoRoute(`${sale}\nno rule of ${source} takes it: the switch declines it (no route)`);
+  const [primary, ...fallbacks] = m.rule.upstreams;
+  return [
+    sale,
+    `rule: ${m.rule.name} (routes[${m.index}]${cfg.routes.length === 0 ? ', the default: every sale' : ''})`,
+    `primary: ${primary}`,
+    `fallbacks: ${fallbacks.length > 0 ? fallbacks.join(', ') : 'none'} (tried in order when the ones before are down)`,
+  ].join('\n');
+}
