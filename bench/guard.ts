@@ -416,7 +416,7 @@ async function main(): Promise<number> {
   const commit = gitCommit();
   log(`bench guard: ${budgets.length} figure(s) from ${displayPath(args.budgetsFile)}; suites ${suiteNames
     .map((s) => `${s} x${args.repeats ?? file.suites[s].repeats}`).join(', ')}; commit ${commit}`);
-  if (process.env.REVSWITCH_BENCH_SLOWDOWN_US) log(`bench guard: REVSWITCH_BENCH_SLOWDOWN_US=${process.env.REVSWITCH_BENCH_SLOWDOWN_US}: decode is slowed down on purpose`);
+  if (process.env.REVSWITCH_BENCH_SLOWDOWN_US) log(`bench guard: REVSWITCH_BENCH_SLOWDOWN_US=${process.env.REVSWITCH_BENCH_SLOWDOWN_US}: the codec suite's revswitch decode is slowed down on purpose (bench/lib/slowdown.ts)`);
 
   const tmp = mkdtempSync(join(tmpdir(), 'revswitch-guard-'));
   const outcomes: RunOutcome[] = [];

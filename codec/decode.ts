@@ -50,39 +50,12 @@ function wireBytes(f: CompiledField, len: number): number {
   }
 }
 
-function decodeMessage(dialect: Dialect, bytes: Uint8Array): IsoMessage {
+/** Bytes -> IsoMessage, strictly validated (see the top of this file). */
+export function decode(dialect: Dialect, bytes: Uint8Array): IsoMessage {
   const msg = new IsoMessage();
   decodeInto(dialect, asBuffer(bytes), msg);
   return msg;
 }
-
-/**
- * The bench guard's proof that it can fail (test/bench-guard.test.ts): with
- * REVSWITCH_BENCH_SLOWDOWN_US=N in the environment when this module loads, `decode`
- * busy-waits N microseconds before each message. Decided once, here: without the
- * variable `decode` IS decodeMessage, so production pays nothing per call.
- * decodePartial is left alone.
- */
-function slowdownUs(): number {
-  const raw = typeof process === 'undefined' ? undefined : process.env.REVSWITCH_BENCH_SLOWDOWN_US;
-  const us = raw === undefined || raw === '' ? 0 : Number(raw);
-  return Number.isFinite(us) && us > 0 ? us : 0;
-}
-
-function slowed(us: number): (dialect: Dialect, bytes: Uint8Array) => IsoMessage {
-  const ns = BigInt(Math.round(us * 1000));
-  return (dialect, bytes) => {
-    const until = process.hrtime.bigint() + ns;
-    while (process.hrtime.bigint() < until) { /* busy-wait: the injected slowdown */ }
-    return decodeMessage(dialect, bytes);
-  };
-}
-
-const SLOWDOWN_US = slowdownUs();
-
-/** Bytes -> IsoMessage, strictly validated (see the top of this file). */
-export const decode: (dialect: Dialect, bytes: Uint8Array) => IsoMessage =
-  SLOWDOWN_US > 0 ? slowed(SLOWDOWN_US) : decodeMessage;
 
 /**
  * Decodes as far as the bytes allow: the message holds every field read before the

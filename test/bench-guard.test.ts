@@ -1,7 +1,8 @@
 /**
- * The bench guard (bench/guard.ts, `npm run bench:guard`) can fail: with decode slowed
- * down on purpose (REVSWITCH_BENCH_SLOWDOWN_US, read by codec/decode.ts at load) the codec
- * decode figure is out of budget and the guard exits 1; without it the same figure passes.
+ * The bench guard (bench/guard.ts, `npm run bench:guard`) can fail: with the codec suite's
+ * decode slowed down on purpose (REVSWITCH_BENCH_SLOWDOWN_US, read by bench/lib/slowdown.ts
+ * at load; codec/ carries no hook) the codec decode figure is out of budget and the guard
+ * exits 1; without it the same figure passes.
  * Only that figure is guarded here (`--only codec.decode`: the codec suite's iso87a 0200
  * cases, 3 runs of about 4 s), and nothing is written (`--no-write`).
  *

@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import { getDialect, IsoMessage, reversalOf } from '../codec/index.js';
-import { transmissionTime } from '../switch/edge/netmgmt.js';
+import { transmissionTime } from '../codec/index.js';
 import { connectClient } from '../switch/sim/client.js';
 import { formatMoneyCheck, formatTerminalSummary } from '../switch/sim/format.js';
 import { checkMoneyInvariant } from '../switch/sim/invariant.js';
@@ -36,6 +36,7 @@ import { PgSchemas, pgReady } from './support/pg.js';
 import { writeRulesWithoutVelocityLimits } from './support/rules-file.js';
 import { nextStan, sale } from './support/switch-harness.js';
 import { freePort, nodeArgsFor } from './support/built.js';
+import { until } from './support/until.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -180,15 +181,6 @@ async function ready(n: Node, capMs = 20_000): Promise<void> {
   }
 }
 
-async function until(what: string, done: () => Promise<boolean> | boolean, maxMs: number): Promise<number> {
-  const start = Date.now();
-  while (!(await done())) {
-    if (Date.now() - start > maxMs) throw new Error(`${what}: not within ${maxMs} ms`);
-    await delay(50);
-  }
-  return Date.now() - start;
-}
-
 if (await pgReady(t)) {
   const schemas = new PgSchemas();
   t.teardown(() => schemas.dropAll());
@@ -231,9 +223,9 @@ if (await pgReady(t)) {
       failoverAt = killedAt + 2500;
       // A's unfinished transactions are B's once A's heartbeat is older than nodeDeadMs.
       const leftAtKill = (await st.unfinishedTxns()).filter((r) => r.node === 'node-a').map((r) => r.id);
-      await until('A\'s orphans taken over', async () => (await st.unfinishedTxns()).every((r) => r.node !== 'node-a'), 10_000);
+      await until(async () => (await st.unfinishedTxns()).every((r) => r.node !== 'node-a'), 'A\'s orphans taken over', 10_000, 50);
       const takeoverMs = Date.now() - killedAt;
-      await until('A\'s leases moved', async () => ((await st.nodes()).find((n) => n.node === 'node-a')?.leases ?? 0) === 0, 10_000);
+      await until(async () => ((await st.nodes()).find((n) => n.node === 'node-a')?.leases ?? 0) === 0, 'A\'s leases moved', 10_000, 50);
       return { leftAtKill, takeoverMs, total: Date.now() - killedAt };
     })();
 
@@ -255,15 +247,15 @@ if (await pgReady(t)) {
     tt.ok(k.takeoverMs <= NODE_DEAD_MS + 2000, `A's orphans were taken over within nodeDeadMs (${NODE_DEAD_MS} ms) + 2 s: ${k.takeoverMs} ms`);
     tt.ok(k.total <= LEASE_MS + NODE_DEAD_MS + 3000, `A's reversal leases moved in time: ${k.total} ms`);
 
-    const drainMs = await until('the reversal queue drained', async () => (await st.reversals(['pending', 'sent'])).length === 0, 20_000).catch(async (e: unknown) => {
+    const drainMs = await until(async () => (await st.reversals(['pending', 'sent'])).length === 0, 'the reversal queue drained', 20_000, 50).catch(async (e: unknown) => {
       tt.fail(`${(e as Error).message}: ${(await st.reversals(['pending', 'sent'])).map((r) => `${r.id} ${r.state} ${r.lastError ?? ''}`).join('; ')}`);
       return -1;
     });
     tt.comment(`reversal queue drained ${drainMs} ms after the terminals finished`);
     // B's own last sales finish by their deadline (500 ms) at the latest.
-    const settled = await until('no transaction in flight', async () => (await st.unfinishedTxns()).length === 0, 5000).then(() => true, () => false);
+    const settled = await until(async () => (await st.unfinishedTxns()).length === 0, 'no transaction in flight', 5000, 50).then(() => true, () => false);
     tt.ok(settled, `no transaction left in flight: ${(await st.unfinishedTxns()).map((r) => `${r.id} (${r.node})`).join(', ')}`);
-    await until('the reversal queue drained again', async () => (await st.reversals(['pending', 'sent'])).length === 0, 10_000).catch(() => -1);
+    await until(async () => (await st.reversals(['pending', 'sent'])).length === 0, 'the reversal queue drained again', 10_000, 50).catch(() => -1);
     tt.equal((await st.reversals(['manual'])).length, 0, 'no reversal went to manual handling');
     const nodes = await st.nodes();
     tt.same(nodes.map((n) => n.node), ['node-a', 'node-b'], 'both nodes have heartbeat rows');
@@ -324,7 +316,7 @@ if (await pgReady(t)) {
     const rev = reversalOf(D87, s, { reason: '17', stan: nextStan(), transmissionDateTime: transmissionTime(Date.now()) });
     const rres = await cb.request(rev, 3000);
     tt.equal(rres.get(39), '00', 'B answered the reversal');
-    await until('the hold released', () => c.issuer.ledger().holds.every((h) => h.rrn !== 'XN0000000001'), 5000);
+    await until(() => c.issuer.ledger().holds.every((h) => h.rrn !== 'XN0000000001'), 'the hold released', 5000, 50);
     const again = await cb.request(reversalOf(D87, s, { reason: '17', stan: rev.get(11) as string, transmissionDateTime: rev.get(7) as string }), 3000);
     tt.equal(again.get(39), '00', 'a repeat is answered too');
     await delay(500);

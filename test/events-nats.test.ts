@@ -16,11 +16,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from 'nats';
 import t from 'tap';
-import { NATS_EVENTS_DEFAULTS } from '../switch/config/load.js';
+import { NATS_EVENTS_DEFAULTS } from '../switch/config/index.js';
 import { eventSchema, NatsSink, splitDelimited } from '../switch/observe/events/index.js';
 import { createLogger } from '../switch/observe/log.js';
 import { sale, startHarness } from './support/switch-harness.js';
 import { freePort } from './support/built.js';
+import { until } from './support/until.js';
 
 const NATS_SERVER = '/usr/sbin/nats-server';
 
@@ -169,14 +170,7 @@ t.test('NATS JetStream: a SIGKILL in the middle of a burst loses nothing and sto
     for (let i = 0; i < 100; i++) batch.push(s.encode({ kind: 'FORWARDED', eventId: `burst-${b * 100 + i}`, timeMs: Date.now(), node: 'n', txnId: `t${b * 100 + i}` }));
     await sink.write(batch);
   }
-  const until = async (cond: () => boolean, what: string): Promise<void> => {
-    const end = Date.now() + 30_000;
-    while (!cond()) {
-      if (Date.now() > end) throw new Error(`gave up waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  };
-  await until(() => sink.stats().published >= 300, 'the burst under way');
+  await until(() => sink.stats().published >= 300, 'the burst under way', 30_000, 5);
   await killNats(server);
   const atKill = sink.stats().published;
   tt.ok(atKill < N, `killed mid-burst (${atKill} of ${N} acknowledged)`);

@@ -8,12 +8,13 @@
 import t from 'tap';
 import { IsoMessage, encode, frame, getDialect, maskPan } from '../codec/index.js';
 import { startSwitch } from '../switch/cli/start-command.js';
-import { defaultConfig, UPSTREAM_DEFAULTS } from '../switch/config/load.js';
+import { defaultConfig, UPSTREAM_DEFAULTS } from '../switch/config/index.js';
 import { createLogger } from '../switch/observe/log.js';
 import { luhn, scrubText } from '../switch/observe/redact.js';
 import { connectClient, type SimClient } from '../switch/sim/client.js';
 import { startIssuer } from '../switch/sim/issuer.js';
 import { sale } from './support/switch-harness.js';
+import { until } from './support/until.js';
 
 const D87 = getDialect('iso87a');
 
@@ -138,8 +139,9 @@ t.test('a run of the switch at debug with PANs and track data: no full PAN, trac
   tt.equal((await rejected).get(39), '30', 'the malformed sale is rejected');
 
   const sw = running.sw;
-  const until = Date.now() + 15_000;
-  while ((sw.reversals.outstanding > 0 || sw.counters.get('late_responses') < CARDS.length) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  // Not met in 15 s: the two assertions below say which part is missing.
+  await until(() => sw.reversals.outstanding === 0 && sw.counters.get('late_responses') >= CARDS.length,
+    'every reversal settled and every late answer', 15_000, 20).catch(() => -1);
   tt.equal(sw.reversals.outstanding, 0, 'every reversal settled');
   tt.equal(sw.counters.get('late_responses'), CARDS.length, 'every late answer arrived');
   await running.stop();

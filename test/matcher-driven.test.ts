@@ -1,18 +1,11 @@
 /**
  * The matcher driven by start(): one unref'd interval, expiry bursts delivered in slices
  * with the event loop free between them, stop() mid-burst. The clock is manual; the
- * tests wait for events (with tap's timeout as the deadline), never for a time.
+ * tests wait for what the matcher did (polled, with a deadline), never for a time.
  */
 import t from 'tap';
 import { Matcher } from '../switch/matcher/index.js';
-
-/** Resolves when `cond()` holds, checking once per event-loop turn. */
-function until(cond: () => boolean): Promise<void> {
-  return new Promise((resolve) => {
-    const check = () => (cond() ? resolve() : setImmediate(check));
-    check();
-  });
-}
+import { until } from './support/until.js';
 
 t.test('start() drives ticks from one unref\'d interval; stop() ends it', async (t) => {
   let now = 0;
@@ -28,7 +21,7 @@ t.test('start() drives ticks from one unref\'d interval; stop() ends it', async 
   t.equal(interval.hasRef(), false, 'the interval does not keep the process alive');
 
   now = 150;
-  await until(() => fired.length === 1);
+  await until(() => fired.length === 1, 'the first expiry');
   t.same(fired, [1]);
   t.equal(m.has(2), true);
   m.stop();
@@ -57,7 +50,7 @@ t.test('a burst of 100,000 in one tick is delivered in slices, with the event lo
   m.start();
   now = 60;
   setImmediate(probe);
-  await until(() => count === N);
+  await until(() => count === N, 'every expiry of the burst');
   probing = false;
   m.stop();
 
@@ -84,8 +77,8 @@ t.test('stop() in the middle of a burst leaves the rest in flight', async (t) =>
   for (let i = 0; i < 1000; i++) m.track(i, i, 5);
   m.start();
   now = 5;
-  await until(() => count >= 250);
-  await until(() => true); // one more turn: no slice follows a stop
+  await until(() => count >= 250, 'the expiry that calls stop()');
+  await new Promise((resolve) => setImmediate(resolve)); // one more turn: no slice follows a stop
   t.equal(count, 300, 'the slice that called stop() finishes; no other follows');
   t.equal(m.size, 700, 'the rest are still in flight');
   t.equal(m.pending, 700);

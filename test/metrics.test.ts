@@ -9,13 +9,14 @@ import { spawnSync } from 'node:child_process';
 import t from 'tap';
 import { encode, frame, getDialect } from '../codec/index.js';
 import { startSwitch } from '../switch/cli/start-command.js';
-import { defaultConfig, UPSTREAM_DEFAULTS } from '../switch/config/load.js';
+import { defaultConfig, UPSTREAM_DEFAULTS } from '../switch/config/index.js';
 import { createLogger } from '../switch/observe/log.js';
 import { decodeReason, mtiClassOf, mtiSlot } from '../switch/observe/metrics.js';
 import { startIssuer, type IssuerSim } from '../switch/sim/issuer.js';
 import { IsoError } from '../codec/index.js';
 import { sale, startHarness } from './support/switch-harness.js';
 import { freePort } from './support/built.js';
+import { until } from './support/until.js';
 
 const D87 = getDialect('iso87a');
 
@@ -55,14 +56,6 @@ function has(samples: Sample[], name: string): boolean {
 async function get(port: number, path: string, method = 'GET'): Promise<{ status: number; type: string; body: string }> {
   const res = await fetch(`http://127.0.0.1:${port}${path}`, { method });
   return { status: res.status, type: res.headers.get('content-type') ?? '', body: await res.text() };
-}
-
-async function until(cond: () => Promise<boolean> | boolean, what: string, capMs = 15_000): Promise<void> {
-  const end = Date.now() + capMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`gave up waiting for ${what} after ${capMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 /** promtool from Debian's prometheus package; null (with why) when it is not installed. */
@@ -218,18 +211,18 @@ t.test('/readyz: 503 before the upstream is signed on, 200 after, 503 when it go
   tt.equal((await get(admin.port, '/healthz')).status, 200, 'but alive');
 
   issuer = await startIssuer({ port: upstreamPort, seed: 1, approveRate: 1 });
-  await until(async () => (await readyz()).status === 200, 'ready once the issuer is up');
+  await until(async () => (await readyz()).status === 200, 'ready once the issuer is up', 15_000, 20);
   tt.pass('200 once the link signed on');
 
   await issuer.close();
   issuer = null;
-  await until(async () => (await readyz()).status === 503, 'not ready once the issuer is gone');
+  await until(async () => (await readyz()).status === 503, 'not ready once the issuer is gone', 15_000, 20);
   tt.match((await readyz()).body, /no upstream link is signed on/, '503 when the link went down');
   const metrics = parse((await get(admin.port, '/metrics')).body);
   tt.equal(value(metrics, 'revswitch_upstream_up', { upstream: 'issuer' }), 0, 'revswitch_upstream_up 0');
 
   issuer = await startIssuer({ port: upstreamPort, seed: 2, approveRate: 1 });
-  await until(async () => (await readyz()).status === 200, 'ready again once a new issuer listens on the same port');
+  await until(async () => (await readyz()).status === 200, 'ready again once a new issuer listens on the same port', 15_000, 20);
   tt.pass('200 again: the link reconnected with backoff and signed on');
 });
 

@@ -20,14 +20,15 @@ import t from 'tap';
 import { IsoMessage, encode, encodeTlv, frame, getDialect, maskPan, reversalOf } from '../codec/index.js';
 import { defaultRulesPath } from '../rules/index.js';
 import { startSwitch } from '../switch/cli/start-command.js';
-import { defaultConfig, UPSTREAM_DEFAULTS } from '../switch/config/load.js';
+import { defaultConfig, UPSTREAM_DEFAULTS } from '../switch/config/index.js';
 import { createLogger } from '../switch/observe/log.js';
-import { transmissionTime } from '../switch/edge/netmgmt.js';
+import { transmissionTime } from '../codec/index.js';
 import { connectClient, type SimClient } from '../switch/sim/client.js';
 import { startIssuer } from '../switch/sim/issuer.js';
 import { unsealMessage } from '../switch/store/sealed.js';
 import { CardKeys } from '../switch/store/secrets.js';
 import { luhn, luhnComplete } from '../switch/observe/redact.js';
+import { until } from './support/until.js';
 
 const D = getDialect('iso87a');
 const PAN_KEY = 'revswitch-pci-test-key-0001';
@@ -199,16 +200,9 @@ t.test('no PAN, track, PIN block or tag 57 in the database, its WAL and the logs
   }));
 
   // Let late answers and every reversal (with repeats for dropped 0410s) settle.
-  const until = async (cond: () => boolean, what: string, capMs = 20_000): Promise<void> => {
-    const end = Date.now() + capMs;
-    while (!cond()) {
-      if (Date.now() > end) throw new Error(`gave up waiting for ${what} after ${capMs} ms`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
-  await until(() => sw.counters.get('undeliverable') >= CARDS.length, 'every hung-up sale found undeliverable');
-  await until(() => sw.counters.get('late_responses') >= expectLate, 'every late answer');
-  await until(() => sw.reversals.outstanding === 0, 'every reversal acknowledged');
+  await until(() => sw.counters.get('undeliverable') >= CARDS.length, 'every hung-up sale found undeliverable', 20_000, 20);
+  await until(() => sw.counters.get('late_responses') >= expectLate, 'every late answer', 20_000, 20);
+  await until(() => sw.reversals.outstanding === 0, 'every reversal acknowledged', 20_000, 20);
   await running.store.flush();
   const c = sw.counters;
   tt.ok(c.get('reversal_repeats_sent') > 0, `some reversals were repeated as 0401: ${c.get('reversal_repeats_sent')}`);

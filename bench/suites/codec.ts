@@ -12,6 +12,10 @@
  * - revswitch's strict validation is on (a bad digit is rejected on decode and encode).
  * Both decoders are timed on the same bytes (revswitch's encoding). Both encoders are
  * timed from their own message form: an IsoMessage, and iso_8583's {0: mti, n: value}.
+ *
+ * The revswitch decode that is timed is `slowedDown(decode)` (bench/lib/slowdown.ts): the
+ * plain function, unless REVSWITCH_BENCH_SLOWDOWN_US asks for a regression on purpose
+ * (the bench guard's proof that it can fail). The checks use the plain decode.
  */
 import {
   decode, DIALECT_NAMES, encode, getDialect, IsoError, IsoMessage,
@@ -21,10 +25,14 @@ import { ISO8583_VERSION, isIso8583Error, pack, unpack, type IsoJson } from '../
 import { FIXTURES, type Fixture } from '../fixtures/messages.js';
 import { BenchCheckError, check, type CaseResult, type Check, type Suite, type SuiteContext, type SuiteOutput, type TargetSpec } from '../lib/suite.js';
 import { caseFilterFromEnv, keptIds } from '../lib/options.js';
+import { SLOWDOWN_US, slowedDown } from '../lib/slowdown.js';
 import { measureGroup, type BenchCase } from '../lib/timing.js';
 
 const BASELINE = 'iso_8583';
 const BASELINE_DIALECT = 'iso87a';
+
+/** What the revswitch decode cases time (decided once, when bench/lib/slowdown.ts loads). */
+const timedDecode = slowedDown(decode);
 
 /** The issue's targets, on the iso87a request (0200). */
 const TARGETS = {
@@ -199,7 +207,7 @@ function planDialect(checks: Check[], cases: PlannedCase[], name: string, fixtur
     cases.push({
       id: caseId('decode', mti, name, 'revswitch'), name: `decode ${mti}`, variant: name, impl: 'revswitch',
       messageBytes: bytes.length, baselineId: baseDecode,
-      fn: () => decode(d, bytes),
+      fn: () => timedDecode(d, bytes),
     });
     cases.push({
       id: caseId('encode', mti, name, 'revswitch'), name: `encode ${mti}`, variant: name, impl: 'revswitch',
@@ -251,6 +259,7 @@ function run(ctx: SuiteContext): SuiteOutput {
   notes.push(`baseline: npm ${BASELINE} ${ISO8583_VERSION} on ${BASELINE_DIALECT}; both decoders read the same bytes (revswitch's encoding); ` +
     `${BASELINE} encode sizes include the secondary bitmap it always emits`);
   notes.push('revswitch validation is strict (no lax mode exists); verified before timing');
+  if (SLOWDOWN_US > 0) notes.push(`REVSWITCH_BENCH_SLOWDOWN_US=${SLOWDOWN_US}: revswitch decode busy-waits ${SLOWDOWN_US} µs a message, on purpose`);
   const measuredIds = new Set(cases.map((c) => c.id));
   return { cases, targets: targets().filter((t) => measuredIds.has(t.caseId)), checks, notes };
 }

@@ -7,15 +7,16 @@
  */
 import type { Test } from 'tap';
 import { IsoMessage, formatF90 } from '../../codec/index.js';
-import { defaultConfig, UPSTREAM_DEFAULTS, type EventsConfig, type ListenerConfig, type SwitchConfig } from '../../switch/config/load.js';
+import { defaultConfig, UPSTREAM_DEFAULTS, type EventsConfig, type ListenerConfig, type SwitchConfig } from '../../switch/config/index.js';
 import type { EventBus } from '../../switch/observe/events/index.js';
 import type { AdminServer } from '../../switch/observe/admin.js';
 import type { Switch } from '../../switch/engine/switch.js';
 import { createLogger } from '../../switch/observe/log.js';
-import { transmissionTime } from '../../switch/edge/netmgmt.js';
+import { transmissionTime } from '../../codec/index.js';
 import { startSwitch } from '../../switch/cli/start-command.js';
 import { connectClient, type SimClient } from '../../switch/sim/client.js';
 import { startIssuer, type IssuerEvent, type IssuerOptions, type IssuerSim } from '../../switch/sim/issuer.js';
+import { until } from './until.js';
 
 export const PAN = '4761739001010119';
 /** Acquirer id (F32) of the terminals' sales, so F90 positions 21-31 carry something. */
@@ -57,7 +58,7 @@ export interface Harness {
   salesSeen(rrn: string): IssuerEvent[];
   /** Issuer events for reversals (04xx). */
   reversalsSeen(): IssuerEvent[];
-  /** Polls cond every 10 ms until it holds; fails the wait (throws) after capMs. */
+  /** Polls cond every 10 ms until it holds; fails the wait (throws) after capMs (./until.ts). */
   until(cond: () => boolean, what: string, capMs?: number): Promise<void>;
   /**
    * A sale through the switch that the issuer answers (declined 05): once its answer is back, every
@@ -157,11 +158,7 @@ export async function startHarness(tt: Test, opts: HarnessOptions = {}): Promise
     salesSeen: (rrn) => events.filter((e) => (e.msg.mti[1] === '1' || e.msg.mti[1] === '2') && e.msg.get(37) === rrn),
     reversalsSeen: () => events.filter((e) => e.msg.mti[1] === '4'),
     async until(cond, what, capMs = 10_000) {
-      const end = Date.now() + capMs;
-      while (!cond()) {
-        if (Date.now() > end) throw new Error(`harness: gave up waiting for ${what} after ${capMs} ms`);
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      await until(cond, what, capMs);
     },
     async barrier(c) {
       // ..05: the issuer declines it after its normal latency whatever its random rates say.
