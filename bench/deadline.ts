@@ -7,7 +7,7 @@
  * delay from deadline to 0400, since it also holds the 0200's trip into the switch.
  */
 import { startIssuer } from '../switch/sim/issuer.js';
-import { defaultConfig, UPSTREAM_DEFAULTS } from '../switch/config/load.js';
+import { defaultConfig, UPSTREAM_DEFAULTS } from '../switch/config/index.js';
 import { startSwitch } from '../switch/cli/start-command.js';
 import { createLogger } from '../switch/observe/log.js';
 import { connectClient } from '../switch/sim/client.js';

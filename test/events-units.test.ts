@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, appendFi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { configFromJson, ConfigError } from '../switch/config/load.js';
+import { configFromJson, ConfigError } from '../switch/config/index.js';
 import { EventBus, FileSink, type EventSink } from '../switch/observe/events/emitter.js';
 import { EVENT_KINDS, eventSchema, splitDelimited, type LifecycleEventInput } from '../switch/observe/events/schema.js';
 import { dropInInbox, Spool, SpoolLocked } from '../switch/observe/events/spool.js';

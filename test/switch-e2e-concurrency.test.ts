@@ -6,7 +6,7 @@
  */
 import t from 'tap';
 import { getDialect, reversalOf, type IsoMessage } from '../codec/index.js';
-import { transmissionTime } from '../switch/edge/netmgmt.js';
+import { transmissionTime } from '../codec/index.js';
 import { createRng } from '../switch/sim/prng.js';
 import type { IssuerEvent } from '../switch/sim/issuer.js';
 import { nextRrn, nextStan, sale, startHarness } from './support/switch-harness.js';

@@ -7,7 +7,7 @@
  */
 import t from 'tap';
 import { IsoMessage, encode, frame, getDialect, reversalOf } from '../codec/index.js';
-import { transmissionTime } from '../switch/edge/netmgmt.js';
+import { transmissionTime } from '../codec/index.js';
 import type { SimClient } from '../switch/sim/client.js';
 import type { IssuerEvent } from '../switch/sim/issuer.js';
 import { ACQUIRER, nextStan, sale, startHarness, type Harness } from './support/switch-harness.js';

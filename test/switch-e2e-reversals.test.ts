@@ -8,7 +8,7 @@
  */
 import t, { type Test } from 'tap';
 import { getDialect, repeatOf, reversalOf, type IsoMessage } from '../codec/index.js';
-import { transmissionTime } from '../switch/edge/netmgmt.js';
+import { transmissionTime } from '../codec/index.js';
 import type { IssuerEvent } from '../switch/sim/issuer.js';
 import type { SimClient } from '../switch/sim/client.js';
 import { ACQUIRER, nextStan, sale, startHarness, upstreamF90, type Harness } from './support/switch-harness.js';

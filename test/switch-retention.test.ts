@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import { getDialect, reversalOf } from '../codec/index.js';
 import { getHeapStatistics } from 'node:v8';
 import { startSwitch } from '../switch/cli/start-command.js';
-import { defaultConfig } from '../switch/config/load.js';
+import { defaultConfig } from '../switch/config/index.js';
 import type { Logger } from '../switch/observe/log.js';
-import { transmissionTime } from '../switch/edge/netmgmt.js';
+import { transmissionTime } from '../codec/index.js';
 import { nextStan, sale, startHarness } from './support/switch-harness.js';
 
 const D87 = getDialect('iso87a');

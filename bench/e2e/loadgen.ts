@@ -30,7 +30,7 @@ import { connect, type Socket } from 'node:net';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { build as buildHistogram } from 'hdr-histogram-js';
 import { decode, encode, frame, getDialect, IsoMessage } from '../../codec/index.js';
-import { transmissionTime } from '../../switch/edge/netmgmt.js';
+import { transmissionTime } from '../../codec/index.js';
 import { FIXTURES } from '../fixtures/messages.js';
 import { Len2Splitter } from './frames.js';
 import { emitEvent } from './ipc.js';

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startSwitch, type Running } from '../../switch/cli/start-command.js';
-import { defaultConfig, UPSTREAM_DEFAULTS } from '../../switch/config/load.js';
+import { defaultConfig, UPSTREAM_DEFAULTS } from '../../switch/config/index.js';
 import { createLogger } from '../../switch/observe/log.js';
 import { serve } from './ipc.js';
 import { startRelay, type Relay } from './relay.js';
