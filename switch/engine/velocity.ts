@@ -1,7 +1,7 @@
 /**
  * Sliding-window counts of automatic undos per terminal, merchant and card: the state
- * rules/ asks for (it keeps no store of its own). In memory; issue 5 backs it with the
- * journal so a restart does not reset anyone's count.
+ * rules/ asks for (it keeps no store of its own). In memory, per node: a restart, or
+ * another node of the same store, counts from zero.
  */
 import type { IsoMessage } from '../../codec/index.js';
 import type { DecisionState } from '../../rules/index.js';

@@ -1,5 +1,5 @@
 /**
- * The report and the evidence as JSON over the admin HTTP server (issue 7):
+ * The report and the evidence as JSON over the admin HTTP server:
  *
  *   GET /api/report?since=T&until=T&pendingOlderThan=D&top=N   the exception report (as `revswitch report --format json`)
  *   GET /api/transactions?rrn=R | ?terminal=T&stan=S [&date=YYYY-MM-DD]

@@ -23,20 +23,14 @@
  */
 import { parseAmount } from '../../codec/index.js';
 import type { HistoryRow, JournalState, ReversalRow, Store, TxnRow } from '../store/types.js';
-import { grouped, minorOf, Sums } from './sums.js';
+import { grouped, minorOf, Sums, type Amount } from './sums.js';
+
+export type { Amount };
 import { isoTime as iso } from './time.js';
 
 // ---- the report object ----------------------------------------------------------------
 
 /** A sum in one currency. `currency` is F49 as stored ('' when the transaction had none). */
-export interface Amount {
-  currency: string;
-  /** Transactions summed. */
-  count: number;
-  /** Minor units, as a decimal string. */
-  minor: string;
-}
-
 export interface ClassLine {
   /** The failure class, or the journal state when rules/ gave none (not_sent, forwarded). */
   class: string;

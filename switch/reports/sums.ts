@@ -4,7 +4,15 @@
  */
 import { parseAmount } from '../../codec/index.js';
 import type { TxnRow } from '../store/types.js';
-import type { Amount } from './report.js';
+
+/** A sum in one currency, as the report shows it. */
+export interface Amount {
+  currency: string;
+  /** Transactions summed. */
+  count: number;
+  /** Minor units, as a decimal string. */
+  minor: string;
+}
 
 /**
  * A stored amount as bigint minor units for the sums. One that is not n12 (1 to 12 digits)

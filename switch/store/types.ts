@@ -1,6 +1,6 @@
 /**
  * The store contract: the transaction journal, its append-only history, and the
- * store-and-forward reversal queue. SQLite implements it now and PostgreSQL later, so
+ * store-and-forward reversal queue. SQLite, PostgreSQL and memory implement it, so
  * nothing here is specific to one database: rows are plain values, times are epoch
  * milliseconds, and every write is one operation of a batch that commits as a unit.
  *
