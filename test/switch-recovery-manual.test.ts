@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { SqliteStore } from '../switch/store/index.js';
 import { startHarness } from './support/switch-harness.js';
 import { txnRow } from './support/store-contract.js';
+import { until } from './support/until.js';
 
 t.test('a sale left in flight that this node cannot reverse goes to manual handling', async (tt) => {
   const dir = mkdtempSync(join(tmpdir(), 'revswitch-recovery-manual-'));
@@ -30,11 +31,8 @@ t.test('a sale left in flight that this node cannot reverse goes to manual handl
 
   const h = await startHarness(tt, { store: url });
   const store = h.sw.journal.store;
-  let manual = await store.reversals(['manual']);
-  for (const end = Date.now() + 10_000; manual.length < 2 && Date.now() < end;) {
-    await new Promise((r) => setTimeout(r, 20));
-    manual = await store.reversals(['manual']);
-  }
+  await until(async () => (await store.reversals(['manual'])).length >= 2, 'both in the manual queue', 10_000, 20).catch(() => -1);
+  const manual = await store.reversals(['manual']);
   tt.equal(manual.length, 2, 'both are in the manual queue');
   const gone = manual.find((r) => r.txnId === 'gone-upstream');
   const noRequest = manual.find((r) => r.txnId === 'no-request');
