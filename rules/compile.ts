@@ -2,15 +2,17 @@
  * A validated rules file turned into the structures decide() reads: resolved code tables,
  * a business calendar, limit maps. A CompiledRules is frozen; a change of rules is a new
  * object, swapped in whole (see holder.ts).
+ *
+ * Deciding is `decide(rules, case, state)` in decide.ts (or RulesHolder.decide), which
+ * imports this module's type; this module never imports decide.ts, so the two form no cycle.
  */
 import { BusinessCalendar } from './business-day.js';
 import { CLASS_INFO } from './classes.js';
 import { Classifier } from './classify.js';
-import { decide } from './decide.js';
 import { CaseError } from './errors.js';
 import type { LimitsConfig, Promotion } from './limits.js';
 import type { RulesData } from './schema.js';
-import { FAILURE_CLASSES, LOCAL_EVENTS, type Decision, type DecisionCase, type DecisionState, type FailureClass, type LocalEvent } from './types.js';
+import { FAILURE_CLASSES, LOCAL_EVENTS, type FailureClass, type LocalEvent } from './types.js';
 import type { VelocityConfig } from './velocity.js';
 
 const MS_PER_HOUR = 3_600_000;
@@ -107,10 +109,6 @@ export class CompiledRules {
   reversalResponse(code: string | undefined): ReversalOutcome {
     if (code === undefined) return 'retry';
     return this.reversalOutcomes.get(code) ?? this.reversalDefault;
-  }
-
-  decide(c: DecisionCase, s: DecisionState): Decision {
-    return decide(this, c, s);
   }
 
   /** The class alone, without timing or limits: what a code means on this link. */

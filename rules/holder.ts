@@ -4,6 +4,7 @@
  * the new one, never a mix, and never a half-validated file.
  */
 import { CompiledRules } from './compile.js';
+import { decide } from './decide.js';
 import type { Decision, DecisionCase, DecisionState } from './types.js';
 
 export type ReloadResult =
@@ -22,7 +23,7 @@ export class RulesHolder {
   }
 
   decide(c: DecisionCase, s: DecisionState): Decision {
-    return this.#current.decide(c, s);
+    return decide(this.#current, c, s);
   }
 
   /** Replaces the rules and returns the previous ones. Anything but compiled rules is refused, and nothing changes. */

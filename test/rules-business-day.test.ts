@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { parse } from 'yaml';
 import {
-  BusinessCalendar, compileRules, defaultRulesPath, loadDefaultRules, type DecisionCase, type DecisionState,
+  BusinessCalendar, compileRules, decide, defaultRulesPath, loadDefaultRules, type DecisionCase, type DecisionState,
 } from '../rules/index.js';
 
 const ZERO: DecisionState = { terminalUndos: 0, merchantUndos: 0, cardUndos: 0, cardRefundsToday: 0, cardRefundAmountToday: 0 };
@@ -40,14 +40,14 @@ t.test('cutover: at or after 23:00 local belongs to the next business date', asy
 
 t.test('a sale at 23:55 is reversible the whole next day; one at 22:55 is not', async (tt) => {
   const late = at('2025-03-05T23:55:00+01:00');
-  const d1 = rules.decide(timeout(late, at('2025-03-06T22:00:00+01:00')), ZERO);
+  const d1 = decide(rules, timeout(late, at('2025-03-06T22:00:00+01:00')), ZERO);
   tt.equal(d1.action, 'reverse', 'same business date (Thursday): reverse');
   tt.equal(d1.rule, 'automatic-undo');
-  const d2 = rules.decide(timeout(late, at('2025-03-06T23:10:00+01:00')), ZERO);
+  const d2 = decide(rules, timeout(late, at('2025-03-06T23:10:00+01:00')), ZERO);
   tt.equal(d2.action, 'refund', 'after Thursday\'s cutover the original\'s business date is closed');
   tt.equal(d2.rule, 'business-day.settled');
   const early = at('2025-03-05T22:55:00+01:00');
-  const d3 = rules.decide(timeout(early, at('2025-03-06T10:00:00+01:00')), ZERO);
+  const d3 = decide(rules, timeout(early, at('2025-03-06T10:00:00+01:00')), ZERO);
   tt.equal(d3.action, 'refund', 'a 22:55 sale belonged to Wednesday, closed at 23:00');
   tt.equal(d3.amount, 10000);
   tt.equal(d3.reason, null, 'a refund carries no reversal reason');
@@ -76,7 +76,7 @@ t.test('a reversal three days after a Friday sale across a holiday becomes a ref
   tt.equal(monday.businessDate(friday), '2025-03-07');
   tt.equal(monday.businessDate(mondayAfternoon), '2025-03-11', 'Monday is a holiday: Tuesday\'s business date');
   for (const cardPresent of [true, false]) {
-    const d = monday.decide(timeout(friday, mondayAfternoon, { cardPresent }), ZERO);
+    const d = decide(monday, timeout(friday, mondayAfternoon, { cardPresent }), ZERO);
     tt.equal(d.action, 'refund', `card-present ${cardPresent}: refund`);
     tt.equal(d.rule, 'business-day.settled', 'the business day rule decides, before the age window');
     tt.match(d.explanation, /business date 2025-03-07 closed before now's business date 2025-03-11/);
@@ -88,15 +88,15 @@ t.test('the holiday keeps a late-Friday sale reversible on Monday evening', asyn
   const fridayLate = at('2025-03-07T23:30:00+01:00'); // business date: Saturday -> Sunday -> Monday (holiday) -> Tuesday
   const mondayEvening = at('2025-03-10T22:00:00+01:00'); // 70.5 h later, business date Tuesday
   tt.equal(monday.businessDate(fridayLate), '2025-03-11');
-  const cnp = monday.decide(timeout(fridayLate, mondayEvening, { cardPresent: false }), ZERO);
+  const cnp = decide(monday, timeout(fridayLate, mondayEvening, { cardPresent: false }), ZERO);
   tt.equal(cnp.action, 'reverse', 'same business date and within 72 h: a reversal');
-  const cp = monday.decide(timeout(fridayLate, mondayEvening, { cardPresent: true }), ZERO);
+  const cp = decide(monday, timeout(fridayLate, mondayEvening, { cardPresent: true }), ZERO);
   tt.equal(cp.action, 'refund', 'card-present: past the 24 h window, a refund');
   tt.equal(cp.rule, 'max-age');
   tt.match(cp.explanation, /the original is 70\.5 h old, beyond the 24 h card-present reversal window; the undo is a refund/);
   const noHoliday = rulesWith((d) => { d.businessDay.holidays = []; });
   tt.equal(noHoliday.businessDate(fridayLate), '2025-03-10', 'without the holiday: Monday');
-  tt.equal(noHoliday.decide(timeout(fridayLate, at('2025-03-10T23:30:00+01:00'), { cardPresent: false }), ZERO).action, 'refund',
+  tt.equal(decide(noHoliday, timeout(fridayLate, at('2025-03-10T23:30:00+01:00'), { cardPresent: false }), ZERO).action, 'refund',
     'and Monday\'s cutover closes it');
 });
 
@@ -133,9 +133,9 @@ t.test('cutover 00:00 means the business date is the calendar date', async (tt) 
 t.test('grace business days keep a reversal possible after the original\'s date closes', async (tt) => {
   const grace1 = rulesWith((d) => { d.settlement.reversalGraceBusinessDays = 1; });
   const friday = at('2025-03-07T14:00:00+01:00');
-  tt.equal(grace1.decide(timeout(friday, at('2025-03-10T14:00:00+01:00'), { cardPresent: false }), ZERO).action, 'reverse',
+  tt.equal(decide(grace1, timeout(friday, at('2025-03-10T14:00:00+01:00'), { cardPresent: false }), ZERO).action, 'reverse',
     'Monday is the one grace business day (weekend skipped), within 72 h');
-  const d = grace1.decide(timeout(friday, at('2025-03-10T23:30:00+01:00'), { cardPresent: false }), ZERO);
+  const d = decide(grace1, timeout(friday, at('2025-03-10T23:30:00+01:00'), { cardPresent: false }), ZERO);
   tt.equal(d.action, 'refund', 'after Monday\'s cutover');
   tt.match(d.explanation, /business date 2025-03-07 and its 1 grace business day\(s\) have closed/);
 });
@@ -143,21 +143,21 @@ t.test('grace business days keep a reversal possible after the original\'s date 
 t.test('after settlement: an authorization goes to review; the file can send refunds to review', async (tt) => {
   const wed = at('2025-03-05T10:00:00+01:00');
   const thu = at('2025-03-06T10:00:00+01:00');
-  const auth = rules.decide(timeout(wed, thu, { mti: '0100' }), ZERO);
+  const auth = decide(rules, timeout(wed, thu, { mti: '0100' }), ZERO);
   tt.equal(auth.action, 'review', 'a refund would credit money never debited');
   tt.equal(auth.proposed, 'reverse');
   tt.equal(auth.reason, '68', 'a reviewer sees the reversal it would have been');
   tt.match(auth.explanation, /an authorization was never cleared/);
-  const rev = rules.decide(timeout(wed, thu, { mti: '0400', originalMti: '0100', event: undefined, responseCode: '98', dialect: 'cup' }), ZERO);
+  const rev = decide(rules, timeout(wed, thu, { mti: '0400', originalMti: '0100', event: undefined, responseCode: '98', dialect: 'cup' }), ZERO);
   tt.equal(rev.action, 'review', 'a terminal reversal of an old authorization too');
   const reviewing = rulesWith((d) => { d.settlement.afterSettlement = 'review'; d.settlement.afterMaxAge = 'review'; });
-  const r1 = reviewing.decide(timeout(wed, thu), ZERO);
+  const r1 = decide(reviewing, timeout(wed, thu), ZERO);
   tt.equal(r1.action, 'review');
   tt.equal(r1.proposed, 'refund');
   tt.equal(r1.amount, 10000);
   tt.match(r1.explanation, /settlement\.afterSettlement sends the refund to review/);
   const longWeekend = at('2025-03-07T23:30:00+01:00');
-  const r2 = reviewing.decide(timeout(longWeekend, at('2025-03-10T22:00:00+01:00')), ZERO);
+  const r2 = decide(reviewing, timeout(longWeekend, at('2025-03-10T22:00:00+01:00')), ZERO);
   tt.equal(r2.rule, 'max-age');
   tt.equal(r2.action, 'review');
   tt.match(r2.explanation, /settlement\.afterMaxAge sends the refund to review/);

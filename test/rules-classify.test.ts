@@ -4,7 +4,7 @@
  * not read from rules/default.yaml, so a wrong edit of the file fails a row.
  */
 import t, { type Test } from 'tap';
-import { CaseError, loadDefaultRules, type DecisionCase, type DecisionState, type FailureClass, type LocalEvent } from '../rules/index.js';
+import { CaseError, decide, loadDefaultRules, type DecisionCase, type DecisionState, type FailureClass, type LocalEvent } from '../rules/index.js';
 
 const rules = loadDefaultRules();
 const T0 = Date.parse('2025-03-05T10:00:00+01:00'); // a Wednesday, a working day
@@ -151,7 +151,7 @@ function checkRow(tt: Test, row: Row, dialect: string | undefined): void {
   const where = `${dialect ?? 'base'} ${code}`;
   const c = rules.classify({ responseCode: code, dialect });
   tt.equal(c.class, cls, `${where}: class`);
-  const d = rules.decide(sale({ responseCode: code, dialect }), ZERO);
+  const d = decide(rules, sale({ responseCode: code, dialect }), ZERO);
   tt.equal(d.class, cls, `${where}: decision class`);
   tt.equal(d.action, action, `${where}: action`);
   tt.equal(d.reason, reason, `${where}: reason`);
@@ -175,20 +175,20 @@ t.test('every ISO 8583:1993 action code in the iso93a dialect', async (tt) => {
 
 t.test('UnionPay (cup) overrides: 98 is a timeout, reasons are UnionPay codes', async (tt) => {
   for (const row of CUP) checkRow(tt, row, 'cup');
-  tt.equal(rules.decide(sale({ responseCode: '98' }), ZERO).reason, '06', 'without the cup dialect, 98 is an unknown code (technical_unknown, 06)');
-  tt.equal(rules.decide(sale({ responseCode: '98' }), ZERO).class, 'technical_unknown');
+  tt.equal(decide(rules, sale({ responseCode: '98' }), ZERO).reason, '06', 'without the cup dialect, 98 is an unknown code (technical_unknown, 06)');
+  tt.equal(decide(rules, sale({ responseCode: '98' }), ZERO).class, 'technical_unknown');
 });
 
 t.test('an upstream override wins over the base table, and applies with a dialect too', async (tt) => {
-  tt.equal(rules.decide(sale({ responseCode: 'N7', upstream: 'visa' }), ZERO).action, 'none', 'N7 on the visa link is a decline');
-  tt.equal(rules.decide(sale({ responseCode: 'N7', upstream: 'visa', dialect: 'cup' }), ZERO).action, 'none', 'upstream on top of a dialect');
-  tt.equal(rules.decide(sale({ responseCode: 'N7' }), ZERO).action, 'reverse', 'elsewhere N7 is unknown: reverse, which is harmless');
-  tt.equal(rules.decide(sale({ responseCode: '98', upstream: 'visa', dialect: 'cup' }), ZERO).reason, '98', 'the dialect layer stays under the upstream one');
-  tt.equal(rules.decide(sale({ responseCode: '05', upstream: 'no-such-link' }), ZERO).class, 'declined', 'an unknown upstream gets the base table');
+  tt.equal(decide(rules, sale({ responseCode: 'N7', upstream: 'visa' }), ZERO).action, 'none', 'N7 on the visa link is a decline');
+  tt.equal(decide(rules, sale({ responseCode: 'N7', upstream: 'visa', dialect: 'cup' }), ZERO).action, 'none', 'upstream on top of a dialect');
+  tt.equal(decide(rules, sale({ responseCode: 'N7' }), ZERO).action, 'reverse', 'elsewhere N7 is unknown: reverse, which is harmless');
+  tt.equal(decide(rules, sale({ responseCode: '98', upstream: 'visa', dialect: 'cup' }), ZERO).reason, '98', 'the dialect layer stays under the upstream one');
+  tt.equal(decide(rules, sale({ responseCode: '05', upstream: 'no-such-link' }), ZERO).class, 'declined', 'an unknown upstream gets the base table');
 });
 
 t.test('an unknown response code is an unknown outcome: reverse, and say so', async (tt) => {
-  const d = rules.decide(sale({ responseCode: 'Q1' }), ZERO);
+  const d = decide(rules, sale({ responseCode: 'Q1' }), ZERO);
   tt.equal(d.class, 'technical_unknown');
   tt.equal(d.action, 'reverse');
   tt.match(d.explanation, /response Q1 \(not in the rules file\) is taken as technical_unknown/);
@@ -197,7 +197,7 @@ t.test('an unknown response code is an unknown outcome: reverse, and say so', as
 t.test('every local event, with each dialect\'s reversal reason', async (tt) => {
   for (const [event, cls, base, cup, iso93] of EVENTS) {
     for (const [dialect, reason] of [[undefined, base], ['cup', cup], ['iso93a', iso93]] as const) {
-      const d = rules.decide(sale({ event, dialect }), ZERO);
+      const d = decide(rules, sale({ event, dialect }), ZERO);
       const where = `${event} on ${dialect ?? 'base'}`;
       tt.equal(d.class, cls, `${where}: class`);
       tt.equal(d.action, 'reverse', `${where}: action`);
@@ -211,13 +211,13 @@ t.test('every local event, with each dialect\'s reversal reason', async (tt) => 
 
 t.test('terminal-initiated reversals (0400) by reason code', async (tt) => {
   for (const [code, dialect, cls, reason] of REVERSAL_REASONS) {
-    const d = rules.decide(sale({ mti: dialect === 'iso93a' ? '1420' : '0400', originalMti: '0200', responseCode: code, dialect }), ZERO);
+    const d = decide(rules, sale({ mti: dialect === 'iso93a' ? '1420' : '0400', originalMti: '0200', responseCode: code, dialect }), ZERO);
     const where = `reversal reason ${code} on ${dialect ?? 'base'}`;
     tt.equal(d.class, cls, `${where}: class`);
     tt.equal(d.action, 'reverse', `${where}: action`);
     tt.equal(d.reason, reason, `${where}: forwarded reason`);
   }
-  const unknown = rules.decide(sale({ mti: '0400', originalMti: '0200', responseCode: 'ZZ' }), ZERO);
+  const unknown = decide(rules, sale({ mti: '0400', originalMti: '0200', responseCode: 'ZZ' }), ZERO);
   tt.equal(unknown.class, 'technical_unknown', 'an unknown reversal reason is still a reversal');
   tt.equal(unknown.action, 'reverse');
   tt.equal(rules.classify({ mti: '0400', responseCode: '96' }).class, 'undeliverable', 'classify reads x4xx codes as reversal reasons');
@@ -225,32 +225,32 @@ t.test('terminal-initiated reversals (0400) by reason code', async (tt) => {
 });
 
 t.test('an event that only follows an approval defers to a non-approval response', async (tt) => {
-  const declined = rules.decide(sale({ event: 'undeliverable', responseCode: '05' }), ZERO);
+  const declined = decide(rules, sale({ event: 'undeliverable', responseCode: '05' }), ZERO);
   tt.equal(declined.action, 'none', 'undeliverable decline: nothing was held');
   tt.match(declined.explanation, /^event undeliverable follows response 05 \(do not honour\), which was not an approval, so the response governs/);
-  tt.equal(rules.decide(sale({ event: 'chip_decline', responseCode: '59' }), ZERO).action, 'review', 'fraud response still reviewed');
-  tt.equal(rules.decide(sale({ event: 'undeliverable', responseCode: '96' }), ZERO).action, 'reverse', 'unknown outcome still reversed');
-  tt.equal(rules.decide(sale({ event: 'undeliverable', responseCode: '00' }), ZERO).class, 'undeliverable', 'an approval: the event governs');
-  tt.equal(rules.decide(sale({ event: 'mac_failure', responseCode: '05' }), ZERO).action, 'reverse', 'a response that fails its MAC cannot be believed');
-  tt.equal(rules.decide(sale({ event: 'late', responseCode: '05' }), ZERO).action, 'reverse', 'the reversal queued at the timeout stands');
+  tt.equal(decide(rules, sale({ event: 'chip_decline', responseCode: '59' }), ZERO).action, 'review', 'fraud response still reviewed');
+  tt.equal(decide(rules, sale({ event: 'undeliverable', responseCode: '96' }), ZERO).action, 'reverse', 'unknown outcome still reversed');
+  tt.equal(decide(rules, sale({ event: 'undeliverable', responseCode: '00' }), ZERO).class, 'undeliverable', 'an approval: the event governs');
+  tt.equal(decide(rules, sale({ event: 'mac_failure', responseCode: '05' }), ZERO).action, 'reverse', 'a response that fails its MAC cannot be believed');
+  tt.equal(decide(rules, sale({ event: 'late', responseCode: '05' }), ZERO).action, 'reverse', 'the reversal queued at the timeout stands');
 });
 
 t.test('a duplicate (94) is never reversed, not even with an event that would reverse', async (tt) => {
   for (const event of ['timeout', 'late', 'mac_failure', 'connection_lost', 'format_error'] as const) {
-    const d = rules.decide(sale({ event, responseCode: '94' }), ZERO);
+    const d = decide(rules, sale({ event, responseCode: '94' }), ZERO);
     tt.equal(d.action, 'review', `${event} + 94: review`);
     tt.equal(d.proposed, 'none', `${event} + 94: nothing proposed`);
     tt.equal(d.rule, 'never-reverse-duplicate', `${event} + 94: rule`);
   }
   for (const event of ['undeliverable', 'chip_decline', 'customer_cancel'] as const) {
-    tt.equal(rules.decide(sale({ event, responseCode: '94' }), ZERO).action, 'none', `${event} + 94: the duplicate governs`);
+    tt.equal(decide(rules, sale({ event, responseCode: '94' }), ZERO).action, 'none', `${event} + 94: the duplicate governs`);
   }
-  tt.equal(rules.decide(sale({ responseCode: '913', dialect: 'iso93a', event: 'late' }), ZERO).action, 'review', '1993 913 alike');
+  tt.equal(decide(rules, sale({ responseCode: '913', dialect: 'iso93a', event: 'late' }), ZERO).action, 'review', '1993 913 alike');
 });
 
 t.test('message classes: authorization, financial, 1993, reversal', async (tt) => {
   for (const mti of ['0100', '0200', '0220', '1100', '1200', '0201']) {
-    tt.equal(rules.decide(sale({ mti, event: 'timeout' }), ZERO).action, 'reverse', `${mti}: a timeout reverses`);
+    tt.equal(decide(rules, sale({ mti, event: 'timeout' }), ZERO).action, 'reverse', `${mti}: a timeout reverses`);
   }
   const bad: [Partial<DecisionCase>, string][] = [
     [{ mti: '0800', event: 'timeout' }, 'mti'],
@@ -271,7 +271,7 @@ t.test('message classes: authorization, financial, 1993, reversal', async (tt) =
   for (const [extra, path] of bad) {
     let caught: unknown;
     try {
-      rules.decide(sale(extra), ZERO);
+      decide(rules, sale(extra), ZERO);
     } catch (e) {
       caught = e;
     }

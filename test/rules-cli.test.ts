@@ -16,7 +16,7 @@ interface Run { code: number; stdout: string; stderr: string }
 
 function revswitch(args: string[], stdin?: string): Promise<Run> {
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, ['--import=tsx', join(ROOT, 'switch', 'cli.ts'), ...args], { cwd: ROOT }, (err, stdout, stderr) => {
+    const child = execFile(process.execPath, ['--import=tsx', join(ROOT, 'switch', 'cli', 'main.ts'), ...args], { cwd: ROOT }, (err, stdout, stderr) => {
       const code = err && typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : err ? -1 : 0;
       resolve({ code, stdout, stderr });
     });

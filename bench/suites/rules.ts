@@ -1,5 +1,5 @@
 /**
- * rules.decide() throughput with rules/default.yaml: it runs on every failed posting, so
+ * decide(rules, ) throughput with rules/default.yaml: it runs on every failed posting, so
  * it must never be the bottleneck (issue target: >= 2,000,000 decisions/s).
  *
  * One case per path through decide(), plus a mix that rotates over all of them, which
@@ -11,7 +11,7 @@
  * the cache on every call, so it pays for Intl.DateTimeFormat twice; it shows the price
  * of a miss and carries no target.
  */
-import { loadDefaultRules, type CompiledRules, type Decision, type DecisionCase, type DecisionState } from '../../rules/index.js';
+import { decide, loadDefaultRules, type CompiledRules, type Decision, type DecisionCase, type DecisionState } from '../../rules/index.js';
 import { check, type CaseResult, type Check, type Suite, type SuiteContext, type SuiteOutput, type TargetSpec } from '../lib/suite.js';
 import { measureGroup, type BenchCase } from '../lib/timing.js';
 
@@ -60,13 +60,13 @@ interface PlannedCase extends BenchCase {
 
 function plan(rules: CompiledRules, checks: Check[]): PlannedCase[] {
   for (const f of FIXTURES) {
-    const d = rules.decide(f.c, f.s);
+    const d = decide(rules, f.c, f.s);
     check(checks, `${f.path} decides as expected`, d.action === f.action && d.rule === f.rule,
       `expected ${f.action} by ${f.rule}, got ${d.action} by ${d.rule}`);
-    check(checks, `${f.path} is deterministic`, JSON.stringify(rules.decide(f.c, f.s)) === JSON.stringify(d), 'a second call decided differently');
+    check(checks, `${f.path} is deterministic`, JSON.stringify(decide(rules, f.c, f.s)) === JSON.stringify(d), 'a second call decided differently');
   }
   const cases: PlannedCase[] = FIXTURES.map((f) => ({
-    id: `decide/${f.path}`, name: `decide: ${f.what}`, variant: f.path, fn: () => rules.decide(f.c, f.s),
+    id: `decide/${f.path}`, name: `decide: ${f.what}`, variant: f.path, fn: () => decide(rules, f.c, f.s),
   }));
 
   let i = 0;
@@ -75,7 +75,7 @@ function plan(rules: CompiledRules, checks: Check[]): PlannedCase[] {
     fn: () => {
       const f = FIXTURES[i];
       i = i === FIXTURES.length - 1 ? 0 : i + 1;
-      return rules.decide(f.c, f.s);
+      return decide(rules, f.c, f.s);
     },
   });
 
@@ -88,7 +88,7 @@ function plan(rules: CompiledRules, checks: Check[]): PlannedCase[] {
     id: 'decide/cold-calendar', name: 'decide: timeout, business-date cache misses', variant: 'cold-calendar',
     fn: () => {
       t = t > T0 + 10_000 * STEP ? T0 : t + STEP;
-      return rules.decide({ ...cold, originalTime: t, now: t + 30_000 }, QUIET);
+      return decide(rules, { ...cold, originalTime: t, now: t + 30_000 }, QUIET);
     },
   });
   return cases;
@@ -122,7 +122,7 @@ function run(ctx: SuiteContext): SuiteOutput {
 
 export const rulesSuite: Suite = {
   name: 'rules',
-  description: 'rules.decide() per decision path, default rules file',
+  description: 'decide(rules, ) per decision path, default rules file',
   variantLabel: 'path',
   run,
 };

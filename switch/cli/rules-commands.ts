@@ -3,7 +3,7 @@
  * operations staff see what a rules change would do before they deploy it.
  */
 import {
-  CaseError, defaultRulesPath, loadRulesFile, parseCaseJson, type CompiledRules,
+  CaseError, decide, defaultRulesPath, loadRulesFile, parseCaseJson, type CompiledRules,
 } from '../../rules/index.js';
 import { flag, parseArgs, readInput, UsageError } from './args.js';
 
@@ -30,7 +30,7 @@ async function decideOne(argv: string[]): Promise<string> {
     throw new CaseError('', `not valid JSON: ${(e as Error).message}`);
   }
   const { case: c, state } = parseCaseJson(data);
-  return JSON.stringify(rules.decide(c, state), null, 2);
+  return JSON.stringify(decide(rules, c, state), null, 2);
 }
 
 export async function rulesCommand(argv: string[]): Promise<string> {
