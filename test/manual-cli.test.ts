@@ -11,7 +11,7 @@ import t from 'tap';
 import { connectStore, type ReversalRow } from '../switch/store/index.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLI = ['--import=tsx', join(ROOT, 'switch', 'cli.ts')];
+const CLI = ['--import=tsx', join(ROOT, 'switch', 'cli', 'main.ts')];
 
 function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [...CLI, ...args], { cwd: ROOT, encoding: 'utf8' });

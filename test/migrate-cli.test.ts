@@ -15,7 +15,7 @@ import { SQLITE_MIGRATIONS } from '../switch/store/migrations/sqlite.js';
 import { PgSchemas, pgReady, withPg } from './support/pg.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLI = ['--import=tsx', join(ROOT, 'switch', 'cli.ts')];
+const CLI = ['--import=tsx', join(ROOT, 'switch', 'cli', 'main.ts')];
 
 function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [...CLI, ...args], { cwd: ROOT, encoding: 'utf8' });

@@ -12,7 +12,7 @@ import type { LedgerSnapshot } from '../switch/sim/ledger.js';
 import type { TerminalSummary } from '../switch/sim/terminals.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLI = ['--import=tsx', join(ROOT, 'switch', 'cli.ts')];
+const CLI = ['--import=tsx', join(ROOT, 'switch', 'cli', 'main.ts')];
 const FULL_PAN = /4761739001\d{6}/;
 
 interface Exited {

@@ -1,6 +1,21 @@
-/** A small, strict argv parser: unknown flags are errors, not silently ignored. */
-export class UsageError extends Error {
+/**
+ * A small, strict argv parser (unknown flags are errors, not silently ignored), and the
+ * one error a command throws to end with a status: its message goes to stderr, its
+ * `output` (what was found before the failure, if anything) to stdout.
+ */
+export class CommandError extends Error {
+  override readonly name: string = 'CommandError';
+  constructor(message: string, readonly exitCode = 1, readonly output?: string) {
+    super(message);
+  }
+}
+
+/** A command line the command cannot take: exit 2, with the command's usage. */
+export class UsageError extends CommandError {
   override readonly name = 'UsageError';
+  constructor(message: string) {
+    super(message, 2);
+  }
 }
 
 export interface Parsed {

@@ -15,7 +15,7 @@ import { formatLedger, formatMoneyCheck, formatTerminalSummary } from '../sim/fo
 import { checkMoneyInvariant } from '../sim/invariant.js';
 import { startIssuer } from '../sim/issuer.js';
 import { runTerminals, type TerminalSummary } from '../sim/terminals.js';
-import { flag, parseArgs, UsageError } from './args.js';
+import { CommandError, flag, parseArgs, UsageError } from './args.js';
 import { startSwitch, type Running } from './start-command.js';
 
 export const DEMO_USAGE = 'revswitch demo [--duration S] [--tps N] [--connections C] [--seed N] [--store URL] [--log-level LEVEL] [--json]';
@@ -30,8 +30,6 @@ function int(v: string | undefined, name: string, min: number, max: number, dflt
   if (!/^\d+$/.test(v) || n < min || n > max) throw new UsageError(`--${name}: expected an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
   return n;
 }
-
-export class DemoFailed extends Error {}
 
 export async function demoCommand(argv: string[]): Promise<string> {
   const p = parseArgs(argv, { duration: true, tps: true, connections: true, seed: true, store: true, 'log-level': true, json: false });
@@ -111,7 +109,7 @@ export async function demoCommand(argv: string[]): Promise<string> {
 
   if (p.flags.has('json')) {
     const out = JSON.stringify({ seed, terminals: { pos: brief(pos), host: brief(host) }, switch: counters, reversals: byState, ledger: ledger.summary, money: { ok: money.ok, strayHolds: money.strayHolds.length, reversedTwice: money.reversedTwice.length, missingHolds: money.missingHolds.length } }, null, 2);
-    if (!money.ok) throw new DemoFailed(out);
+    if (!money.ok) throw new CommandError('the money invariant does not hold', 1, out);
     return out;
   }
   const text = [
@@ -122,7 +120,7 @@ export async function demoCommand(argv: string[]): Promise<string> {
     '== issuer ledger', formatLedger(ledger, 10), '',
     '== money check', formatMoneyCheck(money),
   ].join('\n');
-  if (!money.ok) throw new DemoFailed(text);
+  if (!money.ok) throw new CommandError('the money invariant does not hold', 1, text);
   return text;
 }
 

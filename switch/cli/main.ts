@@ -1,18 +1,19 @@
 #!/usr/bin/env node
 /**
  * The revswitch command line. Each subcommand lives in switch/cli/ and returns its
- * output; errors become one line on stderr and exit status 1 (2 for usage errors).
+ * output, or throws a CommandError with its exit status (UsageError: 2, with the usage);
+ * errors become one line on stderr.
  */
 import { DialectError, IsoError } from '../../codec/index.js';
-import { UsageError } from './args.js';
+import { CommandError, UsageError } from './args.js';
 import { DECODE_USAGE, ENCODE_USAGE, decodeCommand, encodeCommand } from './codec-commands.js';
 import { RULES_USAGE, rulesCommand } from './rules-commands.js';
-import { DEMO_USAGE, DemoFailed, demoCommand } from './demo-command.js';
-import { MANUAL_USAGE, ManualError, manualCommand } from './manual-commands.js';
-import { MIGRATE_USAGE, MigrateError, migrateCommand } from './migrate-command.js';
-import { NODES_USAGE, NodesError, nodesCommand } from './nodes-command.js';
-import { NoRoute, ROUTE_USAGE, routeCommand } from './route-command.js';
-import { REPORT_USAGE, ReportError, TXN_USAGE, reportCommand, txnCommand } from './report-commands.js';
+import { DEMO_USAGE, demoCommand } from './demo-command.js';
+import { MANUAL_USAGE, manualCommand } from './manual-commands.js';
+import { MIGRATE_USAGE, migrateCommand } from './migrate-command.js';
+import { NODES_USAGE, nodesCommand } from './nodes-command.js';
+import { ROUTE_USAGE, routeCommand } from './route-command.js';
+import { REPORT_USAGE, TXN_USAGE, reportCommand, txnCommand } from './report-commands.js';
 import { SIM_USAGE, simCommand } from './sim-commands.js';
 import { START_USAGE, startCommand } from './start-command.js';
 import { CaseError, RulesError } from '../../rules/index.js';
@@ -65,24 +66,10 @@ export async function main(argv: string[]): Promise<number> {
       for (const line of e.message.split('\n')) process.stderr.write(`revswitch ${name}: ${prefix}${line}\n`);
       return 1;
     }
-    if (e instanceof ManualError || e instanceof MigrateError || e instanceof NodesError) {
-      process.stderr.write(`revswitch ${name}: ${e.message}\n`);
-      return 1;
-    }
-    if (e instanceof NoRoute) {
-      process.stdout.write(e.output + '\n');
-      process.stderr.write(`revswitch ${name}: ${e.message}\n`);
-      return 1;
-    }
-    if (e instanceof ReportError) {
+    if (e instanceof CommandError) {
       if (e.output !== undefined) process.stdout.write(e.output.endsWith('\n') ? e.output : e.output + '\n');
       process.stderr.write(`revswitch ${name}: ${e.message}\n`);
-      return 1;
-    }
-    if (e instanceof DemoFailed) {
-      process.stdout.write(e.message + '\n');
-      process.stderr.write(`revswitch ${name}: the money invariant does not hold\n`);
-      return 1;
+      return e.exitCode;
     }
     throw e;
   }

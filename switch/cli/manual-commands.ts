@@ -14,16 +14,13 @@ import { minorUnits } from '../observe/events/describe.js';
 import { createEventBus, eventsEnabled } from '../observe/events/index.js';
 import { createLogger } from '../observe/log.js';
 import type { ReversalRow, Store } from '../store/index.js';
-import { flag, parseArgs, UsageError } from './args.js';
+import { CommandError, flag, parseArgs, UsageError } from './args.js';
 import { withStore } from './store-arg.js';
 
 export const MANUAL_USAGE =
   'revswitch manual list [--store URL | --config FILE] [--json]\n' +
   '  revswitch manual resolve ID --note TEXT [--store URL | --config FILE]\n' +
   '  revswitch manual history ID [--store URL | --config FILE] [--json]';
-
-/** A manual command that found nothing to act on: exit 1 with this message. */
-export class ManualError extends Error {}
 
 
 const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
@@ -75,10 +72,10 @@ export async function manualCommand(argv: string[]): Promise<string> {
     const id = p.positional[0];
     return withStore(p, async (s) => {
       const row = await s.reversal(id);
-      if (!row) throw new ManualError(`no reversal with id ${JSON.stringify(id)}`);
-      if (row.state !== 'manual') throw new ManualError(`reversal ${id} is ${row.state}, not manual: nothing to resolve`);
+      if (!row) throw new CommandError(`no reversal with id ${JSON.stringify(id)}`);
+      if (row.state !== 'manual') throw new CommandError(`reversal ${id} is ${row.state}, not manual: nothing to resolve`);
       const at = Date.now();
-      if (!(await s.resolveManual(id, note.trim(), at))) throw new ManualError(`reversal ${id} changed while resolving; list again`);
+      if (!(await s.resolveManual(id, note.trim(), at))) throw new CommandError(`reversal ${id} changed while resolving; list again`);
       const config = flag(p, 'config');
       const cfg = config ? loadConfigFile(config) : null;
       if (cfg && eventsEnabled(cfg.events)) await emitResolved(cfg, s, row, note.trim(), at);
@@ -90,7 +87,7 @@ export async function manualCommand(argv: string[]): Promise<string> {
     if (p.positional.length !== 1) throw new UsageError('expected exactly one transaction or reversal id');
     const id = p.positional[0];
     const rows = await withStore(p, (s) => s.history(id));
-    if (rows.length === 0) throw new ManualError(`no history for ${JSON.stringify(id)}`);
+    if (rows.length === 0) throw new CommandError(`no history for ${JSON.stringify(id)}`);
     if (p.flags.has('json')) return JSON.stringify(rows, null, 2);
     return rows.map((h) => `${iso(h.at)}  ${h.kind.padEnd(8)}  ${h.state.padEnd(20)}  ${h.detail ?? ''}`.trimEnd()).join('\n');
   }

@@ -13,13 +13,10 @@ import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { postgresSchemaVersion } from '../store/postgres.js';
 import { parseSqliteUrl, redactUrl } from '../store/index.js';
-import { parseArgs, UsageError } from './args.js';
+import { CommandError, parseArgs, UsageError } from './args.js';
 import { commandStore, namingStore, storeOf } from './store-arg.js';
 
 export const MIGRATE_USAGE = 'revswitch migrate [--store URL | --config FILE]';
-
-/** The store could not be reached, or a migration failed: exit 1 with this message. */
-export class MigrateError extends Error {}
 
 /** The version in a SQLite file's schema_migrations, without creating or changing anything; 0 when there is none. */
 function sqliteSchemaVersion(url: string): number {
@@ -51,7 +48,7 @@ export async function migrateCommand(argv: string[]): Promise<string> {
   const kind = scheme === 'sqlite' ? 'sqlite' : 'postgres';
 
   const fail = (e: unknown): never => {
-    throw new MigrateError(namingStore(shown, e));
+    throw new CommandError(namingStore(shown, e));
   };
   const before = await schemaVersion(url, kind).catch(fail);
   try {

@@ -9,13 +9,10 @@
  */
 import { redactUrl } from '../store/index.js';
 import type { NodeRow } from '../store/types.js';
-import { flag, parseArgs, UsageError } from './args.js';
+import { CommandError, flag, parseArgs, UsageError } from './args.js';
 import { commandStore, namingStore, storeOf } from './store-arg.js';
 
 export const NODES_USAGE = 'revswitch nodes [--store URL | --config FILE] [--dead-ms MS] [--json]';
-
-/** The store could not be reached: exit 1 with this message. */
-export class NodesError extends Error {}
 
 export interface NodeStatus extends NodeRow {
   ageMs: number;
@@ -56,7 +53,7 @@ export async function nodesCommand(argv: string[]): Promise<string> {
     const list = nodeStatus(await store.nodes(), Date.now(), deadMs);
     return p.flags.get('json') === true ? JSON.stringify(list, null, 2) : formatNodes(list);
   } catch (e) {
-    throw new NodesError(namingStore(shown, e));
+    throw new CommandError(namingStore(shown, e));
   } finally {
     await store.close().catch(() => undefined);
   }

@@ -7,7 +7,7 @@ import { formatCandidatesText, formatEvidenceText, lookupTxn, type EvidenceQuery
 import { formatCsv, formatText } from '../reports/format-report.js';
 import { DEFAULT_PENDING_MS, gatherReport } from '../reports/report.js';
 import { parseDuration, parseTime } from '../reports/time.js';
-import { flag, parseArgs, UsageError, type Parsed } from './args.js';
+import { CommandError, flag, parseArgs, UsageError, type Parsed } from './args.js';
 import { withStore } from './store-arg.js';
 
 export const REPORT_USAGE =
@@ -15,13 +15,6 @@ export const REPORT_USAGE =
   '                [--store URL | --config FILE]   (T: ISO 8601, or an age like 24h, 7d; default today 00:00 UTC .. now)';
 export const TXN_USAGE =
   'revswitch txn --rrn R | --terminal T --stan S | --id ID [--date YYYY-MM-DD] [--format text|json] [--store URL | --config FILE]';
-
-/** A report command that found nothing, or too much: exit 1 with `message` on stderr and `output` (if any) on stdout. */
-export class ReportError extends Error {
-  constructor(message: string, readonly output?: string) {
-    super(message);
-  }
-}
 
 /** parseTime / parseDuration with a usage error naming the flag. */
 function timeFlag(v: string, now: number, what: string): number {
@@ -116,10 +109,10 @@ export async function txnCommand(argv: string[]): Promise<string> {
   const what = q.id !== undefined ? `id ${q.id}` : [
     q.rrn && `rrn ${q.rrn}`, q.terminal && `terminal ${q.terminal}`, q.stan && `stan ${q.stan}`, q.businessDate && `business date ${q.businessDate}`,
   ].filter(Boolean).join(', ');
-  if (found.found === 'none') throw new ReportError(`no transaction with ${what}`);
+  if (found.found === 'none') throw new CommandError(`no transaction with ${what}`);
   if (found.found === 'many') {
     const out = fmt === 'json' ? JSON.stringify({ candidates: found.candidates }, null, 2) : formatCandidatesText(found.candidates).replace(/\n$/, '');
-    throw new ReportError(`${found.candidates.length} transactions match ${what}: narrow it with --date or --terminal, or pick one with --id`, out);
+    throw new CommandError(`${found.candidates.length} transactions match ${what}: narrow it with --date or --terminal, or pick one with --id`, 1, out);
   }
   return fmt === 'json' ? JSON.stringify(found.evidence, null, 2) : formatEvidenceText(found.evidence).replace(/\n$/, '');
 }

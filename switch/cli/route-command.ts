@@ -10,15 +10,13 @@
 import { maskPan } from '../../codec/index.js';
 import { ConfigError, defaultConfig, loadConfigFile, type SwitchConfig } from '../config/index.js';
 import { RouteTable, type RouteFields } from '../edge/route-table.js';
-import { flag, parseArgs, UsageError } from './args.js';
+import { CommandError, flag, parseArgs, UsageError } from './args.js';
 
 export const ROUTE_USAGE = 'revswitch route --pan PAN [--f3 CODE] [--acquirer ID] [--forwarder ID] [--config FILE] [--json]';
 
 /** No rule takes the sale: exit 1, with the explanation on stdout. */
-export class NoRoute extends Error {
-  constructor(readonly output: string) {
-    super('no routing rule takes this sale');
-  }
+function noRoute(output: string): CommandError {
+  return new CommandError('no routing rule takes this sale', 1, output);
 }
 
 function digits(p: ReturnType<typeof parseArgs>, name: string, min: number, max: number): string | undefined {
@@ -53,12 +51,12 @@ export async function routeCommand(argv: string[]): Promise<string> {
   const shown = { pan: maskPan(pan), processingCode: fields.processingCode, acquirer: fields.acquirer, forwarder: fields.forwarder };
   if (p.flags.get('json') === true) {
     const out = JSON.stringify({ sale: shown, rule: m?.rule.name ?? null, index: m?.index ?? null, upstreams: m?.rule.upstreams ?? [] }, null, 2);
-    if (m === null) throw new NoRoute(out);
+    if (m === null) throw noRoute(out);
     return out;
   }
   const sale = `sale: PAN ${shown.pan}${fields.processingCode ? `, F3 ${fields.processingCode}` : ''}${fields.acquirer ? `, F32 ${fields.acquirer}` : ''}${fields.forwarder ? `, F33 ${fields.forwarder}` : ''}`;
   const source = file ?? '(no config: the default table over the demo issuer)';
-  if (m === null) throw new NoRoute(`${sale}\nno rule of ${source} takes it: the switch declines it (no route)`);
+  if (m === null) throw noRoute(`${sale}\nno rule of ${source} takes it: the switch declines it (no route)`);
   const [primary, ...fallbacks] = m.rule.upstreams;
   return [
     sale,
