@@ -8,161 +8,23 @@
  * The hot path never calls prom-client. Measured on this machine, a pre-bound child
  * (`counter.labels(...).inc()`) costs about 130 ns, because prom-client re-hashes the
  * label object on every call, and `histogram.observe()` about 150 ns. So what happens per
- * message is a plain number bump: the message counts live in typed arrays (WireMetrics),
- * the event counts in the switch's Counters, the two per-message histograms in
- * FastHistogram, and everything else (gauges, sums) is read in prom-client's collect()
- * callbacks, at scrape time.
- *
- * MTI class: the first three digits of the MTI with the last (the origin: 0 acquirer,
- * 1 acquirer repeat, 2 issuer...) set to 0. So "0200" and "0210" stay apart (request and
- * response), a 0401 repeat counts as "0400", and a 0421 as "0420". Anything that is not
- * four digits is "other".
+ * message is a plain number bump: the message counts live in typed arrays (WireMetrics,
+ * ./wire-metrics.ts, which also says what an MTI class is), the event counts in the
+ * switch's Counters, the two per-message histograms in FastHistogram
+ * (./fast-histogram.ts), and everything else (gauges, sums) is read in prom-client's
+ * collect() callbacks, at scrape time.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { IsoError } from '../../codec/index.js';
 import { FAILURE_CLASSES } from '../../rules/index.js';
 import type { Counters } from './counters.js';
+import { FastHistogram, type HistogramChild } from './fast-histogram.js';
+import { DECODE_REASONS, MTI_SLOTS, mtiClassOf, WireMetrics, type Side } from './wire-metrics.js';
 import { GroupCommitStore } from '../store/group-commit.js';
 import type { Store } from '../store/types.js';
 
-export type Side = 'terminal' | 'upstream';
-
-/** 000-999 for the first three MTI digits; 1000 for an MTI that is not four digits. */
-const MTI_SLOTS = 1001;
-const OTHER_MTI = 1000;
-
-/** The slot of an MTI: no allocation, no regular expression. */
-export function mtiSlot(mti: string): number {
-  if (mti.length !== 4) return OTHER_MTI;
-  const a = mti.charCodeAt(0) - 48;
-  const b = mti.charCodeAt(1) - 48;
-  const c = mti.charCodeAt(2) - 48;
-  const d = mti.charCodeAt(3) - 48;
-  if (a < 0 || a > 9 || b < 0 || b > 9 || c < 0 || c > 9 || d < 0 || d > 9) return OTHER_MTI;
-  return a * 100 + b * 10 + c;
-}
-
-/** The label value of a slot: "0200", "0210", "0400"... or "other". */
-export function mtiClassOf(slot: number): string {
-  return slot === OTHER_MTI ? 'other' : String(slot).padStart(3, '0') + '0';
-}
-
-/** What a decode error is about: a fixed list, so the label stays bounded whatever a peer sends. */
-export const DECODE_REASONS = [
-  'frame', 'frame_too_long', 'header', 'mti', 'bitmap', 'undefined_field', 'bad_length', 'too_long', 'truncated',
-  'bad_character', 'trailing_bytes', 'other',
-] as const;
-export type DecodeReason = (typeof DECODE_REASONS)[number];
-
-/** Maps a codec error (see codec/decode.ts and codec/framing.ts) onto DECODE_REASONS. Not on the hot path. */
-export function decodeReason(e: unknown): DecodeReason {
-  if (!(e instanceof IsoError)) return 'other';
-  const r = e.reason;
-  switch (e.site) {
-    case 'frame': return r.includes('exceeds max') ? 'frame_too_long' : 'frame';
-    case 'tpdu':
-    case 'header': return 'header';
-    case 'mti': return 'mti';
-    case 'bitmap': return 'bitmap';
-    case 'message': return 'trailing_bytes';
-    default:
-      if (r.includes('does not define')) return 'undefined_field';
-      if (r.includes('length prefix')) return 'bad_length';
-      if (r.includes('exceeds max') || r.includes('too long')) return 'too_long';
-      if (r.startsWith('expected') && r.includes(', got')) return 'truncated';
-      return 'bad_character';
-  }
-}
-
-/** The message and decode-error counts of one side and dialect; Conn bumps them. */
-export class WireMetrics {
-  readonly in = new Float64Array(MTI_SLOTS);
-  readonly out = new Float64Array(MTI_SLOTS);
-  readonly decodeErrors = new Float64Array(DECODE_REASONS.length);
-
-  constructor(readonly side: Side, readonly dialect: string) {}
-
-  messageIn(mti: string): void {
-    this.in[mtiSlot(mti)]++;
-  }
-
-  messageOut(mti: string): void {
-    this.out[mtiSlot(mti)]++;
-  }
-
-  decodeError(e: unknown): void {
-    this.decodeErrors[DECODE_REASONS.indexOf(decodeReason(e))]++;
-  }
-}
-
-/** One label set of a FastHistogram. */
-export class HistogramChild {
-  /** Per bucket (not cumulative); the last one is +Inf. */
-  readonly counts: Float64Array;
-  sum = 0;
-  count = 0;
-
-  constructor(private readonly bounds: Float64Array, readonly labels: Record<string, string>) {
-    this.counts = new Float64Array(bounds.length + 1);
-  }
-
-  /** A value in seconds. A dozen comparisons and three additions. */
-  observe(v: number): void {
-    const b = this.bounds;
-    let i = 0;
-    while (i < b.length && v > b[i]) i++;
-    this.counts[i]++;
-    this.sum += v;
-    this.count++;
-  }
-}
-
-/**
- * A histogram with its buckets in a typed array, exposed to prom-client's Registry
- * through the metric object interface its exposition reads (`get()`, as in
- * MetricObjectWithValues): the Registry formats it exactly as its own Histogram.
- */
-export class FastHistogram {
-  readonly type = 'histogram';
-  readonly aggregator = 'sum';
-  private readonly bounds: Float64Array;
-  private readonly children = new Map<string, HistogramChild>();
-
-  constructor(readonly name: string, readonly help: string, buckets: readonly number[]) {
-    this.bounds = Float64Array.from(buckets);
-  }
-
-  /** The child for these labels, made once; callers keep it. */
-  child(labels: Record<string, string> = {}): HistogramChild {
-    const key = JSON.stringify(labels);
-    let c = this.children.get(key);
-    if (!c) this.children.set(key, (c = new HistogramChild(this.bounds, labels)));
-    return c;
-  }
-
-  async get(): Promise<{ name: string; help: string; type: 'histogram'; aggregator: 'sum'; values: { metricName: string; labels: Record<string, string | number>; value: number }[] }> {
-    const values: { metricName: string; labels: Record<string, string | number>; value: number }[] = [];
-    for (const c of this.children.values()) {
-      let acc = 0;
-      for (let i = 0; i < this.bounds.length; i++) {
-        acc += c.counts[i];
-        values.push({ metricName: `${this.name}_bucket`, labels: { ...c.labels, le: this.bounds[i] }, value: acc });
-      }
-      values.push({ metricName: `${this.name}_bucket`, labels: { ...c.labels, le: '+Inf' }, value: c.count });
-      values.push({ metricName: `${this.name}_sum`, labels: c.labels, value: c.sum });
-      values.push({ metricName: `${this.name}_count`, labels: c.labels, value: c.count });
-    }
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
-  }
-
-  reset(): void {
-    for (const c of this.children.values()) {
-      c.counts.fill(0);
-      c.sum = 0;
-      c.count = 0;
-    }
-  }
-}
+// Split out of this file; importers keep taking them from here.
+export { FastHistogram, HistogramChild } from './fast-histogram.js';
+export { DECODE_REASONS, decodeReason, mtiClassOf, mtiSlot, WireMetrics, type DecodeReason, type Side } from './wire-metrics.js';
 
 /** Latencies the switch adds or waits for: 100 µs to 10 s. */
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];

@@ -10,6 +10,14 @@
  * issuer recognises, never as a new reversal.
  *
  * The in-memory mirror holds the active entries; the store is the truth at start-up.
+ *
+ * Longer than 400 lines: what is left here is one state machine, an entry's life from
+ * enqueue through the `sent` mark before each send, answers, timeouts and retries to
+ * manual handling, with the per-link window that schedules it. Its parts share the
+ * entries, the two heaps and the in-flight counts, and each change to an entry sits next
+ * to the compare-and-set write that makes it durable. The entry (./reversal-entry.ts),
+ * the events (./reversal-events.ts) and the several-nodes leases (./reversal-leases.ts)
+ * live in modules of their own.
  */
 import { isReversal, repeatOf, reversalOf, stanString, transmissionTime, type IsoMessage } from '../../codec/index.js';
 import type { ReversalOutcome } from '../../rules/index.js';
@@ -20,16 +28,12 @@ import type { Exchange } from '../edge/mux.js';
 import type { ReversalLink, ReversalQueue, ReversalRecord, ReversalRequest } from './reversals.js';
 import { sealMessage, unsealMessage } from '../store/sealed.js';
 import type { CardKeys } from '../store/secrets.js';
-import type { ReversalRow, ReversalState, ReversalUpdate, Store } from '../store/types.js';
-import { describeMessage, minorUnits, type EventBase } from '../observe/events/describe.js';
+import type { ReversalRow, ReversalUpdate, Store } from '../store/types.js';
 import type { EventBus } from '../observe/events/emitter.js';
-import type { EventKind, LifecycleEventInput } from '../observe/events/schema.js';
-
-/** The lifecycle event of a durable transition to each state. */
-const EVENT_OF_STATE: Partial<Record<ReversalState, EventKind>> = {
-  pending: 'REVERSAL_RETRY', sent: 'REVERSAL_SENT', acked: 'REVERSAL_ACKED', manual: 'REVERSAL_MANUAL',
-  cancelled: 'REVERSAL_CANCELLED', resolved: 'MANUAL_RESOLVED',
-};
+import type { LifecycleEventInput } from '../observe/events/schema.js';
+import { isActive, type Entry } from './reversal-entry.js';
+import { ReversalEvents } from './reversal-events.js';
+import { ReversalLeases, type LeaseOptions } from './reversal-leases.js';
 
 export interface SafOptions {
   /** Reversals in flight at once per link. */
@@ -56,35 +60,8 @@ export interface SafOptions {
    * leaseMs/3, rows nobody holds (or whose lease expired: a dead node's) are claimed then,
    * and nothing is sent while the node cannot show a live lease. Without it: one node.
    */
-  lease?: { node: string; leaseMs: number; claimLimit?: number } | null;
+  lease?: LeaseOptions | null;
 }
-
-interface Entry {
-  id: string;
-  upstream: string;
-  txnId: string | null;
-  state: ReversalState;
-  attempts: number;
-  enqueuedAt: number;
-  dueAt: number;
-  lastError: string | null;
-  reason: string;
-  finalAmount: string | null;
-  /** The original as sent upstream; needed until the 0400 is built. */
-  original: IsoMessage | null;
-  /** The 0400 as first built; every later send is its repeat. */
-  message: IsoMessage | null;
-  sentStan: string | null;
-  /** A write this entry waits on (the insert, or the `sent` mark before sending). */
-  busy: boolean;
-  /** In its link's ready line. */
-  queued: boolean;
-  /** The card and amount fields of its events (only with events on). */
-  ev: EventBase | null;
-}
-
-/** Lease mode: the most rows one claim at start (or after a lapsed lease) takes. */
-const LOAD_LIMIT = 100_000;
 
 /** Finished entries stay visible to get() this long. */
 const KEEP_DONE_MS = 15 * 60_000;
@@ -99,13 +76,11 @@ export class SafQueue implements ReversalQueue {
   private doneHead = 0;
   private active = 0;
   private timer: NodeJS.Timeout | null = null;
-  private leaseTimer: NodeJS.Timeout | null = null;
-  /** Lease mode: until when this node's leases are known to hold (the last renewal's start + leaseMs). */
-  private leaseOkUntil = 0;
-  /** A renewal came too late: entries may have been claimed by another node; resync at the next renewal. */
-  private leaseLapsed = false;
-  private leaseBusy = false;
   private readonly now: () => number;
+  /** Several-nodes mode only (opts.lease). */
+  private readonly leases: ReversalLeases | null;
+  /** Events on only (opts.events). */
+  private readonly events: ReversalEvents | null;
   /** What the links' Muxes call with an answer under a STAN this queue holds. */
   private readonly exchange: Exchange<Entry> = {
     answered: (e, msg) => this.answered(e, msg),
@@ -115,6 +90,16 @@ export class SafQueue implements ReversalQueue {
 
   constructor(private readonly store: Store, private readonly links: ReadonlyMap<string, ReversalLink>, private readonly opts: SafOptions) {
     this.now = opts.now ?? Date.now;
+    this.events = opts.events ? new ReversalEvents(opts.events, opts.keys) : null;
+    // Closures, not `this`: what the leases may do to the entries stays private to the queue.
+    this.leases = opts.lease
+      ? new ReversalLeases(store, {
+        adopt: (row, why, detail) => this.adopt(row, why, detail),
+        activeIds: () => [...this.entries.values()].filter(isActive).map((e) => e.id),
+        dropUnowned: (owned) => this.dropUnowned(owned),
+        pump: () => this.pump(),
+      }, opts.lease, { log: opts.log, counters: opts.counters, now: this.now })
+      : null;
   }
 
   /**
@@ -123,12 +108,7 @@ export class SafQueue implements ReversalQueue {
    * expired leases), leased to it.
    */
   async load(): Promise<number> {
-    const lease = this.opts.lease;
-    const started = this.now();
-    const rows = lease
-      ? await this.store.claimReversals(lease.node, started, lease.leaseMs, LOAD_LIMIT, true)
-      : await this.store.reversals(['pending', 'sent']);
-    if (lease) this.leaseOkUntil = started + lease.leaseMs;
+    const rows = this.leases ? await this.leases.claimAtLoad() : await this.store.reversals(['pending', 'sent']);
     let n = 0;
     for (const row of rows) if (this.adopt(row, 'the switch restarted while it was in flight', 'resumed after restart')) n++;
     if (n > 0) this.opts.log.warn('reversals resumed from the store', { count: n });
@@ -152,60 +132,19 @@ export class SafQueue implements ReversalQueue {
     return true;
   }
 
-  /** Lease mode, every leaseMs/3: renew this node's leases, then claim what nobody holds. */
-  private async leaseTick(): Promise<void> {
-    const lease = this.opts.lease;
-    if (!lease || this.leaseBusy) return;
-    this.leaseBusy = true;
-    try {
-      const t0 = this.now();
-      if (t0 >= this.leaseOkUntil && this.leaseOkUntil > 0) this.leaseLapsed = true;
-      await this.store.renewLeases(lease.node, t0 + lease.leaseMs);
-      if (this.leaseLapsed) {
-        // Another node may have claimed some of ours meanwhile: keep only what the store
-        // says is ours (claimed again with includeOwn), drop the rest from the mirror.
-        const mine = await this.store.claimReversals(lease.node, t0, lease.leaseMs, LOAD_LIMIT, true);
-        if (mine.length < LOAD_LIMIT) {
-          const ids = new Set(mine.map((r) => r.id));
-          for (const e of [...this.entries.values()]) if ((e.state === 'pending' || e.state === 'sent') && !e.busy && !ids.has(e.id)) this.drop(e);
-        }
-        for (const row of mine) this.adopt(row, 'taken over: its lease had expired', 'claimed after a lapsed lease');
-        this.leaseLapsed = false;
-      }
-      this.leaseOkUntil = t0 + lease.leaseMs;
-      const limit = lease.claimLimit ?? 1000;
-      const rows = await this.store.claimReversals(lease.node, this.now(), lease.leaseMs, limit);
-      let n = 0;
-      for (const row of rows) if (this.adopt(row, 'taken over from another node', `claimed by ${lease.node}`)) n++;
-      if (n > 0) {
-        this.opts.counters.inc('reversals_claimed', n);
-        this.opts.log.warn('reversals claimed from the shared queue', { count: n, node: lease.node });
-        this.pump();
-      }
-    } catch (err) {
-      this.opts.counters.inc('store_errors');
-      this.opts.log.error('reversal leases not renewed', { error: (err as Error).message });
-    } finally {
-      this.leaseBusy = false;
-    }
-  }
-
   /**
    * Lease mode, at a planned shutdown (after stop()): gives up the leases on what is still
    * pending or sent, so another node takes them at its next claim instead of after leaseMs.
    */
   async releaseLeases(): Promise<number> {
-    const lease = this.opts.lease;
-    if (!lease) return 0;
-    const ids = [...this.entries.values()].filter((e) => e.state === 'pending' || e.state === 'sent').map((e) => e.id);
-    await this.store.flush();
-    return this.store.releaseLeases(lease.node, ids);
+    return this.leases ? this.leases.release() : 0;
   }
 
-  /** Lease mode: whether this node may send now (its leases are known to hold, with a margin). */
-  private mayLeaseSend(now: number): boolean {
-    const lease = this.opts.lease;
-    return !lease || (!this.leaseLapsed && now < this.leaseOkUntil - Math.min(500, lease.leaseMs / 10));
+  /** Lease mode, after a lapsed lease: what the store no longer says is this node's goes. */
+  private dropUnowned(owned: ReadonlySet<string>): void {
+    // A busy entry waits on its own write (an insert not landed yet is missing from the
+    // claim though it is this node's), so it stays.
+    for (const e of [...this.entries.values()]) if (isActive(e) && !e.busy && !owned.has(e.id)) this.drop(e);
   }
 
   /** Lets go of an entry another node now holds: out of the mirror, no write. */
@@ -229,7 +168,7 @@ export class SafQueue implements ReversalQueue {
       if (!link) throw new Error(`upstream ${JSON.stringify(row.upstream)} is not configured`);
       if (row.message !== null) e.message = unsealMessage(link.dialect, row.message, this.opts.keys);
       else e.original = unsealMessage(link.dialect, row.original, this.opts.keys);
-      if (this.opts.events) e.ev = this.describe((e.message ?? e.original) as IsoMessage);
+      if (this.events) e.ev = this.events.describe((e.message ?? e.original) as IsoMessage);
     } catch (err) {
       // It cannot be sent from here; a person decides. Never dropped.
       const why = `cannot resume: ${(err as Error).message}`;
@@ -261,12 +200,10 @@ export class SafQueue implements ReversalQueue {
       if (!inserted) return;
       this.opts.counters.inc('reversals_manual');
       this.opts.log.error('reversal moved to manual handling', { id: req.id, txn: req.txnId, why: req.why });
-      if (this.opts.events) {
-        this.emit('REVERSAL_MANUAL', undefined, {
-          timeMs: now, txnId: req.txnId, reversalId: req.id, reversalState: 'manual', upstream: req.upstream, reversalAttempt: 0,
-          reversalReason: req.reason, note: req.why,
-        });
-      }
+      this.events?.emit('REVERSAL_MANUAL', undefined, {
+        timeMs: now, txnId: req.txnId, reversalId: req.id, reversalState: 'manual', upstream: req.upstream, reversalAttempt: 0,
+        reversalReason: req.reason, note: req.why,
+      });
     });
   }
 
@@ -276,7 +213,7 @@ export class SafQueue implements ReversalQueue {
     const e: Entry = {
       id: req.id, upstream: req.upstream, txnId: req.txnId ?? null, state: 'pending', attempts: 0, enqueuedAt: now,
       dueAt: now, lastError: null, reason: req.reason, finalAmount: req.finalAmount ?? null, original: req.original,
-      message: null, sentStan: null, busy: true, queued: false, ev: this.opts.events ? this.describe(req.original) : null,
+      message: null, sentStan: null, busy: true, queued: false, ev: this.events ? this.events.describe(req.original) : null,
     };
     this.entries.set(e.id, e);
     this.active++;
@@ -284,7 +221,7 @@ export class SafQueue implements ReversalQueue {
     // with its 0400, in one commit; the 0400 leaves as soon as that commit lands.
     const link = this.links.get(e.upstream);
     const fast = link !== undefined && link.isUp && (this.inFlight.get(e.upstream) ?? 0) < this.opts.window
-      && this.mayLeaseSend(now) && this.build(e, link, now) === null;
+      && this.maySend(now) && this.build(e, link, now) === null;
     if (fast) this.inFlight.set(e.upstream, (this.inFlight.get(e.upstream) ?? 0) + 1);
     const row: ReversalRow = {
       id: e.id, txnId: e.txnId, upstream: e.upstream, state: fast ? 'sent' : 'pending', attempts: fast ? 1 : 0, reason: e.reason,
@@ -292,10 +229,7 @@ export class SafQueue implements ReversalQueue {
       message: fast ? sealMessage(e.message as IsoMessage, this.opts.keys) : null, sentStan: fast ? e.sentStan : null,
       enqueuedAt: now, dueAt: fast ? now + this.opts.responseTimeoutMs : now, lastError: null, note: null, updatedAt: now,
     };
-    if (this.opts.lease) {
-      row.owner = this.opts.lease.node;
-      row.leaseUntil = now + this.opts.lease.leaseMs;
-    }
+    this.leases?.own(row, now);
     this.opts.counters.inc('reversals_queued');
     this.opts.log.info('reversal queued', { id: e.id, upstream: e.upstream, reason: e.reason, partial: req.finalAmount !== undefined, why: req.explanation });
     this.insert(e, row);
@@ -322,7 +256,7 @@ export class SafQueue implements ReversalQueue {
         this.opts.counters.inc('reversals_already_known');
         return;
       }
-      if (this.opts.events) this.emit('REVERSAL_QUEUED', e, { reversalState: 'pending', decisionExplanation: row.explanation, timeMs: row.enqueuedAt });
+      this.events?.emit('REVERSAL_QUEUED', e, { reversalState: 'pending', decisionExplanation: row.explanation, timeMs: row.enqueuedAt });
       if (row.state === 'sent') this.sentNow(e, this.links.get(e.upstream) as ReversalLink, e.message as IsoMessage, 1, row.dueAt);
       else if (e.state === 'pending') this.schedule(e);
       this.pump();
@@ -340,7 +274,7 @@ export class SafQueue implements ReversalQueue {
       return;
     }
     this.opts.counters.inc(attempts === 1 ? 'reversals_sent' : 'reversal_repeats_sent');
-    if (this.opts.events) this.emit('REVERSAL_SENT', e, { reversalState: 'sent', mti: out.mti, timeMs: this.now() });
+    this.events?.emit('REVERSAL_SENT', e, { reversalState: 'sent', mti: out.mti, timeMs: this.now() });
     this.opts.log.info('reversal sent', { id: e.id, mti: out.mti, attempt: attempts });
   }
 
@@ -428,19 +362,13 @@ export class SafQueue implements ReversalQueue {
     // start at once when a write lands or an answer frees a slot.
     this.timer = setInterval(() => this.pump(), 10);
     this.timer.unref();
-    const lease = this.opts.lease;
-    if (lease) {
-      this.leaseTimer = setInterval(() => void this.leaseTick(), Math.max(50, Math.floor(lease.leaseMs / 3)));
-      this.leaseTimer.unref();
-      void this.leaseTick();
-    }
+    this.leases?.start();
   }
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    if (this.leaseTimer) clearInterval(this.leaseTimer);
-    this.leaseTimer = null;
+    this.leases?.stop();
   }
 
   /** Drives every entry that is due. Cheap when nothing is: two heap peeks. */
@@ -462,9 +390,9 @@ export class SafQueue implements ReversalQueue {
       line.push(e);
       e.queued = true;
     }
-    const mayLeaseSend = this.mayLeaseSend(now);
+    const maySend = this.maySend(now);
     for (const [upstream, line] of this.ready) {
-      if (line.length === 0 || !mayLeaseSend) continue;
+      if (line.length === 0 || !maySend) continue;
       const link = this.links.get(upstream);
       if (!link || !link.isUp) continue;
       let busy = this.inFlight.get(upstream) ?? 0;
@@ -480,6 +408,11 @@ export class SafQueue implements ReversalQueue {
       this.inFlight.set(upstream, busy);
     }
     this.prune(now);
+  }
+
+  /** One node: always. Several: only while this node's leases are known to hold. */
+  private maySend(now: number): boolean {
+    return !this.leases || this.leases.maySend(now);
   }
 
   private schedule(e: Entry): void {
@@ -578,31 +511,13 @@ export class SafQueue implements ReversalQueue {
     return this.store.updateReversal(u).then(
       (ok) => {
         if (!ok) this.opts.log.error('reversal transition refused by the store', { id: u.id, to: u.state, from: u.from.join('|') });
-        else if (this.opts.events) {
-          const kind = EVENT_OF_STATE[u.state];
-          if (kind) this.emit(kind, e, { reversalState: u.state, note: u.lastError ?? u.detail, timeMs: u.at, ...ev });
-        }
+        else this.events?.transitioned(u, e, ev);
       },
       (err: unknown) => {
         this.opts.counters.inc('store_errors');
         this.opts.log.error('reversal transition not stored', { id: u.id, to: u.state, error: (err as Error).message });
       },
     );
-  }
-
-  private describe(msg: IsoMessage): EventBase {
-    return describeMessage(msg, (pan) => this.opts.keys.panHash(pan), false);
-  }
-
-  /** One event about a reversal (events on only): the entry's fields, then the change's own. */
-  private emit(kind: EventKind, e: Entry | undefined, fields: Partial<LifecycleEventInput>): void {
-    const bus = this.opts.events as EventBus;
-    bus.emit(e
-      ? {
-        ...e.ev, kind, txnId: e.txnId ?? '', reversalId: e.id, upstream: e.upstream, reversalAttempt: e.attempts,
-        reversalReason: e.reason, finalAmountMinor: minorUnits(e.finalAmount), upstreamStan: e.sentStan ?? undefined, ...fields,
-      }
-      : { kind, txnId: '', ...fields });
   }
 
   /**
@@ -650,7 +565,7 @@ export class SafQueue implements ReversalQueue {
     while (this.doneHead < this.done.length && now - this.done[this.doneHead].at > KEEP_DONE_MS) {
       const { id } = this.done[this.doneHead++];
       const e = this.entries.get(id);
-      if (e && e.state !== 'pending' && e.state !== 'sent') this.entries.delete(id);
+      if (e && !isActive(e)) this.entries.delete(id);
     }
     if (this.doneHead > 4096 && this.doneHead * 2 > this.done.length) {
       this.done = this.done.slice(this.doneHead);

@@ -1,0 +1,37 @@
+/**
+ * What the reversal queue (./reversal-queue.ts) keeps in memory per reversal: the mirror
+ * of one store row, plus the message it sends and the flags that keep a send from
+ * starting twice while a write is pending.
+ */
+import type { IsoMessage } from '../../codec/index.js';
+import type { ReversalState } from '../store/types.js';
+import type { EventBase } from '../observe/events/describe.js';
+
+export interface Entry {
+  id: string;
+  upstream: string;
+  txnId: string | null;
+  state: ReversalState;
+  attempts: number;
+  enqueuedAt: number;
+  dueAt: number;
+  lastError: string | null;
+  reason: string;
+  finalAmount: string | null;
+  /** The original as sent upstream; needed until the 0400 is built. */
+  original: IsoMessage | null;
+  /** The 0400 as first built; every later send is its repeat. */
+  message: IsoMessage | null;
+  sentStan: string | null;
+  /** A write this entry waits on (the insert, or the `sent` mark before sending). */
+  busy: boolean;
+  /** In its link's ready line. */
+  queued: boolean;
+  /** The card and amount fields of its events (only with events on). */
+  ev: EventBase | null;
+}
+
+/** Not final yet: pending (waiting to be sent) or sent (waiting for its 0410). */
+export function isActive(e: Entry): boolean {
+  return e.state === 'pending' || e.state === 'sent';
+}
