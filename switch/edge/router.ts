@@ -38,10 +38,4 @@ export class Router {
     for (let i = 0; i < links.length; i++) if (links[i].isUp) return { rule: m.rule, link: links[i], fallback: i > 0 };
     return { rule: m.rule, link: null, fallback: false };
   }
-
-  /** Whether any upstream is up (readiness, waitUntilUp). */
-  anyUp(): boolean {
-    for (const links of this.linksOf) for (const l of links) if (l.isUp) return true;
-    return false;
-  }
 }

@@ -79,6 +79,11 @@ export class UpstreamLink {
     return this.state === 'up';
   }
 
+  /** Requests of others (sales) waiting for an answer before their deadline; the link's own network management not counted. */
+  get inFlight(): number {
+    return this.mux.inFlight - this.netPending;
+  }
+
   start(): void {
     if (this.state !== 'stopped') return;
     this.state = 'down';
@@ -182,7 +187,10 @@ export class UpstreamLink {
       else this.opts.counters.inc('unexpected_requests');
       return;
     }
-    if (!this.mux.dispatch(msg)) this.onUnmatched(msg, this);
+    if (this.mux.dispatch(msg)) return;
+    // A network management answer after its deadline: the link was already reconnected.
+    if (isNetworkManagement(msg.mti)) this.opts.log.debug('late network management answer ignored', { upstream: this.opts.name, mti: msg.mti });
+    else this.onUnmatched(msg, this);
   }
 
   private lost(conn: FramedConn): void {

@@ -175,10 +175,10 @@ export class Switch {
     if (this.ownsStore) await this.journal.store.close();
   }
 
-  /** Sales and network management waiting for an answer, over every link. */
+  /** Sales waiting for an answer, over every link. */
   private inFlight(): number {
     let n = 0;
-    for (const link of this.links.values()) n += link.mux.inFlight;
+    for (const link of this.links.values()) n += link.inFlight;
     return n;
   }
 
