@@ -5,10 +5,9 @@
 import { reversalBase, type ReversalOptions } from '../builders.js';
 import type { Dialect } from '../dialect.js';
 import { IsoError } from '../errors.js';
-import { IsoMessage } from '../message.js';
+import type { IsoMessage } from '../message.js';
 import { formatF90, formatF95 } from '../subfields.js';
-import { transmissionTime } from '../field-formats.js';
-import { netCodeOf, type LocalCode, type NetCode, type OriginalRef, type Profile } from './profile.js';
+import { netCodeOf, netRequest, originalFrom, type LocalCode, type NetCode, type OriginalRef, type Profile } from './profile.js';
 
 export const CODES_87: Readonly<Record<LocalCode, string>> = {
   approved: '00',
@@ -31,11 +30,7 @@ export const ISO87: Profile = {
   reasonField: 39,
 
   networkRequest(dialect: Dialect, code: NetCode, stan: string, nowMs: number): IsoMessage {
-    const m = new IsoMessage('0800');
-    if (dialect.fields[7]) m.set(7, transmissionTime(nowMs));
-    m.set(11, stan);
-    m.set(70, F70[code]);
-    return m;
+    return netRequest('0800', dialect, stan, nowMs, 70, F70[code]);
   },
 
   networkCode(msg: IsoMessage): NetCode | undefined {
@@ -43,15 +38,10 @@ export const ISO87: Profile = {
   },
 
   originalOf(msg: IsoMessage): OriginalRef | undefined {
-    if (!msg.has(90)) return undefined;
-    try {
+    return originalFrom(msg, 90, () => {
       const o = msg.originalData();
       return o && { mti: o.mti, stan: o.stan, timeField: 7, time: o.transmissionDateTime, acquirer: o.acquirer };
-    } catch (e) {
-      // A malformed F90 names nothing: the caller falls back to the reversal's own keys.
-      if (e instanceof IsoError) return undefined;
-      throw e;
-    }
+    });
   },
 
   reversalOf(dialect: Dialect, orig: IsoMessage, opts: ReversalOptions): IsoMessage {

@@ -6,10 +6,9 @@
 import { reversalBase, type ReversalOptions } from '../builders.js';
 import type { Dialect } from '../dialect.js';
 import { IsoError } from '../errors.js';
-import { IsoMessage } from '../message.js';
+import type { IsoMessage } from '../message.js';
 import { formatF56 } from '../subfields.js';
-import { transmissionTime } from '../field-formats.js';
-import { netCodeOf, type LocalCode, type NetCode, type OriginalRef, type Profile } from './profile.js';
+import { netCodeOf, netRequest, originalFrom, type LocalCode, type NetCode, type OriginalRef, type Profile } from './profile.js';
 
 export const CODES_93: Readonly<Record<LocalCode, string>> = {
   approved: '000',
@@ -31,11 +30,7 @@ export const ISO93: Profile = {
   reasonField: 25,
 
   networkRequest(dialect: Dialect, code: NetCode, stan: string, nowMs: number): IsoMessage {
-    const m = new IsoMessage('1804');
-    if (dialect.fields[7]) m.set(7, transmissionTime(nowMs));
-    m.set(11, stan);
-    m.set(24, F24_93[code]);
-    return m;
+    return netRequest('1804', dialect, stan, nowMs, 24, F24_93[code]);
   },
 
   networkCode(msg: IsoMessage): NetCode | undefined {
@@ -43,14 +38,10 @@ export const ISO93: Profile = {
   },
 
   originalOf(msg: IsoMessage): OriginalRef | undefined {
-    if (!msg.has(56)) return undefined;
-    try {
+    return originalFrom(msg, 56, () => {
       const o = msg.originalData93();
       return o && { mti: o.mti, stan: o.stan, timeField: 12, time: o.localDateTime, acquirer: o.acquirer };
-    } catch (e) {
-      if (e instanceof IsoError) return undefined;
-      throw e;
-    }
+    });
   },
 
   reversalOf(dialect: Dialect, orig: IsoMessage, opts: ReversalOptions): IsoMessage {

@@ -7,7 +7,9 @@
  */
 import type { Dialect } from '../dialect.js';
 import type { ReversalOptions } from '../builders.js';
-import type { IsoMessage } from '../message.js';
+import { IsoError } from '../errors.js';
+import { transmissionTime } from '../field-formats.js';
+import { IsoMessage } from '../message.js';
 
 export type Standard = 'iso87' | 'iso93' | 'cup';
 
@@ -57,4 +59,24 @@ export function netCodeOf(table: Readonly<Record<NetCode, string>>, raw: string 
   if (raw === undefined) return undefined;
   for (const k in table) if (table[k as NetCode] === raw) return k as NetCode;
   return undefined;
+}
+
+/** A network management request: its MTI, F7 where the dialect has it, F11, and the function code in `field`. */
+export function netRequest(mti: string, dialect: Dialect, stan: string, nowMs: number, field: number, code: string): IsoMessage {
+  const m = new IsoMessage(mti);
+  if (dialect.fields[7]) m.set(7, transmissionTime(nowMs));
+  m.set(11, stan);
+  m.set(field, code);
+  return m;
+}
+
+/** The original an original-data field names; a malformed field names nothing (the caller falls back to the reversal's own keys). */
+export function originalFrom(msg: IsoMessage, field: number, read: () => OriginalRef | undefined): OriginalRef | undefined {
+  if (!msg.has(field)) return undefined;
+  try {
+    return read();
+  } catch (e) {
+    if (e instanceof IsoError) return undefined;
+    throw e;
+  }
 }
