@@ -108,6 +108,11 @@ export class Mux {
     this.tracked.start();
   }
 
+  /** Manual time (tests): delivers every deadline due at `nowMs`; returns how many. */
+  tick(nowMs: number): number {
+    return this.tracked.tick(nowMs);
+  }
+
   stop(): void {
     this.tracked.stop();
   }
