@@ -31,6 +31,13 @@ export interface FramedConnOptions {
   counters?: Counters;
   /** Message and decode-error counts by MTI class (observe/metrics.ts); plain number bumps. */
   wire?: WireMetrics;
+  /**
+   * Stop reading from a peer while our writes to it wait (default true): a terminal that
+   * does not read its answers gets no more of its requests read either. Two ends that both
+   * do this stall each other once a burst fills both directions, so a load generator
+   * (the simulators) turns it off and always reads.
+   */
+  pauseOnBackpressure?: boolean;
 }
 
 let nextId = 1;
@@ -100,7 +107,7 @@ export class FramedConn {
     }
     const flushed = onWritten === undefined ? this.socket.write(bytes) : this.socket.write(bytes, (err) => { if (!err) onWritten(); });
     // Backpressure: a peer that does not read gets no more reading from us either.
-    if (!flushed && !this.paused) {
+    if (!flushed && !this.paused && this.opts.pauseOnBackpressure !== false) {
       this.paused = true;
       this.socket.pause();
     }

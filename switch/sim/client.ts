@@ -4,8 +4,8 @@
  * it adds no fields and never reverses anything on its own.
  */
 import { connect } from 'node:net';
-import { responseMti, type Dialect, type Framing, type FramingName, type IsoMessage } from '../../codec/index.js';
-import { Link, simDialect, simFraming } from './wire.js';
+import { encode, frame, responseMti, type Dialect, type Framing, type FramingName, type IsoMessage } from '../../codec/index.js';
+import { simConn, simDialect, simFraming } from './wire.js';
 
 export interface ClientOptions {
   host?: string;
@@ -41,14 +41,17 @@ export function connectClient(opts: ClientOptions): Promise<SimClient> {
   let resolveClosed: () => void = () => {};
   const closed = new Promise<void>((r) => { resolveClosed = r; });
   const socket = connect({ host: opts.host ?? '127.0.0.1', port: opts.port });
-  const link = new Link(socket, dialect, framing, {
-    onMessage: (m) => {
-      received.push(m);
-      for (const w of [...waiters]) w(m);
-    },
-    onBadMessage: () => { undecodable++; },
-    onClose: () => resolveClosed(),
-  });
+  const conn = simConn(socket, dialect, framing, () => { undecodable++; });
+  conn.onMessage = (m) => {
+    received.push(m);
+    for (const w of [...waiters]) w(m);
+  };
+  conn.onClose = () => resolveClosed();
+  // FramedConn.send answers false for a message the codec refuses; whoever hands a test
+  // client such a message wants the codec's reason, so the encode is repeated to throw it.
+  const send = (msg: IsoMessage): void => {
+    if (!conn.send(msg) && conn.isOpen) frame(framing, encode(dialect, msg));
+  };
 
   const waitFor = (pred: (m: IsoMessage) => boolean, timeoutMs = 5000): Promise<IsoMessage> =>
     new Promise((resolve, reject) => {
@@ -70,17 +73,17 @@ export function connectClient(opts: ClientOptions): Promise<SimClient> {
       const mti = responseMti(msg.mti);
       const stan = msg.get(11);
       const p = waitFor((m) => m.mti === mti && m.get(11) === stan, timeoutMs);
-      link.send(msg);
+      send(msg);
       return p;
     },
-    send: (msg) => { link.send(msg); },
+    send,
     sendRaw: (bytes) => { socket.write(bytes); },
     waitFor,
     received,
     get undecodable() { return undecodable; },
     closed,
     close() {
-      link.destroy();
+      conn.close();
       return closed;
     },
   };

@@ -8,14 +8,16 @@
  * it arrives (the hold, if any, is placed at once) and answered on its own timer, so
  * answers go out of order when their latencies differ.
  */
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
-import { responseTo, type Dialect, type Framing, type FramingName, type IsoError, type IsoMessage } from '../../codec/index.js';
+import { responseTo, type Dialect, type Framing, type FramingName, type IsoMessage } from '../../codec/index.js';
+import type { FramedConn } from '../edge/framed-conn.js';
 import { formatLedger } from './format.js';
-import { Ledger, type LedgerSnapshot } from './ledger.js';
+import { createLedgerServer } from './ledger-http.js';
+import { Ledger, type LedgerCounters, type LedgerSnapshot } from './ledger.js';
 import { magicOf } from './magic.js';
 import { createRng, randomSeed, type Rng } from './prng.js';
-import { Link, simDialect, simFraming } from './wire.js';
+import { simConn, simDialect, simFraming } from './wire.js';
 
 export type Latency = number | { min: number; max: number };
 
@@ -115,46 +117,206 @@ interface Decision {
 }
 
 export async function startIssuer(opts: IssuerOptions = {}): Promise<IssuerSim> {
-  const dialect = simDialect(opts.dialect);
-  const framing = simFraming(opts.framing);
-  const approveRate = rate('approveRate', opts.approveRate, 0.9);
-  const dropRate = rate('dropRate', opts.dropRate, 0);
-  const lateRate = rate('lateRate', opts.lateRate, 0);
-  const reversalDropRate = rate('reversalDropRate', opts.reversalDropRate, 0);
-  const lateMs = millis('lateMs', opts.lateMs, 10000);
-  const latency = latencyRange(opts.latencyMs);
-  const seed = opts.seed ?? randomSeed();
-  const rng: Rng = createRng(seed);
-  const log = opts.log ?? (() => {});
-  const ledger = new Ledger();
-  const c = ledger.counters;
-  const links = new Set<Link>();
-  const timers = new Set<NodeJS.Timeout>();
-  const listeners = new Set<(e: IssuerEvent) => void>();
+  return new Issuer(opts).start();
+}
 
-  const drawLatency = (): number => (latency.max === latency.min ? latency.min : latency.min + rng.next() * (latency.max - latency.min));
+/** One issuer host: its settings, its ledger, its connections and the answers it owes. */
+class Issuer implements IssuerSim {
+  readonly host: string;
+  readonly seed: number;
+  readonly dialect: Dialect;
+  readonly framing: Framing;
+  private readonly approveRate: number;
+  private readonly dropRate: number;
+  private readonly lateRate: number;
+  private readonly reversalDropRate: number;
+  private readonly lateMs: number;
+  private readonly latency: { min: number; max: number };
+  private readonly rng: Rng;
+  private readonly log: (line: string) => void;
+  private readonly book = new Ledger();
+  private readonly counters: LedgerCounters = this.book.counters;
+  private readonly conns = new Set<FramedConn>();
+  /** Answers waiting for their latency; dropped at close. */
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly listeners = new Set<(e: IssuerEvent) => void>();
+  private readonly server: Server;
+  private http: HttpServer | null = null;
+  private boundPort = 0;
+  private ledgerAt: string | null = null;
+  private closing: Promise<void> | null = null;
 
-  function emit(e: IssuerEvent): void {
-    for (const fn of [...listeners]) fn(e);
+  constructor(private readonly opts: IssuerOptions) {
+    this.dialect = simDialect(opts.dialect);
+    this.framing = simFraming(opts.framing);
+    this.approveRate = rate('approveRate', opts.approveRate, 0.9);
+    this.dropRate = rate('dropRate', opts.dropRate, 0);
+    this.lateRate = rate('lateRate', opts.lateRate, 0);
+    this.reversalDropRate = rate('reversalDropRate', opts.reversalDropRate, 0);
+    this.lateMs = millis('lateMs', opts.lateMs, 10000);
+    this.latency = latencyRange(opts.latencyMs);
+    this.seed = opts.seed ?? randomSeed();
+    this.rng = createRng(this.seed);
+    this.log = opts.log ?? (() => {});
+    this.host = opts.host ?? '127.0.0.1';
+    this.server = createServer((socket) => this.accept(socket));
   }
 
-  function answer(link: Link, res: IsoMessage, delayMs: number): void {
-    const send = (): void => {
-      if (link.send(res)) c.answersSent++;
-      else c.answersLost++;
+  get port(): number {
+    return this.boundPort;
+  }
+
+  get ledgerUrl(): string | null {
+    return this.ledgerAt;
+  }
+
+  async start(): Promise<this> {
+    await listen(this.server, this.host, this.opts.port ?? 0);
+    const addr = this.server.address();
+    this.boundPort = typeof addr === 'object' && addr !== null ? addr.port : 0;
+    const at = this.opts.ledgerHttp;
+    if (at) {
+      const http = createLedgerServer(this.book);
+      try {
+        await listen(http, at.host, at.port);
+      } catch (e) {
+        await new Promise<void>((r) => this.server.close(() => r()));
+        throw e;
+      }
+      this.http = http;
+      const ha = http.address();
+      const hp = typeof ha === 'object' && ha !== null ? ha.port : at.port;
+      const hh = at.host.includes(':') ? `[${at.host}]` : at.host;
+      this.ledgerAt = `http://${hh}:${hp}/ledger`;
+    }
+    return this;
+  }
+
+  ledger(): LedgerSnapshot {
+    return this.book.snapshot();
+  }
+
+  ledgerSummary(): string {
+    return formatLedger(this.book.snapshot());
+  }
+
+  onMessage(fn: (e: IssuerEvent) => void): () => void {
+    this.listeners.add(fn);
+    return () => { this.listeners.delete(fn); };
+  }
+
+  waitFor(pred: (e: IssuerEvent) => boolean, timeoutMs = 10000): Promise<IssuerEvent> {
+    return new Promise<IssuerEvent>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.listeners.delete(fn);
+        reject(new Error(`issuer: no matching message within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const fn = (e: IssuerEvent): void => {
+        if (!pred(e)) return;
+        clearTimeout(timer);
+        this.listeners.delete(fn);
+        resolve(e);
+      };
+      this.listeners.add(fn);
+    });
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      for (const t of this.timers) clearTimeout(t);
+      this.timers.clear();
+      const closed = new Promise<void>((r) => this.server.close(() => r()));
+      for (const conn of this.conns) conn.close();
+      const h = this.http;
+      const httpClosed = h ? new Promise<void>((r) => { h.closeAllConnections(); h.close(() => r()); }) : Promise.resolve();
+      await Promise.all([closed, httpClosed]);
+    })();
+    return this.closing;
+  }
+
+  private accept(socket: Socket): void {
+    this.counters.connections++;
+    const conn = simConn(socket, this.dialect, this.framing, (err, from) => {
+      this.counters.decodeErrors++;
+      this.log(`issuer: undecodable message from ${from.remote}: ${err.message}`);
+    }, this.opts.maxFrame);
+    conn.onMessage = (msg) => this.handle(conn, msg);
+    conn.onClose = (_conn, err) => {
+      this.conns.delete(conn);
+      if (err && 'site' in err) this.log(`issuer: closed a connection: ${err.message}`);
     };
-    if (delayMs <= 0) { send(); return; }
-    const t = setTimeout(() => { timers.delete(t); send(); }, delayMs);
-    timers.add(t);
+    this.conns.add(conn);
   }
 
-  function decide(req: IsoMessage): Decision {
+  private handle(conn: FramedConn, req: IsoMessage): void {
+    const mti = req.mti;
+    const cls = mti[1];
+    const fn = mti[2];
+    let e: IssuerEvent;
+    if (fn !== '0' && fn !== '2' && fn !== '4') {
+      // A response or an acknowledgement: nothing the issuer waits for.
+      this.counters.unsupported++;
+      e = { msg: req, answer: null, delayMs: 0, reversal: null };
+    } else if ((cls === '1' || cls === '2') && fn === '0') {
+      e = this.sale(conn, req);
+    } else if (cls === '4' && (fn === '0' || fn === '2')) {
+      e = this.reversal(conn, req);
+    } else if (cls === '8' && fn === '0') {
+      e = this.networkManagement(conn, req);
+    } else {
+      this.counters.unsupported++;
+      const res = responseTo(this.dialect, req, '12');
+      this.answer(conn, res, 0);
+      e = { msg: req, answer: res, delayMs: 0, reversal: null };
+    }
+    this.emit(e);
+  }
+
+  private emit(e: IssuerEvent): void {
+    for (const fn of [...this.listeners]) fn(e);
+  }
+
+  private sale(conn: FramedConn, req: IsoMessage): IssuerEvent {
+    const c = this.counters;
+    c.requests++;
+    const delay = this.drawLatency();
+    if (!req.has(4) || !req.has(11)) {
+      c.formatErrors++;
+      const res = responseTo(this.dialect, req, '30');
+      this.answer(conn, res, delay);
+      return { msg: req, answer: res, delayMs: delay, reversal: null };
+    }
+    const dup = this.book.findDuplicate(req);
+    if (dup) {
+      c.duplicateOriginals++;
+      if (dup.silent) return { msg: req, answer: null, delayMs: 0, reversal: null };
+      const res = responseTo(this.dialect, req, dup.code);
+      if (dup.approvalCode !== null) res.set(38, dup.approvalCode);
+      this.answer(conn, res, delay);
+      return { msg: req, answer: res, delayMs: delay, reversal: null };
+    }
+    const d = this.decide(req);
+    const approvalCode = d.approved ? String(this.rng.int(0, 999999)).padStart(6, '0') : null;
+    this.book.recordOriginal(req, d.code, approvalCode, d.silent, Date.now());
+    if (d.silent || d.dropped) {
+      c.dropped++;
+      return { msg: req, answer: null, delayMs: 0, reversal: null };
+    }
+    const res = responseTo(this.dialect, req, d.code);
+    if (approvalCode !== null) res.set(38, approvalCode);
+    const delayMs = d.late ? this.lateMs : delay;
+    if (d.late) c.late++;
+    this.answer(conn, res, delayMs);
+    return { msg: req, answer: res, delayMs, reversal: null };
+  }
+
+  private decide(req: IsoMessage): Decision {
     // Every draw is taken whatever the outcome, so one request's script never shifts
     // the random sequence of the next.
-    const rApprove = rng.next();
-    const rCode = rng.next();
-    const rDrop = rng.next();
-    const rLate = rng.next();
+    const rApprove = this.rng.next();
+    const rCode = this.rng.next();
+    const rDrop = this.rng.next();
+    const rLate = this.rng.next();
     const magic = magicOf(req.get(4));
     if (magic) {
       const a = magic.action;
@@ -165,176 +327,49 @@ export async function startIssuer(opts: IssuerOptions = {}): Promise<IssuerSim> 
         case 'late': return { code: '00', approved: true, silent: false, dropped: false, late: true };
       }
     }
-    const approved = rApprove < approveRate;
-    const dropped = rDrop < dropRate;
-    return { code: approved ? '00' : rCode < 0.5 ? '05' : '51', approved, silent: false, dropped, late: !dropped && rLate < lateRate };
+    const approved = rApprove < this.approveRate;
+    const dropped = rDrop < this.dropRate;
+    return { code: approved ? '00' : rCode < 0.5 ? '05' : '51', approved, silent: false, dropped, late: !dropped && rLate < this.lateRate };
   }
 
-  function onSale(link: Link, req: IsoMessage): IssuerEvent {
-    c.requests++;
-    const delay = drawLatency();
-    if (!req.has(4) || !req.has(11)) {
-      c.formatErrors++;
-      const res = responseTo(dialect, req, '30');
-      answer(link, res, delay);
-      return { msg: req, answer: res, delayMs: delay, reversal: null };
-    }
-    const dup = ledger.findDuplicate(req);
-    if (dup) {
-      c.duplicateOriginals++;
-      if (dup.silent) return { msg: req, answer: null, delayMs: 0, reversal: null };
-      const res = responseTo(dialect, req, dup.code);
-      if (dup.approvalCode !== null) res.set(38, dup.approvalCode);
-      answer(link, res, delay);
-      return { msg: req, answer: res, delayMs: delay, reversal: null };
-    }
-    const d = decide(req);
-    const approvalCode = d.approved ? String(rng.int(0, 999999)).padStart(6, '0') : null;
-    ledger.recordOriginal(req, d.code, approvalCode, d.silent, Date.now());
-    if (d.silent || d.dropped) {
-      c.dropped++;
-      return { msg: req, answer: null, delayMs: 0, reversal: null };
-    }
-    const res = responseTo(dialect, req, d.code);
-    if (approvalCode !== null) res.set(38, approvalCode);
-    const delayMs = d.late ? lateMs : delay;
-    if (d.late) c.late++;
-    answer(link, res, delayMs);
-    return { msg: req, answer: res, delayMs, reversal: null };
-  }
-
-  function onReversal(link: Link, req: IsoMessage): IssuerEvent {
-    const result = ledger.reverse(req, Date.now());
-    const delay = drawLatency();
-    if (rng.chance(reversalDropRate)) {
-      c.reversalAnswersDropped++;
+  private reversal(conn: FramedConn, req: IsoMessage): IssuerEvent {
+    const result = this.book.reverse(req, Date.now());
+    const delay = this.drawLatency();
+    if (this.rng.chance(this.reversalDropRate)) {
+      this.counters.reversalAnswersDropped++;
       return { msg: req, answer: null, delayMs: 0, reversal: result.kind };
     }
-    const res = responseTo(dialect, req, '00');
-    answer(link, res, delay);
+    const res = responseTo(this.dialect, req, '00');
+    this.answer(conn, res, delay);
     return { msg: req, answer: res, delayMs: delay, reversal: result.kind };
   }
 
-  function onNetworkManagement(link: Link, req: IsoMessage): IssuerEvent {
-    c.networkManagement++;
+  private networkManagement(conn: FramedConn, req: IsoMessage): IssuerEvent {
+    this.counters.networkManagement++;
     const code = req.get(70);
-    if (code === '001') c.signOns++;
-    else if (code === '301') c.echoes++;
-    const res = responseTo(dialect, req, '00');
+    if (code === '001') this.counters.signOns++;
+    else if (code === '301') this.counters.echoes++;
+    const res = responseTo(this.dialect, req, '00');
     if (code !== undefined) res.set(70, code);
-    answer(link, res, 0);
+    this.answer(conn, res, 0);
     return { msg: req, answer: res, delayMs: 0, reversal: null };
   }
 
-  function onMessage(link: Link, req: IsoMessage): void {
-    const mti = req.mti;
-    const cls = mti[1];
-    const fn = mti[2];
-    let e: IssuerEvent;
-    if (fn !== '0' && fn !== '2' && fn !== '4') {
-      // A response or an acknowledgement: nothing the issuer waits for.
-      c.unsupported++;
-      e = { msg: req, answer: null, delayMs: 0, reversal: null };
-    } else if ((cls === '1' || cls === '2') && fn === '0') {
-      e = onSale(link, req);
-    } else if (cls === '4' && (fn === '0' || fn === '2')) {
-      e = onReversal(link, req);
-    } else if (cls === '8' && fn === '0') {
-      e = onNetworkManagement(link, req);
-    } else {
-      c.unsupported++;
-      const res = responseTo(dialect, req, '12');
-      answer(link, res, 0);
-      e = { msg: req, answer: res, delayMs: 0, reversal: null };
-    }
-    emit(e);
+  private drawLatency(): number {
+    const { min, max } = this.latency;
+    return max === min ? min : min + this.rng.next() * (max - min);
   }
 
-  const server: Server = createServer((socket: Socket) => {
-    c.connections++;
-    const link: Link = new Link(socket, dialect, framing, {
-      onMessage: (msg) => onMessage(link, msg),
-      onBadMessage: (err: IsoError) => {
-        c.decodeErrors++;
-        log(`issuer: undecodable message from ${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}: ${err.message}`);
-      },
-      onClose: (err) => {
-        links.delete(link);
-        if (err && 'site' in err) log(`issuer: closed a connection: ${err.message}`);
-      },
-    }, opts.maxFrame);
-    links.add(link);
-  });
-
-  await listen(server, opts.host ?? '127.0.0.1', opts.port ?? 0);
-  const addr = server.address();
-  const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-  const host = opts.host ?? '127.0.0.1';
-
-  let http: HttpServer | null = null;
-  let ledgerUrl: string | null = null;
-  if (opts.ledgerHttp) {
-    http = createHttpServer((req, res) => {
-      const path = (req.url ?? '/').split('?')[0];
-      if (req.method !== 'GET') {
-        res.writeHead(405, { 'content-type': 'text/plain', allow: 'GET' }).end('method not allowed\n');
-      } else if (path === '/ledger') {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(ledger.snapshot()));
-      } else if (path === '/ledger/summary') {
-        res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end(formatLedger(ledger.snapshot()) + '\n');
-      } else {
-        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try GET /ledger or /ledger/summary\n');
-      }
-    });
-    try {
-      await listen(http, opts.ledgerHttp.host, opts.ledgerHttp.port);
-    } catch (e) {
-      await new Promise<void>((r) => server.close(() => r()));
-      throw e;
-    }
-    const ha = http.address();
-    const hp = typeof ha === 'object' && ha !== null ? ha.port : opts.ledgerHttp.port;
-    const hh = opts.ledgerHttp.host.includes(':') ? `[${opts.ledgerHttp.host}]` : opts.ledgerHttp.host;
-    ledgerUrl = `http://${hh}:${hp}/ledger`;
+  private answer(conn: FramedConn, res: IsoMessage, delayMs: number): void {
+    if (delayMs <= 0) { this.send(conn, res); return; }
+    const t = setTimeout(() => { this.timers.delete(t); this.send(conn, res); }, delayMs);
+    this.timers.add(t);
   }
 
-  let closing: Promise<void> | null = null;
-  return {
-    host, port, seed, dialect, framing, ledgerUrl,
-    ledger: () => ledger.snapshot(),
-    ledgerSummary: () => formatLedger(ledger.snapshot()),
-    onMessage(fn) {
-      listeners.add(fn);
-      return () => { listeners.delete(fn); };
-    },
-    waitFor(pred, timeoutMs = 10000) {
-      return new Promise<IssuerEvent>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          listeners.delete(fn);
-          reject(new Error(`issuer: no matching message within ${timeoutMs} ms`));
-        }, timeoutMs);
-        const fn = (e: IssuerEvent): void => {
-          if (!pred(e)) return;
-          clearTimeout(timer);
-          listeners.delete(fn);
-          resolve(e);
-        };
-        listeners.add(fn);
-      });
-    },
-    close() {
-      closing ??= (async () => {
-        for (const t of timers) clearTimeout(t);
-        timers.clear();
-        const closed = new Promise<void>((r) => server.close(() => r()));
-        for (const l of links) l.destroy();
-        const h = http;
-        const httpClosed = h ? new Promise<void>((r) => { h.closeAllConnections(); h.close(() => r()); }) : Promise.resolve();
-        await Promise.all([closed, httpClosed]);
-      })();
-      return closing;
-    },
-  };
+  private send(conn: FramedConn, res: IsoMessage): void {
+    if (conn.send(res)) this.counters.answersSent++;
+    else this.counters.answersLost++;
+  }
 }
 
 function listen(server: Server | HttpServer, host: string, port: number): Promise<void> {

@@ -23,357 +23,248 @@
  *
  * The run stops by itself: at the latest durationS + responseTimeoutMs + reversalAttempts
  * x (reversalTimeoutMs + retry delay) after the start, whatever the target does.
+ *
+ * This file holds the run: the schedule, the sales and the terminals' reversals. The
+ * options are checked in ./terminal-options.ts, answers are matched to what waits for
+ * them in ./terminal-conn.ts, and ./terminal-summary.ts counts and sums up.
  */
-import { connect } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { build as buildHistogram } from 'hdr-histogram-js';
-import {
-  IsoMessage, repeatOf, reversalOf, responseMti, type Dialect, type Framing, type FramingName,
-} from '../../codec/index.js';
-import { MAGIC_AMOUNTS } from './magic.js';
-import { createRng, randomSeed } from './prng.js';
-import { APPROVED_CODES, Link, f4, localDate, localTime, simDialect, simFraming, transmissionDateTime } from './wire.js';
+import { IsoMessage, encode, frame, repeatOf, reversalOf, responseMti } from '../../codec/index.js';
 import { luhnComplete } from '../observe/redact.js';
+import { createRng, type Rng } from './prng.js';
+import { TerminalConn, type ConnEvents, type Pending, type ReversalTry, type Sale, type Term } from './terminal-conn.js';
+import { resolveTerminalOptions, type FleetSettings, type TerminalOptions } from './terminal-options.js';
+import { SaleTally, type SaleOutcome, type SaleRecord, type TerminalSummary } from './terminal-summary.js';
+import { APPROVED_CODES, f4, localDate, localTime, transmissionDateTime } from './wire.js';
 
-export type TerminalMode = 'per-sale' | 'persistent';
+export type { TerminalMode, TerminalOptions } from './terminal-options.js';
+export type { SaleOutcome, SaleRecord, TerminalSummary } from './terminal-summary.js';
 
-export interface TerminalOptions {
-  /** Default 127.0.0.1. */
-  host?: string;
-  port: number;
-  /** Sales per second offered, all terminals together. */
-  tps: number;
-  /** How long sales are sent; the run then waits for the answers and reversals. */
-  durationS: number;
-  /** Simulated terminals, each with its own F41 and STAN sequence. Default 8, at most 999. */
-  connections?: number;
-  /** 'per-sale': a new connection per message (POS style); 'persistent' (default): one per terminal, many requests in flight on it (acquirer host style). */
-  mode?: TerminalMode;
-  /** Default iso87a. */
-  dialect?: Dialect | string;
-  /** Default len2. */
-  framing?: Framing | FramingName;
-  /** 0200 (default) or 0100. */
-  mti?: '0100' | '0200';
-  /** Normal amounts are whole units in this range (minor units end in 00). Default 1..500. */
-  amountUnits?: { min: number; max: number };
-  /** Share of sales per magic ending, e.g. { '51': 0.02, '99': 0.01 } (see MAGIC_AMOUNTS). Default none. */
-  magicMix?: Record<string, number>;
-  /** Share of sales whose terminal disconnects before the answer. Default 0. */
-  disconnectRate?: number;
-  /** Persistent mode: on a disconnect, reverse the other sales in flight on that connection (not the one that hung up). Default false. */
-  reverseOnHangUp?: boolean;
-  /** Share of approved sales the chip then declines (the terminal sends its own 0400 F39 06). Default 0. */
-  chipDeclineRate?: number;
-  /** When a terminal gives up on a sale and reverses it. Default 30000. */
-  responseTimeoutMs?: number;
-  /** How long a terminal waits for each 0410. Default 10000. */
-  reversalTimeoutMs?: number;
-  /** 0400 then 0401 repeats, this many sends in all. Default 3. */
-  reversalAttempts?: number;
-  /** PRNG seed; the sequence of sales (amounts, faults, PANs) repeats for the same seed. Default random. */
-  seed?: number;
-  /** F41 is this prefix and the terminal number, 8 characters. Default "SIM". */
-  terminalIdPrefix?: string;
-  /** First 2 digits of every F37, so concurrent runs against one issuer never share an RRN. Default: from the seed. */
-  rrnPrefix?: string;
-  /** F32, sent when given. */
-  acquirerId?: string;
-  /** F49. Default 840. */
-  currency?: string;
-  /** Progress bar on stderr. Default: only when stderr is a TTY. */
-  progress?: boolean;
-  /** Aborting stops sending new sales; those in flight finish as usual. */
-  signal?: AbortSignal;
-  /** Keep one record per sale in the summary. Default false. */
-  records?: boolean;
-}
-
-export type SaleOutcome = 'approved' | 'declined' | 'timed-out' | 'disconnected' | 'chip-declined' | 'error';
-
-export interface SaleRecord {
-  rrn: string;
-  terminalId: string;
-  stan: string;
-  amount: string;
-  outcome: SaleOutcome;
-  /** F39 received, if any. */
-  code: string | null;
-  /** The terminal sent its own reversal (chip decline, timeout, broken connection). */
-  reversedByTerminal: boolean;
-}
-
-export interface TerminalSummary {
-  seed: number;
-  mode: TerminalMode;
-  terminals: number;
-  targetTps: number;
-  durationS: number;
-  /** Sales scheduled for the run (fewer are sent when it is aborted). */
-  planned: number;
-  sent: number;
-  outcomes: {
-    approved: number;
-    declined: Record<string, number>;
-    timedOut: number;
-    disconnected: number;
-    chipDeclined: number;
-    errors: number;
-  };
-  /** Errors by kind: connect (nothing sent), connection-lost, mismatch (an answer for another sale), undecodable, stopped. */
-  errors: Record<string, number>;
-  reversals: { sent: number; answered: number; repeats: number; failed: number };
-  /** Answers that came after the terminal gave up (ignored). */
-  lateAnswers: number;
-  /** From each sale's scheduled send time to its answer; answered sales only. */
-  latencyMs: { count: number; p50: number; p90: number; p99: number; max: number; mean: number };
-  /** Sales sent per second of the sending window. */
-  achievedTps: number;
-  elapsedS: number;
-  /** The money invariant: sales whose approval the terminal received and did not itself reverse. */
-  approvedRrns: string[];
-  /** Sales the terminal reversed itself (chip decline, timeout, broken connection). */
-  terminalReversedRrns: string[];
-  /** Of those, the ones whose reversal was never acknowledged. */
-  reversalFailedRrns: string[];
-  disconnectedRrns: string[];
-  sales: SaleRecord[] | null;
-}
-
-interface Pending {
-  kind: 'sale' | 'reversal';
-  /** F37 expected back (sales). */
-  rrn: string | null;
-  responseMti: string;
-  onAnswer(res: IsoMessage): void;
-  onLost(conn: Conn): void;
-}
-
-interface Conn {
-  link: Link;
-  connected: boolean;
-  /** Closed by the terminal on purpose (disconnect fault). */
-  dropped: boolean;
-  pending: Map<string, Pending>;
-}
-
-interface Term {
-  index: number;
-  id: string;
-  merchant: string;
-  stan: number;
-  seq: number;
-  conn: Conn | null;
-}
-
-interface Sale {
-  term: Term;
-  msg: IsoMessage;
-  rec: SaleRecord;
-  scheduledAt: number;
-  chip: boolean;
-  done: boolean;
-  timer: NodeJS.Timeout | null;
-  approvalCode: string | null;
-}
-
+/** After a connection broke under a reversal, before it is sent again. */
 const RETRY_DELAY_MS = 500;
-const KNOWN_ENDINGS = new Set(MAGIC_AMOUNTS.map((m) => m.ending));
-
-function check(cond: boolean, msg: string): void {
-  if (!cond) throw new RangeError(msg);
-}
-
 
 export async function runTerminals(opts: TerminalOptions): Promise<TerminalSummary> {
-  const dialect = simDialect(opts.dialect);
-  const framing = simFraming(opts.framing);
-  const host = opts.host ?? '127.0.0.1';
-  const mode: TerminalMode = opts.mode ?? 'persistent';
-  const nTerms = opts.connections ?? 8;
-  const tps = opts.tps;
-  const durationS = opts.durationS;
-  const responseTimeoutMs = opts.responseTimeoutMs ?? 30000;
-  const reversalTimeoutMs = opts.reversalTimeoutMs ?? 10000;
-  const reversalAttempts = opts.reversalAttempts ?? 3;
-  const disconnectRate = opts.disconnectRate ?? 0;
-  const reverseOnHangUp = opts.reverseOnHangUp ?? false;
-  const chipDeclineRate = opts.chipDeclineRate ?? 0;
-  const units = opts.amountUnits ?? { min: 1, max: 500 };
-  const seed = opts.seed ?? randomSeed();
-  const prefix = opts.terminalIdPrefix ?? 'SIM';
-  const rrnPrefix = opts.rrnPrefix ?? String(seed % 100).padStart(2, '0');
-  const mti = opts.mti ?? '0200';
+  return new TerminalFleet(opts).run();
+}
 
-  check(Number.isInteger(opts.port) && opts.port > 0 && opts.port < 65536, `port must be 1-65535, got ${opts.port}`);
-  check(tps > 0 && Number.isFinite(tps), `tps must be positive, got ${tps}`);
-  check(durationS > 0 && Number.isFinite(durationS), `durationS must be positive, got ${durationS}`);
-  check(Number.isInteger(nTerms) && nTerms >= 1 && nTerms <= 999, `connections must be 1-999, got ${nTerms}`);
-  check(mode === 'per-sale' || mode === 'persistent', `mode must be per-sale or persistent, got ${String(mode)}`);
-  check(mti === '0100' || mti === '0200', `mti must be 0100 or 0200, got ${String(mti)}`);
-  for (const [name, v] of [['disconnectRate', disconnectRate], ['chipDeclineRate', chipDeclineRate]] as const) {
-    check(v >= 0 && v <= 1, `${name} must be between 0 and 1, got ${v}`);
+/** One run of the generator: every terminal, every sale and reversal in flight, until all are over. */
+export class TerminalFleet {
+  private readonly s: FleetSettings;
+  private readonly rng: Rng;
+  private readonly tally: SaleTally;
+  private readonly terms: Term[] = [];
+  private readonly planned: number;
+  /** Between two sales' due times, in milliseconds. */
+  private readonly interval: number;
+  private readonly saleResponseMti: string;
+  private readonly connEvents: ConnEvents;
+  private readonly conns = new Set<TerminalConn>();
+  /** Every timer of the run, so that its end leaves none behind. */
+  private readonly timers = new Set<NodeJS.Timeout>();
+  /** Sales and reversals not over yet: the run ends once the schedule is done and none is left. */
+  private openTasks = 0;
+  /** The next sale to launch. */
+  private next = 0;
+  private scheduleDone = false;
+  /** The run is over: nothing more is sent. */
+  private stopped = false;
+  private lastLaunch = 0;
+  private t0 = 0;
+  private resolveRun: () => void = () => {};
+  private hardStop: NodeJS.Timeout | null = null;
+  private progressTimer: NodeJS.Timeout | null = null;
+
+  constructor(opts: TerminalOptions) {
+    const s = resolveTerminalOptions(opts);
+    this.s = s;
+    this.rng = createRng(s.seed);
+    this.tally = new SaleTally(s.records);
+    for (let i = 0; i < s.terminals; i++) {
+      const num = String(i + 1);
+      this.terms.push({
+        index: i + 1,
+        id: s.terminalIdPrefix + num.padStart(8 - s.terminalIdPrefix.length, '0'),
+        merchant: 'REVSWSIM' + num.padStart(7, '0'),
+        stan: 0, seq: 0, conn: null,
+      });
+    }
+    this.planned = Math.max(1, Math.round(s.tps * s.durationS));
+    this.interval = 1000 / s.tps;
+    this.saleResponseMti = responseMti(s.mti);
+    this.connEvents = {
+      answered: (conn, p, res) => (p.kind === 'sale' ? this.saleAnswered(p, conn, res) : this.reversalAnswered(p)),
+      late: () => { this.tally.lateAnswers++; },
+      error: (kind) => this.tally.countError(kind),
+      closed: (conn, lost) => this.connClosed(conn, lost),
+    };
+    // A connection answers false, not an exception, for a message the codec refuses, so a
+    // sale it cannot encode (a bad acquirerId, currency or prefix) would only time out, sale
+    // after sale. The largest sale is encoded once here instead: the codec's reason ends
+    // the run before it starts.
+    const widest = this.saleMessage(this.terms[0], '999999', s.rrnPrefix + '9999999999', s.units.max * 100 + 99, '999', new Date());
+    frame(s.framing, encode(s.dialect, widest));
   }
-  for (const [name, v] of [['responseTimeoutMs', responseTimeoutMs], ['reversalTimeoutMs', reversalTimeoutMs]] as const) {
-    check(v > 0 && Number.isFinite(v), `${name} must be positive, got ${v}`);
-  }
-  check(Number.isInteger(reversalAttempts) && reversalAttempts >= 1, `reversalAttempts must be 1 or more, got ${reversalAttempts}`);
-  check(Number.isInteger(units.min) && Number.isInteger(units.max) && units.min >= 1 && units.max >= units.min && units.max <= 9_999_999_999,
-    `amountUnits must be whole units with 1 <= min <= max, got ${units.min}..${units.max}`);
-  check(/^[0-9]{2}$/.test(rrnPrefix), `rrnPrefix must be 2 digits, got ${JSON.stringify(rrnPrefix)}`);
-  check(prefix.length <= 5, `terminalIdPrefix must be at most 5 characters, got ${JSON.stringify(prefix)}`);
-  const mix: [string, number][] = Object.entries(opts.magicMix ?? {}).sort(([a], [b]) => a.localeCompare(b));
-  let mixTotal = 0;
-  for (const [ending, share] of mix) {
-    check(KNOWN_ENDINGS.has(ending), `magicMix: no magic ending "${ending}"; expected one of ${[...KNOWN_ENDINGS].join(', ')}`);
-    check(share >= 0 && share <= 1, `magicMix: share of ${ending} must be between 0 and 1, got ${share}`);
-    mixTotal += share;
-  }
-  check(mixTotal <= 1 + 1e-9, `magicMix: shares add up to ${mixTotal}, more than 1`);
 
-  const rng = createRng(seed);
-  const hist = buildHistogram({ useWebAssembly: false, lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
-  const terms: Term[] = [];
-  for (let i = 0; i < nTerms; i++) {
-    const num = String(i + 1);
-    terms.push({
-      index: i + 1,
-      id: prefix + num.padStart(8 - prefix.length, '0'),
-      merchant: 'REVSWSIM' + num.padStart(7, '0'),
-      stan: 0, seq: 0, conn: null,
-    });
+  async run(): Promise<TerminalSummary> {
+    const s = this.s;
+    this.t0 = performance.now();
+    const finished = new Promise<void>((r) => { this.resolveRun = r; });
+    s.signal?.addEventListener('abort', this.onAbort, { once: true });
+    if (s.progress) {
+      this.progressTimer = setInterval(() => this.drawProgress(), 250);
+      this.progressTimer.unref();
+    }
+    // The hard stop: whatever the target does, the run ends.
+    const hardStopMs = s.durationS * 1000 + s.responseTimeoutMs + s.reversalAttempts * (s.reversalTimeoutMs + RETRY_DELAY_MS) + 2000;
+    this.hardStop = setTimeout(() => this.resolveRun(), hardStopMs);
+
+    this.tick();
+    await finished;
+    this.stop();
+
+    const elapsedS = (performance.now() - this.t0) / 1000;
+    const sendWindowS = this.tally.sent > 0 ? (this.lastLaunch - this.t0 + this.interval) / 1000 : 0;
+    const shape = { seed: s.seed, mode: s.mode, terminals: s.terminals, targetTps: s.tps, durationS: s.durationS, planned: this.planned };
+    return this.tally.summary(shape, elapsedS, sendWindowS);
   }
 
-  const planned = Math.max(1, Math.round(tps * durationS));
-  const interval = 1000 / tps;
-  const outcomes: TerminalSummary['outcomes'] = { approved: 0, declined: {}, timedOut: 0, disconnected: 0, chipDeclined: 0, errors: 0 };
-  const errors: Record<string, number> = {};
-  const reversals = { sent: 0, answered: 0, repeats: 0, failed: 0 };
-  const approved = new Set<string>();
-  const reversedByTerminal = new Set<string>();
-  const reversalFailed = new Set<string>();
-  const disconnected = new Set<string>();
-  const records: SaleRecord[] | null = opts.records ? [] : null;
-  const timers = new Set<NodeJS.Timeout>();
-  const conns = new Set<Conn>();
-  let sent = 0;
-  let lateAnswers = 0;
-  let openTasks = 0;
-  let next = 0;
-  let scheduleDone = false;
-  let stopped = false;
-  let lastLaunch = 0;
-  const t0 = performance.now();
+  // ---- schedule, progress, stop
 
-  const countError = (kind: string): void => { errors[kind] = (errors[kind] ?? 0) + 1; };
+  private tick(): void {
+    if (this.stopped || this.scheduleDone) return;
+    const now = performance.now();
+    while (this.next < this.planned && this.t0 + this.next * this.interval <= now) {
+      this.lastLaunch = this.t0 + this.next * this.interval;
+      this.launch(this.next, this.lastLaunch);
+      this.next++;
+    }
+    if (this.next < this.planned && !this.s.signal?.aborted) {
+      this.later(() => this.tick(), Math.max(0, this.t0 + this.next * this.interval - performance.now()));
+    } else {
+      this.scheduleDone = true;
+      this.maybeFinish();
+    }
+  }
 
-  function later(fn: () => void, ms: number): NodeJS.Timeout {
-    const t = setTimeout(() => { timers.delete(t); fn(); }, ms);
-    timers.add(t);
+  private readonly onAbort = (): void => {
+    if (this.scheduleDone) return;
+    this.scheduleDone = true;
+    this.maybeFinish();
+  };
+
+  private maybeFinish(): void {
+    if (this.scheduleDone && this.openTasks === 0) this.resolveRun();
+  }
+
+  private taskDone(): void {
+    this.openTasks--;
+    this.maybeFinish();
+  }
+
+  private drawProgress(): void {
+    process.stderr.write(this.tally.progressLine(this.next, this.planned, this.openTasks));
+  }
+
+  private stop(): void {
+    this.stopped = true;
+    if (this.hardStop !== null) clearTimeout(this.hardStop);
+    this.s.signal?.removeEventListener('abort', this.onAbort);
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    if (this.progressTimer !== null) {
+      clearInterval(this.progressTimer);
+      this.drawProgress();
+      process.stderr.write('\n');
+    }
+    // Anything still open at a hard stop is counted, then every connection closes.
+    if (this.openTasks > 0) this.tally.countError('stopped');
+    for (const c of [...this.conns]) {
+      c.pending.clear();
+      c.close();
+    }
+  }
+
+  private later(fn: () => void, ms: number): NodeJS.Timeout {
+    const t = setTimeout(() => { this.timers.delete(t); fn(); }, ms);
+    this.timers.add(t);
     return t;
   }
-  function cancel(t: NodeJS.Timeout | null): void {
+
+  private cancel(t: NodeJS.Timeout | null): void {
     if (t === null) return;
     clearTimeout(t);
-    timers.delete(t);
-  }
-
-  let resolveRun: () => void = () => {};
-  const finished = new Promise<void>((r) => { resolveRun = r; });
-  function maybeFinish(): void {
-    if (scheduleDone && openTasks === 0) resolveRun();
-  }
-  function taskDone(): void {
-    openTasks--;
-    maybeFinish();
+    this.timers.delete(t);
   }
 
   // ---- connections
 
-  function openConn(term: Term): Conn {
-    const socket = connect({ host, port: opts.port });
-    const pending = new Map<string, Pending>();
-    const link = new Link(socket, dialect, framing, {
-      onMessage: (res) => {
-        const stan = res.get(11);
-        const p = stan === undefined ? undefined : pending.get(stan);
-        if (stan === undefined || !p) { lateAnswers++; return; }
-        if (res.mti !== p.responseMti || (res.has(41) && res.get(41) !== term.id) || (p.rrn !== null && res.get(37) !== p.rrn)) {
-          // Someone else's answer: the sale stays pending and times out.
-          countError('mismatch');
-          return;
-        }
-        pending.delete(stan);
-        p.onAnswer(res);
-      },
-      onBadMessage: () => countError('undecodable'),
-      onClose: () => {
-        conns.delete(conn);
-        if (term.conn === conn) term.conn = null;
-        const lost = [...pending.values()];
-        pending.clear();
-        for (const p of lost) p.onLost(conn);
-      },
-    });
-    const conn: Conn = { link, connected: false, dropped: false, pending };
-    socket.once('connect', () => { conn.connected = true; });
-    conns.add(conn);
-    return conn;
-  }
-
-  function connFor(term: Term): Conn {
-    if (mode === 'per-sale') return openConn(term);
-    if (term.conn === null || term.conn.link.isClosed) term.conn = openConn(term);
+  private connFor(term: Term): TerminalConn {
+    if (this.s.mode === 'per-sale') return this.openConn(term);
+    if (term.conn === null || !term.conn.isOpen) term.conn = this.openConn(term);
     return term.conn;
   }
 
-  /** Per-sale connections close once their one exchange is over. */
-  function release(conn: Conn): void {
-    if (mode === 'per-sale') conn.link.socket.end();
+  private openConn(term: Term): TerminalConn {
+    const conn = new TerminalConn(term, this.s.host, this.s.port, this.s.dialect, this.s.framing, this.connEvents);
+    this.conns.add(conn);
+    return conn;
   }
 
-  function nextStan(term: Term): string {
+  /** Per-sale connections close once their one exchange is over. */
+  private release(conn: TerminalConn): void {
+    if (this.s.mode === 'per-sale') conn.end();
+  }
+
+  private connClosed(conn: TerminalConn, lost: Pending[]): void {
+    this.conns.delete(conn);
+    if (conn.term.conn === conn) conn.term.conn = null;
+    for (const p of lost) {
+      if (p.kind === 'sale') this.saleLost(p, conn);
+      else this.reversalLost(p);
+    }
+  }
+
+  private nextStan(term: Term): string {
     term.stan = term.stan >= 999999 ? 1 : term.stan + 1;
     return String(term.stan).padStart(6, '0');
   }
 
   // ---- sales
 
-  function finishSale(sale: Sale, outcome: SaleOutcome, code: string | null): void {
-    sale.done = true;
-    cancel(sale.timer);
-    sale.rec.outcome = outcome;
-    sale.rec.code = code;
-    switch (outcome) {
-      case 'approved': outcomes.approved++; approved.add(sale.rec.rrn); break;
-      case 'declined': outcomes.declined[code ?? '??'] = (outcomes.declined[code ?? '??'] ?? 0) + 1; break;
-      case 'timed-out': outcomes.timedOut++; break;
-      case 'disconnected': outcomes.disconnected++; disconnected.add(sale.rec.rrn); break;
-      case 'chip-declined': outcomes.chipDeclined++; break;
-      case 'error': outcomes.errors++; break;
-    }
-    taskDone();
-  }
-
-  function launch(i: number, scheduledAt: number): void {
-    const term = terms[i % nTerms];
+  private launch(i: number, scheduledAt: number): void {
+    const s = this.s;
+    const term = this.terms[i % s.terminals];
     // Every draw is taken for every sale, so the sequence repeats for a seed.
-    const rMagic = rng.next();
-    const amountUnits = rng.int(units.min, units.max);
-    const panDigits = String(rng.int(0, 999)).padStart(3, '0');
-    const chip = rng.chance(chipDeclineRate);
-    const drop = rng.chance(disconnectRate);
+    const rMagic = this.rng.next();
+    const amountUnits = this.rng.int(s.units.min, s.units.max);
+    const panDigits = String(this.rng.int(0, 999)).padStart(3, '0');
+    const chip = this.rng.chance(s.chipDeclineRate);
+    const drop = this.rng.chance(s.disconnectRate);
     let minor = amountUnits * 100;
     let acc = 0;
-    for (const [ending, share] of mix) {
+    for (const [ending, share] of s.mix) {
       acc += share;
       if (rMagic < acc) { minor += Number(ending); break; }
     }
     term.seq = term.seq >= 9_999_999 ? 1 : term.seq + 1;
-    const rrn = rrnPrefix + String(term.index).padStart(3, '0') + String(term.seq).padStart(7, '0');
-    const stan = nextStan(term);
-    const now = new Date();
-    const msg = new IsoMessage(mti);
+    const rrn = s.rrnPrefix + String(term.index).padStart(3, '0') + String(term.seq).padStart(7, '0');
+    const stan = this.nextStan(term);
+    const msg = this.saleMessage(term, stan, rrn, minor, panDigits, new Date());
+    const rec: SaleRecord = { rrn, terminalId: term.id, stan, amount: msg.get(4) ?? '', outcome: 'error', code: null, reversedByTerminal: false };
+    this.tally.records?.push(rec);
+    const sale: Sale = {
+      kind: 'sale', term, msg, rec, responseMti: this.saleResponseMti, scheduledAt, chip, done: false, timer: null, approvalCode: null,
+    };
+    this.openTasks++;
+    this.tally.sent++;
+    const conn = this.connFor(term);
+    conn.pending.set(stan, sale);
+    conn.send(msg, drop ? () => this.hangUp(sale, conn) : undefined);
+    sale.timer = this.later(() => this.saleTimedOut(sale, conn), s.responseTimeoutMs);
+  }
+
+  private saleMessage(term: Term, stan: string, rrn: string, minor: number, panDigits: string, now: Date): IsoMessage {
+    const msg = new IsoMessage(this.s.mti);
     msg.set(2, luhnComplete('476173900101' + panDigits));
     msg.set(3, '000000');
     msg.set(4, f4(minor));
@@ -383,220 +274,132 @@ export async function runTerminals(opts: TerminalOptions): Promise<TerminalSumma
     msg.set(13, localDate(now));
     msg.set(22, '051');
     msg.set(25, '00');
-    if (opts.acquirerId !== undefined) msg.set(32, opts.acquirerId);
+    if (this.s.acquirerId !== undefined) msg.set(32, this.s.acquirerId);
     msg.set(37, rrn);
     msg.set(41, term.id);
     msg.set(42, term.merchant);
-    msg.set(49, opts.currency ?? '840');
-    const rec: SaleRecord = { rrn, terminalId: term.id, stan, amount: msg.get(4) ?? '', outcome: 'error', code: null, reversedByTerminal: false };
-    records?.push(rec);
-    const sale: Sale = { term, msg, rec, scheduledAt, chip, done: false, timer: null, approvalCode: null };
-    openTasks++;
-    sent++;
-    const conn = connFor(term);
-    conn.pending.set(stan, {
-      kind: 'sale', rrn, responseMti: responseMti(mti),
-      onAnswer: (res) => answered(sale, conn, res),
-      onLost: (c) => lostUnder(sale, c),
-    });
-    conn.link.send(msg, drop ? () => {
-      if (sale.done) return;
-      conn.dropped = true;
-      conn.pending.delete(stan);
-      finishSale(sale, 'disconnected', null);
-      conn.link.destroy();
-    } : undefined);
-    sale.timer = later(() => timedOut(sale, conn), responseTimeoutMs);
+    msg.set(49, this.s.currency);
+    return msg;
   }
 
-  function answered(sale: Sale, conn: Conn, res: IsoMessage): void {
-    if (sale.done) { lateAnswers++; return; }
-    const us = Math.max(1, Math.round((performance.now() - sale.scheduledAt) * 1000));
-    hist.recordValue(us);
-    release(conn);
+  /** The disconnect fault: the request is on the wire, the terminal goes before the answer. */
+  private hangUp(sale: Sale, conn: TerminalConn): void {
+    if (sale.done) return;
+    conn.dropped = true;
+    conn.pending.delete(sale.rec.stan);
+    this.finishSale(sale, 'disconnected', null);
+    conn.close();
+  }
+
+  private saleAnswered(sale: Sale, conn: TerminalConn, res: IsoMessage): void {
+    if (sale.done) { this.tally.lateAnswers++; return; }
+    this.tally.latency(performance.now() - sale.scheduledAt);
+    this.release(conn);
     const code = res.get(39) ?? null;
     if (code !== null && APPROVED_CODES.has(code)) {
       sale.approvalCode = res.get(38) ?? null;
       if (sale.chip) {
-        reverse(sale, '06');
-        finishSale(sale, 'chip-declined', code);
+        this.reverse(sale, '06');
+        this.finishSale(sale, 'chip-declined', code);
       } else {
-        finishSale(sale, 'approved', code);
+        this.finishSale(sale, 'approved', code);
       }
     } else {
-      finishSale(sale, 'declined', code);
+      this.finishSale(sale, 'declined', code);
     }
   }
 
-  function timedOut(sale: Sale, conn: Conn): void {
+  private saleTimedOut(sale: Sale, conn: TerminalConn): void {
     sale.timer = null;
     if (sale.done) return;
     conn.pending.delete(sale.rec.stan);
-    if (mode === 'per-sale') conn.link.destroy();
-    reverse(sale, '68');
-    finishSale(sale, 'timed-out', null);
+    if (this.s.mode === 'per-sale') conn.close();
+    this.reverse(sale, '68');
+    this.finishSale(sale, 'timed-out', null);
   }
 
-  function lostUnder(sale: Sale, conn: Conn): void {
+  private saleLost(sale: Sale, conn: TerminalConn): void {
     if (sale.done) return;
     if (conn.dropped) {
       // The sale that hung up is already done: these are the others in flight on it.
-      if (reverseOnHangUp) reverse(sale, '68');
-      finishSale(sale, 'disconnected', null);
+      if (this.s.reverseOnHangUp) this.reverse(sale, '68');
+      this.finishSale(sale, 'disconnected', null);
     } else if (!conn.connected) {
-      countError('connect');
-      finishSale(sale, 'error', null);
+      this.tally.countError('connect');
+      this.finishSale(sale, 'error', null);
     } else {
-      countError('connection-lost');
-      reverse(sale, '68');
-      finishSale(sale, 'error', null);
+      this.tally.countError('connection-lost');
+      this.reverse(sale, '68');
+      this.finishSale(sale, 'error', null);
     }
+  }
+
+  private finishSale(sale: Sale, outcome: SaleOutcome, code: string | null): void {
+    sale.done = true;
+    this.cancel(sale.timer);
+    sale.rec.outcome = outcome;
+    sale.rec.code = code;
+    this.tally.saleOver(sale.rec);
+    this.taskDone();
   }
 
   // ---- reversals
 
-  function reverse(sale: Sale, reason: string): void {
-    openTasks++;
-    reversals.sent++;
-    sale.rec.reversedByTerminal = true;
-    reversedByTerminal.add(sale.rec.rrn);
-    const rev = reversalOf(dialect, sale.msg, {
+  private reverse(sale: Sale, reason: string): void {
+    this.openTasks++;
+    this.tally.reversalSent(sale.rec);
+    const rev = reversalOf(this.s.dialect, sale.msg, {
       reason,
-      stan: nextStan(sale.term),
+      stan: this.nextStan(sale.term),
       transmissionDateTime: transmissionDateTime(new Date()),
       approvalCode: sale.approvalCode ?? undefined,
     });
-    attempt(sale, rev, 1);
+    this.attempt(sale, rev, 1);
   }
 
-  function attempt(sale: Sale, rev: IsoMessage, n: number): void {
-    if (stopped) return;
+  private attempt(sale: Sale, rev: IsoMessage, n: number): void {
+    if (this.stopped) return;
     const msg = n === 1 ? rev : repeatOf(rev);
-    if (n > 1) reversals.repeats++;
-    const stan = rev.get(11) as string;
-    const conn = connFor(sale.term);
-    let settled = false;
-    const again = (): void => {
-      if (n < reversalAttempts) { attempt(sale, rev, n + 1); return; }
-      reversals.failed++;
-      reversalFailed.add(sale.rec.rrn);
-      taskDone();
+    if (n > 1) this.tally.reversals.repeats++;
+    const conn = this.connFor(sale.term);
+    const t: ReversalTry = {
+      kind: 'reversal', sale, rev, n, stan: rev.get(11) as string, conn, responseMti: responseMti(msg.mti), settled: false, timer: null,
     };
-    const timer = later(() => {
-      if (settled) return;
-      settled = true;
-      conn.pending.delete(stan);
-      if (mode === 'per-sale') conn.link.destroy();
-      again();
-    }, reversalTimeoutMs);
-    conn.pending.set(stan, {
-      kind: 'reversal', rrn: null, responseMti: responseMti(msg.mti),
-      onAnswer: () => {
-        if (settled) return;
-        settled = true;
-        cancel(timer);
-        release(conn);
-        reversals.answered++;
-        taskDone();
-      },
-      onLost: () => {
-        if (settled) return;
-        settled = true;
-        cancel(timer);
-        later(again, RETRY_DELAY_MS);
-      },
-    });
-    conn.link.send(msg);
+    t.timer = this.later(() => this.reversalTimedOut(t), this.s.reversalTimeoutMs);
+    conn.pending.set(t.stan, t);
+    conn.send(msg);
   }
 
-  // ---- schedule, progress, stop
+  private reversalAnswered(t: ReversalTry): void {
+    if (t.settled) return;
+    t.settled = true;
+    this.cancel(t.timer);
+    this.release(t.conn);
+    this.tally.reversals.answered++;
+    this.taskDone();
+  }
 
-  function tick(): void {
-    if (stopped || scheduleDone) return;
-    const now = performance.now();
-    while (next < planned && t0 + next * interval <= now) {
-      lastLaunch = t0 + next * interval;
-      launch(next, lastLaunch);
-      next++;
+  private reversalTimedOut(t: ReversalTry): void {
+    if (t.settled) return;
+    t.settled = true;
+    t.conn.pending.delete(t.stan);
+    if (this.s.mode === 'per-sale') t.conn.close();
+    this.retryOrGiveUp(t);
+  }
+
+  private reversalLost(t: ReversalTry): void {
+    if (t.settled) return;
+    t.settled = true;
+    this.cancel(t.timer);
+    this.later(() => this.retryOrGiveUp(t), RETRY_DELAY_MS);
+  }
+
+  private retryOrGiveUp(t: ReversalTry): void {
+    if (t.n < this.s.reversalAttempts) {
+      this.attempt(t.sale, t.rev, t.n + 1);
+      return;
     }
-    if (next < planned && !opts.signal?.aborted) {
-      later(tick, Math.max(0, t0 + next * interval - performance.now()));
-    } else {
-      scheduleDone = true;
-      maybeFinish();
-    }
+    this.tally.reversalFailedFor(t.sale.rec);
+    this.taskDone();
   }
-
-  const onAbort = (): void => {
-    if (scheduleDone) return;
-    scheduleDone = true;
-    maybeFinish();
-  };
-  opts.signal?.addEventListener('abort', onAbort, { once: true });
-
-  const showProgress = opts.progress ?? process.stderr.isTTY === true;
-  let progressTimer: NodeJS.Timeout | null = null;
-  const drawProgress = (): void => {
-    const frac = Math.min(1, next / planned);
-    const width = 24;
-    const filled = Math.round(frac * width);
-    const done = outcomes.approved + outcomes.chipDeclined + Object.values(outcomes.declined).reduce((a, b) => a + b, 0);
-    const p99 = hist.totalCount > 0 ? (hist.getValueAtPercentile(99) / 1000).toFixed(1) : '-';
-    process.stderr.write(`\r[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(Math.round(frac * 100)).padStart(3)}%`
-      + ` sent ${sent}/${planned} answered ${done} timeouts ${outcomes.timedOut} in flight ${openTasks} p99 ${p99} ms \x1b[K`);
-  };
-  if (showProgress) {
-    progressTimer = setInterval(drawProgress, 250);
-    progressTimer.unref();
-  }
-
-  // The hard stop: whatever the target does, the run ends.
-  const hardStopMs = durationS * 1000 + responseTimeoutMs + reversalAttempts * (reversalTimeoutMs + RETRY_DELAY_MS) + 2000;
-  const hardStop = setTimeout(() => resolveRun(), hardStopMs);
-
-  tick();
-  await finished;
-
-  stopped = true;
-  clearTimeout(hardStop);
-  opts.signal?.removeEventListener('abort', onAbort);
-  for (const t of timers) clearTimeout(t);
-  timers.clear();
-  if (progressTimer !== null) {
-    clearInterval(progressTimer);
-    drawProgress();
-    process.stderr.write('\n');
-  }
-  // Anything still open at a hard stop is counted, then every connection closes.
-  if (openTasks > 0) countError('stopped');
-  for (const c of [...conns]) {
-    c.pending.clear();
-    c.link.destroy();
-  }
-
-  const elapsedS = (performance.now() - t0) / 1000;
-  const sendWindowS = sent > 0 ? (lastLaunch - t0 + interval) / 1000 : 0;
-  const count = hist.totalCount;
-  // A percentile is its bucket's highest equivalent value, which can pass the true max.
-  const ms = (us: number): number => Math.round(Math.min(us, hist.maxValue)) / 1000;
-  const approvedRrns = [...approved].filter((r) => !reversedByTerminal.has(r)).sort();
-  return {
-    seed, mode, terminals: nTerms, targetTps: tps, durationS, planned, sent,
-    outcomes, errors, reversals, lateAnswers,
-    latencyMs: {
-      count,
-      p50: count ? ms(hist.getValueAtPercentile(50)) : 0,
-      p90: count ? ms(hist.getValueAtPercentile(90)) : 0,
-      p99: count ? ms(hist.getValueAtPercentile(99)) : 0,
-      max: count ? ms(hist.maxValue) : 0,
-      mean: count ? Math.round(hist.mean) / 1000 : 0,
-    },
-    achievedTps: sendWindowS > 0 ? Math.round((sent / sendWindowS) * 10) / 10 : 0,
-    elapsedS: Math.round(elapsedS * 1000) / 1000,
-    approvedRrns,
-    terminalReversedRrns: [...reversedByTerminal].sort(),
-    reversalFailedRrns: [...reversalFailed].sort(),
-    disconnectedRrns: [...disconnected].sort(),
-    sales: records,
-  };
 }

@@ -1,13 +1,14 @@
 /**
- * What both simulators share on the wire: the dialect and framing they accept, a framed
- * connection that hands over decoded messages, and the date-time fields.
+ * What both simulators share on the wire: the dialect and framing they accept, their
+ * framed connections (the switch's FramedConn, with their own policy for bad frames), and
+ * the date-time and amount fields.
  */
 import type { Socket } from 'node:net';
 import {
-  DEFAULT_DIALECT, DEFAULT_FRAMING, DialectError, FrameReader, IsoError, decode, encode, frame, getDialect, getFraming,
-  type Dialect, type Framing, type FramingName, type IsoMessage,
+  DEFAULT_DIALECT, DEFAULT_FRAMING, DialectError, IsoError, getDialect, getFraming, profileOf, transmissionTime,
+  type Dialect, type Framing, type FramingName,
 } from '../../codec/index.js';
-import { transmissionTime } from '../edge/netmgmt.js';
+import { FramedConn } from '../edge/framed-conn.js';
 
 /**
  * The simulators speak ISO 8583:1987 with F90 original data (iso87a, iso87a-hex,
@@ -16,7 +17,7 @@ import { transmissionTime } from '../edge/netmgmt.js';
  */
 export function simDialect(d: Dialect | string | undefined): Dialect {
   const dialect = typeof d === 'string' || d === undefined ? getDialect(d ?? DEFAULT_DIALECT) : d;
-  if (dialect.spec.version !== '1987' || dialect.tpdu || dialect.field(90) === undefined || dialect.field(60)?.parts === 'cup60') {
+  if (profileOf(dialect).standard !== 'iso87' || dialect.tpdu || dialect.field(90) === undefined) {
     throw new DialectError(dialect.name, '', 'the simulators speak ISO 8583:1987 with F90 (iso87a, iso87a-hex, iso87b or derived); 1993 and UnionPay are not supported');
   }
   return dialect;
@@ -28,71 +29,22 @@ export function simFraming(f: Framing | FramingName | string | undefined): Frami
   return framing;
 }
 
-export interface LinkHandlers {
-  onMessage(msg: IsoMessage): void;
-  /** A frame that does not decode: the link stays up (the framing is still in sync). */
-  onBadMessage?(err: IsoError): void;
-  /** Once, when the socket is gone, whoever closed it. `err` for a framing or socket error. */
-  onClose?(err: Error | undefined): void;
-}
+/** The max frame body of a simulator connection unless told otherwise. */
+export const SIM_MAX_FRAME = 8192;
 
-/** A socket with a frame reader on its input and encode+frame on its output. */
-export class Link {
-  readonly socket: Socket;
-  private closed = false;
-  private closeErr: Error | undefined;
-
-  constructor(socket: Socket, private readonly dialect: Dialect, private readonly framing: Framing, h: LinkHandlers, maxFrame = 8192) {
-    this.socket = socket;
-    socket.setNoDelay(true);
-    const reader = new FrameReader(framing, {
-      maxFrame,
-      onFrame: (body) => {
-        let msg: IsoMessage;
-        try {
-          msg = decode(dialect, body);
-        } catch (e) {
-          if (e instanceof IsoError) { h.onBadMessage?.(e); return; }
-          throw e;
-        }
-        h.onMessage(msg);
-      },
-    });
-    socket.on('data', (chunk: Buffer) => {
-      if (this.closed) return;
-      try {
-        reader.push(chunk);
-      } catch (e) {
-        // A poisoned reader: the stream is out of sync for good. Anything else is a bug
-        // in a handler and is not hidden.
-        if (!(e instanceof IsoError) || e.site !== 'frame') throw e;
-        this.closeErr = e;
-        socket.destroy();
-      }
-    });
-    socket.on('error', (e) => { this.closeErr ??= e; });
-    socket.on('close', () => {
-      if (this.closed) return;
-      this.closed = true;
-      h.onClose?.(this.closeErr);
-    });
-  }
-
-  get isClosed(): boolean {
-    return this.closed || this.socket.destroyed;
-  }
-
-  /** Encodes and writes; false when the link is already closed (nothing written). */
-  send(msg: IsoMessage, onWritten?: () => void): boolean {
-    if (this.isClosed) return false;
-    const bytes = frame(this.framing, encode(this.dialect, msg));
-    this.socket.write(bytes, onWritten && ((err) => { if (!err) onWritten(); }));
-    return true;
-  }
-
-  destroy(): void {
-    this.socket.destroy();
-  }
+/**
+ * A framed connection as the simulators use it. A frame that does not decode is the
+ * caller's to count, and the connection stays up, as the framing is still in sync: the
+ * switch's own default (reject or close) is what the simulators test, not what they do.
+ */
+export function simConn(
+  socket: Socket, dialect: Dialect, framing: Framing, onUndecodable: (error: IsoError, conn: FramedConn) => void, maxFrame = SIM_MAX_FRAME,
+): FramedConn {
+  // A simulator always reads: were it to stop while its writes wait, as the switch does,
+  // the two would stall each other once a burst fills both directions.
+  const conn = new FramedConn(socket, { dialect, framing, maxFrame, pauseOnBackpressure: false });
+  conn.onMalformed = (error, _partial, c) => onUndecodable(error, c);
+  return conn;
 }
 
 const p2 = (n: number): string => (n < 10 ? '0' : '') + n;
