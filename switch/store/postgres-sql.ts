@@ -1,0 +1,255 @@
+/**
+ * The statements of the PostgreSQL store, and each operation as its statement.
+ *
+ * Each write carries the change AND its history row, in a data-modifying CTE
+ * (`WITH row AS (INSERT|UPDATE ... RETURNING ...) INSERT INTO history SELECT ... FROM row`),
+ * so a change never commits without its history and a history row is written only when
+ * the change matched a row:
+ * - insertTxn / insertReversal: `ON CONFLICT (id) DO NOTHING`; no row back means the id
+ *   exists: insertTxn is refused as a duplicate (its promise rejects), insertReversal
+ *   answers false. No error reaches the database, so the transaction carries on.
+ * - updateTxn: no row back means no such transaction: refused, as in SQLite.
+ * - updateReversal: compare-and-set, `WHERE id = $1 AND state = ANY($16)`; false when no row.
+ *
+ * MULTI holds the same writes for several operations of one kind in one statement, which
+ * the batch planner (./postgres-batch.ts) uses.
+ */
+import type { QueryConfig } from 'pg';
+import { insertReversalDetail, insertTxnDetail, txnQueryFields, updateTxnDetail, type OpResult } from './backend.js';
+import type { StoreOp, TxnQuery } from './types.js';
+
+const TXN_COLUMNS = `id, node, listener, sender, terminal, merchant, acquirer, mti, stan, f7, rrn, amount, currency,
+  pan_masked AS "panMasked", pan_hash AS "panHash", business_date AS "businessDate", upstream, upstream_stan AS "upstreamStan",
+  state, response_code AS "responseCode", failure_class AS "failureClass", decision, reversal_id AS "reversalId", approval_code AS "approvalCode", sealed,
+  created_at AS "createdAt", updated_at AS "updatedAt"`;
+
+const REVERSAL_COLUMNS = `id, txn_id AS "txnId", upstream, state, attempts, reason, final_amount AS "finalAmount", explanation,
+  original, message, sent_stan AS "sentStan", enqueued_at AS "enqueuedAt", due_at AS "dueAt", last_error AS "lastError", note,
+  updated_at AS "updatedAt"`;
+
+/** The statements, prepared once per connection (named). */
+export const SQL = {
+  insertTxn: `WITH row AS (
+      INSERT INTO txns (id, node, listener, sender, terminal, merchant, acquirer, mti, stan, f7, rrn, amount, currency, pan_masked,
+        pan_hash, business_date, upstream, upstream_stan, state, response_code, failure_class, decision, reversal_id, sealed,
+        created_at, updated_at)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24,
+        $25::bigint, $26::bigint)
+      ON CONFLICT (id) DO NOTHING
+      RETURNING id, state, created_at),
+    k AS (INSERT INTO txn_keys (key, txn_id, created_at) SELECT $28::text, id, created_at FROM row WHERE $28::text IS NOT NULL)
+    INSERT INTO history (at, kind, ref, state, detail) SELECT created_at, 'txn', id, state, $27::text FROM row`,
+  updateTxn: `WITH row AS (
+      UPDATE txns SET state = $2::text, updated_at = $3::bigint,
+        response_code = CASE WHEN $4::boolean THEN $5::text ELSE response_code END,
+        failure_class = CASE WHEN $6::boolean THEN $7::text ELSE failure_class END,
+        decision = CASE WHEN $8::boolean THEN $9::text ELSE decision END,
+        reversal_id = CASE WHEN $10::boolean THEN $11::text ELSE reversal_id END,
+        approval_code = CASE WHEN $13::boolean THEN $14::text ELSE approval_code END
+      WHERE id = $1::text
+      RETURNING id, state, updated_at)
+    INSERT INTO history (at, kind, ref, state, detail) SELECT updated_at, 'txn', id, state, $12::text FROM row`,
+  insertReversal: `WITH row AS (
+      INSERT INTO reversals (id, txn_id, upstream, state, attempts, reason, final_amount, explanation, original, message, sent_stan,
+        enqueued_at, due_at, last_error, note, updated_at, owner, lease_until)
+      VALUES ($1, $2, $3, $4, $5::integer, $6, $7, $8, $9, $10, $11, $12::bigint, $13::bigint, $14, $15, $16::bigint, $18::text, $19::bigint)
+      ON CONFLICT (id) DO NOTHING
+      RETURNING id, state, enqueued_at)
+    INSERT INTO history (at, kind, ref, state, detail) SELECT enqueued_at, 'reversal', id, state, $17::text FROM row`,
+  updateReversal: `WITH row AS (
+      UPDATE reversals SET state = $2::text, updated_at = $3::bigint,
+        attempts = CASE WHEN $4::boolean THEN $5::integer ELSE attempts END,
+        message = CASE WHEN $6::boolean THEN $7::text ELSE message END,
+        sent_stan = CASE WHEN $8::boolean THEN $9::text ELSE sent_stan END,
+        due_at = CASE WHEN $10::boolean THEN $11::bigint ELSE due_at END,
+        last_error = CASE WHEN $12::boolean THEN $13::text ELSE last_error END,
+        note = CASE WHEN $14::boolean THEN $15::text ELSE note END
+      WHERE id = $1::text AND state = ANY($16::text[])
+      RETURNING id, state, updated_at)
+    INSERT INTO history (at, kind, ref, state, detail) SELECT updated_at, 'reversal', id, state, $17::text FROM row`,
+  txn: `SELECT ${TXN_COLUMNS} FROM txns WHERE id = $1`,
+  recentTxns: `SELECT ${TXN_COLUMNS} FROM txns WHERE created_at >= $1::bigint ORDER BY created_at, ins_seq`,
+  recentTxnsNewest: `SELECT ${TXN_COLUMNS} FROM (SELECT * FROM txns WHERE created_at >= $1::bigint
+    ORDER BY created_at DESC, ins_seq DESC LIMIT $2::integer) txns ORDER BY created_at, ins_seq`,
+  unfinishedTxns: `SELECT ${TXN_COLUMNS} FROM txns WHERE state = 'forwarded' ORDER BY created_at, ins_seq`,
+  reversal: `SELECT ${REVERSAL_COLUMNS} FROM reversals WHERE id = $1`,
+  reversalsAll: `SELECT ${REVERSAL_COLUMNS} FROM reversals ORDER BY enqueued_at, ins_seq`,
+  reversalsIn: `SELECT ${REVERSAL_COLUMNS} FROM reversals WHERE state = ANY($1::text[]) ORDER BY enqueued_at, ins_seq`,
+  history: 'SELECT seq, at, kind, ref, state, detail FROM history WHERE ref = $1 ORDER BY seq',
+  txnsBetween: `SELECT ${TXN_COLUMNS} FROM txns WHERE created_at >= $1::bigint AND created_at < $2::bigint ORDER BY created_at, ins_seq`,
+  reversalsBetween: `SELECT ${REVERSAL_COLUMNS} FROM reversals WHERE enqueued_at >= $1::bigint AND enqueued_at < $2::bigint
+    ORDER BY enqueued_at, ins_seq`,
+  historyBetween: 'SELECT seq, at, kind, ref, state, detail FROM history WHERE at >= $1::bigint AND at < $2::bigint ORDER BY seq',
+  heartbeat: `INSERT INTO nodes (node, started_at, heartbeat_at, info) VALUES ($1::text, $2::bigint, $2::bigint, $3::text)
+    ON CONFLICT (node) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, info = excluded.info`,
+  nodes: `SELECT n.node, n.started_at AS "startedAt", n.heartbeat_at AS "heartbeatAt", n.info, n.lease_until AS "leaseUntil",
+    (SELECT count(*)::bigint FROM reversals v WHERE v.owner = n.node AND v.state IN ('pending', 'sent')) AS leases
+    FROM nodes n ORDER BY n.node`,
+  // SKIP LOCKED: rows another node is claiming right now are passed over, never waited on
+  // nor taken twice; the outer UPDATE re-checks nothing, the subselect's row locks hold.
+  claimReversals: `UPDATE reversals r SET owner = $1::text, lease_until = $2::bigint + $3::bigint
+    FROM (SELECT id AS cid FROM reversals WHERE state IN ('pending', 'sent')
+      AND (owner IS NULL OR (owner = $1::text AND $5::boolean)
+        OR (lease_until < $2::bigint AND COALESCE((SELECT n.lease_until FROM nodes n WHERE n.node = reversals.owner), 0) < $2::bigint))
+      ORDER BY enqueued_at, ins_seq LIMIT $4::integer FOR UPDATE SKIP LOCKED) c
+    WHERE r.id = c.cid
+    RETURNING ${REVERSAL_COLUMNS}, owner, lease_until AS "leaseUntil", ins_seq AS "insSeq"`,
+  renewLeases: `INSERT INTO nodes (node, started_at, heartbeat_at, info, lease_until) VALUES ($1::text, 0, 0, NULL, $2::bigint)
+    ON CONFLICT (node) DO UPDATE SET lease_until = excluded.lease_until`,
+  releaseLeases: 'UPDATE reversals SET owner = NULL, lease_until = 0 WHERE owner = $1::text AND id = ANY($2::text[])',
+  claimOrphanTxns: `WITH c AS (
+      SELECT t.id, t.node FROM txns t
+      WHERE t.state = 'forwarded' AND t.node <> $1::text
+        AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.node = t.node AND n.heartbeat_at >= $2::bigint)
+      ORDER BY t.created_at, t.ins_seq FOR UPDATE OF t SKIP LOCKED),
+    old AS (SELECT ${TXN_COLUMNS}, ins_seq FROM txns WHERE id IN (SELECT id FROM c)),
+    upd AS (UPDATE txns t SET node = $1::text, state = 'recovered', updated_at = $3::bigint FROM c WHERE t.id = c.id RETURNING t.id),
+    hist AS (INSERT INTO history (at, kind, ref, state, detail)
+      SELECT $3::bigint, 'txn', c.id, 'recovered', json_build_object('note', 'taken over from node ' || c.node || ': its heartbeat stopped')::text
+      FROM c JOIN upd USING (id))
+    SELECT * FROM old WHERE id IN (SELECT id FROM upd) ORDER BY "createdAt", ins_seq`,
+} as const;
+
+/** The column of each TxnQuery field (fixed names: never text from the caller in SQL). */
+const FIND_COLUMN: Record<keyof TxnQuery, string> = { rrn: 'rrn', terminal: 'terminal', stan: 'stan', businessDate: 'business_date' };
+
+/** findTxns for the fields given: one named statement per combination of fields (at most 15). */
+export function findTxnsQuery(tq: TxnQuery): QueryConfig<unknown[]> | null {
+  const fields = txnQueryFields(tq);
+  if (fields.length === 0) return null;
+  const where = fields.map(([k], i) => `${FIND_COLUMN[k]} = $${i + 1}::text`).join(' AND ');
+  return {
+    name: `revswitch_findTxns_${fields.map(([k]) => k).join('_')}`,
+    text: `SELECT ${TXN_COLUMNS} FROM txns WHERE ${where} ORDER BY created_at, ins_seq`,
+    values: fields.map(([, v]) => v),
+  };
+}
+
+export type StatementName = keyof typeof SQL;
+export const q = (name: StatementName, values: unknown[]): QueryConfig<unknown[]> => ({ name: `revswitch_${name}`, text: SQL[name], values });
+
+const set = (v: unknown): boolean => v !== undefined;
+const orNull = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
+
+/** One operation as its statement. */
+export function statement(op: StoreOp): QueryConfig<unknown[]> {
+  switch (op.op) {
+    case 'insertTxn': {
+      const r = op.row;
+      return q('insertTxn', [r.id, r.node, r.listener, r.sender, orNull(r.terminal), orNull(r.merchant), orNull(r.acquirer), r.mti, r.stan,
+        orNull(r.f7), orNull(r.rrn), orNull(r.amount), orNull(r.currency), orNull(r.panMasked), orNull(r.panHash), orNull(r.businessDate),
+        orNull(r.upstream), orNull(r.upstreamStan), r.state, orNull(r.responseCode), orNull(r.failureClass), orNull(r.decision),
+        orNull(r.reversalId), orNull(r.sealed), r.createdAt, r.updatedAt, insertTxnDetail(r), r.dupKey ?? null]);
+    }
+    case 'updateTxn': {
+      const u = op.update;
+      return q('updateTxn', [u.id, u.state, u.at, set(u.responseCode), orNull(u.responseCode), set(u.failureClass), orNull(u.failureClass),
+        set(u.decision), orNull(u.decision), set(u.reversalId), orNull(u.reversalId), updateTxnDetail(u), set(u.approvalCode), orNull(u.approvalCode)]);
+    }
+    case 'insertReversal': {
+      const r = op.row;
+      return q('insertReversal', [r.id, orNull(r.txnId), r.upstream, r.state, r.attempts, r.reason, orNull(r.finalAmount), r.explanation,
+        r.original, orNull(r.message), orNull(r.sentStan), r.enqueuedAt, r.dueAt, orNull(r.lastError), orNull(r.note), r.updatedAt,
+        insertReversalDetail(r), r.owner ?? null, r.leaseUntil ?? 0]);
+    }
+    case 'updateReversal': {
+      const u = op.update;
+      return q('updateReversal', [u.id, u.state, u.at, set(u.attempts), orNull(u.attempts), set(u.message), orNull(u.message),
+        set(u.sentStan), orNull(u.sentStan), set(u.dueAt), orNull(u.dueAt), set(u.lastError), orNull(u.lastError), set(u.note),
+        orNull(u.note), [...u.from], orNull(u.detail)]);
+    }
+  }
+}
+
+/** What a statement's row count means for its operation. */
+export function outcome(op: StoreOp, rows: number): OpResult {
+  switch (op.op) {
+    case 'insertTxn':
+      return rows === 1 ? { ok: true, value: true } : { ok: false, error: `duplicate key: a transaction with id ${op.row.id} exists` };
+    case 'updateTxn':
+      return rows === 1 ? { ok: true, value: true } : { ok: false, error: `no transaction with id ${op.update.id}` };
+    case 'insertReversal':
+    case 'updateReversal':
+      return { ok: true, value: rows === 1 };
+  }
+}
+
+/**
+ * Several operations of one kind as ONE statement: the rows go in as arrays (one per
+ * column), unnest() makes a table of them, and the change and the history rows are
+ * written by one data-modifying CTE, as for a single operation. RETURNING gives the ids
+ * whose history was written, i.e. whose change took place. Only for operations on
+ * distinct ids (see plan()), so no row is touched twice by one statement.
+ */
+export const MULTI = {
+  insertTxn: `WITH v AS (
+      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+        $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[],
+        $20::text[], $21::text[], $22::text[], $23::text[], $24::text[], $25::bigint[], $26::bigint[], $27::text[], $28::text[]) WITH ORDINALITY
+        AS v(id, node, listener, sender, terminal, merchant, acquirer, mti, stan, f7, rrn, amount, currency, pan_masked, pan_hash,
+          business_date, upstream, upstream_stan, state, response_code, failure_class, decision, reversal_id, sealed, created_at,
+          updated_at, detail, dup_key, ord)),
+    row AS (
+      INSERT INTO txns (id, node, listener, sender, terminal, merchant, acquirer, mti, stan, f7, rrn, amount, currency, pan_masked,
+        pan_hash, business_date, upstream, upstream_stan, state, response_code, failure_class, decision, reversal_id, sealed,
+        created_at, updated_at)
+      SELECT id, node, listener, sender, terminal, merchant, acquirer, mti, stan, f7, rrn, amount, currency, pan_masked, pan_hash,
+        business_date, upstream, upstream_stan, state, response_code, failure_class, decision, reversal_id, sealed, created_at,
+        updated_at FROM v ORDER BY ord
+      ON CONFLICT (id) DO NOTHING
+      RETURNING id),
+    k AS (INSERT INTO txn_keys (key, txn_id, created_at) SELECT v.dup_key, v.id, v.created_at FROM v JOIN row USING (id) WHERE v.dup_key IS NOT NULL)
+    INSERT INTO history (at, kind, ref, state, detail)
+    SELECT v.created_at, 'txn', v.id, v.state, v.detail FROM v JOIN row USING (id) ORDER BY v.ord
+    RETURNING ref`,
+  updateTxn: `WITH v AS (
+      SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::boolean[], $5::text[], $6::boolean[], $7::text[], $8::boolean[],
+        $9::text[], $10::boolean[], $11::text[], $12::text[], $13::boolean[], $14::text[]) WITH ORDINALITY
+        AS v(id, state, at, set_rc, rc, set_fc, fc, set_dn, dn, set_rv, rv, detail, set_ac, ac, ord)),
+    row AS (
+      UPDATE txns t SET state = v.state, updated_at = v.at,
+        response_code = CASE WHEN v.set_rc THEN v.rc ELSE t.response_code END,
+        failure_class = CASE WHEN v.set_fc THEN v.fc ELSE t.failure_class END,
+        decision = CASE WHEN v.set_dn THEN v.dn ELSE t.decision END,
+        reversal_id = CASE WHEN v.set_rv THEN v.rv ELSE t.reversal_id END,
+        approval_code = CASE WHEN v.set_ac THEN v.ac ELSE t.approval_code END
+      FROM v WHERE t.id = v.id
+      RETURNING t.id)
+    INSERT INTO history (at, kind, ref, state, detail)
+    SELECT v.at, 'txn', v.id, v.state, v.detail FROM v JOIN row USING (id) ORDER BY v.ord
+    RETURNING ref`,
+  insertReversal: `WITH v AS (
+      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::text[], $7::text[], $8::text[], $9::text[],
+        $10::text[], $11::text[], $12::bigint[], $13::bigint[], $14::text[], $15::text[], $16::bigint[], $17::text[], $18::text[],
+        $19::bigint[]) WITH ORDINALITY
+        AS v(id, txn_id, upstream, state, attempts, reason, final_amount, explanation, original, message, sent_stan, enqueued_at,
+          due_at, last_error, note, updated_at, detail, owner, lease_until, ord)),
+    row AS (
+      INSERT INTO reversals (id, txn_id, upstream, state, attempts, reason, final_amount, explanation, original, message, sent_stan,
+        enqueued_at, due_at, last_error, note, updated_at, owner, lease_until)
+      SELECT id, txn_id, upstream, state, attempts, reason, final_amount, explanation, original, message, sent_stan, enqueued_at,
+        due_at, last_error, note, updated_at, owner, lease_until FROM v ORDER BY ord
+      ON CONFLICT (id) DO NOTHING
+      RETURNING id)
+    INSERT INTO history (at, kind, ref, state, detail)
+    SELECT v.enqueued_at, 'reversal', v.id, v.state, v.detail FROM v JOIN row USING (id) ORDER BY v.ord
+    RETURNING ref`,
+  updateReversal: `WITH v AS (
+      SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::boolean[], $5::integer[], $6::boolean[], $7::text[], $8::boolean[],
+        $9::text[], $10::boolean[], $11::bigint[], $12::boolean[], $13::text[], $14::boolean[], $15::text[], $16::text[], $17::text[])
+        WITH ORDINALITY AS v(id, state, at, set_att, att, set_msg, msg, set_stan, stan, set_due, due, set_err, err, set_note, note,
+          from_states, detail, ord)),
+    row AS (
+      UPDATE reversals r SET state = v.state, updated_at = v.at,
+        attempts = CASE WHEN v.set_att THEN v.att ELSE r.attempts END,
+        message = CASE WHEN v.set_msg THEN v.msg ELSE r.message END,
+        sent_stan = CASE WHEN v.set_stan THEN v.stan ELSE r.sent_stan END,
+        due_at = CASE WHEN v.set_due THEN v.due ELSE r.due_at END,
+        last_error = CASE WHEN v.set_err THEN v.err ELSE r.last_error END,
+        note = CASE WHEN v.set_note THEN v.note ELSE r.note END
+      FROM v WHERE r.id = v.id AND v.from_states::jsonb ? r.state
+      RETURNING r.id)
+    INSERT INTO history (at, kind, ref, state, detail)
+    SELECT v.at, 'reversal', v.id, v.state, v.detail FROM v JOIN row USING (id) ORDER BY v.ord
+    RETURNING ref`,
+} as const;
