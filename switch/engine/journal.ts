@@ -52,6 +52,9 @@ const EVENT_OF_STATE: Record<JournalState, EventKind> = {
   terminal_reversal: 'RECEIVED',
 };
 
+/** The columns of a journal row that depend on what the row is (a forwarded sale, a terminal's reversal). */
+type RowOwn = Pick<TxnRow, 'upstream' | 'upstreamStan' | 'state' | 'responseCode' | 'decision' | 'sealed' | 'dupKey'>;
+
 /** What a state change means as an event, beyond the journal row (events only). */
 export interface EventInfo {
   kind?: EventKind;
@@ -90,8 +93,12 @@ export class Journal {
     return pan === undefined ? undefined : this.keys.panHash(pan);
   }
 
-  /** The columns every journal row of a terminal's message has: who sent what, card masked and hashed. */
-  private rowOf(req: IsoMessage, id: string, listener: string, now: number): Omit<TxnRow, 'upstream' | 'upstreamStan' | 'state' | 'responseCode' | 'failureClass' | 'decision' | 'reversalId' | 'sealed' | 'dupKey'> {
+  /**
+   * A terminal's message as a journal row: who sent what, the card masked and hashed, and
+   * the row's own state. One literal with every column, in one order, so every row has one
+   * shape (a spread of a partial row cost the hot path ~15% of its CPU in a profile).
+   */
+  private rowOf(req: IsoMessage, id: string, listener: string, now: number, own: RowOwn): TxnRow {
     const pan = req.get(2);
     return {
       id, node: this.node, listener, sender: senderOf(req),
@@ -99,21 +106,21 @@ export class Journal {
       mti: req.mti, stan: req.get(11) ?? '', f7: req.get(7) ?? null, rrn: req.get(37) ?? null,
       amount: req.get(4) ?? null, currency: req.get(49) ?? null,
       panMasked: pan === undefined ? null : maskPan(pan), panHash: pan === undefined ? null : this.keys.panHash(pan),
-      businessDate: this.calendar().businessDate(now), createdAt: now, updatedAt: now,
+      businessDate: this.calendar().businessDate(now), upstream: own.upstream, upstreamStan: own.upstreamStan, state: own.state,
+      responseCode: own.responseCode, failureClass: null, decision: own.decision, reversalId: null, sealed: own.sealed,
+      createdAt: now, updatedAt: now, dupKey: own.dupKey,
     };
   }
 
   /** The write-ahead: durable before the request leaves the switch. */
   begin(txn: Txn, now: number): Promise<void> {
     const req = txn.request;
-    const row: TxnRow = {
-      ...this.rowOf(req, txn.id, txn.listener, now),
-      upstream: txn.upstream, upstreamStan: stanString(txn.upstreamStan),
-      state: 'forwarded', responseCode: null, failureClass: null, decision: null, reversalId: null,
+    const row = this.rowOf(req, txn.id, txn.listener, now, {
+      upstream: txn.upstream, upstreamStan: stanString(txn.upstreamStan), state: 'forwarded', responseCode: null, decision: null,
       sealed: sealMessage(txn.sent as IsoMessage, this.keys),
       // Across nodes: a second request with this key is refused by the store (isDuplicateRequest).
       dupKey: req.get(7) === undefined ? null : txn.key,
-    };
+    });
     const p = this.store.insertTxn(row);
     if (this.events) {
       this.emitTxn('FORWARDED', txn, { txnState: 'forwarded', businessDate: row.businessDate ?? undefined, timeMs: now }, row);
@@ -156,13 +163,10 @@ export class Journal {
   terminalReversal(rec: Txn, originalId: string | null, dialect: Dialect): Promise<void> {
     const req = rec.request;
     const now = rec.startedAt;
-    const p = this.store.insertTxn({
-      ...this.rowOf(req, rec.id, rec.listener, now),
-      upstream: null, upstreamStan: null, state: 'terminal_reversal',
-      responseCode: req.get(profileOf(dialect).reasonField) ?? null, failureClass: null,
-      decision: `${rec.decision ?? ''}${originalId ? ` (original ${originalId})` : ' (no original found)'}`,
-      reversalId: null, sealed: null,
-    });
+    const p = this.store.insertTxn(this.rowOf(req, rec.id, rec.listener, now, {
+      upstream: null, upstreamStan: null, state: 'terminal_reversal', responseCode: req.get(profileOf(dialect).reasonField) ?? null,
+      decision: `${rec.decision ?? ''}${originalId ? ` (original ${originalId})` : ' (no original found)'}`, sealed: null, dupKey: null,
+    }));
     if (this.events) {
       this.emitTxn('RECEIVED', rec, {
         txnState: 'terminal_reversal', responseCode: req.get(profileOf(dialect).reasonField), ...splitDecision(rec.decision), originalTxnId: originalId ?? undefined,

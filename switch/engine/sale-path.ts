@@ -89,7 +89,8 @@ export class SalePath implements Exchange<Txn> {
     ctx.journal.begin(txn, now).then(
       () => this.send(txn, link, own),
       (err: unknown) => {
-        link.mux.release(own);
+        // Still in flight (its deadline has not ended it): its STAN is its own to give up.
+        if (txn.state === 'inflight') link.mux.release(own);
         if (isDuplicateRequest(err)) {
           this.storedDuplicates.answer(txn, this.timeoutOf(link));
           return;
