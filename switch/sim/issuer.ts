@@ -10,7 +10,7 @@
  */
 import type { Server as HttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
-import { responseTo, type Dialect, type Framing, type FramingName, type IsoMessage } from '../../codec/index.js';
+import { isNetworkManagement, isPosting, isReversal, mtiFunction, MtiFunction, responseTo, type Dialect, type Framing, type FramingName, type IsoMessage } from '../../codec/index.js';
 import type { FramedConn } from '../edge/framed-conn.js';
 import { formatLedger } from './format.js';
 import { createLedgerServer } from './ledger-http.js';
@@ -250,18 +250,17 @@ class Issuer implements IssuerSim {
 
   private handle(conn: FramedConn, req: IsoMessage): void {
     const mti = req.mti;
-    const cls = mti[1];
-    const fn = mti[2];
+    const fn = mtiFunction(mti);
     let e: IssuerEvent;
-    if (fn !== '0' && fn !== '2' && fn !== '4') {
+    if (fn !== MtiFunction.Request && fn !== MtiFunction.Advice && fn !== MtiFunction.Notification) {
       // A response or an acknowledgement: nothing the issuer waits for.
       this.counters.unsupported++;
       e = { msg: req, answer: null, delayMs: 0, reversal: null };
-    } else if ((cls === '1' || cls === '2') && fn === '0') {
+    } else if (isPosting(mti) && fn === MtiFunction.Request) {
       e = this.sale(conn, req);
-    } else if (cls === '4' && (fn === '0' || fn === '2')) {
+    } else if (isReversal(mti) && (fn === MtiFunction.Request || fn === MtiFunction.Advice)) {
       e = this.reversal(conn, req);
-    } else if (cls === '8' && fn === '0') {
+    } else if (isNetworkManagement(mti) && fn === MtiFunction.Request) {
       e = this.networkManagement(conn, req);
     } else {
       this.counters.unsupported++;

@@ -14,7 +14,7 @@
  *
  * No I/O here: the simulator feeds it messages and the clock.
  */
-import { IsoError, maskPan, type IsoMessage } from '../../codec/index.js';
+import { IsoError, isRepeat, maskPan, mtiOrigin, MtiOrigin, type IsoMessage } from '../../codec/index.js';
 
 export type HoldStatus = 'held' | 'partial' | 'released';
 
@@ -159,11 +159,11 @@ const ZERO = '000000000000';
 
 function baseMti(mti: string): string {
   // 0201 (a repeat of a 0200) is keyed as its 0200.
-  return mti.length === 4 && mti[3] === '1' ? mti.slice(0, 3) + '0' : mti;
+  return mti.length === 4 && mtiOrigin(mti) === MtiOrigin.AcquirerRepeat ? mti.slice(0, 3) + '0' : mti;
 }
 
 function isRepeatMti(mti: string): boolean {
-  return mti.length === 4 && (mti[3] === '1' || mti[3] === '3');
+  return mti.length === 4 && isRepeat(mti);
 }
 
 /** MTI + F11 + F7 + acquirer (11 digits), the part of F90 the ledger keys on. */
