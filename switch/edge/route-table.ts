@@ -39,12 +39,16 @@ export class RouteTable {
 
   /** The first rule the sale meets, with its index; null when none does (no route). */
   match(f: RouteFields): { index: number; rule: RouteConfig } | null {
+    const i = this.indexOf(f.pan, f.processingCode, f.acquirer, f.forwarder);
+    return i < 0 ? null : { index: i, rule: this.rules[i] };
+  }
+
+  /** The index of the first rule the sale meets, -1 for none: the hot path's form, nothing allocated. */
+  indexOf(pan: string | undefined, processingCode: string | undefined, acquirer: string | undefined, forwarder: string | undefined): number {
     for (let i = 0; i < this.rules.length; i++) {
       const r = this.rules[i];
-      if (anyPrefix(r.pan, f.pan) && anyPrefix(r.processingCode, f.processingCode) && anyOf(r.acquirer, f.acquirer) && anyOf(r.forwarder, f.forwarder)) {
-        return { index: i, rule: r };
-      }
+      if (anyPrefix(r.pan, pan) && anyPrefix(r.processingCode, processingCode) && anyOf(r.acquirer, acquirer) && anyOf(r.forwarder, forwarder)) return i;
     }
-    return null;
+    return -1;
   }
 }

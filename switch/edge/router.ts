@@ -32,10 +32,11 @@ export class Router {
 
   /** Null when no rule takes the sale (the switch declines it with the no-route code). */
   route(msg: IsoMessage): Routing | null {
-    const m = this.table.match({ pan: msg.get(2), processingCode: msg.get(3), acquirer: msg.get(32), forwarder: msg.get(33) });
-    if (m === null) return null;
-    const links = this.linksOf[m.index];
-    for (let i = 0; i < links.length; i++) if (links[i].isUp) return { rule: m.rule, link: links[i], fallback: i > 0 };
-    return { rule: m.rule, link: null, fallback: false };
+    const index = this.table.indexOf(msg.get(2), msg.get(3), msg.get(32), msg.get(33));
+    if (index < 0) return null;
+    const rule = this.table.rules[index];
+    const links = this.linksOf[index];
+    for (let i = 0; i < links.length; i++) if (links[i].isUp) return { rule, link: links[i], fallback: i > 0 };
+    return { rule, link: null, fallback: false };
   }
 }

@@ -65,6 +65,8 @@ export class Switch {
   readonly node: string;
   private readonly saf: SafQueue;
   private readonly listeners: Listener[] = [];
+  /** By name: a transaction's answers go out in its listener's dialect. */
+  private readonly listenerByName = new Map<string, Listener>();
   private readonly router: Router;
   private readonly replies: Replies;
   private readonly sales: SalePath;
@@ -101,7 +103,11 @@ export class Switch {
       lease: { node: this.node, leaseMs: cfg.cluster.leaseMs },
     });
     this.reversals = this.saf;
-    for (const l of cfg.listeners) this.listeners.push(this.listenerFor(l));
+    for (const l of cfg.listeners) {
+      const listener = this.listenerFor(l);
+      this.listeners.push(listener);
+      this.listenerByName.set(l.name, listener);
+    }
 
     const ctx: EngineContext = {
       cfg, log, counters: this.counters, metrics: this.metrics, node: this.node, rules: this.rules, txns: this.txns,
@@ -189,7 +195,7 @@ export class Switch {
   }
 
   private listenerDialect(name: string): Dialect {
-    return (this.listeners.find((x) => x.name === name) ?? this.listeners[0]).dialect;
+    return (this.listenerByName.get(name) ?? this.listeners[0]).dialect;
   }
 
   /** A terminal's request, to the part that handles its kind. */
