@@ -36,9 +36,9 @@ import type { Action, Decision, DecisionCase, DecisionState, FailureClass, RuleI
 
 function result(
   action: Action, proposed: Action, cls: FailureClass, rule: RuleId, reason: string | null,
-  amount: number, finalAmount: number | null, explanation: string,
+  amount: number, finalAmount: number | null, explanation: string, alert: string | null = null,
 ): Decision {
-  return { action, proposed, class: cls, rule, reason, amount, finalAmount, explanation };
+  return { action, proposed, class: cls, rule, reason, amount, finalAmount, explanation, alert };
 }
 
 /** 1 (authorization), 2 (financial) or 4 (reversal), from the MTI's class digit. */
@@ -354,21 +354,26 @@ function limitBreach(r: CompiledRules, c: DecisionCase, v: Checked, auto: 'rever
 
 /**
  * 4. A storm of automatic undos from one terminal, merchant or card is a fraud or fault
- * signal, so past a threshold a person looks. As it stands this holds back reversals too,
- * although domain.md §5 says a mandatory reversal only raises an alert and goes out anyway;
- * that change belongs to its own issue. Returns the text with every count, or null.
+ * signal, so past a threshold a person looks. It gates refunds, which credit money; a
+ * reversal only releases a hold the cardholder got nothing for, and the network obliges
+ * us to send it, so on a reversal a breach is an alert and the reversal goes out
+ * (domain.md §5). Returns the text with every count, or null.
  */
 function velocityBreach(r: CompiledRules, v: Checked): string | null {
   return checkVelocity(r.velocity, v.terminalUndos, v.merchantUndos, v.cardUndos);
 }
 
-/** No rule held it back: the undo goes out. A plain full reversal gets the text built at load. */
-function automaticUndo(k: Classified, t: Timing, v: Checked, undo: number): Decision {
+/**
+ * No rule held it back: the undo goes out. A plain full reversal gets the text built at
+ * load. `alert`: a velocity breach on a reversal, said in the explanation and the decision.
+ */
+function automaticUndo(k: Classified, t: Timing, v: Checked, undo: number, alert: string | null): Decision {
   const o = k.o;
   const reason = reasonOf(k, t);
-  if (v.finalAmount === null && t.text === '' && k.lead === '') return result('reverse', 'reverse', o.cls, t.rule, reason, undo, null, o.fullReverseText);
+  if (v.finalAmount === null && t.text === '' && k.lead === '' && alert === null) return result('reverse', 'reverse', o.cls, t.rule, reason, undo, null, o.fullReverseText);
   const how = t.auto === 'reverse' ? `reverse ${describeUndo(v, undo)} with reason ${reason}` : `refund ${describeUndo(v, undo)}`;
-  return result(t.auto, t.auto, o.cls, t.rule, reason, undo, v.finalAmount, `${k.lead}${o.because}; ${t.text ? t.text + '; ' : ''}${how}`);
+  const alerted = alert === null ? '' : `${alert}: alert only, a reversal is never held back; `;
+  return result(t.auto, t.auto, o.cls, t.rule, reason, undo, v.finalAmount, `${k.lead}${o.because}; ${t.text ? t.text + '; ' : ''}${alerted}${how}`, alert);
 }
 
 export function decide(r: CompiledRules, c: DecisionCase, s: DecisionState): Decision {
@@ -397,7 +402,7 @@ export function decide(r: CompiledRules, c: DecisionCase, s: DecisionState): Dec
 
   // ---- 4. velocity
   const fast = velocityBreach(r, v);
-  if (fast !== null) return proposeReview(k, t, v, undo, 'velocity', fast);
+  if (fast !== null && t.auto === 'refund') return proposeReview(k, t, v, undo, 'velocity', fast);
 
-  return automaticUndo(k, t, v, undo);
+  return automaticUndo(k, t, v, undo, fast);
 }

@@ -141,4 +141,10 @@ export interface Decision {
   readonly finalAmount: number | null;
   /** Which rule fired and why, for operators and cardholder disputes. */
   readonly explanation: string;
+  /**
+   * A threshold the undo passed that a person should hear of, while the decision stands:
+   * velocity on a reversal (a reversal releases a hold and pays nobody, so it is never held
+   * back). Null when none.
+   */
+  readonly alert: string | null;
 }

@@ -1,7 +1,8 @@
 /**
  * Velocity guard: a storm of automatic undos from one terminal, merchant or card is a
- * fraud or fault signal, so past the threshold a person looks. The caller keeps the
- * counters over rules.velocityWindowMs; rules/ has no clock or store.
+ * fraud or fault signal. Past the threshold a refund goes to a person; a reversal goes out
+ * and raises an alert (rules/decide.ts). The caller keeps the counters over
+ * rules.velocityWindowMs; rules/ has no clock or store.
  */
 
 export interface VelocityConfig {
@@ -13,7 +14,7 @@ export interface VelocityConfig {
 
 /**
  * Counts exclude the undo being decided: with a threshold of N, the Nth undo in the window
- * is automatic and the (N+1)th goes to review. Returns null, or the text with every count.
+ * is automatic and the (N+1)th breaches it. Returns null, or the text with every count.
  */
 export function checkVelocity(v: VelocityConfig, terminal: number, merchant: number, card: number): string | null {
   if (terminal < v.maxPerTerminal && merchant < v.maxPerMerchant && card < v.maxPerCard) return null;

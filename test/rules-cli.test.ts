@@ -66,6 +66,7 @@ t.test('rules decide: one case, as JSON', async (tt) => {
     amount: 10000,
     finalAmount: null,
     explanation: 'event timeout (no response from upstream before the deadline) is timeout: no response in time, so the outcome is unknown; reverse the full amount with reason 68',
+    alert: null,
   });
   const monday = await revswitch(['rules', 'decide', '-'], JSON.stringify({ ...CASE, now: '2025-03-10T09:00:00+01:00', panHash: 'h:1' }));
   tt.equal(JSON.parse(monday.stdout).action, 'refund', 'from stdin; three days later it is a refund');
@@ -80,8 +81,8 @@ t.test('rules decide --rules: what a rule change would do', async (tt) => {
   const after = await revswitch(['rules', 'decide', '--rules', join(dir, 'strict.yaml'), busy]);
   tt.equal(JSON.parse(before.stdout).action, 'reverse', 'default threshold 10');
   const a = JSON.parse(after.stdout);
-  tt.same([a.action, a.rule], ['review', 'velocity'], 'threshold 2');
-  tt.match(a.explanation, /terminal 2 \(max 2\)/);
+  tt.same([a.action, a.rule], ['reverse', 'automatic-undo'], 'threshold 2: a reversal still goes out');
+  tt.match(a.alert, /terminal 2 \(max 2\)/, 'with the breach as an alert');
 });
 
 t.test('rules decide: bad input is an error, and a PAN is refused', async (tt) => {

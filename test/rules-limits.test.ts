@@ -121,7 +121,7 @@ t.test('a minimum-spend promotion: an undo may not leave less than the minimum',
   tt.equal(decide(rules, reversal({ promotion: 'SPEND100', currency: '840', finalAmount: 15000 }), ZERO).rule, 'limit.promotion-unknown', 'other currency: review');
 });
 
-t.test('velocity: the Nth automatic undo in the window is automatic, the (N+1)th is reviewed', async (tt) => {
+t.test('velocity: past the Nth automatic undo in the window a refund is reviewed; a reversal goes out with an alert', async (tt) => {
   const rows: [keyof DecisionState, number, string][] = [
     ['terminalUndos', 10, 'terminal'],
     ['merchantUndos', 50, 'merchant'],
@@ -130,17 +130,23 @@ t.test('velocity: the Nth automatic undo in the window is automatic, the (N+1)th
   for (const [key, max, who] of rows) {
     tt.equal(decide(rules, reversal(), state({ [key]: max - 2 })).action, 'reverse', `${who}: ${max - 2} before, just under`);
     tt.equal(decide(rules, reversal(), state({ [key]: max - 1 })).action, 'reverse', `${who}: ${max - 1} before, this is the ${max}th`);
+    tt.equal(decide(rules, reversal(), state({ [key]: max - 1 })).alert, null, `${who}: within the threshold, no alert`);
     const over = decide(rules, reversal(), state({ [key]: max }));
-    tt.same([over.action, over.proposed, over.rule], ['review', 'reverse', 'velocity'], `${who}: ${max} before: review`);
-    tt.match(over.explanation, new RegExp(`exceeds the velocity threshold for the ${who}; `), `${who}: named`);
-    tt.equal(decide(rules, refund(), state({ [key]: max })).rule, 'velocity', `${who}: refunds count as undos too`);
+    tt.same([over.action, over.proposed], ['reverse', 'reverse'], `${who}: ${max} before: the reversal still goes out`);
+    tt.match(over.alert, new RegExp(`exceeds the velocity threshold for the ${who}; `), `${who}: named in the alert`);
+    tt.match(over.explanation, /alert only, a reversal is never held back/, `${who}: and in the explanation`);
+    const refundOver = decide(rules, refund(), state({ [key]: max }));
+    tt.same([refundOver.action, refundOver.proposed, refundOver.rule], ['review', 'refund', 'velocity'], `${who}: a refund past it goes to review`);
+    tt.match(refundOver.explanation, new RegExp(`exceeds the velocity threshold for the ${who}; `), `${who}: named`);
   }
   const all = decide(rules, reversal({ finalAmount: 5000 }), { terminalUndos: 12, merchantUndos: 7, cardUndos: 3, cardRefundsToday: 0, cardRefundAmountToday: 0 });
+  tt.equal(all.action, 'reverse', 'a partial reversal past every threshold still goes out');
   tt.equal(
     all.explanation,
     'event customer_cancel (the customer cancelled or less was dispensed) is customer_cancel: the customer cancelled, or the device dispensed less than asked; ' +
       'one more automatic undo exceeds the velocity threshold for the terminal, card; ' +
-      'undos already in the last 10 min: terminal 12 (max 10), merchant 7 (max 50), card 3 (max 3); proposed: reverse 15000 of 20000 (F95 final amount 5000)',
+      'undos already in the last 10 min: terminal 12 (max 10), merchant 7 (max 50), card 3 (max 3): alert only, a reversal is never held back; ' +
+      'reverse 15000 of 20000 (F95 final amount 5000) with reason 17',
     'every count is in the explanation',
   );
   tt.equal(rules.velocityWindowMs, 600_000, 'the window the caller counts over');

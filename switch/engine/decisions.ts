@@ -70,6 +70,11 @@ export class Decisions {
     const line = { txn: txn.key, event: what, action: decision.action, rule: decision.rule, why: decision.explanation };
     if (decision.action === 'none') ctx.log.debug('decision', line);
     else ctx.log.info('decision', line);
+    if (decision.alert !== null) {
+      // A threshold a person should hear of; the decision (a reversal) goes out regardless.
+      ctx.counters.inc('velocity_alerts');
+      ctx.log.warn('velocity alert: the reversal goes out anyway', { txn: txn.key, event: what, alert: decision.alert });
+    }
     if (decision.action === 'reverse') {
       this.velocity.record(txn.request, panHash, now);
       this.queueReversal(txn, {

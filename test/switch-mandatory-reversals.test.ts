@@ -1,0 +1,63 @@
+/**
+ * The promise, end to end with the default rules file: one card, one terminal and one
+ * merchant, many failures of every mandatory kind (timeout with and without a hold, a late
+ * approval, an unknown outcome, an undeliverable approval, a chip decline and a
+ * customer's cancel sent by the terminal). Every one of them reaches the issuer as a
+ * reversal: velocity and limits guard refunds, and may only raise an alert on a
+ * reversal, which pays nobody and releases a hold.
+ */
+import t from 'tap';
+import { getDialect, reversalOf, transmissionTime, type IsoMessage } from '../codec/index.js';
+import { nextStan, sale, startHarness, type Harness } from './support/switch-harness.js';
+
+const D87 = getDialect('iso87a');
+/** Of each kind, on the one card: well past every velocity threshold of rules/default.yaml (3 per card). */
+const EACH = 4;
+
+async function hangUpBeforeTheAnswer(h: Harness, s: IsoMessage): Promise<void> {
+  const c = await h.client();
+  const seen = h.issuer.waitFor((e) => e.msg.mti === '0200' && e.msg.get(37) === s.get(37));
+  c.send(s);
+  await seen;
+  await c.close();
+}
+
+t.test('one card, one terminal, one merchant, many failures: every mandatory reversal reaches the issuer', async (tt) => {
+  // The issuer answers after 150 ms (so a terminal can hang up first), a late approval
+  // after 1.5 s; the switch's deadline is 800 ms.
+  const h = await startHarness(tt, { issuer: { latencyMs: 150, lateMs: 1500 }, upstreamTimeoutMs: 800, reversal: { responseTimeoutMs: 3000 } });
+  const c = await h.client();
+  const mustReverse: string[] = [];
+  const work: Promise<unknown>[] = [];
+  for (let i = 0; i < EACH; i++) {
+    for (const ending of ['99', '91', '68', '96']) {
+      // ..99 approved and held, never answered; ..91 never answered; ..68 approved late; ..96 unknown outcome.
+      const s = sale({ amount: `${20 + i}${ending}` });
+      mustReverse.push(s.get(37) as string);
+      work.push(c.request(s, 10_000));
+    }
+    const lost = sale({ amount: `${30 + i}00` });
+    mustReverse.push(lost.get(37) as string);
+    work.push(hangUpBeforeTheAnswer(h, lost));
+    for (const reason of ['06', '17']) {
+      // Approved, then the terminal's own reversal: a chip decline (06), a customer's cancel (17).
+      const s = sale({ amount: `${40 + i}00` });
+      mustReverse.push(s.get(37) as string);
+      work.push(c.request(s, 10_000).then((res) => {
+        tt.equal(res.get(39), '00', 'approved before the terminal reverses it');
+        return c.request(reversalOf(D87, s, { reason, stan: nextStan(), transmissionDateTime: transmissionTime(Date.now()), approvalCode: res.get(38) }), 10_000);
+      }));
+    }
+  }
+  await Promise.all(work);
+  const reversed = (): Set<string> => new Set(h.reversalsSeen().map((e) => e.msg.get(37) as string));
+  await h.until(() => mustReverse.every((rrn) => reversed().has(rrn)), `reversals of all ${mustReverse.length} failures at the issuer`, 20_000)
+    .catch(() => undefined);
+  const missing = mustReverse.filter((rrn) => !reversed().has(rrn));
+  tt.same(missing, [], `every one of the ${mustReverse.length} mandatory reversals reached the issuer`);
+  tt.equal(h.sw.counters.get('manual_reviews'), 0, 'none was held back for review');
+  tt.ok(h.sw.counters.get('velocity_alerts') > 0, `the card's velocity was passed, and that raised alerts (${h.sw.counters.get('velocity_alerts')})`);
+  await h.until(() => h.sw.reversals.outstanding === 0, 'every reversal acknowledged', 20_000);
+  const held = h.issuer.ledger().holds.filter((x) => mustReverse.includes(x.rrn));
+  tt.same(held.map((x) => x.rrn), [], 'no hold left for any of them at the issuer');
+});
