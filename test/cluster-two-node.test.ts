@@ -33,7 +33,6 @@ import { runTerminals } from '../switch/sim/terminals.js';
 import { openStore } from '../switch/store/index.js';
 import type { Store } from '../switch/store/types.js';
 import { PgSchemas, pgReady } from './support/pg.js';
-import { writeRulesWithoutVelocityLimits } from './support/rules-file.js';
 import { nextStan, sale } from './support/switch-harness.js';
 import { freePort, nodeArgsFor } from './support/built.js';
 import { until } from './support/until.js';
@@ -123,7 +122,6 @@ async function cluster(tt: Test, schemas: PgSchemas, issuerOpts: Parameters<type
     await issuer.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  const rulesFile = writeRulesWithoutVelocityLimits(dir);
   return {
     dir, storeUrl, issuer, nodes,
     async start(name: string): Promise<Node> {
@@ -133,7 +131,6 @@ async function cluster(tt: Test, schemas: PgSchemas, issuerOpts: Parameters<type
         node: name,
         listeners: [{ name: 'pos', host: '127.0.0.1', port }],
         upstreams: [{ name: 'issuer', host: '127.0.0.1', port: issuer.port, timeoutMs: 500, reconnectBackoffMs: [50, 100, 200] }],
-        rules: rulesFile,
         store: storeUrl,
         admin: '127.0.0.1:0',
         panHashKey: 'revswitch-cluster-test-key-0001',

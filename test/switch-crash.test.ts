@@ -10,10 +10,8 @@
  * built dist/switch/cli/main.js when it is newer than the sources, else the TypeScript source
  * through tsx, so the test always exercises the current code without writing dist/.
  *
- * Two things are held constant so the check is about the switch:
- * - The rules' velocity thresholds are raised (as in switch-e2e-money.test.ts): a run
- *   this dense in faults would otherwise send some undos to manual review by design, and
- *   those holds stay until a person acts.
+ * The rules are the default file (far past its velocity thresholds every reversal still
+ * goes out). One thing is held constant so the check is about the switch:
  * - A terminal that hangs up (the disconnect fault) reverses the other sales it had in
  *   flight on that connection (reverseOnHangUp), as an acquirer host does. Otherwise an
  *   approval the switch wrote into the socket just before the hang-up counts as
@@ -40,7 +38,6 @@ import { runTerminals } from '../switch/sim/terminals.js';
 import { connectStore } from '../switch/store/index.js';
 import type { Store } from '../switch/store/types.js';
 import { freePort, nodeArgsFor } from './support/built.js';
-import { writeRulesWithoutVelocityLimits } from './support/rules-file.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -95,8 +92,6 @@ t.test('SIGKILL twice under load: every approval kept holds its money, nothing e
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const rulesFile = writeRulesWithoutVelocityLimits(dir);
-
   const port = await freePort();
   const configFile = join(dir, 'switch.json');
   writeFileSync(configFile, JSON.stringify({
@@ -104,7 +99,6 @@ t.test('SIGKILL twice under load: every approval kept holds its money, nothing e
     upstreams: [{
       name: 'issuer', host: '127.0.0.1', port: issuer.port, timeoutMs: UPSTREAM_TIMEOUT_MS, reconnectBackoffMs: [50, 100, 200],
     }],
-    rules: rulesFile,
     store: `sqlite:${dbPath}`,
     panHashKey: 'revswitch-crash-test-key-0001',
     logLevel: 'warn',
