@@ -74,9 +74,8 @@ export async function demoCommand(argv: string[]): Promise<string> {
   // early now and then), and an acquirer host with a few persistent connections and many
   // sales in flight on each. A host that hangs up with sales in flight would have to
   // reverse them itself when it reconnects; the simulated host does not, so it does not
-  // hang up. Enough terminals that the default velocity guard (10 automatic undos per
-  // terminal in 10 min) is not what the demo shows: at these fault rates it would send
-  // undos to review, and their holds would stay for a person.
+  // hang up. Past the default velocity thresholds a reversal still goes out, with an alert
+  // (velocity_alerts in the counters below).
   let pos: TerminalSummary;
   let host: TerminalSummary;
   const abort = new AbortController();
