@@ -45,6 +45,19 @@ export function responseTo(dialect: Dialect, req: IsoMessage, responseCode?: str
   return res;
 }
 
+/**
+ * Whether `answer` is about another message than `req`: one of `fields` that both carry
+ * holds different values (an answer under a STAN it does not belong to).
+ */
+export function answersAnother(answer: IsoMessage, req: IsoMessage, fields: readonly number[]): boolean {
+  for (const n of fields) {
+    const x = answer.get(n);
+    const y = req.get(n);
+    if (x !== undefined && y !== undefined && x !== y) return true;
+  }
+  return false;
+}
+
 export interface ReversalOptions {
   /**
    * Why, in the field the standard carries it (the profile's reasonField): F39 on 1987

@@ -4,7 +4,7 @@
  * deadline, comes back here through the link's Mux. An approval is durable before the
  * terminal sees it; every timeout and undeliverable approval is put to rules/.
  */
-import { isReversal, profileOf, stanString, transmissionTime, type IsoMessage, type Standard } from '../../codec/index.js';
+import { answersAnother, isReversal, profileOf, stanString, transmissionTime, type IsoMessage, type Standard } from '../../codec/index.js';
 import type { FramedConn } from '../edge/framed-conn.js';
 import type { Exchange } from '../edge/mux.js';
 import type { Router } from '../edge/router.js';
@@ -18,6 +18,8 @@ import type { Replies } from './replies.js';
 import { StoredDuplicates } from './stored-duplicates.js';
 import { newTxn, type Txn } from './txn.js';
 
+/** What an answer must agree on with its sale: the terminal and the RRN. */
+const ANSWER_KEYS = [41, 37];
 /** Fields the terminal's answer takes from the issuer's response. */
 const FROM_ISSUER = [4, 38, 39, 44, 54, 55];
 /** Sensitive authentication data (F55 may carry tag 57, track 2): forwarded once, never kept (PCI DSS 3.3.1). */
@@ -134,7 +136,7 @@ export class SalePath implements Exchange<Txn> {
   answered(txn: Txn, msg: IsoMessage): void {
     const { ctx } = this;
     const link = ctx.links.get(txn.upstream) as UpstreamLink;
-    if (isReversal(msg.mti) || (txn.sent && (differs(msg, txn.sent, 41) || differs(msg, txn.sent, 37)))) {
+    if (isReversal(msg.mti) || (txn.sent !== null && answersAnother(msg, txn.sent, ANSWER_KEYS))) {
       // Not the answer to this sale, under its STAN: the outcome is unknown, so it is
       // handled as a sale that got no answer in time (answered 91 and put to rules/).
       ctx.counters.inc('mismatched_responses');
@@ -203,11 +205,4 @@ export class SalePath implements Exchange<Txn> {
     // A duplicate sent later must not get the approval that is being reversed.
     if (d?.action === 'reverse') txn.answer = this.replies.local(txn.listener, txn.request, 'issuer_unavailable');
   }
-}
-
-/** A field both messages carry, with different values: the answer is not for this request. */
-function differs(a: IsoMessage, b: IsoMessage, n: number): boolean {
-  const x = a.get(n);
-  const y = b.get(n);
-  return x !== undefined && y !== undefined && x !== y;
 }

@@ -19,7 +19,7 @@
  * the events (./reversal-events.ts) and the several-nodes leases (./reversal-leases.ts)
  * live in modules of their own.
  */
-import { isReversal, repeatOf, reversalOf, stanString, transmissionTime, type IsoMessage } from '../../codec/index.js';
+import { answersAnother, isReversal, repeatOf, reversalOf, stanString, transmissionTime, type IsoMessage } from '../../codec/index.js';
 import type { ReversalOutcome } from '../../rules/index.js';
 import type { Counters } from '../observe/counters.js';
 import { MinHeap } from './min-heap.js';
@@ -65,6 +65,9 @@ export interface SafOptions {
 
 /** Finished entries stay visible to get() this long. */
 const KEEP_DONE_MS = 15 * 60_000;
+
+/** What a reversal's answer must agree on with it: the original it names (F90, F56), the terminal, the RRN. */
+const REVERSAL_KEYS = [90, 56, 41, 37];
 
 export class SafQueue implements ReversalQueue {
   private readonly entries = new Map<string, Entry>();
@@ -308,7 +311,7 @@ export class SafQueue implements ReversalQueue {
       return;
     }
     const sent = e.message;
-    if (sent && (differs(msg, sent, 90) || differs(msg, sent, 56) || differs(msg, sent, 41) || differs(msg, sent, 37))) {
+    if (sent && answersAnother(msg, sent, REVERSAL_KEYS)) {
       // Under this entry's STAN but about another original (two nodes' reversals resumed
       // under one STAN): never an ack for this one. It is retried, and ends with a person.
       this.opts.counters.inc('reversal_responses_mismatched');
@@ -572,11 +575,4 @@ export class SafQueue implements ReversalQueue {
       this.doneHead = 0;
     }
   }
-}
-
-/** A field both messages carry, with different values: the answer is not about this message. */
-function differs(a: IsoMessage, b: IsoMessage, n: number): boolean {
-  const x = a.get(n);
-  const y = b.get(n);
-  return x !== undefined && y !== undefined && x !== y;
 }
