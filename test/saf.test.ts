@@ -167,6 +167,29 @@ for (const kind of KINDS) {
     tt.notOk(q.handleResponse('up', new IsoMessage('0210', { 11: '999999', 39: '00' })), 'not a reversal answer: not taken');
   });
 
+  t.test(`${kind}: an answer under the reversal's STAN that names another original is never its ack`, async (tt) => {
+    const { store } = await openFresh(tt, kind);
+    tt.teardown(() => store.close());
+    const link = new FakeLink();
+    const clock = { now: 6_000_000 };
+    const counters = new Counters();
+    const q = queue(store, link, clock, { counters });
+    q.enqueue({ id: 'r9', upstream: 'up', original: original('000021'), reason: '68', explanation: 'timeout' });
+    await step(q, store, clock, 0);
+    const [rev] = link.sent;
+    for (const [n, other] of [[37, 'RRN999999000'], [41, 'TERM0099'], [90, `02009999991125221530${'0'.repeat(22)}`]] as const) {
+      const wrong = answer(rev, '00');
+      wrong.set(n, other);
+      tt.ok(q.handleResponse('up', wrong), `an 0410 with another F${n} is taken as a reversal answer`);
+      await settle(store);
+      tt.equal(q.get('r9')?.state, 'sent', `... but does not ack this reversal (F${n} differs)`);
+    }
+    tt.equal(counters.get('reversal_responses_mismatched'), 3, 'each counted as mismatched');
+    tt.ok(q.handleResponse('up', answer(rev, '00')));
+    await settle(store);
+    tt.equal(q.get('r9')?.state, 'acked', 'the true answer acks it');
+  });
+
   t.test(`${kind}: one stuck reversal does not delay the others`, async (tt) => {
     const { store } = await openFresh(tt, kind);
     tt.teardown(() => store.close());
