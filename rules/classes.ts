@@ -15,7 +15,12 @@ export interface ClassInfo {
   readonly because?: string;
 }
 
-const MUST_UNDO = 'funds may be held, and the cardholder must get them back';
+/**
+ * A mandatory reversal only releases a hold the cardholder got nothing for; it pays nobody,
+ * and networks oblige the acquirer to send it. So no rules file may send one to review:
+ * a review would hold the cardholder's money until a person looked.
+ */
+const MANDATORY = 'a mandatory reversal: it only releases a hold, pays nobody, and the network obliges us to send it, so review would hold the cardholder\'s money back';
 
 export const CLASS_INFO: Readonly<Record<FailureClass, ClassInfo>> = {
   approved: {
@@ -48,8 +53,8 @@ export const CLASS_INFO: Readonly<Record<FailureClass, ClassInfo>> = {
   technical_unknown: {
     meaning: 'a technical failure with an unknown outcome, so funds may be held',
     fundsMayBeHeld: true,
-    allowed: ['reverse', 'review'],
-    because: MUST_UNDO,
+    allowed: ['reverse'],
+    because: MANDATORY,
   },
   issuer_outage: {
     meaning: 'the issuer or a gateway was down: usually nothing was posted, and a reversal is harmless',
@@ -65,38 +70,38 @@ export const CLASS_INFO: Readonly<Record<FailureClass, ClassInfo>> = {
   timeout: {
     meaning: 'no response in time, so the outcome is unknown',
     fundsMayBeHeld: true,
-    allowed: ['reverse', 'review'],
-    because: MUST_UNDO,
+    allowed: ['reverse'],
+    because: MANDATORY,
   },
   late: {
     meaning: 'the response came after the timeout: the reversal queued then stands, and the late response never reaches the terminal',
     fundsMayBeHeld: true,
-    allowed: ['reverse', 'review'],
-    because: MUST_UNDO,
+    allowed: ['reverse'],
+    because: MANDATORY,
   },
   undeliverable: {
     meaning: 'approved, but the response could not be delivered to the terminal',
     fundsMayBeHeld: true,
-    allowed: ['reverse', 'review'],
-    because: MUST_UNDO,
+    allowed: ['reverse'],
+    because: MANDATORY,
   },
   mac_failure: {
     meaning: 'the response failed its MAC check, so its outcome cannot be trusted',
     fundsMayBeHeld: true,
-    allowed: ['reverse', 'review'],
-    because: MUST_UNDO,
+    allowed: ['reverse'],
+    because: MANDATORY,
   },
   chip_decline: {
     meaning: 'approved online, then the chip card or the terminal declined',
     fundsMayBeHeld: true,
-    allowed: ['reverse', 'review'],
-    because: MUST_UNDO,
+    allowed: ['reverse'],
+    because: MANDATORY,
   },
   customer_cancel: {
     meaning: 'the customer cancelled, or the device dispensed less than asked',
     fundsMayBeHeld: true,
-    allowed: ['reverse', 'review'],
-    because: MUST_UNDO,
+    allowed: ['reverse'],
+    because: MANDATORY,
   },
 };
 

@@ -72,7 +72,9 @@ t.test('bad rules files: one exact message per mistake', async (tt) => {
     ['reversing a duplicate', (d) => { d.classes.duplicate = { action: 'reverse', reason: '06' }; },
       'rules/bad.yaml: classes.duplicate.action: expected none or review (reversing a duplicate (94) could undo the real original), got "reverse"'],
     ['dropping timeouts', (d) => { d.classes.timeout = { action: 'none', reason: '68' }; },
-      'rules/bad.yaml: classes.timeout.action: expected reverse or review (funds may be held, and the cardholder must get them back), got "none"'],
+      'rules/bad.yaml: classes.timeout.action: expected reverse (a mandatory reversal: it only releases a hold, pays nobody, and the network obliges us to send it, so review would hold the cardholder\'s money back), got "none"'],
+    ['holding a mandatory reversal back for review', (d) => { d.classes.undeliverable = { action: 'review', reason: '06' }; },
+      'rules/bad.yaml: classes.undeliverable.action: expected reverse (a mandatory reversal: it only releases a hold, pays nobody, and the network obliges us to send it, so review would hold the cardholder\'s money back), got "review"'],
     ['a reversing class without a reason', (d) => { d.classes.late = { action: 'reverse' }; },
       'rules/bad.yaml: classes.late.reason: missing; expected a code of 2 to 4 digits or capital letters such as "05", "A0", "911" or "4021" ' +
       '(quote codes in YAML: an unquoted 05 reads as the number 5): class late reverses, so it needs a reversal reason'],
