@@ -1,7 +1,7 @@
 /**
  * A case as JSON, for `revswitch rules decide` and other edges: the same fields as
  * DecisionCase, times as ISO 8601 with an explicit offset (or epoch ms), and the caller's
- * counters in `velocity` and `cardRefundsToday`. Validated strictly, so a misspelt field
+ * counters in `velocity` and `cardRefundsToday` (both optional: missing means none). Validated strictly, so a misspelt field
  * is an error rather than a silently ignored input.
  */
 import { z } from 'zod';
@@ -55,7 +55,12 @@ const caseSchema = obj(
     refundedSoFar: amount.optional(),
     panHash: text('a keyed hash of the PAN').optional(),
     promotion: text('a promotion id').optional(),
-    velocity: obj({ terminal: count, merchant: count, card: count }, '{terminal, merchant, card}: automatic undos already in the window'),
+    // Optional, as is each count in it: a user asking "what happens to this case" has no
+    // counters to give, and missing means no earlier undos.
+    velocity: obj(
+      { terminal: count.optional(), merchant: count.optional(), card: count.optional() },
+      '{terminal, merchant, card}: automatic undos already in the window',
+    ).optional(),
     cardRefundsToday: obj({ count, amount }, '{count, amount}: automatic refunds to this card today').optional(),
   },
   'a JSON object describing one case',
@@ -84,9 +89,9 @@ export function parseCaseJson(input: unknown): ParsedCase {
   return {
     case: c,
     state: {
-      terminalUndos: velocity.terminal,
-      merchantUndos: velocity.merchant,
-      cardUndos: velocity.card,
+      terminalUndos: velocity?.terminal ?? 0,
+      merchantUndos: velocity?.merchant ?? 0,
+      cardUndos: velocity?.card ?? 0,
       cardRefundsToday: cardRefundsToday?.count ?? 0,
       cardRefundAmountToday: cardRefundsToday?.amount ?? 0,
     },

@@ -70,6 +70,12 @@ t.test('rules decide: one case, as JSON', async (tt) => {
   });
   const monday = await revswitch(['rules', 'decide', '-'], JSON.stringify({ ...CASE, now: '2025-03-10T09:00:00+01:00', panHash: 'h:1' }));
   tt.equal(JSON.parse(monday.stdout).action, 'refund', 'from stdin; three days later it is a refund');
+  const { velocity: _, ...bare } = CASE;
+  const noCounters = await revswitch(['rules', 'decide', JSON.stringify(bare)]);
+  tt.equal(noCounters.code, 0, `velocity is optional: ${noCounters.stderr}`);
+  tt.equal(JSON.parse(noCounters.stdout).explanation, JSON.parse(r.stdout).explanation, 'missing counters mean no earlier undos');
+  const some = await revswitch(['rules', 'decide', JSON.stringify({ ...bare, velocity: { card: 3 } })]);
+  tt.match(JSON.parse(some.stdout), { action: 'reverse', alert: { scopes: ['card'] } }, 'one count given, the others none: past the card threshold, an alert');
 });
 
 t.test('rules decide --rules: what a rule change would do', async (tt) => {
@@ -82,7 +88,7 @@ t.test('rules decide --rules: what a rule change would do', async (tt) => {
   tt.equal(JSON.parse(before.stdout).action, 'reverse', 'default threshold 10');
   const a = JSON.parse(after.stdout);
   tt.same([a.action, a.rule], ['reverse', 'automatic-undo'], 'threshold 2: a reversal still goes out');
-  tt.match(a.alert, /terminal 2 \(max 2\)/, 'with the breach as an alert');
+  tt.match(a.alert, { scopes: ['terminal'], text: /terminal 2 \(max 2\)/ }, 'with the breach as an alert, naming its scope');
 });
 
 t.test('rules decide: bad input is an error, and a PAN is refused', async (tt) => {
