@@ -31,12 +31,12 @@ import type { CompiledRules } from './compile.js';
 import { CaseError, PAN_REFUSED } from './errors.js';
 import { checkCumulative, checkPartial, checkPerCardDaily, checkPromotion, type Breach } from './limits.js';
 import { toMinor } from './money.js';
-import { checkVelocity } from './velocity.js';
+import { checkVelocity, type VelocityBreach } from './velocity.js';
 import type { Action, Decision, DecisionCase, DecisionState, FailureClass, RuleId } from './types.js';
 
 function result(
   action: Action, proposed: Action, cls: FailureClass, rule: RuleId, reason: string | null,
-  amount: number, finalAmount: number | null, explanation: string, alert: string | null = null,
+  amount: number, finalAmount: number | null, explanation: string, alert: VelocityBreach | null = null,
 ): Decision {
   return { action, proposed, class: cls, rule, reason, amount, finalAmount, explanation, alert };
 }
@@ -357,9 +357,9 @@ function limitBreach(r: CompiledRules, c: DecisionCase, v: Checked, auto: 'rever
  * signal, so past a threshold a person looks. It gates refunds, which credit money; a
  * reversal only releases a hold the cardholder got nothing for, and the network obliges
  * us to send it, so on a reversal a breach is an alert and the reversal goes out
- * (domain.md §5). Returns the text with every count, or null.
+ * (domain.md §5). Returns the breach (its scopes and the text with every count), or null.
  */
-function velocityBreach(r: CompiledRules, v: Checked): string | null {
+function velocityBreach(r: CompiledRules, v: Checked): VelocityBreach | null {
   return checkVelocity(r.velocity, v.terminalUndos, v.merchantUndos, v.cardUndos);
 }
 
@@ -367,12 +367,12 @@ function velocityBreach(r: CompiledRules, v: Checked): string | null {
  * No rule held it back: the undo goes out. A plain full reversal gets the text built at
  * load. `alert`: a velocity breach on a reversal, said in the explanation and the decision.
  */
-function automaticUndo(k: Classified, t: Timing, v: Checked, undo: number, alert: string | null): Decision {
+function automaticUndo(k: Classified, t: Timing, v: Checked, undo: number, alert: VelocityBreach | null): Decision {
   const o = k.o;
   const reason = reasonOf(k, t);
   if (v.finalAmount === null && t.text === '' && k.lead === '' && alert === null) return result('reverse', 'reverse', o.cls, t.rule, reason, undo, null, o.fullReverseText);
   const how = t.auto === 'reverse' ? `reverse ${describeUndo(v, undo)} with reason ${reason}` : `refund ${describeUndo(v, undo)}`;
-  const alerted = alert === null ? '' : `${alert}: alert only, a reversal is never held back; `;
+  const alerted = alert === null ? '' : `${alert.text}: alert only, a reversal is never held back; `;
   return result(t.auto, t.auto, o.cls, t.rule, reason, undo, v.finalAmount, `${k.lead}${o.because}; ${t.text ? t.text + '; ' : ''}${alerted}${how}`, alert);
 }
 
@@ -402,7 +402,7 @@ export function decide(r: CompiledRules, c: DecisionCase, s: DecisionState): Dec
 
   // ---- 4. velocity
   const fast = velocityBreach(r, v);
-  if (fast !== null && t.auto === 'refund') return proposeReview(k, t, v, undo, 'velocity', fast);
+  if (fast !== null && t.auto === 'refund') return proposeReview(k, t, v, undo, 'velocity', fast.text);
 
   return automaticUndo(k, t, v, undo, fast);
 }

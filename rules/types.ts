@@ -2,6 +2,7 @@
  * The vocabulary of the rules engine: failure classes, local events, the case a caller
  * asks about, the state it passes in, and the decision it gets back.
  */
+import type { VelocityBreach } from './velocity.js';
 
 /**
  * Every way a posting can end. The first eight come from upstream response codes; the
@@ -146,5 +147,5 @@ export interface Decision {
    * velocity on a reversal (a reversal releases a hold and pays nobody, so it is never held
    * back). Null when none.
    */
-  readonly alert: string | null;
+  readonly alert: VelocityBreach | null;
 }

@@ -133,7 +133,7 @@ t.test('velocity: past the Nth automatic undo in the window a refund is reviewed
     tt.equal(decide(rules, reversal(), state({ [key]: max - 1 })).alert, null, `${who}: within the threshold, no alert`);
     const over = decide(rules, reversal(), state({ [key]: max }));
     tt.same([over.action, over.proposed], ['reverse', 'reverse'], `${who}: ${max} before: the reversal still goes out`);
-    tt.match(over.alert, new RegExp(`exceeds the velocity threshold for the ${who}; `), `${who}: named in the alert`);
+    tt.match(over.alert, { scopes: [who], text: new RegExp(`exceeds the velocity threshold for the ${who}; `) }, `${who}: named in the alert`);
     tt.match(over.explanation, /alert only, a reversal is never held back/, `${who}: and in the explanation`);
     const refundOver = decide(rules, refund(), state({ [key]: max }));
     tt.same([refundOver.action, refundOver.proposed, refundOver.rule], ['review', 'refund', 'velocity'], `${who}: a refund past it goes to review`);

@@ -6,9 +6,15 @@
  * reversal: velocity and limits guard refunds, and may only raise an alert on a
  * reversal, which pays nobody and releases a hold.
  */
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t from 'tap';
-import { getDialect, reversalOf, transmissionTime, type IsoMessage } from '../codec/index.js';
-import { nextStan, sale, startHarness, type Harness } from './support/switch-harness.js';
+import { getDialect, maskPan, reversalOf, transmissionTime, type IsoMessage } from '../codec/index.js';
+import { eventSchema, splitDelimited } from '../switch/observe/events/schema.js';
+import { formatText } from '../switch/reports/format-report.js';
+import { gatherReport } from '../switch/reports/report.js';
+import { PAN, nextStan, sale, startHarness, type Harness } from './support/switch-harness.js';
 
 const D87 = getDialect('iso87a');
 /** Of each kind, on the one card: well past every velocity threshold of rules/default.yaml (3 per card). */
@@ -25,7 +31,14 @@ async function hangUpBeforeTheAnswer(h: Harness, s: IsoMessage): Promise<void> {
 t.test('one card, one terminal, one merchant, many failures: every mandatory reversal reaches the issuer', async (tt) => {
   // The issuer answers after 150 ms (so a terminal can hang up first), a late approval
   // after 1.5 s; the switch's deadline is 800 ms.
-  const h = await startHarness(tt, { issuer: { latencyMs: 150, lateMs: 1500 }, upstreamTimeoutMs: 800, reversal: { responseTimeoutMs: 3000 } });
+  // On the real store (SQLite in a temporary directory), with events to a file and /metrics.
+  const dir = mkdtempSync(join(tmpdir(), 'revswitch-mandatory-'));
+  tt.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const started = Date.now();
+  const h = await startHarness(tt, {
+    issuer: { latencyMs: 150, lateMs: 1500 }, upstreamTimeoutMs: 800, reversal: { responseTimeoutMs: 3000 },
+    store: `sqlite:${join(dir, 'journal.db')}`, admin: true, events: { file: { dir: join(dir, 'events'), fsync: false } },
+  });
   const c = await h.client();
   const mustReverse: string[] = [];
   const work: Promise<unknown>[] = [];
@@ -60,4 +73,24 @@ t.test('one card, one terminal, one merchant, many failures: every mandatory rev
   await h.until(() => h.sw.reversals.outstanding === 0, 'every reversal acknowledged', 20_000);
   const held = h.issuer.ledger().holds.filter((x) => mustReverse.includes(x.rrn));
   tt.same(held.map((x) => x.rrn), [], 'no hold left for any of them at the issuer');
+
+  // The alerts, where an operator looks: the metric by scope, an event each, the report.
+  const alerts = h.sw.counters.get('velocity_alerts');
+  const metrics = await (await fetch(`http://127.0.0.1:${h.admin?.port ?? 0}/metrics`)).text();
+  const scrape = (scope: string): number => Number(new RegExp(`^revswitch_velocity_alerts_total\\{scope="${scope}"\\} (\\d+)$`, 'm').exec(metrics)?.[1] ?? NaN);
+  tt.equal(scrape('card'), alerts, 'revswitch_velocity_alerts_total{scope="card"}: every alert passed the card threshold');
+  tt.equal(scrape('terminal'), h.sw.counters.get('velocity_alerts_terminal'), '... and the terminal figure is scraped as counted');
+  await h.bus?.flush();
+  const eventsDir = join(dir, 'events');
+  const records = readdirSync(eventsDir).flatMap((f) => splitDelimited(readFileSync(join(eventsDir, f))).records);
+  const alertEvents = records.map((r) => eventSchema().decode(r)).filter((e) => e.kind === 'VELOCITY_ALERT');
+  tt.equal(alertEvents.length, alerts, 'a VELOCITY_ALERT lifecycle event for each');
+  tt.ok(alertEvents.every((e) => e.decisionAction === 'reverse' && (e.note ?? '').startsWith('velocity alert (')), '... each on a reversal that went out, naming its scopes');
+  await h.store.flush();
+  const report = await gatherReport(h.store, { since: started - 1000, until: Date.now() + 1000, now: Date.now() });
+  const card = report.velocityAlerts.find((a) => a.scope === 'card');
+  tt.equal(card?.key, maskPan(PAN), 'the report names the card, masked');
+  tt.equal(card?.alerts, alerts, '... with the count of alerts');
+  tt.notOk(JSON.stringify(report).includes(PAN), 'and never the full PAN');
+  tt.match(formatText(report), new RegExp(`Velocity alerts .*\\n.*\\n {2}card +${maskPan(PAN).replace(/\*/g, '\\*')} +${alerts} `), 'the text report has the section, the card in it');
 });

@@ -6,6 +6,7 @@
 import type { Decision, DecisionCase, LocalEvent } from '../../rules/index.js';
 import type { FailureClass } from '../../rules/types.js';
 import type { UpstreamLink } from '../edge/upstream-link.js';
+import { velocityNote } from '../store/history-notes.js';
 import type { TxnRow } from '../store/types.js';
 import type { EngineContext } from './context.js';
 import type { Txn } from './txn.js';
@@ -70,10 +71,16 @@ export class Decisions {
     const line = { txn: txn.key, event: what, action: decision.action, rule: decision.rule, why: decision.explanation };
     if (decision.action === 'none') ctx.log.debug('decision', line);
     else ctx.log.info('decision', line);
-    if (decision.alert !== null) {
+    const alert = decision.alert;
+    let note: string | undefined;
+    if (alert !== null) {
       // A threshold a person should hear of; the decision (a reversal) goes out regardless.
+      // The note goes into the transaction's history, where the report finds it.
+      note = velocityNote(alert.scopes, alert.text);
       ctx.counters.inc('velocity_alerts');
-      ctx.log.warn('velocity alert: the reversal goes out anyway', { txn: txn.key, event: what, alert: decision.alert });
+      for (const scope of alert.scopes) ctx.counters.inc(`velocity_alerts_${scope}`);
+      ctx.log.warn('velocity alert: the reversal goes out anyway', { txn: txn.key, event: what, scopes: alert.scopes.join(','), alert: alert.text });
+      ctx.journal.event('VELOCITY_ALERT', txn, { decisionAction: decision.action, decisionRule: decision.rule, note });
     }
     if (decision.action === 'reverse') {
       this.velocity.record(txn.request, panHash, now);
@@ -85,7 +92,7 @@ export class Decisions {
       ctx.counters.inc(decision.action === 'review' ? 'manual_reviews' : 'refunds_proposed');
       ctx.log.warn(decision.action === 'review' ? 'sent to manual review' : 'refund needed', { txn: txn.key, why: decision.explanation });
     }
-    void ctx.journal.record(txn, { failureClass: decision.class, decision: txn.decision, reversalId: txn.reversalId },
+    void ctx.journal.record(txn, { failureClass: decision.class, decision: txn.decision, reversalId: txn.reversalId, note },
       undefined, { kind, action: decision.action, explanation: decision.explanation, rule: decision.rule });
     return decision;
   }

@@ -62,6 +62,11 @@ const FROM_COUNTERS: { metric: string; help: string; label?: string; map: Record
     metric: 'revswitch_reversal_sends_total', help: 'Reversal messages sent upstream: the first 0400 and every 0401 repeat.', label: 'attempt',
     map: { reversals_sent: 'first', reversal_repeats_sent: 'repeat' },
   },
+  {
+    metric: 'revswitch_velocity_alerts_total',
+    help: 'Automatic undos past a velocity threshold, by scope (one undo may pass several). On a reversal an alert only: the reversal still goes out.',
+    label: 'scope', map: { velocity_alerts_terminal: 'terminal', velocity_alerts_merchant: 'merchant', velocity_alerts_card: 'card' },
+  },
   { metric: 'revswitch_duplicate_requests_total', help: 'Requests recognised as duplicates (answered again, never forwarded twice).', map: { duplicates: '' } },
   { metric: 'revswitch_store_errors_total', help: 'Store writes that failed (each is retried or answered as a failure).', map: { store_errors: '' } },
 ];

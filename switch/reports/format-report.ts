@@ -77,6 +77,8 @@ export function formatText(r: Report): string {
   section('Refunds decided in the window (after cutover or the reversal window)', r.refunds.length === 0 ? [] : table(
     ['decided', 'id', 'terminal', 'rrn', 'amount', 'business date', 'decision'],
     r.refunds.map((f) => [shortIso(f.decidedAt), f.id, f.terminal ?? '-', f.rrn ?? '-', money(f.amount, f.currency), f.businessDate ?? '-', f.decision ?? ''])));
+  section('Velocity alerts (undos past a threshold; every reversal still went out)', r.velocityAlerts.length === 0 ? [] : table(
+    ['scope', 'terminal, merchant or card', 'alerts', 'last'], r.velocityAlerts.map((a) => [a.scope, a.key, String(a.alerts), shortIso(a.last)]), [2]));
   return out.join('\n') + '\n';
 }
 
@@ -139,6 +141,7 @@ export function formatCsv(r: Report): string {
   for (const f of r.refunds) {
     rows.push({ section: 'refund', id: f.id, terminal: f.terminal, merchant: f.merchant, rrn: f.rrn, ...one(f.amount, f.currency), key: f.businessDate, at: f.decidedAt, detail: f.decision });
   }
+  for (const a of r.velocityAlerts) rows.push({ section: 'velocity_alert', key: a.key, state: a.scope, count: a.alerts, at: a.last });
   const lines = [CSV_COLUMNS.join(','), ...rows.map((row) => CSV_COLUMNS.map((c) => csvCell(row[c])).join(','))];
   return lines.join('\r\n') + '\r\n';
 }

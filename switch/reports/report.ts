@@ -24,8 +24,10 @@
 import { parseAmount } from '../../codec/index.js';
 import type { HistoryRow, JournalState, ReversalRow, Store, TxnRow } from '../store/types.js';
 import { grouped, minorOf, Sums, type Amount } from './sums.js';
+import { txnHistoryField } from './history-detail.js';
+import { velocityAlertLines, velocityAlerts, type VelocityAlertLine } from './velocity-alerts.js';
 
-export type { Amount };
+export type { Amount, VelocityAlertLine };
 import { isoTime as iso } from './time.js';
 
 // ---- the report object ----------------------------------------------------------------
@@ -145,6 +147,8 @@ export interface Report {
   topMerchants: TopLine[];
   /** Refund decisions written in the window (after the business day's cutover or the reversal window). */
   refunds: RefundLine[];
+  /** Velocity alerts written in the window, most first. */
+  velocityAlerts: VelocityAlertLine[];
 }
 
 // ---- inputs --------------------------------------------------------------------------------
@@ -213,22 +217,11 @@ function txnLine(t: TxnRow): TxnLine {
   };
 }
 
-/** The decision a history row of a transaction wrote, if any. */
-function decisionIn(h: HistoryRow): string | null {
-  if (h.kind !== 'txn' || h.detail === null || !h.detail.includes('"decision"')) return null;
-  try {
-    const d = (JSON.parse(h.detail) as { decision?: unknown }).decision;
-    return typeof d === 'string' ? d : null;
-  } catch {
-    return null;
-  }
-}
-
 /** Transaction ids whose refund decision was written in the window, with when (the last one wins). */
 export function refundDecisions(history: readonly HistoryRow[]): Map<string, { at: number; decision: string }> {
   const out = new Map<string, { at: number; decision: string }>();
   for (const h of history) {
-    const d = decisionIn(h);
+    const d = txnHistoryField(h, 'decision');
     if (d !== null && d.startsWith('refund')) out.set(h.ref, { at: h.at, decision: d });
   }
   return out;
@@ -240,6 +233,7 @@ export function relatedIds(input: Omit<ReportInput, 'related'>): string[] {
   const want = new Set<string>();
   for (const r of [...input.reversals, ...input.manual]) if (r.txnId !== null && !have.has(r.txnId)) want.add(r.txnId);
   for (const id of refundDecisions(input.history).keys()) if (!have.has(id)) want.add(id);
+  for (const a of velocityAlerts(input.history)) if (!have.has(a.ref)) want.add(a.ref);
   return [...want];
 }
 
@@ -340,6 +334,8 @@ export function buildReport(input: ReportInput, opts: ReportOptions): Report {
   }
   refunds.sort((a, b) => a.decidedAt.localeCompare(b.decidedAt));
 
+  const velocity = velocityAlertLines(input.history, byId);
+
   return {
     since: iso(opts.since),
     until: iso(opts.until),
@@ -357,6 +353,7 @@ export function buildReport(input: ReportInput, opts: ReportOptions): Report {
     topTerminals: topOf(terminals),
     topMerchants: topOf(merchants),
     refunds,
+    velocityAlerts: velocity,
   };
 }
 

@@ -11,6 +11,7 @@ import { defaultConfig, UPSTREAM_DEFAULTS, type EventsConfig, type ListenerConfi
 import type { EventBus } from '../../switch/observe/events/index.js';
 import type { AdminServer } from '../../switch/observe/admin.js';
 import type { Switch } from '../../switch/engine/switch.js';
+import type { Store } from '../../switch/store/types.js';
 import { createLogger } from '../../switch/observe/log.js';
 import { transmissionTime } from '../../codec/index.js';
 import { startSwitch } from '../../switch/cli/start-command.js';
@@ -48,6 +49,8 @@ export interface Harness {
   admin: AdminServer | null;
   /** The lifecycle event bus when `events` configured a sink. */
   bus: EventBus | null;
+  /** The switch's store (closed at teardown). */
+  store: Store;
   /** The switch's terminal port. */
   port: number;
   /** Every message the issuer handled, in order (sign-on and echoes included). */
@@ -149,7 +152,7 @@ export async function startHarness(tt: Test, opts: HarnessOptions = {}): Promise
   if (!(await sw.waitUntilUp(10_000))) throw new Error('harness: the issuer link did not come up');
 
   const h: Harness = {
-    issuer, sw, admin: running.admin, bus: running.events, port: sw.ports()[0], events,
+    issuer, sw, admin: running.admin, bus: running.events, store: running.store, port: sw.ports()[0], events,
     async client() {
       const c = await connectClient({ port: h.port });
       clients.push(c);
