@@ -121,5 +121,8 @@ export function updateTxnDetail(u: TxnUpdate): string | null {
 
 /** The history detail of a new reversal. */
 export function insertReversalDetail(row: ReversalRow): string | null {
-  return compact({ txnId: row.txnId ?? undefined, reason: row.reason, partial: row.finalAmount !== null ? true : undefined, explanation: row.explanation });
+  return compact({
+    kind: row.kind === 'refund' ? 'refund' : undefined, amount: row.amount ?? undefined, txnId: row.txnId ?? undefined, reason: row.reason,
+    partial: row.finalAmount !== null ? true : undefined, explanation: row.explanation,
+  });
 }

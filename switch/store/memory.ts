@@ -198,7 +198,7 @@ export class MemoryBackend implements StoreBackend {
         const row = op.row;
         if (this.revs.has(row.id)) return false;
         const { owner, leaseUntil, ...plain } = row;
-        this.revs.set(row.id, plain);
+        this.revs.set(row.id, { ...plain, kind: row.kind ?? 'reversal', amount: row.amount ?? null });
         this.leases.set(row.id, { owner: owner ?? null, until: leaseUntil ?? 0 });
         this.append(row.enqueuedAt, 'reversal', row.id, row.state, insertReversalDetail(row));
         return true;

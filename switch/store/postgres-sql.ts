@@ -25,7 +25,7 @@ const TXN_COLUMNS = `id, node, listener, sender, terminal, merchant, acquirer, m
 
 const REVERSAL_COLUMNS = `id, txn_id AS "txnId", upstream, state, attempts, reason, final_amount AS "finalAmount", explanation,
   original, message, sent_stan AS "sentStan", enqueued_at AS "enqueuedAt", due_at AS "dueAt", last_error AS "lastError", note,
-  updated_at AS "updatedAt"`;
+  updated_at AS "updatedAt", kind, amount`;
 
 /** The statements, prepared once per connection (named). */
 export const SQL = {
@@ -51,8 +51,9 @@ export const SQL = {
     INSERT INTO history (at, kind, ref, state, detail) SELECT updated_at, 'txn', id, state, $12::text FROM row`,
   insertReversal: `WITH row AS (
       INSERT INTO reversals (id, txn_id, upstream, state, attempts, reason, final_amount, explanation, original, message, sent_stan,
-        enqueued_at, due_at, last_error, note, updated_at, owner, lease_until)
-      VALUES ($1, $2, $3, $4, $5::integer, $6, $7, $8, $9, $10, $11, $12::bigint, $13::bigint, $14, $15, $16::bigint, $18::text, $19::bigint)
+        enqueued_at, due_at, last_error, note, updated_at, owner, lease_until, kind, amount)
+      VALUES ($1, $2, $3, $4, $5::integer, $6, $7, $8, $9, $10, $11, $12::bigint, $13::bigint, $14, $15, $16::bigint, $18::text, $19::bigint,
+        $20::text, $21::text)
       ON CONFLICT (id) DO NOTHING
       RETURNING id, state, enqueued_at)
     INSERT INTO history (at, kind, ref, state, detail) SELECT enqueued_at, 'reversal', id, state, $17::text FROM row`,
@@ -150,7 +151,7 @@ export function statement(op: StoreOp): QueryConfig<unknown[]> {
       const r = op.row;
       return q('insertReversal', [r.id, orNull(r.txnId), r.upstream, r.state, r.attempts, r.reason, orNull(r.finalAmount), r.explanation,
         r.original, orNull(r.message), orNull(r.sentStan), r.enqueuedAt, r.dueAt, orNull(r.lastError), orNull(r.note), r.updatedAt,
-        insertReversalDetail(r), r.owner ?? null, r.leaseUntil ?? 0]);
+        insertReversalDetail(r), r.owner ?? null, r.leaseUntil ?? 0, r.kind ?? 'reversal', r.amount ?? null]);
     }
     case 'updateReversal': {
       const u = op.update;
@@ -221,14 +222,14 @@ export const MULTI = {
   insertReversal: `WITH v AS (
       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::text[], $7::text[], $8::text[], $9::text[],
         $10::text[], $11::text[], $12::bigint[], $13::bigint[], $14::text[], $15::text[], $16::bigint[], $17::text[], $18::text[],
-        $19::bigint[]) WITH ORDINALITY
+        $19::bigint[], $20::text[], $21::text[]) WITH ORDINALITY
         AS v(id, txn_id, upstream, state, attempts, reason, final_amount, explanation, original, message, sent_stan, enqueued_at,
-          due_at, last_error, note, updated_at, detail, owner, lease_until, ord)),
+          due_at, last_error, note, updated_at, detail, owner, lease_until, kind, amount, ord)),
     row AS (
       INSERT INTO reversals (id, txn_id, upstream, state, attempts, reason, final_amount, explanation, original, message, sent_stan,
-        enqueued_at, due_at, last_error, note, updated_at, owner, lease_until)
+        enqueued_at, due_at, last_error, note, updated_at, owner, lease_until, kind, amount)
       SELECT id, txn_id, upstream, state, attempts, reason, final_amount, explanation, original, message, sent_stan, enqueued_at,
-        due_at, last_error, note, updated_at, owner, lease_until FROM v ORDER BY ord
+        due_at, last_error, note, updated_at, owner, lease_until, kind, amount FROM v ORDER BY ord
       ON CONFLICT (id) DO NOTHING
       RETURNING id)
     INSERT INTO history (at, kind, ref, state, detail)

@@ -46,7 +46,7 @@ const TXN_COLUMNS = `id, node, listener, sender, terminal, merchant, acquirer, m
 
 const REVERSAL_COLUMNS = `id, txn_id AS txnId, upstream, state, attempts, reason, final_amount AS finalAmount, explanation,
   original, message, sent_stan AS sentStan, enqueued_at AS enqueuedAt, due_at AS dueAt, last_error AS lastError, note,
-  updated_at AS updatedAt`;
+  updated_at AS updatedAt, kind, amount`;
 
 /** The column of each TxnQuery field (fixed names: never text from the caller in SQL). */
 const FIND_COLUMN: Record<keyof TxnQuery, string> = { rrn: 'rrn', terminal: 'terminal', stan: 'stan', businessDate: 'business_date' };
@@ -143,8 +143,8 @@ export class SqliteEngine {
         approval_code = CASE WHEN ? THEN ? ELSE approval_code END
         WHERE id = ?`),
       insertReversal: p(`INSERT INTO reversals (id, txn_id, upstream, state, attempts, reason, final_amount, explanation,
-        original, message, sent_stan, enqueued_at, due_at, last_error, note, updated_at, owner, lease_until)
-        VALUES (${Array(18).fill('?').join(', ')}) ON CONFLICT (id) DO NOTHING`),
+        original, message, sent_stan, enqueued_at, due_at, last_error, note, updated_at, owner, lease_until, kind, amount)
+        VALUES (${Array(20).fill('?').join(', ')}) ON CONFLICT (id) DO NOTHING`),
       updateReversal: p(`UPDATE reversals SET state = ?, updated_at = ?,
         attempts = CASE WHEN ? THEN ? ELSE attempts END,
         message = CASE WHEN ? THEN ? ELSE message END,
@@ -202,7 +202,7 @@ export class SqliteEngine {
         const r = op.row;
         const { changes } = s.insertReversal.run(r.id, orNull(r.txnId), r.upstream, r.state, r.attempts, r.reason, orNull(r.finalAmount),
           r.explanation, r.original, orNull(r.message), orNull(r.sentStan), r.enqueuedAt, r.dueAt, orNull(r.lastError), orNull(r.note),
-          r.updatedAt, r.owner ?? null, r.leaseUntil ?? 0);
+          r.updatedAt, r.owner ?? null, r.leaseUntil ?? 0, r.kind ?? 'reversal', r.amount ?? null);
         if (changes === 0) return false;
         this.changed = true;
         s.history.run(r.enqueuedAt, 'reversal', r.id, r.state, insertReversalDetail(r));

@@ -30,6 +30,13 @@ export type JournalState =
 
 export type ReversalState = 'pending' | 'sent' | 'acked' | 'manual' | 'cancelled' | 'resolved';
 
+/**
+ * What a row of the store-and-forward queue undoes a sale with: a reversal (x400, releases
+ * a hold; inside the reversal window) or a refund (x220 credit, once the sale's business
+ * day has closed). Both share the queue, its write-ahead, repeats, leases and manual state.
+ */
+export type UndoKind = 'reversal' | 'refund';
+
 export interface TxnRow {
   /** Unique, assigned by the switch. */
   id: string;
@@ -120,6 +127,10 @@ export interface ReversalRow {
   /** The operator's note when resolved by hand. */
   note: string | null;
   updatedAt: number;
+  /** Absent on insert: a reversal. Reads always give it. */
+  kind?: UndoKind;
+  /** What a refund credits, n12 minor units; null for a reversal (it undoes its original's F4, less F95). */
+  amount?: string | null;
   /**
    * The node holding the lease on this entry (several nodes share one queue), and until
    * when (epoch ms). Written by insertReversal when given (default: no owner, lease 0);

@@ -49,7 +49,7 @@ export function reversalRow(id: string, over: Partial<ReversalRow> = {}): Revers
   return {
     id, txnId: null, upstream: 'issuer', state: 'pending', attempts: 0, reason: '68', finalAmount: null,
     explanation: 'timeout: full reversal', original: 'sealed:v1:orig', message: null, sentStan: null,
-    enqueuedAt: T0, dueAt: T0, lastError: null, note: null, updatedAt: T0, ...over,
+    enqueuedAt: T0, dueAt: T0, lastError: null, note: null, updatedAt: T0, kind: 'reversal', amount: null, ...over,
   };
 }
 
@@ -192,6 +192,21 @@ export function storeContract(t: Test, target: StoreContractTarget): void {
     t.equal((await s.reversal('r'))?.reason, '68', 'the first row stands');
     t.same(states(await s.history('r')), ['pending'], 'no second history row');
     t.equal(await s.reversal('nope'), undefined);
+    await s.close();
+  });
+
+  t.test(`${target.name}: a refund shares the queue, with its kind and amount`, async (t) => {
+    const s = await fresh();
+    const refund = reversalRow('f1', { kind: 'refund', amount: '000000001250', reason: '', explanation: 'after cutover: refund' });
+    t.equal(await s.insertReversal(refund), true);
+    t.equal(await s.insertReversal(reversalRow('r1')), true, 'a reversal beside it');
+    const { kind: _, amount: __, ...asOldCaller } = reversalRow('r2');
+    t.equal(await s.insertReversal(asOldCaller), true, 'a row without kind is a reversal');
+    await s.flush();
+    t.same(await s.reversal('f1'), refund, 'read back as inserted');
+    t.same([(await s.reversal('r1'))?.kind, (await s.reversal('r2'))?.kind, (await s.reversal('r2'))?.amount], ['reversal', 'reversal', null]);
+    t.same((await s.reversals(['pending'])).map((r) => `${r.id}:${r.kind}`).sort(), ['f1:refund', 'r1:reversal', 'r2:reversal']);
+    t.match((await s.history('f1'))[0]?.detail, /"kind":"refund","amount":"000000001250"/, 'its history says it is a refund');
     await s.close();
   });
 

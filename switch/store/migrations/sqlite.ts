@@ -145,4 +145,15 @@ ALTER TABLE txns ADD COLUMN approval_code TEXT;
 ALTER TABLE nodes ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
 `,
   },
+  {
+    version: 6,
+    name: 'refunds in the store-and-forward queue',
+    sql: `
+-- A refund (the undo of a financial sale once its business day has closed) goes through
+-- the same durable queue as reversals: same write-ahead, repeats, leases and manual queue.
+-- kind tells the two apart; amount is what a refund credits (a reversal's is its original's).
+ALTER TABLE reversals ADD COLUMN kind TEXT NOT NULL DEFAULT 'reversal';
+ALTER TABLE reversals ADD COLUMN amount TEXT;
+`,
+  },
 ];
