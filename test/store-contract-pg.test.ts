@@ -93,7 +93,7 @@ function tests(): void {
         ORDER BY 1`, [s.schema])).rows.map((r) => r.name));
       t.same(names, [
         'history', 'history_at', 'history_no_delete', 'history_no_truncate', 'history_no_update', 'history_ref', 'nodes', 'reversals',
-        'reversals_enqueued_at', 'reversals_state_due_at', 'reversals_state_lease', 'reversals_txn_id', 'schema_migrations', 'txn_keys', 'txns', 'txns_created_at', 'txns_node_state',
+        'reversals_enqueued_at', 'reversals_state_due_at', 'reversals_state_lease', 'reversals_txn_id', 'reviews', 'reviews_state', 'schema_migrations', 'txn_keys', 'txns', 'txns_created_at', 'txns_node_state',
         'txns_rrn', 'txns_sender_stan_f7', 'txns_state', 'txns_terminal_stan',
       ]);
       const elsewhere = await raw('public', async (c) => (await c.query("SELECT 1 FROM pg_class WHERE relname = 'txns' AND relnamespace = 'public'::regnamespace")).rowCount);

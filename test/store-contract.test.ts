@@ -89,7 +89,7 @@ t.test('SQLite specifics', async (t) => {
     const names = raw(s, (db) => db.prepare<[], string>("SELECT name FROM sqlite_master WHERE type IN ('table', 'index', 'trigger') AND name NOT LIKE 'sqlite_%' ORDER BY name").pluck().all());
     t.same(names, [
       'history', 'history_at', 'history_no_delete', 'history_no_update', 'history_ref', 'nodes', 'reversals', 'reversals_enqueued_at',
-      'reversals_state_due_at', 'reversals_state_lease', 'reversals_txn_id', 'schema_migrations', 'txn_keys', 'txns', 'txns_created_at', 'txns_node_state', 'txns_rrn', 'txns_sender_stan_f7',
+      'reversals_state_due_at', 'reversals_state_lease', 'reversals_txn_id', 'reviews', 'reviews_state', 'schema_migrations', 'txn_keys', 'txns', 'txns_created_at', 'txns_node_state', 'txns_rrn', 'txns_sender_stan_f7',
       'txns_state', 'txns_terminal_stan',
     ]);
     t.equal(raw(s, (db) => db.pragma('journal_mode', { simple: true })), 'wal', 'WAL mode persists in the file');

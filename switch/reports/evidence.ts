@@ -19,6 +19,10 @@ export type EvidenceTxn = Omit<TxnRow, 'sealed' | 'panHash' | 'dupKey' | 'create
 /** A reversal row without the sealed original and message. */
 export interface EvidenceReversal {
   id: string;
+  /** reversal, or refund (the undo once the sale's business day had closed). */
+  kind: string;
+  /** What a refund credits (n12); null for a reversal. */
+  amount: string | null;
   txnId: string | null;
   upstream: string;
   state: string;
@@ -36,7 +40,7 @@ export interface EvidenceReversal {
 export interface EvidenceEntry {
   at: string;
   seq: number;
-  kind: 'txn' | 'reversal';
+  kind: 'txn' | 'reversal' | 'review';
   /** Which row: the transaction, its reversal, or a terminal's reversal record. */
   ref: string;
   role: 'transaction' | 'reversal' | 'terminal reversal';
@@ -69,7 +73,8 @@ export function evidenceTxn(t: TxnRow): EvidenceTxn {
 
 function evidenceReversal(r: ReversalRow): EvidenceReversal {
   return {
-    id: r.id, txnId: r.txnId, upstream: r.upstream, state: r.state, attempts: r.attempts, reason: r.reason, finalAmount: r.finalAmount,
+    id: r.id, kind: r.kind ?? 'reversal', amount: r.amount ?? null, txnId: r.txnId, upstream: r.upstream, state: r.state, attempts: r.attempts,
+    reason: r.reason, finalAmount: r.finalAmount,
     explanation: r.explanation, sentStan: r.sentStan, enqueuedAt: iso(r.enqueuedAt), lastError: r.lastError, note: r.note,
     updatedAt: iso(r.updatedAt),
   };
@@ -173,9 +178,10 @@ export function formatEvidenceText(e: Evidence): string {
   ];
   if (e.reversal) {
     const r = e.reversal;
-    kv.push(['reversal', `${r.id}: ${r.state}, ${r.attempts} attempt${r.attempts === 1 ? '' : 's'}, reason ${r.reason}` +
+    const what = r.kind === 'refund' ? `amount ${r.amount ?? '-'}` : `reason ${r.reason}`;
+    kv.push([r.kind, `${r.id}: ${r.state}, ${r.attempts} attempt${r.attempts === 1 ? '' : 's'}, ${what}` +
       `${r.finalAmount !== null ? `, final amount ${r.finalAmount}` : ''}${r.lastError ? `, last error: ${r.lastError}` : ''}${r.note ? `, note: ${r.note}` : ''}`]);
-    kv.push(['reversal rule', r.explanation]);
+    kv.push([`${r.kind} rule`, r.explanation]);
   } else {
     kv.push(['reversal', 'none']);
   }

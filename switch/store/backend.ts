@@ -3,7 +3,9 @@
  * of operations as one transaction and answer reads. The queue, ordering, flush and
  * statistics live above this seam, once, for every store; a backend only executes.
  */
-import type { HistoryRow, NodeRow, ReversalRow, ReversalState, StoreOp, TxnQuery, TxnRow, TxnUpdate } from './types.js';
+import type {
+  HistoryRow, NodeRow, ReversalRow, ReversalState, ReviewDecision, ReviewRow, ReviewState, StoreOp, TxnQuery, TxnRow, TxnUpdate,
+} from './types.js';
 
 /** A read, as a message (it crosses a worker boundary for SQLite). */
 export type StoreRead =
@@ -23,7 +25,13 @@ export type StoreRead =
   | { read: 'claimReversals'; node: string; now: number; leaseMs: number; limit: number; includeOwn: boolean }
   | { read: 'renewLeases'; node: string; until: number }
   | { read: 'releaseLeases'; node: string; ids: string[] }
-  | { read: 'claimOrphanTxns'; node: string; staleBefore: number; at: number };
+  | { read: 'claimOrphanTxns'; node: string; staleBefore: number; at: number }
+  // The review queue: one atomic statement each, with its history row.
+  | { read: 'insertReview'; row: ReviewRow }
+  | { read: 'review'; id: string }
+  | { read: 'reviews'; states?: readonly ReviewState[] }
+  | { read: 'decideReview'; d: ReviewDecision }
+  | { read: 'reviewQueued'; id: string; undoId: string; at: number };
 
 export interface ReadResults {
   txn: TxnRow | undefined;
@@ -42,7 +50,19 @@ export interface ReadResults {
   renewLeases: number;
   releaseLeases: number;
   claimOrphanTxns: TxnRow[];
+  insertReview: boolean;
+  review: ReviewRow | undefined;
+  reviews: ReviewRow[];
+  decideReview: boolean;
+  reviewQueued: boolean;
 }
+
+/** The history details of the review queue: what was proposed, what a person decided. */
+export const reviewDetail = {
+  inserted: (r: ReviewRow): string => JSON.stringify({ txnId: r.txnId, proposed: r.proposed, amount: r.amount ?? undefined, why: r.why }),
+  decided: (d: ReviewDecision): string => JSON.stringify({ by: d.by, note: d.note, action: d.action }),
+  queued: (undoId: string): string => JSON.stringify({ undoId }),
+};
 
 /** The history note of a transaction another node took over. */
 export const orphanNote = (from: string): string => JSON.stringify({ note: `taken over from node ${from}: its heartbeat stopped` });

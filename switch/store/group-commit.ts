@@ -17,7 +17,8 @@
 import { build as buildHistogram } from 'hdr-histogram-js';
 import { describeOp, txnQueryFields, type BatchOutcome, type ReadResults, type StoreBackend, type StoreRead } from './backend.js';
 import type {
-  HistoryRow, NodeRow, ReversalRow, ReversalState, ReversalUpdate, Store, StoreOp, StoreStats, TxnQuery, TxnRow, TxnUpdate,
+  HistoryRow, NodeRow, ReversalRow, ReversalState, ReversalUpdate, ReviewDecision, ReviewRow, ReviewState, Store, StoreOp, StoreStats, TxnQuery,
+  TxnRow, TxnUpdate,
 } from './types.js';
 
 export interface GroupCommitOptions {
@@ -222,6 +223,26 @@ export class GroupCommitStore implements Store {
 
   claimOrphanTxns(node: string, staleBefore: number, at: number): Promise<TxnRow[]> {
     return this.read({ read: 'claimOrphanTxns', node, staleBefore, at });
+  }
+
+  insertReview(row: ReviewRow): Promise<boolean> {
+    return this.read({ read: 'insertReview', row });
+  }
+
+  review(id: string): Promise<ReviewRow | undefined> {
+    return this.read({ read: 'review', id });
+  }
+
+  reviews(states?: readonly ReviewState[]): Promise<ReviewRow[]> {
+    return this.read(states === undefined ? { read: 'reviews' } : { read: 'reviews', states: [...states] });
+  }
+
+  decideReview(d: ReviewDecision): Promise<boolean> {
+    return this.read({ read: 'decideReview', d });
+  }
+
+  reviewQueued(id: string, undoId: string, at: number): Promise<boolean> {
+    return this.read({ read: 'reviewQueued', id, undoId, at });
   }
 
   stats(): StoreStats {

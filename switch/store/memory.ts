@@ -9,14 +9,16 @@
  * touches anything, so a refused one changes nothing, as in SQLite.
  */
 import {
-  insertReversalDetail, insertTxnDetail, orphanNote, txnQueryFields, updateTxnDetail, type BatchOutcome, type OpResult, type StoreBackend, type StoreRead,
+  insertReversalDetail, insertTxnDetail, orphanNote, reviewDetail, txnQueryFields, updateTxnDetail, type BatchOutcome, type OpResult, type StoreBackend,
+  type StoreRead,
 } from './backend.js';
 import { GroupCommitStore, type GroupCommitOptions } from './group-commit.js';
-import { DUPLICATE_REQUEST, type HistoryRow, type NodeRow, type ReversalRow, type StoreOp, type TxnRow } from './types.js';
+import { DUPLICATE_REQUEST, type HistoryRow, type NodeRow, type ReversalRow, type ReviewRow, type StoreOp, type TxnRow } from './types.js';
 
 export class MemoryBackend implements StoreBackend {
   private readonly txns = new Map<string, TxnRow>();
   private readonly revs = new Map<string, ReversalRow>();
+  private readonly reviewRows = new Map<string, ReviewRow>();
   private readonly histByRef = new Map<string, HistoryRow[]>();
   /** Reversal leases, kept beside the rows (ordinary reads leave them out). */
   private readonly leases = new Map<string, { owner: string | null; until: number }>();
@@ -154,6 +156,33 @@ export class MemoryBackend implements StoreBackend {
           out.push(t);
         }
         return out;
+      }
+      case 'insertReview': {
+        if (this.reviewRows.has(r.row.id)) return false;
+        this.reviewRows.set(r.row.id, { ...r.row });
+        this.append(r.row.createdAt, 'review', r.row.id, r.row.state, reviewDetail.inserted(r.row));
+        return true;
+      }
+      case 'review': {
+        const v = this.reviewRows.get(r.id);
+        return v === undefined ? undefined : { ...v };
+      }
+      case 'reviews':
+        return [...this.reviewRows.values()].filter((v) => r.states === undefined || r.states.includes(v.state))
+          .sort((a, b) => a.createdAt - b.createdAt).map((v) => ({ ...v }));
+      case 'decideReview': {
+        const v = this.reviewRows.get(r.d.id);
+        if (v === undefined || v.state !== 'open') return false;
+        Object.assign(v, { state: r.d.state, decidedAt: r.d.at, decidedBy: r.d.by, note: r.d.note, action: r.d.action });
+        this.append(r.d.at, 'review', v.id, r.d.state, reviewDetail.decided(r.d));
+        return true;
+      }
+      case 'reviewQueued': {
+        const v = this.reviewRows.get(r.id);
+        if (v === undefined || v.state !== 'approved' || v.undoId !== null) return false;
+        v.undoId = r.undoId;
+        this.append(r.at, 'review', v.id, 'queued', reviewDetail.queued(r.undoId));
+        return true;
       }
     }
   }

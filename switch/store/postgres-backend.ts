@@ -20,14 +20,14 @@
  */
 import pg from 'pg';
 import type { PoolClient, QueryConfig, QueryResult } from 'pg';
-import type { BatchOutcome, OpResult, StoreBackend, StoreRead } from './backend.js';
+import { reviewDetail, type BatchOutcome, type OpResult, type StoreBackend, type StoreRead } from './backend.js';
 import { POSTGRES_MIGRATIONS } from './migrations/postgres.js';
 import { describeUnit, idOf, plan, type Unit } from './postgres-batch.js';
 import { poolConfig, type PostgresConfig } from './postgres-config.js';
 import { conflict, IN_FAILED_TRANSACTION, pgMessage, refusedByData, sqlState } from './postgres-errors.js';
 import { migratePostgres, withClient } from './postgres-migrate.js';
 import { findTxnsQuery, outcome, q, type StatementName } from './postgres-sql.js';
-import type { HistoryRow, NodeRow, ReversalRow, StoreOp, TxnRow } from './types.js';
+import type { HistoryRow, NodeRow, ReversalRow, ReviewRow, StoreOp, TxnRow } from './types.js';
 
 const MAX_CONFLICT_RETRIES = 3;
 
@@ -227,6 +227,19 @@ export class PostgresBackend implements StoreBackend {
         for (const row of rows) delete row.ins_seq;
         return rows;
       }
+      case 'insertReview': {
+        const v = r.row;
+        return (await all('insertReview', [v.id, v.txnId, v.upstream, v.proposed, v.amount, v.reason, v.finalAmount, v.why, v.state, v.createdAt,
+          v.decidedAt, v.decidedBy, v.note, v.action, v.undoId, reviewDetail.inserted(v)])).length === 1;
+      }
+      case 'review':
+        return (await all<ReviewRow>('review', [r.id]))[0];
+      case 'reviews':
+        return r.states === undefined ? all<ReviewRow>('reviewsAll', []) : all<ReviewRow>('reviewsIn', [[...r.states]]);
+      case 'decideReview':
+        return (await all('decideReview', [r.d.id, r.d.state, r.d.at, r.d.by, r.d.note, r.d.action, reviewDetail.decided(r.d)])).length === 1;
+      case 'reviewQueued':
+        return (await all('reviewQueued', [r.id, r.undoId, r.at, reviewDetail.queued(r.undoId)])).length === 1;
       default: {
         const unknown: never = r; // a read added to StoreRead must be added here too
         throw new Error(`${this.config.label}: unknown read ${JSON.stringify(unknown)}`);

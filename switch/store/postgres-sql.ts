@@ -27,6 +27,9 @@ const REVERSAL_COLUMNS = `id, txn_id AS "txnId", upstream, state, attempts, reas
   original, message, sent_stan AS "sentStan", enqueued_at AS "enqueuedAt", due_at AS "dueAt", last_error AS "lastError", note,
   updated_at AS "updatedAt", kind, amount`;
 
+const REVIEW_COLUMNS = `id, txn_id AS "txnId", upstream, proposed, amount, reason, final_amount AS "finalAmount", why, state,
+  created_at AS "createdAt", decided_at AS "decidedAt", decided_by AS "decidedBy", note, action, undo_id AS "undoId"`;
+
 /** The statements, prepared once per connection (named). */
 export const SQL = {
   insertTxn: `WITH row AS (
@@ -109,6 +112,24 @@ export const SQL = {
       SELECT $3::bigint, 'txn', c.id, 'recovered', json_build_object('note', 'taken over from node ' || c.node || ': its heartbeat stopped')::text
       FROM c JOIN upd USING (id))
     SELECT * FROM old WHERE id IN (SELECT id FROM upd) ORDER BY "createdAt", ins_seq`,
+  insertReview: `WITH row AS (
+      INSERT INTO reviews (id, txn_id, upstream, proposed, amount, reason, final_amount, why, state, created_at, decided_at, decided_by,
+        note, action, undo_id)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::bigint, $11::bigint, $12, $13, $14, $15)
+      ON CONFLICT (id) DO NOTHING
+      RETURNING id, state, created_at)
+    INSERT INTO history (at, kind, ref, state, detail) SELECT created_at, 'review', id, state, $16::text FROM row RETURNING ref`,
+  review: `SELECT ${REVIEW_COLUMNS} FROM reviews WHERE id = $1::text`,
+  reviewsAll: `SELECT ${REVIEW_COLUMNS} FROM reviews ORDER BY created_at, id`,
+  reviewsIn: `SELECT ${REVIEW_COLUMNS} FROM reviews WHERE state = ANY($1::text[]) ORDER BY created_at, id`,
+  decideReview: `WITH row AS (
+      UPDATE reviews SET state = $2::text, decided_at = $3::bigint, decided_by = $4::text, note = $5::text, action = $6::text
+      WHERE id = $1::text AND state = 'open'
+      RETURNING id, state)
+    INSERT INTO history (at, kind, ref, state, detail) SELECT $3::bigint, 'review', id, state, $7::text FROM row RETURNING ref`,
+  reviewQueued: `WITH row AS (
+      UPDATE reviews SET undo_id = $2::text WHERE id = $1::text AND state = 'approved' AND undo_id IS NULL RETURNING id)
+    INSERT INTO history (at, kind, ref, state, detail) SELECT $3::bigint, 'review', id, 'queued', $4::text FROM row RETURNING ref`,
 } as const;
 
 /** The column of each TxnQuery field (fixed names: never text from the caller in SQL). */

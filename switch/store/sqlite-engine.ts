@@ -21,10 +21,13 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import {
-  describeOp, insertReversalDetail, insertTxnDetail, orphanNote, txnQueryFields, updateTxnDetail, type BatchOutcome, type OpResult, type StoreRead,
+  describeOp, insertReversalDetail, insertTxnDetail, orphanNote, reviewDetail, txnQueryFields, updateTxnDetail, type BatchOutcome, type OpResult,
+  type StoreRead,
 } from './backend.js';
 import { SQLITE_MIGRATIONS, type Migration } from './migrations/sqlite.js';
-import { DUPLICATE_REQUEST, type HistoryRow, type NodeRow, type ReversalRow, type StoreOp, type TxnQuery, type TxnRow } from './types.js';
+import {
+  DUPLICATE_REQUEST, type HistoryRow, type NodeRow, type ReversalRow, type ReviewRow, type StoreOp, type TxnQuery, type TxnRow,
+} from './types.js';
 
 /** `full` survives a power loss after a commit; `normal` in WAL mode may lose the last commits on one (not on a process crash). */
 export type SyncMode = 'full' | 'normal' | 'extra';
@@ -47,6 +50,9 @@ const TXN_COLUMNS = `id, node, listener, sender, terminal, merchant, acquirer, m
 const REVERSAL_COLUMNS = `id, txn_id AS txnId, upstream, state, attempts, reason, final_amount AS finalAmount, explanation,
   original, message, sent_stan AS sentStan, enqueued_at AS enqueuedAt, due_at AS dueAt, last_error AS lastError, note,
   updated_at AS updatedAt, kind, amount`;
+
+export const REVIEW_COLUMNS = `id, txn_id AS txnId, upstream, proposed, amount, reason, final_amount AS finalAmount, why, state,
+  created_at AS createdAt, decided_at AS decidedAt, decided_by AS decidedBy, note, action, undo_id AS undoId`;
 
 /** The column of each TxnQuery field (fixed names: never text from the caller in SQL). */
 const FIND_COLUMN: Record<keyof TxnQuery, string> = { rrn: 'rrn', terminal: 'terminal', stan: 'stan', businessDate: 'business_date' };
@@ -291,6 +297,41 @@ export class SqliteEngine {
             this.s.history.run(r.at, 'txn', row.id, 'recovered', orphanNote(row.node));
           }
           return rows;
+        }).immediate();
+      case 'insertReview':
+        return this.db.transaction(() => {
+          const v = r.row;
+          const { changes } = this.db.prepare(`INSERT INTO reviews (id, txn_id, upstream, proposed, amount, reason, final_amount, why, state,
+            created_at, decided_at, decided_by, note, action, undo_id) VALUES (${Array(15).fill('?').join(', ')}) ON CONFLICT (id) DO NOTHING`)
+            .run(v.id, v.txnId, v.upstream, v.proposed, v.amount, v.reason, v.finalAmount, v.why, v.state, v.createdAt, v.decidedAt, v.decidedBy,
+              v.note, v.action, v.undoId);
+          if (changes === 0) return false;
+          this.s.history.run(v.createdAt, 'review', v.id, v.state, reviewDetail.inserted(v));
+          return true;
+        }).immediate();
+      case 'review':
+        return this.db.prepare(`SELECT ${REVIEW_COLUMNS} FROM reviews WHERE id = ?`).get(r.id) as ReviewRow | undefined;
+      case 'reviews':
+        return (r.states === undefined
+          ? this.db.prepare(`SELECT ${REVIEW_COLUMNS} FROM reviews ORDER BY created_at, rowid`).all()
+          : this.db.prepare(`SELECT ${REVIEW_COLUMNS} FROM reviews WHERE state IN (SELECT value FROM json_each(?)) ORDER BY created_at, rowid`)
+            .all(JSON.stringify(r.states))) as ReviewRow[];
+      case 'decideReview':
+        return this.db.transaction(() => {
+          const d = r.d;
+          const { changes } = this.db.prepare(`UPDATE reviews SET state = ?, decided_at = ?, decided_by = ?, note = ?, action = ?
+            WHERE id = ? AND state = 'open'`).run(d.state, d.at, d.by, d.note, d.action, d.id);
+          if (changes === 0) return false;
+          this.s.history.run(d.at, 'review', d.id, d.state, reviewDetail.decided(d));
+          return true;
+        }).immediate();
+      case 'reviewQueued':
+        return this.db.transaction(() => {
+          const { changes } = this.db.prepare(`UPDATE reviews SET undo_id = ? WHERE id = ? AND state = 'approved' AND undo_id IS NULL`)
+            .run(r.undoId, r.id);
+          if (changes === 0) return false;
+          this.s.history.run(r.at, 'review', r.id, 'queued', reviewDetail.queued(r.undoId));
+          return true;
         }).immediate();
     }
   }

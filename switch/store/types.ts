@@ -172,12 +172,58 @@ export interface ReversalUpdate {
 export interface HistoryRow {
   seq: number;
   at: number;
-  kind: 'txn' | 'reversal';
+  kind: 'txn' | 'reversal' | 'review';
   /** The transaction or reversal id. */
   ref: string;
   state: string;
   /** Free text or JSON: response code, decision, attempt, note. Never card data. */
   detail: string | null;
+}
+
+export type ReviewState = 'open' | 'approved' | 'rejected';
+
+/** What a review can end in: the undo carried out, or nothing. */
+export type ReviewAction = 'reverse' | 'refund' | 'none';
+
+/**
+ * A decision rules/ left to a person (a refund over a cap, fraud codes, an authorization
+ * past settlement...): durable, worked with `revswitch review` or the admin API, decided
+ * once. An approval's undo goes through the store-and-forward queue like any other.
+ */
+export interface ReviewRow {
+  /** review|<transaction id>: one item per transaction. */
+  id: string;
+  txnId: string;
+  upstream: string | null;
+  /** What rules/ proposed a person approve. */
+  proposed: ReviewAction;
+  /** The proposed undo's amount, n12 minor units; null when nothing is proposed. */
+  amount: string | null;
+  /** The reversal reason rules/ gave, when a reversal was proposed. */
+  reason: string | null;
+  /** F95 of a proposed partial reversal. */
+  finalAmount: string | null;
+  /** rules/' explanation: why a person must look. */
+  why: string;
+  state: ReviewState;
+  createdAt: number;
+  decidedAt: number | null;
+  decidedBy: string | null;
+  note: string | null;
+  /** What the person's decision carries out (approved), or none (rejected). */
+  action: ReviewAction | null;
+  /** The reversal or refund the approval queued, once it is in the queue. */
+  undoId: string | null;
+}
+
+/** A person's decision on an open item (compare-and-set: an item is decided once). */
+export interface ReviewDecision {
+  id: string;
+  state: 'approved' | 'rejected';
+  at: number;
+  by: string;
+  note: string;
+  action: ReviewAction;
 }
 
 /**
@@ -286,5 +332,14 @@ export interface Store {
    * its old node), so the caller can reverse it as crash recovery does.
    */
   claimOrphanTxns(node: string, staleBefore: number, at: number): Promise<TxnRow[]>;
+  /** A new review item (open) with its history row; false when the id exists (one item per transaction). */
+  insertReview(row: ReviewRow): Promise<boolean>;
+  review(id: string): Promise<ReviewRow | undefined>;
+  /** Oldest first; all states when `states` is absent. */
+  reviews(states?: readonly ReviewState[]): Promise<ReviewRow[]>;
+  /** open -> approved/rejected with who, why and the action, and its history row; false when it is not open. */
+  decideReview(d: ReviewDecision): Promise<boolean>;
+  /** Records the queue row an approval made (once: false when already recorded or not approved). */
+  reviewQueued(id: string, undoId: string, at: number): Promise<boolean>;
   stats(): StoreStats;
 }

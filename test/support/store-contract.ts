@@ -8,7 +8,7 @@
  * check, visibly (a skipped subtest names the hook).
  */
 import type { Test } from 'tap';
-import { isDuplicateRequest, type HistoryRow, type ReversalRow, type Store, type TxnRow } from '../../switch/store/types.js';
+import { isDuplicateRequest, type HistoryRow, type ReversalRow, type ReviewRow, type Store, type TxnRow } from '../../switch/store/types.js';
 
 export interface StoreContractTarget {
   /** Titles of the subtests. */
@@ -207,6 +207,34 @@ export function storeContract(t: Test, target: StoreContractTarget): void {
     t.same([(await s.reversal('r1'))?.kind, (await s.reversal('r2'))?.kind, (await s.reversal('r2'))?.amount], ['reversal', 'reversal', null]);
     t.same((await s.reversals(['pending'])).map((r) => `${r.id}:${r.kind}`).sort(), ['f1:refund', 'r1:reversal', 'r2:reversal']);
     t.match((await s.history('f1'))[0]?.detail, /"kind":"refund","amount":"000000001250"/, 'its history says it is a refund');
+    await s.close();
+  });
+
+  t.test(`${target.name}: the review queue: inserted once, decided once, its queue row recorded once, all in the history`, async (t) => {
+    const s = await fresh();
+    const item = (id: string, at: number): ReviewRow => ({
+      id, txnId: `t-${id}`, upstream: 'issuer', proposed: 'refund', amount: '000000002500', reason: null, finalAmount: null,
+      why: 'refund over the per-card daily cap', state: 'open', createdAt: at, decidedAt: null, decidedBy: null, note: null, action: null, undoId: null,
+    });
+    t.equal(await s.insertReview(item('v1', T0)), true);
+    t.equal(await s.insertReview({ ...item('v1', T0 + 5), why: 'again' }), false, 'one item per id');
+    t.equal(await s.insertReview(item('v2', T0 + 1)), true);
+    t.same(await s.review('v1'), item('v1', T0), 'read back as inserted');
+    t.same((await s.reviews(['open'])).map((r) => r.id), ['v1', 'v2'], 'open, oldest first');
+    t.equal(await s.reviewQueued('v1', 'refund|x', T0 + 2), false, 'not approved: no queue row recorded');
+    t.equal(await s.decideReview({ id: 'v1', state: 'approved', at: T0 + 3, by: 'alice', note: 'checked with the issuer', action: 'refund' }), true);
+    t.equal(await s.decideReview({ id: 'v1', state: 'rejected', at: T0 + 4, by: 'bob', note: 'no', action: 'none' }), false, 'decided once');
+    t.equal(await s.decideReview({ id: 'v2', state: 'rejected', at: T0 + 4, by: 'bob', note: 'fraud confirmed', action: 'none' }), true);
+    t.equal(await s.decideReview({ id: 'ghost', state: 'approved', at: T0, by: 'x', note: 'x', action: 'none' }), false, 'unknown id');
+    t.equal(await s.reviewQueued('v1', 'refund|x', T0 + 5), true);
+    t.equal(await s.reviewQueued('v1', 'refund|y', T0 + 6), false, 'recorded once');
+    const v1 = await s.review('v1');
+    t.same([v1?.state, v1?.decidedBy, v1?.note, v1?.action, v1?.decidedAt, v1?.undoId], ['approved', 'alice', 'checked with the issuer', 'refund', T0 + 3, 'refund|x']);
+    t.same((await s.reviews(['approved', 'rejected'])).map((r) => `${r.id}:${r.state}`), ['v1:approved', 'v2:rejected']);
+    t.same((await s.reviews()).length, 2);
+    const hist = await s.history('v1');
+    t.same(hist.map((h) => `${h.kind}:${h.state}`), ['review:open', 'review:approved', 'review:queued']);
+    t.match(hist[1].detail, /"by":"alice","note":"checked with the issuer","action":"refund"/);
     await s.close();
   });
 

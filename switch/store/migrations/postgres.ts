@@ -163,4 +163,31 @@ ALTER TABLE reversals ADD COLUMN kind TEXT NOT NULL DEFAULT 'reversal';
 ALTER TABLE reversals ADD COLUMN amount TEXT;
 `,
   },
+  {
+    version: 7,
+    name: 'the review queue',
+    sql: `
+-- Decisions rules/ leaves to a person, worked with revswitch review or the admin API.
+-- An item is decided once (open -> approved or rejected); an approval's undo is queued in
+-- reversals, and undo_id names it once it is there. Every change has its history row.
+CREATE TABLE reviews (
+  id            TEXT PRIMARY KEY NOT NULL,
+  txn_id        TEXT NOT NULL,
+  upstream      TEXT,
+  proposed      TEXT NOT NULL,
+  amount        TEXT,
+  reason        TEXT,
+  final_amount  TEXT,
+  why           TEXT NOT NULL,
+  state         TEXT NOT NULL,
+  created_at    BIGINT NOT NULL,
+  decided_at    BIGINT,
+  decided_by    TEXT,
+  note          TEXT,
+  action        TEXT,
+  undo_id       TEXT
+);
+CREATE INDEX reviews_state ON reviews (state, created_at);
+`,
+  },
 ];
