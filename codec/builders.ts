@@ -93,6 +93,18 @@ export interface PartialAmounts {
   final: string;
 }
 
+/** A new message of `mti` with the `copy` fields the dialect has, and the envelope (TPDU, header), from the original. */
+function copiedFrom(dialect: Dialect, orig: IsoMessage, copy: readonly number[], mti: string): IsoMessage {
+  const m = new Message(mti);
+  for (const n of copy) {
+    const v = orig.values[n];
+    if (v !== undefined && dialect.fields[n] !== undefined) m.values[n] = v;
+  }
+  if (orig.tpdu) m.tpdu = copyBytes(orig.tpdu);
+  if (orig.header) m.header = copyBytes(orig.header);
+  return m;
+}
+
 /**
  * What every standard's reversal starts from: the MTI (x400, or x420 as an advice), the
  * copy-through fields the dialect has, the envelope, the approval code, the STAN and F7.
@@ -110,19 +122,50 @@ export function reversalBase(
     partial = { original: digits12(original, 'original amount'), final: digits12(opts.finalAmount, 'final amount') };
     if (partial.final >= partial.original) throw new IsoError(95, -1, 'partial reversal: the final amount must be below the original amount');
   }
-  const rev = new Message(String(dialect.versionDigit) + String(MtiClass.Reversal) + (opts.advice ? '20' : '00'));
-  for (const n of copy) {
-    const v = orig.values[n];
-    if (v !== undefined && dialect.fields[n] !== undefined) rev.values[n] = v;
-  }
-  if (orig.tpdu) rev.tpdu = copyBytes(orig.tpdu);
-  if (orig.header) rev.header = copyBytes(orig.header);
+  const rev = copiedFrom(dialect, orig, copy, String(dialect.versionDigit) + String(MtiClass.Reversal) + (opts.advice ? '20' : '00'));
   if (opts.approvalCode !== undefined) rev.set(38, opts.approvalCode);
   if (opts.stan !== undefined) rev.set(11, opts.stan);
   else if (orig.has(11)) rev.values[11] = orig.values[11];
   const f7 = opts.transmissionDateTime ?? orig.get(7);
   if (f7 !== undefined && withF7) rev.set(7, f7);
   return { rev, partial };
+}
+
+export interface RefundOptions {
+  /** What the refund credits: 1 to 12 digits, more than zero and at most the original's F4. */
+  amount: string;
+  /** The refund's own STAN: it is a new message, not the original's. */
+  stan: string;
+  /** Its F7 (MMDDhhmmss). The codec keeps no clock. */
+  transmissionDateTime: string;
+  /** F38 of the original's approval, when known. */
+  approvalCode?: string;
+  /** A financial request (x200) instead of the default advice (x220), for hosts that want one. */
+  request?: boolean;
+}
+
+/**
+ * What every standard's refund starts from: the x220 advice (x200 on request), the
+ * original's copy-through fields, processing code 20 (refund) with the original's account
+ * types, the refund amount, its own STAN and F7, and the approval code it undoes. The
+ * standard's original-data fields are added by its profile. Never track, PIN or ICC data.
+ */
+export function refundBase(dialect: Dialect, orig: IsoMessage, copy: readonly number[], opts: RefundOptions, withF7: boolean): IsoMessage {
+  if (!isPosting(orig.mti)) throw new IsoError('mti', -1, `MTI ${orig.mti} is not an authorization or financial message`);
+  const original = orig.get(4);
+  if (original === undefined) throw new IsoError(4, -1, 'a refund needs the original amount (F4)');
+  const amount = digits12(opts.amount, 'refund amount');
+  if (amount === '000000000000') throw new IsoError(4, -1, 'refund amount: expected more than zero');
+  if (amount > digits12(original, 'original amount')) throw new IsoError(4, -1, 'refund amount: expected at most the original amount');
+  const m = copiedFrom(dialect, orig, copy, String(dialect.versionDigit) + String(MtiClass.Financial) + (opts.request ? '00' : '20'));
+  // Processing code 20: refund (credit), to the account types the original debited.
+  const f3 = orig.get(3);
+  m.set(3, '20' + (f3 !== undefined && f3.length === 6 ? f3.slice(2) : '0000'));
+  m.set(4, amount);
+  m.set(11, opts.stan);
+  if (withF7) m.set(7, opts.transmissionDateTime);
+  if (opts.approvalCode !== undefined && dialect.fields[38] !== undefined) m.set(38, opts.approvalCode);
+  return m;
 }
 
 /** The repeat form of a message (0400 -> 0401, 0420 -> 0421), otherwise unchanged. */

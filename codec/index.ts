@@ -14,8 +14,8 @@ export {
   parseF90, formatF90, parseF56, formatF56, parseF95, formatF95, parseCup60, formatCup60, parseCup61, formatCup61,
   type OriginalData, type OriginalData93, type ReplacementAmounts, type Cup60, type Cup61,
 } from './subfields.js';
-export { responseTo, responseMti, repeatOf, repeatMti, answersAnother, type ReversalOptions } from './builders.js';
-export { profileOf, reversalOf, ISO87, ISO93, CUP, LOCAL_CODES, type LocalCode, type NetCode, type OriginalRef, type Profile, type Standard } from './profiles/index.js';
+export { responseTo, responseMti, repeatOf, repeatMti, answersAnother, type RefundOptions, type ReversalOptions } from './builders.js';
+export { profileOf, refundOf, reversalOf, ISO87, ISO93, CUP, LOCAL_CODES, type LocalCode, type NetCode, type OriginalRef, type Profile, type Standard } from './profiles/index.js';
 export {
   MtiClass, MtiFunction, MtiOrigin, mtiVersion, mtiClass, mtiFunction, mtiOrigin,
   isResponse, isOriginating, isRepeat, isPosting, isReversal, isNetworkManagement,

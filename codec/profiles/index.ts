@@ -1,5 +1,5 @@
 /** The profile of each standard, and which one a dialect follows. */
-import type { ReversalOptions } from '../builders.js';
+import type { RefundOptions, ReversalOptions } from '../builders.js';
 import type { Dialect } from '../dialect.js';
 import type { IsoMessage } from '../message.js';
 import { CUP } from './cup.js';
@@ -25,4 +25,9 @@ export function profileOf(dialect: Dialect): Profile {
 /** The reversal of `orig` (the original request as sent upstream), as the dialect's standard builds it. */
 export function reversalOf(dialect: Dialect, orig: IsoMessage, opts: ReversalOptions = {}): IsoMessage {
   return profileOf(dialect).reversalOf(dialect, orig, opts);
+}
+
+/** The refund of `orig` (a financial sale as sent upstream) as the dialect's standard builds it. */
+export function refundOf(dialect: Dialect, orig: IsoMessage, opts: RefundOptions): IsoMessage {
+  return profileOf(dialect).refundOf(dialect, orig, opts);
 }

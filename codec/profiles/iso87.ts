@@ -2,7 +2,7 @@
  * ISO 8583:1987: two-character response codes, network management in an 0800 with F70,
  * the original named in F90 (n42) and a partial reversal's final amount in F95.
  */
-import { reversalBase, type ReversalOptions } from '../builders.js';
+import { refundBase, reversalBase, type RefundOptions, type ReversalOptions } from '../builders.js';
 import type { Dialect } from '../dialect.js';
 import { IsoError } from '../errors.js';
 import type { IsoMessage } from '../message.js';
@@ -23,6 +23,21 @@ export const F70: Readonly<Record<NetCode, string>> = { sign_on: '001', sign_off
 
 /** Keys and amounts only: never track, PIN or ICC data. */
 const REVERSAL_COPY_87 = [2, 3, 4, 5, 6, 12, 13, 14, 15, 18, 19, 22, 23, 25, 32, 33, 37, 38, 41, 42, 43, 49, 50, 51];
+
+/**
+ * A refund carries the card, where and by whom (F14 expiry, F18 merchant type, F22/F25
+ * entry mode and condition, F32/F33 institutions, F37 the original's RRN, F41-F43 the
+ * acceptor, F49 currency); never the original's amounts or dates, which are its own.
+ */
+const REFUND_COPY_87 = [2, 14, 18, 22, 23, 25, 32, 33, 37, 41, 42, 43, 49];
+
+/** F90 names the original as it went upstream: its MTI, STAN, F7, F32 and F33. */
+function f90Of(orig: IsoMessage): string {
+  const stan = orig.get(11);
+  const origF7 = orig.get(7);
+  if (stan === undefined || origF7 === undefined) throw new IsoError(90, -1, 'the original needs F11 and F7 to build F90');
+  return formatF90({ mti: orig.mti, stan, transmissionDateTime: origF7, acquirer: orig.get(32), forwarder: orig.get(33) });
+}
 
 export const ISO87: Profile = {
   standard: 'iso87',
@@ -46,12 +61,15 @@ export const ISO87: Profile = {
 
   reversalOf(dialect: Dialect, orig: IsoMessage, opts: ReversalOptions): IsoMessage {
     const { rev, partial } = reversalBase(dialect, orig, REVERSAL_COPY_87, opts, true);
-    const stan = orig.get(11);
-    const origF7 = orig.get(7);
-    if (stan === undefined || origF7 === undefined) throw new IsoError(90, -1, 'the original needs F11 and F7 to build F90');
-    rev.set(90, formatF90({ mti: orig.mti, stan, transmissionDateTime: origF7, acquirer: orig.get(32), forwarder: orig.get(33) }));
+    rev.set(90, f90Of(orig));
     rev.set(39, opts.reason ?? '68');
     if (partial) rev.set(95, formatF95({ transaction: partial.final }));
     return rev;
+  },
+
+  refundOf(dialect: Dialect, orig: IsoMessage, opts: RefundOptions): IsoMessage {
+    const m = refundBase(dialect, orig, REFUND_COPY_87, opts, true);
+    if (dialect.fields[90] !== undefined) m.set(90, f90Of(orig));
+    return m;
   },
 };

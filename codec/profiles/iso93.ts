@@ -3,7 +3,7 @@
  * function code in F24, the original named in F56 (by its STAN and F12 local date-time),
  * and a reversal's function code in F24 (400 full, 401 partial) and reason in F25.
  */
-import { reversalBase, type ReversalOptions } from '../builders.js';
+import { refundBase, reversalBase, type RefundOptions, type ReversalOptions } from '../builders.js';
 import type { Dialect } from '../dialect.js';
 import { IsoError } from '../errors.js';
 import type { IsoMessage } from '../message.js';
@@ -23,6 +23,24 @@ export const CODES_93: Readonly<Record<LocalCode, string>> = {
 export const F24_93: Readonly<Record<NetCode, string>> = { sign_on: '801', sign_off: '802', key_change: '811', cutover: '821', echo: '831' };
 
 const REVERSAL_COPY_93 = [2, 3, 4, 5, 6, 12, 14, 18, 19, 22, 23, 26, 32, 33, 37, 38, 41, 42, 43, 49, 50, 51];
+
+/** As 1987's: the card, the acceptor, the institutions, the RRN; F12 too, since 1993 names the original by it. */
+const REFUND_COPY_93 = [2, 12, 14, 18, 22, 23, 26, 32, 33, 37, 41, 42, 43, 49];
+
+/**
+ * 1993 function code (F24) of a financial advice or request that is the first of its kind
+ * (ISO 8583:1993 table: 200 "original financial request/advice"); the refund is told apart
+ * by its processing code 20, and names its original in F56.
+ */
+const F24_FINANCIAL = '200';
+
+/** F56 names the original as it went upstream: its MTI, STAN, F12 local date-time and F32. */
+function f56Of(orig: IsoMessage): string {
+  const stan = orig.get(11);
+  const local = orig.get(12);
+  if (stan === undefined || local === undefined) throw new IsoError(56, -1, 'the original needs F11 and F12 to build F56');
+  return formatF56({ mti: orig.mti, stan, localDateTime: local, acquirer: orig.get(32) ?? '' });
+}
 
 export const ISO93: Profile = {
   standard: 'iso93',
@@ -46,10 +64,7 @@ export const ISO93: Profile = {
 
   reversalOf(dialect: Dialect, orig: IsoMessage, opts: ReversalOptions): IsoMessage {
     const { rev, partial } = reversalBase(dialect, orig, REVERSAL_COPY_93, opts, true);
-    const stan = orig.get(11);
-    const local = orig.get(12);
-    if (stan === undefined || local === undefined) throw new IsoError(56, -1, 'the original needs F11 and F12 to build F56');
-    rev.set(56, formatF56({ mti: orig.mti, stan, localDateTime: local, acquirer: orig.get(32) ?? '' }));
+    rev.set(56, f56Of(orig));
     rev.set(24, partial ? '401' : '400');
     rev.set(25, opts.messageReason ?? opts.reason ?? '4021');
     if (partial) {
@@ -57,5 +72,12 @@ export const ISO93: Profile = {
       rev.set(4, partial.final);
     }
     return rev;
+  },
+
+  refundOf(dialect: Dialect, orig: IsoMessage, opts: RefundOptions): IsoMessage {
+    const m = refundBase(dialect, orig, REFUND_COPY_93, opts, true);
+    m.set(56, f56Of(orig));
+    if (dialect.fields[24] !== undefined) m.set(24, F24_FINANCIAL);
+    return m;
   },
 };

@@ -6,7 +6,7 @@
  * and how a reversal is built.
  */
 import type { Dialect } from '../dialect.js';
-import type { ReversalOptions } from '../builders.js';
+import type { RefundOptions, ReversalOptions } from '../builders.js';
 import { IsoError } from '../errors.js';
 import { transmissionTime } from '../field-formats.js';
 import { IsoMessage } from '../message.js';
@@ -52,6 +52,8 @@ export interface Profile {
   originalOf(msg: IsoMessage): OriginalRef | undefined;
   /** The reversal of `orig` (the original request as it was sent), as this standard builds it. */
   reversalOf(dialect: Dialect, orig: IsoMessage, opts: ReversalOptions): IsoMessage;
+  /** The refund of `orig` (a financial sale as it was sent) once it can no longer be reversed. */
+  refundOf(dialect: Dialect, orig: IsoMessage, opts: RefundOptions): IsoMessage;
 }
 
 /** A network management table read backwards: code -> name. */
