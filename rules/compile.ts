@@ -46,6 +46,19 @@ export interface Classification {
 export type ReversalOutcome = 'acked' | 'retry' | 'manual';
 
 /**
+ * Used when a rules file has no refundResponses section. Unlike a reversal, a refund the
+ * issuer could not match ("original not found", 25) credited nothing, and the cardholder is
+ * still owed it: a person takes it up. A duplicate (94) means the first one was applied.
+ */
+const DEFAULT_REFUND_RESPONSES: { default: ReversalOutcome; codes: Record<string, ReversalOutcome> } = {
+  default: 'retry',
+  codes: {
+    '00': 'acked', '94': 'acked', '12': 'manual', '13': 'manual', '14': 'manual', '25': 'manual', '30': 'manual', '57': 'manual', '58': 'manual',
+    '000': 'acked', '480': 'manual', '902': 'manual', '904': 'manual',
+  },
+};
+
+/**
  * Used when a rules file has no reversalResponses section. Codes that say the issuer
  * holds nothing for the original (already reversed, original not found) count as done;
  * codes that say the message itself is unacceptable go to a person, since resending the
@@ -76,6 +89,8 @@ export class CompiledRules {
   /** What an issuer's answer to a reversal means: done, send a repeat, or hand to a person. */
   private readonly reversalOutcomes: ReadonlyMap<string, ReversalOutcome>;
   private readonly reversalDefault: ReversalOutcome;
+  private readonly refundOutcomes: ReadonlyMap<string, ReversalOutcome>;
+  private readonly refundDefault: ReversalOutcome;
   /** For error messages: the event names, joined. */
   readonly eventNames: string;
   private readonly data: RulesData;
@@ -102,6 +117,9 @@ export class CompiledRules {
     const rr = data.reversalResponses ?? DEFAULT_REVERSAL_RESPONSES;
     this.reversalOutcomes = new Map(Object.entries(rr.codes));
     this.reversalDefault = rr.default;
+    const fr = data.refundResponses ?? DEFAULT_REFUND_RESPONSES;
+    this.refundOutcomes = new Map(Object.entries(fr.codes));
+    this.refundDefault = fr.default;
     Object.freeze(this);
   }
 
@@ -109,6 +127,12 @@ export class CompiledRules {
   reversalResponse(code: string | undefined): ReversalOutcome {
     if (code === undefined) return 'retry';
     return this.reversalOutcomes.get(code) ?? this.reversalDefault;
+  }
+
+  /** The answer to a refund (0230 F39): acked, retry or manual, from refundResponses. */
+  refundResponse(code: string | undefined): ReversalOutcome {
+    if (code === undefined) return 'retry';
+    return this.refundOutcomes.get(code) ?? this.refundDefault;
   }
 
   /** The class alone, without timing or limits: what a code means on this link. */

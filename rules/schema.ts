@@ -152,8 +152,9 @@ export const rulesSchema = obj(
     limits,
     velocity,
     reversalResponses: reversalResponses.optional(),
+    refundResponses: reversalResponses.optional(),
   },
-  'a mapping with version, classes, responseCodes, reversalReasons, events, unknown, dialects, upstreams, businessDay, settlement, limits, velocity and reversalResponses',
+  'a mapping with version, classes, responseCodes, reversalReasons, events, unknown, dialects, upstreams, businessDay, settlement, limits, velocity, reversalResponses and refundResponses',
 );
 
 export type RulesData = z.infer<typeof rulesSchema>;
