@@ -43,7 +43,8 @@ export function formatLedger(l: LedgerSnapshot, maxRows = 20): string {
       + `answers dropped ${c.reversalAnswersDropped}`,
     `  network management ${c.networkManagement} (sign-on ${c.signOns}, echo ${c.echoes}), unsupported ${c.unsupported}, `
       + `decode errors ${c.decodeErrors}, connections ${c.connections}, answers sent ${c.answersSent}, lost ${c.answersLost}`,
-    `holds: ${l.holds.length} in place, ${money(l.heldAmount)} held; ${l.released.length} released`,
+    `  refunds ${l.summary.refunds} credited ${money(l.summary.refundedAmount)}, repeats ${l.summary.refundRepeats}, refused ${l.summary.refundsRefused}`,
+    `holds: ${l.holds.length} in place, ${money(l.heldAmount)} held; ${l.released.length} released (refunded sales net to zero)`,
     ...holdRows(l.holds, maxRows),
   ];
   const twice = [...l.holds, ...l.released].filter((h) => h.reversals.distinct > 1);

@@ -256,6 +256,8 @@ class Issuer implements IssuerSim {
       // A response or an acknowledgement: nothing the issuer waits for.
       this.counters.unsupported++;
       e = { msg: req, answer: null, delayMs: 0, reversal: null };
+    } else if (isPosting(mti) && (fn === MtiFunction.Request || fn === MtiFunction.Advice) && req.get(3)?.startsWith('20') === true) {
+      e = this.refund(conn, req);
     } else if (isPosting(mti) && fn === MtiFunction.Request) {
       e = this.sale(conn, req);
     } else if (isReversal(mti) && (fn === MtiFunction.Request || fn === MtiFunction.Advice)) {
@@ -307,6 +309,15 @@ class Issuer implements IssuerSim {
     if (d.late) c.late++;
     this.answer(conn, res, delayMs);
     return { msg: req, answer: res, delayMs, reversal: null };
+  }
+
+  /** A refund (processing code 20): credited once against the sale it names (./refund-book.ts), answered at the normal latency. */
+  private refund(conn: FramedConn, req: IsoMessage): IssuerEvent {
+    const r = this.book.refund(req, Date.now());
+    const res = responseTo(this.dialect, req, r.code);
+    const delay = this.drawLatency();
+    this.answer(conn, res, delay);
+    return { msg: req, answer: res, delayMs: delay, reversal: null };
   }
 
   private decide(req: IsoMessage): Decision {

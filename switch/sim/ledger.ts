@@ -15,6 +15,7 @@
  * No I/O here: the simulator feeds it messages and the clock.
  */
 import { IsoError, isRepeat, maskPan, mtiOrigin, MtiOrigin, type IsoMessage } from '../../codec/index.js';
+import { RefundBook, type RefundOutcome, type RefundRecord } from './refund-book.js';
 
 export type HoldStatus = 'held' | 'partial' | 'released';
 
@@ -34,8 +35,10 @@ export interface HoldRecord {
   currency: string;
   /** F4 of the original, 12 digits. */
   originalAmount: string;
-  /** What is still held, 12 digits: the original, the F95 final amount, or zero once released. */
+  /** What is still held, 12 digits: the original, the F95 final amount, less refunds, or zero once released. */
   amount: string;
+  /** Credited back by refunds (x220 processing code 20), 12 digits. */
+  refunded: string;
   status: HoldStatus;
   /** Epoch milliseconds. */
   placedAt: number;
@@ -119,6 +122,11 @@ export interface LedgerSummary {
   reversalRepeats: number;
   /** Holds reached by more than one distinct reversal: 0 unless a sale was reversed twice. */
   reversedTwice: number;
+  /** Refunds credited, their repeats, the ones refused, and what they credited (minor units). */
+  refunds: number;
+  refundRepeats: number;
+  refundsRefused: number;
+  refundedAmount: number;
 }
 
 export interface LedgerSnapshot {
@@ -126,8 +134,10 @@ export interface LedgerSnapshot {
   summary: LedgerSummary;
   /** Holds still (partly) in place. */
   holds: HoldRecord[];
-  /** Holds fully released by a reversal. */
+  /** Holds fully released by a reversal (or refunded in full). */
   released: HoldRecord[];
+  /** Every refund that reached the simulator, in order. */
+  refunds: RefundRecord[];
   unmatched: UnmatchedReversal[];
   /** Sum of `amount` over `holds`, in minor units. */
   heldAmount: number;
@@ -200,6 +210,34 @@ export class Ledger {
   private readonly byFallback = new Map<string, Txn[]>();
   private readonly holdList: HoldRecord[] = [];
   private readonly unmatched = new Map<string, UnmatchedReversal>();
+  private readonly refundBook = new RefundBook();
+
+  /**
+   * A refund: found by F90 (1987) or F56's STAN, else by the RRN (F37) and terminal
+   * (F41) every dialect's refund carries; applied to that sale's hold at most once.
+   */
+  refund(msg: IsoMessage, now: number): RefundOutcome {
+    let cands: Txn[] | undefined;
+    if (msg.has(90)) {
+      try {
+        const od = msg.originalData();
+        if (od) cands = this.byKey.get(originalKey(od.mti, od.stan, od.transmissionDateTime, od.acquirer));
+      } catch (e) {
+        if (!(e instanceof IsoError)) throw e;
+      }
+    }
+    const rrn = msg.get(37);
+    const f41 = msg.get(41);
+    const found = (cands ?? []).find((t) => t.hold !== null)
+      ?? this.holdTxns().find((t) => t.rrn === rrn && t.terminalId === f41 && t.hold !== null);
+    return this.refundBook.apply(msg, found?.hold ?? null, now);
+  }
+
+  private holdTxns(): Txn[] {
+    const out: Txn[] = [];
+    for (const list of this.byKey.values()) for (const t of list) if (t.hold !== null) out.push(t);
+    return out;
+  }
 
   /** The same original seen before: same key, terminal, RRN and amount. */
   findDuplicate(req: IsoMessage): Txn | undefined {
@@ -226,7 +264,7 @@ export class Ledger {
       hold = {
         key, mti: baseMti(req.mti), stan, transmissionDateTime: f7, acquirer, terminalId,
         merchantId: req.get(42) ?? '', rrn, approvalCode: approvalCode ?? '', pan: pan === undefined ? '' : maskPan(pan),
-        currency: req.get(49) ?? '', originalAmount: amount, amount, status: 'held', placedAt: now, releasedAt: null,
+        currency: req.get(49) ?? '', originalAmount: amount, amount, refunded: ZERO, status: 'held', placedAt: now, releasedAt: null,
         reversals: { received: 0, distinct: 0, repeats: 0, reason: null, partial: false },
       };
       this.holdList.push(hold);
@@ -366,9 +404,12 @@ export class Ledger {
       summary: {
         holds: holds.length, heldAmount, released: released.length, partial, unmatched: this.unmatched.size,
         approved: c.approved, reversals: c.reversals, reversalRepeats: c.reversalRepeats, reversedTwice,
+        refunds: this.refundBook.totals.refunds, refundRepeats: this.refundBook.totals.refundRepeats,
+        refundsRefused: this.refundBook.totals.refused, refundedAmount: this.refundBook.totals.refundedAmount,
       },
       holds,
       released,
+      refunds: this.refundBook.list(),
       unmatched: [...this.unmatched.values()].map((u) => ({ ...u })),
       heldAmount,
       counters: { ...this.counters, declined: { ...this.counters.declined } },
