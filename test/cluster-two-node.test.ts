@@ -208,6 +208,8 @@ if (await pgReady(t)) {
       mode: 'persistent' as const, tps: 250, durationS: 6, connections: 6, progress: false, magicMix: { '99': 0.01, '68': 0.01 },
       disconnectRate: 0.01, reverseOnHangUp: true, chipDeclineRate: 0.01, responseTimeoutMs: 3000, reversalAttempts: 15,
       reversalTimeoutMs: 1000, records: true,
+      // One card for every sale, far past every per-card velocity threshold: no mandatory reversal may be held back.
+      cards: 1,
     };
     const killAt = 2500;
     const loadStart = Date.now();

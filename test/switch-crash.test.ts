@@ -175,6 +175,8 @@ t.test('SIGKILL twice under load: every approval kept holds its money, nothing e
     port, mode: 'persistent', tps: 400, durationS: 8, connections: 8, seed: TERMINAL_SEED, progress: false,
     acquirerId: '123456', magicMix: { '99': 0.01, '68': 0.01 }, disconnectRate: 0.01, reverseOnHangUp: true, chipDeclineRate: 0.01,
     responseTimeoutMs: 5000, reversalAttempts: 15, reversalTimeoutMs: 1000, records: true,
+    // One card for every sale, far past every per-card velocity threshold: no mandatory reversal may be held back.
+    cards: 1,
   });
   await killer;
   tt.comment(formatTerminalSummary(summary));

@@ -33,7 +33,8 @@ async function moneyRun(tt: Test, issuerSeed: number, terminals: Omit<TerminalOp
   const h = await startHarness(tt, { issuer: { ...ISSUER, seed: issuerSeed }, upstreamTimeoutMs: 300 });
   const summary = await runTerminals({
     port: h.port, progress: false, acquirerId: '123456', magicMix: MAGIC, chipDeclineRate: 0.01,
-    responseTimeoutMs: 10_000, reversalTimeoutMs: 5000, ...terminals,
+    // One card for every sale, far past every per-card velocity threshold: no mandatory reversal may be held back.
+    responseTimeoutMs: 10_000, reversalTimeoutMs: 5000, cards: 1, ...terminals,
   });
   tt.equal(summary.sent, summary.planned, 'every planned sale was sent');
   tt.equal(summary.outcomes.errors, 0, formatTerminalSummary(summary));

@@ -19,7 +19,7 @@ export const SIM_USAGE =
   '  revswitch sim terminals --target HOST:PORT --tps N --duration S [--connections C] [--mode per-sale|persistent]\n' +
   '                [--dialect NAME|FILE.json] [--framing NAME] [--disconnect-rate R] [--chip-decline-rate R]\n' +
   '                [--response-timeout-ms N] [--reversal-timeout-ms N] [--magic-mix ENDING=R,...] [--amount MIN-MAX]\n' +
-  '                [--mti 0100|0200] [--acquirer-id N] [--seed N] [--json]';
+  '                [--mti 0100|0200] [--acquirer-id N] [--seed N] [--cards N] [--json]';
 
 /** An address flag (config/host-port.ts), HOST:PORT or :PORT; port 0 only where `zeroOk`. */
 function addressFlag(v: string, what: string, zeroOk: boolean): HostPort {
@@ -151,7 +151,7 @@ async function terminalsCommand(argv: string[]): Promise<string> {
   const p = parseArgs(argv, {
     target: true, tps: true, duration: true, connections: true, mode: true, dialect: true, framing: true,
     'disconnect-rate': true, 'chip-decline-rate': true, 'response-timeout-ms': true, 'reversal-timeout-ms': true,
-    'magic-mix': true, amount: true, mti: true, 'acquirer-id': true, seed: true, json: false,
+    'magic-mix': true, amount: true, mti: true, 'acquirer-id': true, seed: true, cards: true, json: false,
   });
   noPositional(p);
   const target = addressFlag(required(p, 'target'), '--target', false);
@@ -178,6 +178,7 @@ async function terminalsCommand(argv: string[]): Promise<string> {
     mti: mti as '0100' | '0200' | undefined,
     acquirerId: acquirer,
     seed: num(p, 'seed', (n) => Number.isInteger(n) && n >= 0 && n <= 0xffffffff, 'an integer from 0 to 4294967295'),
+    cards: num(p, 'cards', (n) => Number.isInteger(n) && n >= 1 && n <= 1000, 'an integer from 1 to 1000'),
   };
   const mix = flag(p, 'magic-mix');
   if (mix !== undefined) opts.magicMix = magicMix(mix);

@@ -45,6 +45,12 @@ export interface TerminalOptions {
   reversalAttempts?: number;
   /** PRNG seed; the sequence of sales (amounts, faults, PANs) repeats for the same seed. Default random. */
   seed?: number;
+  /**
+   * How many cards (PANs) the sales are spread over, 1-1000. Default 1000. With 1, every
+   * sale is on one card: every velocity threshold per card is passed, which the promise
+   * (no mandatory reversal held back) must survive.
+   */
+  cards?: number;
   /** F41 is this prefix and the terminal number, 8 characters. Default "SIM". */
   terminalIdPrefix?: string;
   /** First 2 digits of every F37, so concurrent runs against one issuer never share an RRN. Default: from the seed. */
@@ -78,6 +84,7 @@ export interface FleetSettings {
   disconnectRate: number;
   reverseOnHangUp: boolean;
   chipDeclineRate: number;
+  cards: number;
   responseTimeoutMs: number;
   reversalTimeoutMs: number;
   reversalAttempts: number;
@@ -109,6 +116,7 @@ export function resolveTerminalOptions(opts: TerminalOptions): FleetSettings {
   const reversalAttempts = opts.reversalAttempts ?? 3;
   const disconnectRate = opts.disconnectRate ?? 0;
   const chipDeclineRate = opts.chipDeclineRate ?? 0;
+  const cards = opts.cards ?? 1000;
   const units = opts.amountUnits ?? { min: 1, max: 500 };
   const seed = opts.seed ?? randomSeed();
   const prefix = opts.terminalIdPrefix ?? 'SIM';
@@ -128,6 +136,7 @@ export function resolveTerminalOptions(opts: TerminalOptions): FleetSettings {
   for (const [name, v] of [['responseTimeoutMs', responseTimeoutMs], ['reversalTimeoutMs', reversalTimeoutMs]] as const) {
     check(v > 0 && Number.isFinite(v), `${name} must be positive, got ${v}`);
   }
+  check(Number.isInteger(cards) && cards >= 1 && cards <= 1000, `cards must be 1-1000, got ${cards}`);
   check(Number.isInteger(reversalAttempts) && reversalAttempts >= 1, `reversalAttempts must be 1 or more, got ${reversalAttempts}`);
   check(Number.isInteger(units.min) && Number.isInteger(units.max) && units.min >= 1 && units.max >= units.min && units.max <= 9_999_999_999,
     `amountUnits must be whole units with 1 <= min <= max, got ${units.min}..${units.max}`);
@@ -144,7 +153,7 @@ export function resolveTerminalOptions(opts: TerminalOptions): FleetSettings {
 
   return {
     dialect, framing, host: opts.host ?? '127.0.0.1', port: opts.port, mode, terminals: nTerms, tps, durationS, mti, units, mix,
-    disconnectRate, reverseOnHangUp: opts.reverseOnHangUp ?? false, chipDeclineRate, responseTimeoutMs, reversalTimeoutMs, reversalAttempts,
+    disconnectRate, reverseOnHangUp: opts.reverseOnHangUp ?? false, chipDeclineRate, cards, responseTimeoutMs, reversalTimeoutMs, reversalAttempts,
     seed, terminalIdPrefix: prefix, rrnPrefix, acquirerId: opts.acquirerId, currency,
     progress: opts.progress ?? process.stderr.isTTY === true, signal: opts.signal, records: opts.records ?? false,
   };

@@ -237,7 +237,8 @@ export class TerminalFleet {
     // Every draw is taken for every sale, so the sequence repeats for a seed.
     const rMagic = this.rng.next();
     const amountUnits = this.rng.int(s.units.min, s.units.max);
-    const panDigits = String(this.rng.int(0, 999)).padStart(3, '0');
+    // Drawn for every sale whatever `cards` is, so the sequence repeats for a seed.
+    const panDigits = String(this.rng.int(0, 999) % s.cards).padStart(3, '0');
     const chip = this.rng.chance(s.chipDeclineRate);
     const drop = this.rng.chance(s.disconnectRate);
     let minor = amountUnits * 100;
