@@ -41,7 +41,7 @@ t.test('list, resolve and history of the manual queue', async (tt) => {
   const list = cli(['manual', 'list', '--store', url]);
   tt.equal(list.status, 0, list.stderr);
   tt.match(list.stdout, /1 reversal waiting for a person/);
-  tt.match(list.stdout, /rev-1\s+issuer\s+20\s+68/);
+  tt.match(list.stdout, /rev-1\s+reversal\s+issuer\s+20\s+68/);
   tt.notMatch(list.stdout, /rev-2/, 'a pending reversal is not in the manual queue');
   const json = JSON.parse(cli(['manual', 'list', '--store', url, '--json']).stdout) as ReversalRow[];
   tt.same(json.map((r) => r.id), ['rev-1']);

@@ -69,7 +69,7 @@ async function getJson(port: number, path: string, method = 'GET'): Promise<{ st
 
 /** The report without what depends on the moment it was made. */
 function stable(r: Report): unknown {
-  return { ...r, generatedAt: null, pending: null, manual: null };
+  return { ...r, generatedAt: null, pending: null, manual: null, openReviews: r.openReviews.map((v) => ({ ...v, ageMs: null })) };
 }
 
 interface Sale {
@@ -339,8 +339,8 @@ t.test('pending entries, the manual queue and refunds after cutover', async (tt)
   tt.same(longer.pending.transactions, []);
 
   const text = formatText(r);
-  tt.match(text, /Reversals still pending after 1h\n {2}id +txn +state +attempts +queued +age +last error\n {2}rev-old +stuck +pending +0 +\S+ +3h +no response before the timeout/);
-  tt.match(text, /Manual queue \(1\)\n.*\n {2}rev-manual +T7 +RRNTO +12\.34 978 +20 +68 /);
+  tt.match(text, /Reversals still pending after 1h\n {2}id +kind +txn +state +attempts +queued +age +last error\n {2}rev-old +reversal +stuck +pending +0 +\S+ +3h +no response before the timeout/);
+  tt.match(text, /Manual queue \(1\)\n.*\n {2}rev-manual +reversal +T7 +RRNTO +12\.34 978 +20 +68 /);
   tt.match(text, /Refunds decided in the window[^\n]*\n.*\n {2}2025-11-26T02:00:00Z +old-sale +T9 +RRNOLD +42\.00 978 +2025-11-25 +refund: /);
   const csv = parseCsv(formatCsv(r));
   tt.same(csv.filter((x) => x.section === 'manual').map((x) => [x.id, x.attempts, x.detail]), [['rev-manual', '20', 'answered 12 (invalid transaction): the rules file says manual']]);

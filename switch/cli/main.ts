@@ -14,6 +14,7 @@ import { MIGRATE_USAGE, migrateCommand } from './migrate-command.js';
 import { NODES_USAGE, nodesCommand } from './nodes-command.js';
 import { ROUTE_USAGE, routeCommand } from './route-command.js';
 import { REPORT_USAGE, TXN_USAGE, reportCommand, txnCommand } from './report-commands.js';
+import { REVIEW_USAGE, reviewCommand } from './review-commands.js';
 import { SIM_USAGE, simCommand } from './sim-commands.js';
 import { START_USAGE, startCommand } from './start-command.js';
 import { CaseError, RulesError } from '../../rules/index.js';
@@ -28,6 +29,7 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   rules: { run: rulesCommand, usage: RULES_USAGE },
   sim: { run: simCommand, usage: SIM_USAGE },
   manual: { run: manualCommand, usage: MANUAL_USAGE },
+  review: { run: reviewCommand, usage: REVIEW_USAGE },
   migrate: { run: migrateCommand, usage: MIGRATE_USAGE },
   nodes: { run: nodesCommand, usage: NODES_USAGE },
   report: { run: reportCommand, usage: REPORT_USAGE },

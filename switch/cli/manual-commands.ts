@@ -27,13 +27,16 @@ const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d+Z$/
 
 function table(rows: ReversalRow[], now: number): string {
   if (rows.length === 0) return 'the manual queue is empty';
-  const head = ['id', 'upstream', 'attempts', 'reason', 'queued', 'age', 'last error'];
+  const head = ['id', 'kind', 'upstream', 'attempts', 'reason', 'amount', 'queued', 'age', 'last error'];
   const body = rows.map((r) => [
-    r.id, r.upstream, String(r.attempts), r.reason, iso(r.enqueuedAt), `${Math.round((now - r.enqueuedAt) / 60_000)} min`, r.lastError ?? '',
+    r.id, r.kind ?? 'reversal', r.upstream, String(r.attempts), r.reason || '-', r.amount ?? '-', iso(r.enqueuedAt),
+    `${Math.round((now - r.enqueuedAt) / 60_000)} min`, r.lastError ?? '',
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
-  return [`${rows.length} reversal${rows.length === 1 ? '' : 's'} waiting for a person:`, line(head), ...body.map(line)].join('\n');
+  const refunds = rows.filter((r) => r.kind === 'refund').length;
+  const what = [[rows.length - refunds, 'reversal'], [refunds, 'refund']].filter(([n]) => n !== 0).map(([n, w]) => `${n} ${w}${n === 1 ? '' : 's'}`).join(' and ');
+  return [`${what} waiting for a person:`, line(head), ...body.map(line)].join('\n');
 }
 
 /** MANUAL_RESOLVED, with the transaction's fields from the journal. The resolution stands whatever happens here. */

@@ -19,14 +19,15 @@ import { connectStore, parseSqliteUrl, PostgresStore, redactUrl, type Store } fr
 import { loadCardKeys } from '../store/secrets.js';
 import { dirname, join } from 'node:path';
 import { flag, parseArgs, UsageError, type Parsed } from './args.js';
+import { reviewApi } from './review-api.js';
 
 export const START_USAGE =
   'revswitch start [--config FILE] [--listen HOST:PORT] [--upstream HOST:PORT] [--dialect NAME] [--framing NAME]\n' +
-  '                [--upstream-timeout-ms N] [--rules FILE] [--store URL] [--admin HOST:PORT|off] [--log-level LEVEL] [--pretty]';
+  '                [--upstream-timeout-ms N] [--rules FILE] [--store URL] [--node ID] [--admin HOST:PORT|off] [--log-level LEVEL] [--pretty]';
 
 const START_FLAGS = {
   config: true, listen: true, upstream: true, dialect: true, framing: true, 'upstream-timeout-ms': true,
-  rules: true, store: true, admin: true, 'log-level': true, pretty: false,
+  rules: true, store: true, node: true, admin: true, 'log-level': true, pretty: false,
 };
 
 /** Config from --config, then every flag over it. Exported for tests. */
@@ -56,6 +57,11 @@ export function buildConfig(p: Parsed): SwitchConfig {
   if (rules) c.rules = rules;
   const store = flag(p, 'store');
   if (store) c.store = store;
+  const node = flag(p, 'node');
+  if (node !== undefined) {
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(node)) throw new ConfigError(`command line: --node: expected 1 to 64 letters, digits, '.', '_' or '-', got ${JSON.stringify(node)}`);
+    c.node = node;
+  }
   const admin = flag(p, 'admin');
   if (admin) {
     if (admin !== 'off') addressOf(admin, '--admin');
@@ -196,6 +202,7 @@ async function startAdmin(c: SwitchConfig, sw: Switch, log: Logger): Promise<Adm
   sw.metrics.collectProcessMetrics();
   const admin = new AdminServer({ ...at, registry: sw.metrics.registry, ready: () => switchReadiness(sw), log });
   admin.mount('/api/', apiRoutes(sw.journal.store));
+  admin.mount('/api/review', reviewApi({ store: sw.journal.store, tokens: c.adminTokens, rules: () => sw.rules.current, log }));
   try {
     await admin.start();
   } catch (e) {

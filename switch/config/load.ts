@@ -63,7 +63,7 @@ export function addressOf(v: string, what: string, source = 'command line'): Hos
 }
 
 const LISTENER_KEYS = ['name', 'host', 'port', 'dialect', 'framing', 'maxFrame', 'maxConnections', 'idleTimeoutMs'] as const;
-const UPSTREAM_KEYS = ['name', 'host', 'port', 'dialect', 'framing', 'maxFrame', 'timeoutMs', 'echoIdleMs', 'netTimeoutMs', 'signOn', 'reconnectBackoffMs'] as const;
+const UPSTREAM_KEYS = ['name', 'host', 'port', 'dialect', 'framing', 'maxFrame', 'timeoutMs', 'echoIdleMs', 'netTimeoutMs', 'signOn', 'reconnectBackoffMs', 'refund'] as const;
 const ROUTE_KEYS = ['name', 'pan', 'processingCode', 'acquirer', 'forwarder', 'upstreams'] as const;
 const TOP_KEYS = ['listeners', 'upstreams', 'routes', 'rules', 'store', 'admin', 'logLevel', 'tickMs', 'retentionMs', 'maxRetained', 'panHashKey', 'node', 'reversal', 'events', 'cluster'] as const;
 
@@ -110,6 +110,7 @@ export function configFromJson(data: unknown, source: string): SwitchConfig {
         netTimeoutMs: u.netTimeoutMs === undefined ? d.netTimeoutMs : r.int(u.netTimeoutMs, `${p}.netTimeoutMs`, 10, 600_000),
         signOn: u.signOn === undefined ? d.signOn : r.bool(u.signOn, `${p}.signOn`),
         reconnectBackoffMs: u.reconnectBackoffMs === undefined ? d.reconnectBackoffMs : r.ints(u.reconnectBackoffMs, `${p}.reconnectBackoffMs`, 0, 3_600_000),
+        refund: u.refund === undefined ? { ...d.refund } : refundFromJson(r, u.refund, `${p}.refund`),
       };
     });
   }
@@ -117,8 +118,14 @@ export function configFromJson(data: unknown, source: string): SwitchConfig {
   if (o.rules !== undefined) c.rules = r.str(o.rules, 'rules');
   if (o.store !== undefined) c.store = r.str(o.store, 'store');
   if (o.admin !== undefined) {
-    c.admin = r.str(o.admin, 'admin');
-    if (c.admin !== 'off') addressOf(c.admin, 'admin', source);
+    // "HOST:PORT" or "off", or {listen, tokens} when the API's write endpoints are wanted.
+    const a = typeof o.admin === 'object' && o.admin !== null && !Array.isArray(o.admin) ? r.obj(o.admin, 'admin') : null;
+    if (a !== null) {
+      r.keys(a, 'admin', ['listen', 'tokens']);
+      c.adminTokens = a.tokens === undefined ? {} : tokensFromJson(r, a.tokens);
+    }
+    c.admin = a === null ? r.str(o.admin, 'admin') : a.listen === undefined ? c.admin : r.str(a.listen, 'admin.listen');
+    if (c.admin !== 'off') addressOf(c.admin, a === null ? 'admin' : 'admin.listen', source);
   }
   if (o.logLevel !== undefined) {
     const levels = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -165,6 +172,28 @@ function digitList(r: Reader, v: unknown, path: string, min: number, max: number
     if (!ok) r.fail(`${path}[${i}]`, `${what}: ${min === max ? min : `${min} to ${max}`} digits as a string`, x);
     return x as string;
   });
+}
+
+/** admin.tokens: names to "sha256:<64 hex>" of each bearer token. A token itself is refused: it must never sit in a file. */
+function tokensFromJson(r: Reader, v: unknown): Record<string, string> {
+  const o = r.obj(v, 'admin.tokens');
+  const out: Record<string, string> = {};
+  for (const [name, hash] of Object.entries(o)) {
+    if (!/^[A-Za-z0-9._@-]{1,64}$/.test(name)) r.fail(`admin.tokens.${name}`, "a name of 1 to 64 letters, digits, '.', '_', '@' or '-'", name);
+    const h = r.str(hash, `admin.tokens.${name}`);
+    if (!/^sha256:[0-9a-f]{64}$/.test(h)) r.fail(`admin.tokens.${name}`, '"sha256:" and the 64 lowercase hex digits of the SHA-256 of the token (never the token itself)', '(not shown)');
+    out[name] = h;
+  }
+  return out;
+}
+
+/** An upstream's refund message: an advice (x220, the default) or a financial request (x200). */
+function refundFromJson(r: Reader, v: unknown, p: string): { mti: string } {
+  const o = r.obj(v, p);
+  r.keys(o, p, ['mti']);
+  const mti = o.mti === undefined ? UPSTREAM_DEFAULTS.refund.mti : r.str(o.mti, `${p}.mti`);
+  if (!/^[012](220|200)$/.test(mti)) r.fail(`${p}.mti`, '"0220" (an advice, repeated as 0221) or "0200" (a financial request); 1220/1200 on 1993', mti);
+  return { mti };
 }
 
 /**

@@ -27,6 +27,12 @@ export interface UpstreamConfig {
   netTimeoutMs: number;
   signOn: boolean;
   reconnectBackoffMs: number[];
+  /**
+   * How this host takes a refund: `mti` "0220" (an advice, repeated as 0221: the default)
+   * or "0200" (a financial request). Only the last three digits count; the version digit
+   * is the dialect's (1220/1200 on 1993).
+   */
+  refund: { mti: string };
 }
 
 /**
@@ -60,6 +66,12 @@ export interface SwitchConfig {
   rules: string | null;
   store: string;
   admin: string;
+  /**
+   * Who may use the admin API's write endpoints (review approve and reject): a name for
+   * each, and the SHA-256 of its bearer token as "sha256:<64 hex>" (never the token itself).
+   * Empty: every write endpoint answers 403. From `admin: {listen, tokens}` in the file.
+   */
+  adminTokens: Record<string, string>;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   tickMs: number;
   /** How long ended transactions stay for duplicates, terminal reversals and late answers. */
@@ -120,7 +132,7 @@ export const LISTENER_DEFAULTS: Omit<ListenerConfig, 'name' | 'port'> = {
 
 export const UPSTREAM_DEFAULTS: Omit<UpstreamConfig, 'name' | 'host' | 'port'> = {
   dialect: 'iso87a', framing: 'len2', maxFrame: 8192, timeoutMs: 8000, echoIdleMs: 30_000, netTimeoutMs: 5000,
-  signOn: true, reconnectBackoffMs: [100, 500, 1000, 2000, 5000],
+  signOn: true, reconnectBackoffMs: [100, 500, 1000, 2000, 5000], refund: { mti: '0220' },
 };
 
 export function defaultConfig(): SwitchConfig {
@@ -131,6 +143,7 @@ export function defaultConfig(): SwitchConfig {
     rules: null,
     store: 'sqlite:./data/revswitch.db',
     admin: '127.0.0.1:9464',
+    adminTokens: {},
     logLevel: 'info',
     tickMs: 10,
     retentionMs: 15 * 60_000,

@@ -26,6 +26,8 @@ export interface UpstreamOptions {
   /** How long a sign-on or echo may take before the link is declared dead. */
   netTimeoutMs: number;
   signOn: boolean;
+  /** This host takes a refund as a financial request (x200) instead of an advice (x220). */
+  refundAsRequest?: boolean;
   /** The in-flight table's timer wheel tick. */
   tickMs: number;
   log: Logger;
@@ -69,6 +71,10 @@ export class UpstreamLink {
 
   get name(): string {
     return this.opts.name;
+  }
+
+  get refundAsRequest(): boolean {
+    return this.opts.refundAsRequest === true;
   }
 
   get dialect(): Dialect {

@@ -3,13 +3,15 @@
  * a terminal's reversal) is put to rules/ as a case, and what it decides is carried out
  * and recorded. Policy is never decided here.
  */
-import type { Decision, DecisionCase, LocalEvent } from '../../rules/index.js';
+import { toN12, type Decision, type DecisionCase, type LocalEvent } from '../../rules/index.js';
 import type { FailureClass } from '../../rules/types.js';
 import type { UpstreamLink } from '../edge/upstream-link.js';
 import { velocityNote } from '../store/history-notes.js';
 import type { TxnRow } from '../store/types.js';
 import type { EngineContext } from './context.js';
 import type { Txn } from './txn.js';
+import { refundIdOf, reversalIdOf } from '../undo/undo-ids.js';
+import type { ReviewItems } from './review-items.js';
 import { Velocity } from './velocity.js';
 
 /** A reversal the terminal sent: its MTI and reason are the case, the original's amount the subject. */
@@ -22,7 +24,7 @@ export interface TerminalCase {
 export class Decisions {
   private readonly velocity: Velocity;
 
-  constructor(private readonly ctx: EngineContext) {
+  constructor(private readonly ctx: EngineContext, private readonly reviews: ReviewItems) {
     this.velocity = new Velocity(ctx.rules.current.velocityWindowMs);
   }
 
@@ -53,13 +55,14 @@ export class Decisions {
     const what = terminal ? `terminal reversal ${terminal.reason}` : typeof event === 'string' ? event : `response ${event.responseCode}`;
     let decision: Decision;
     try {
-      decision = ctx.rules.decide(c, this.velocity.state(txn.request, panHash, now));
+      decision = ctx.rules.decide(c, this.velocity.state(txn.request, panHash, now, ctx.rules.current.calendar.businessDay(now)));
     } catch (e) {
       // A case rules/ refuses (a malformed reason code from a peer) must not take the switch
       // down, nor be dropped: it goes to a person.
       ctx.counters.inc('decision_errors');
       ctx.counters.inc('manual_reviews');
       txn.decision = `review: rules/ refused the case: ${(e as Error).message}`;
+      this.reviews.open(txn, null, txn.decision);
       ctx.log.error('rules/ refused the case; sent to manual review', { txn: txn.key, event: what, error: (e as Error).message });
       return null;
     }
@@ -88,9 +91,24 @@ export class Decisions {
         reason: decision.reason ?? '06', explanation: decision.explanation,
         finalAmount: decision.finalAmount === null ? undefined : String(decision.finalAmount),
       }, decision.class);
-    } else if (decision.action === 'review' || decision.action === 'refund') {
-      ctx.counters.inc(decision.action === 'review' ? 'manual_reviews' : 'refunds_proposed');
-      ctx.log.warn(decision.action === 'review' ? 'sent to manual review' : 'refund needed', { txn: txn.key, why: decision.explanation });
+    } else if (decision.action === 'refund') {
+      ctx.counters.inc('refunds_proposed');
+      if (this.issuerApproved(link, txn)) {
+        this.velocity.recordRefund(txn.request, panHash, now, ctx.rules.current.calendar.businessDay(now), decision.amount);
+        this.queueRefund(txn, decision.amount, decision.explanation);
+      } else {
+        // A refund credits money: only for a sale the issuer is known to have approved. A
+        // declined one took nothing; one whose outcome is unknown goes to a person.
+        ctx.counters.inc('refunds_refused');
+        ctx.counters.inc('manual_reviews');
+        txn.decision = `review: no refund, the issuer's approval of the original is not known (${txn.state}); ${decision.explanation}`;
+        this.reviews.open(txn, decision, txn.decision);
+        ctx.log.warn('refund not sent: the original is not a known approval; sent to manual review', { txn: txn.key, state: txn.state });
+      }
+    } else if (decision.action === 'review') {
+      ctx.counters.inc('manual_reviews');
+      this.reviews.open(txn, decision, decision.explanation);
+      ctx.log.warn('sent to manual review', { txn: txn.key, why: decision.explanation });
     }
     void ctx.journal.record(txn, { failureClass: decision.class, decision: txn.decision, reversalId: txn.reversalId, note },
       undefined, { kind, action: decision.action, explanation: decision.explanation, rule: decision.rule });
@@ -107,6 +125,30 @@ export class Decisions {
     }
   }
 
+  /** Whether the issuer's answer the switch holds for the sale is an approval (a rebuilt 'forwarded' row's is not). */
+  private issuerApproved(link: UpstreamLink, txn: Txn): boolean {
+    const rc = txn.answer?.get(39);
+    return (txn.state === 'approved' || txn.state === 'undeliverable') && rc !== undefined && this.classify(link, rc) === 'approved';
+  }
+
+  /**
+   * The refund of an approved sale whose business day has closed: through the same durable
+   * queue as reversals, under an id of its own derived from the original, so a repeat of the
+   * terminal's 0400, another node, or a restart never makes a second one.
+   */
+  private queueRefund(txn: Txn, amount: number, explanation: string): void {
+    if (!txn.sent) return;
+    const id = refundIdOf(reversalIdOf(txn.upstream, txn.sent.get(11) ?? '', txn.sent.get(7) ?? '', txn.startedAt));
+    txn.reversalId = id;
+    // The refund names the approval it undoes (F38): kept with the original in the queue row.
+    const original = txn.sent.clone();
+    const approval = txn.answer?.get(38);
+    if (approval !== undefined) original.set(38, approval);
+    this.ctx.reversals.enqueue({
+      id, kind: 'refund', amount: toN12(amount), upstream: txn.upstream, original, reason: '', explanation, txnId: txn.id,
+    });
+  }
+
   /** The reversal reason rules/ gives a timeout on the row's upstream (its overrides included); 68 when it gives none. */
   timeoutReason(row: TxnRow): string {
     try {
@@ -119,12 +161,4 @@ export class Decisions {
       return '68';
     }
   }
-}
-
-/**
- * A reversal's id, from its original as sent upstream: the same sale gives the same id on
- * every node and after every restart, so the store takes one reversal per original.
- */
-export function reversalIdOf(upstream: string, upstreamStan: string, f7: string, startedAt: number): string {
-  return `${upstream}|${upstreamStan}|${f7}|${startedAt}`;
 }

@@ -6,7 +6,8 @@
  */
 import type { TxnRow } from '../store/types.js';
 import type { EngineContext } from './context.js';
-import { reversalIdOf, type Decisions } from './decisions.js';
+import { reversalIdOf } from '../undo/undo-ids.js';
+import type { Decisions } from './decisions.js';
 
 export class Recovery {
   private busy = false;

@@ -35,6 +35,7 @@ import { SafQueue } from '../undo/reversal-queue.js';
 import type { EngineContext } from './context.js';
 import { Decisions } from './decisions.js';
 import { Heartbeat } from './heartbeat.js';
+import { ReviewItems } from './review-items.js';
 import { Journal } from './journal.js';
 import { LateAnswers } from './late-answers.js';
 import { Recovery } from './recovery.js';
@@ -76,6 +77,7 @@ export class Switch {
   private readonly heartbeat: Heartbeat;
   private sweepTimer: NodeJS.Timeout | null = null;
   private orphanTimer: NodeJS.Timeout | null = null;
+  private readonly reviewItems: ReviewItems;
   /** The switch opened (and closes) the store itself: the in-memory default. */
   private readonly ownsStore: boolean;
   private stopping = false;
@@ -92,14 +94,15 @@ export class Switch {
       this.links.set(u.name, new UpstreamLink({
         name: u.name, host: u.host, port: u.port, dialect: dialects(u.dialect), framing: u.framing,
         maxFrame: u.maxFrame, backoffMs: u.reconnectBackoffMs, echoIdleMs: u.echoIdleMs, tickMs: cfg.tickMs,
-        netTimeoutMs: u.netTimeoutMs, signOn: u.signOn, log, counters: this.counters, wire: this.metrics.wire('upstream', u.dialect),
+        netTimeoutMs: u.netTimeoutMs, signOn: u.signOn, refundAsRequest: u.refund.mti.endsWith('200'), log, counters: this.counters,
+        wire: this.metrics.wire('upstream', u.dialect),
       }));
     }
     this.router = new Router(cfg.routes, this.links);
     this.saf = new SafQueue(this.journal.store, this.links, {
       window: cfg.reversal.window, responseTimeoutMs: cfg.reversal.responseTimeoutMs, backoffMs: cfg.reversal.backoffMs,
       maxAttempts: cfg.reversal.maxAttempts, maxAgeMs: cfg.reversal.maxAgeMs,
-      outcomeOf: (rc) => this.rules.current.reversalResponse(rc), log, counters: this.counters, keys, events: deps.events ?? null,
+      outcomeOf: (rc, kind) => (kind === 'refund' ? this.rules.current.refundResponse(rc) : this.rules.current.reversalResponse(rc)), log, counters: this.counters, keys, events: deps.events ?? null,
       lease: { node: this.node, leaseMs: cfg.cluster.leaseMs },
     });
     this.reversals = this.saf;
@@ -115,7 +118,8 @@ export class Switch {
       listenerDialect: (name) => this.listenerDialect(name), stopping: () => this.stopping,
     };
     this.replies = new Replies(this.counters, ctx.listenerDialect);
-    const decisions = new Decisions(ctx);
+    this.reviewItems = new ReviewItems(ctx);
+    const decisions = new Decisions(ctx, this.reviewItems);
     this.late = new LateAnswers(ctx, decisions);
     this.sales = new SalePath(ctx, this.router, this.replies, decisions, this.late);
     this.terminalReversals = new TerminalReversals(ctx, this.replies, decisions);
@@ -138,6 +142,7 @@ export class Switch {
 
   async start(): Promise<void> {
     if (this.ownsStore) await this.journal.store.open();
+    await this.heartbeat.claim();
     await this.heartbeat.first();
     await this.recovery.recover();
     this.saf.start();
@@ -148,6 +153,7 @@ export class Switch {
     this.heartbeat.start();
     this.orphanTimer = setInterval(() => void this.recovery.takeOrphans(), Math.max(100, Math.floor(this.cfg.cluster.nodeDeadMs / 4)));
     this.orphanTimer.unref();
+    this.reviewItems.start();
   }
 
   /** Resolves true once an upstream link is signed on, false after maxMs. */
@@ -176,6 +182,7 @@ export class Switch {
     for (const l of this.listeners) l.closeConnections();
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     if (this.orphanTimer) clearInterval(this.orphanTimer);
+    this.reviewItems.stop();
     this.heartbeat.stop();
     await Promise.all(this.listeners.map((l) => l.whenClosed()));
     if (this.ownsStore) await this.journal.store.close();

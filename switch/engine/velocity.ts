@@ -6,19 +6,40 @@
 import type { IsoMessage } from '../../codec/index.js';
 import type { DecisionState } from '../../rules/index.js';
 
+/** Past this many cards with refunds, earlier business days' counts are dropped (they no longer count). */
+const MAX_CARDS = 10_000;
+
 export class Velocity {
   private readonly events = new Map<string, number[]>();
+  /** Automatic refunds per card on one business day (the per-card daily cap): count and minor units. */
+  private readonly refunds = new Map<string, { day: number; count: number; amount: number }>();
 
   constructor(private readonly windowMs: number) {}
 
-  state(req: IsoMessage, panHash: string | undefined, now: number): DecisionState {
+  /** `businessDay`: rules/'s business day of `now`, which the per-card refund counts are kept by. */
+  state(req: IsoMessage, panHash: string | undefined, now: number, businessDay: number): DecisionState {
+    const today = panHash === undefined ? undefined : this.refunds.get(panHash);
+    const sameDay = today !== undefined && today.day === businessDay;
     return {
       terminalUndos: this.count(`t|${req.get(41) ?? ''}`, now),
       merchantUndos: this.count(`m|${req.get(42) ?? ''}`, now),
       cardUndos: panHash === undefined ? 0 : this.count(`c|${panHash}`, now),
-      cardRefundsToday: 0,
-      cardRefundAmountToday: 0,
+      cardRefundsToday: sameDay ? today.count : 0,
+      cardRefundAmountToday: sameDay ? today.amount : 0,
     };
+  }
+
+  /** A refund counts as an undo and toward the card's refunds of the business day. */
+  recordRefund(req: IsoMessage, panHash: string | undefined, now: number, businessDay: number, amount: number): void {
+    this.record(req, panHash, now);
+    if (panHash === undefined) return;
+    if (this.refunds.size >= MAX_CARDS) for (const [k, v] of this.refunds) if (v.day !== businessDay) this.refunds.delete(k);
+    const r = this.refunds.get(panHash);
+    if (r === undefined || r.day !== businessDay) this.refunds.set(panHash, { day: businessDay, count: 1, amount });
+    else {
+      r.count++;
+      r.amount += amount;
+    }
   }
 
   record(req: IsoMessage, panHash: string | undefined, now: number): void {

@@ -67,6 +67,15 @@ const FROM_COUNTERS: { metric: string; help: string; label?: string; map: Record
     help: 'Automatic undos past a velocity threshold, by scope (one undo may pass several). On a reversal an alert only: the reversal still goes out.',
     label: 'scope', map: { velocity_alerts_terminal: 'terminal', velocity_alerts_merchant: 'merchant', velocity_alerts_card: 'card' },
   },
+  {
+    metric: 'revswitch_refunds_total', help: 'Refunds (the undo of an approved sale once its business day has closed) by what became of them in this process.',
+    label: 'state',
+    map: { refunds_queued: 'queued', refunds_acked: 'acked', refunds_manual: 'manual', refunds_already_known: 'already_known', refunds_refused: 'refused' },
+  },
+  {
+    metric: 'revswitch_refund_sends_total', help: 'Refund messages sent upstream: the first 0220 and every 0221 repeat.', label: 'attempt',
+    map: { refunds_sent: 'first', refund_repeats_sent: 'repeat' },
+  },
   { metric: 'revswitch_duplicate_requests_total', help: 'Requests recognised as duplicates (answered again, never forwarded twice).', map: { duplicates: '' } },
   { metric: 'revswitch_store_errors_total', help: 'Store writes that failed (each is retried or answered as a failure).', map: { store_errors: '' } },
 ];
@@ -89,7 +98,9 @@ export class Metrics {
   private src: MetricSources | null = null;
   private processMetrics = false;
   private storeStatus: StoreStatus = { ok: true, lastError: null };
-  private manual = { value: 0, at: 0, pending: null as Promise<void> | null };
+  private readonly manual: Cached = { values: [0], at: 0, pending: null };
+  /** Open review items: how many, and when the oldest was opened (0: none). */
+  private readonly reviews: Cached = { values: [0, 0], at: 0, pending: null };
 
   constructor() {
     const registers = [this.registry];
@@ -233,7 +244,7 @@ export class Metrics {
       },
     });
     new Gauge({
-      name: 'revswitch_saf_depth', help: 'Reversals in the store-and-forward queue, by state (pending: waiting to be sent; sent: waiting for the 0410).',
+      name: 'revswitch_saf_depth', help: 'Reversals and refunds in the store-and-forward queue, by state (pending: waiting to be sent; sent: waiting for the 0410 or 0230).',
       labelNames: ['state'], registers,
       collect() {
         const d = src.saf();
@@ -242,7 +253,7 @@ export class Metrics {
       },
     });
     new Gauge({
-      name: 'revswitch_saf_oldest_entry_age_seconds', help: 'Age of the oldest reversal still in the store-and-forward queue (0 when empty).', registers,
+      name: 'revswitch_saf_oldest_entry_age_seconds', help: 'Age of the oldest reversal or refund still in the store-and-forward queue (0 when empty).', registers,
       collect() {
         const oldest = src.saf().oldestEnqueuedAt;
         this.set(oldest === null ? 0 : Math.max(0, (Date.now() - oldest) / 1000));
@@ -250,10 +261,30 @@ export class Metrics {
     });
     const manual = this.manual;
     new Gauge({
-      name: 'revswitch_manual_queue_size', help: 'Reversals waiting for a person (state manual in the store; read at most every 10 s).', registers,
+      name: 'revswitch_manual_queue_size', help: 'Reversals and refunds waiting for a person (state manual in the store; read at most every 10 s).', registers,
       async collect() {
-        await refreshManual(src.store, manual);
-        this.set(manual.value);
+        await refresh(manual, async () => [(await src.store.reversals(['manual'])).length]);
+        this.set(manual.values[0]);
+      },
+    });
+    const reviews = this.reviews;
+    const readReviews = async (): Promise<number[]> => {
+      const open = await src.store.reviews(['open']);
+      return [open.length, open.length === 0 ? 0 : Math.min(...open.map((r) => r.createdAt))];
+    };
+    new Gauge({
+      name: 'revswitch_review_open', help: 'Review items waiting for a person (revswitch review list; read at most every 10 s).', registers,
+      async collect() {
+        await refresh(reviews, readReviews);
+        this.set(reviews.values[0]);
+      },
+    });
+    new Gauge({
+      name: 'revswitch_review_oldest_age_seconds', help: 'Age of the oldest open review item (0 when none).', registers,
+      async collect() {
+        await refresh(reviews, readReviews);
+        const oldest = reviews.values[1];
+        this.set(oldest === 0 ? 0 : Math.max(0, (Date.now() - oldest) / 1000));
       },
     });
     const store = src.store;
@@ -292,11 +323,18 @@ export class Metrics {
 const MANUAL_REFRESH_MS = 10_000;
 const MANUAL_READ_CAP_MS = 2000;
 
-/** Reads the manual queue from the store when the cached value is old; never waits more than 2 s. */
-async function refreshManual(store: Store, m: { value: number; at: number; pending: Promise<void> | null }): Promise<void> {
+/** Figures read from the store at scrape time, at most every 10 s. */
+interface Cached {
+  values: number[];
+  at: number;
+  pending: Promise<void> | null;
+}
+
+/** Reads the figures again when the cached ones are old; never waits more than 2 s (the old ones stand). */
+async function refresh(m: Cached, read: () => Promise<number[]>): Promise<void> {
   if (Date.now() - m.at < MANUAL_REFRESH_MS) return;
-  m.pending ??= store.reversals(['manual']).then(
-    (rows) => { m.value = rows.length; m.at = Date.now(); },
+  m.pending ??= read().then(
+    (values) => { m.values = values; m.at = Date.now(); },
     () => { m.at = Date.now(); },
   ).finally(() => { m.pending = null; });
   let timer: NodeJS.Timeout | undefined;

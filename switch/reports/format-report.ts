@@ -57,19 +57,24 @@ export function formatText(r: Report): string {
     r.byClass.map((c) => [c.class, c.exception ? 'yes' : 'no', String(c.count), formatAmounts(c.amounts)]), [2]));
   section('Reversals queued in the window, by state', r.reversalsByState.length === 0 ? [] : table(
     ['state', 'count', 'amount'], r.reversalsByState.map((s) => [s.state, String(s.count), formatAmounts(s.amounts)]), [1]));
+  section('Refunds queued in the window, by state', r.refundsByState.length === 0 ? [] : table(
+    ['state', 'count', 'amount'], r.refundsByState.map((s) => [s.state, String(s.count), formatAmounts(s.amounts)]), [1]));
   const age = formatAge(r.pendingOlderThanMs);
   section(`Reversals still pending after ${age}`, r.pending.reversals.length === 0 ? [] : table(
-    ['id', 'txn', 'state', 'attempts', 'queued', 'age', 'last error'],
-    r.pending.reversals.map((p) => [p.id, p.txnId ?? '-', p.state, String(p.attempts), shortIso(p.enqueuedAt), formatAge(p.ageMs), p.lastError ?? '']), [3]));
+    ['id', 'kind', 'txn', 'state', 'attempts', 'queued', 'age', 'last error'],
+    r.pending.reversals.map((p) => [p.id, p.kind, p.txnId ?? '-', p.state, String(p.attempts), shortIso(p.enqueuedAt), formatAge(p.ageMs), p.lastError ?? '']), [4]));
   section(`Transactions without an outcome after ${age}`, r.pending.transactions.length === 0 ? [] : table(
     ['id', 'terminal', 'stan', 'rrn', 'amount', 'created', 'age'],
     r.pending.transactions.map((p) => [p.id, p.terminal ?? '-', p.stan, p.rrn ?? '-', money(p.amount, p.currency), shortIso(p.createdAt), formatAge(p.ageMs)])));
   section(`Manual queue (${r.manual.length})`, r.manual.length === 0 ? [] : table(
-    ['id', 'terminal', 'rrn', 'amount', 'attempts', 'reason', 'queued', 'age', 'why'],
-    r.manual.map((m) => [m.id, m.terminal ?? '-', m.rrn ?? '-', money(m.amount, m.currency), String(m.attempts), m.reason, shortIso(m.enqueuedAt), formatAge(m.ageMs), m.lastError ?? '']), [4]));
+    ['id', 'kind', 'terminal', 'rrn', 'amount', 'attempts', 'reason', 'queued', 'age', 'why'],
+    r.manual.map((m) => [m.id, m.kind, m.terminal ?? '-', m.rrn ?? '-', money(m.amount, m.currency), String(m.attempts), m.reason, shortIso(m.enqueuedAt), formatAge(m.ageMs), m.lastError ?? '']), [5]));
   section('For review', r.reviews.length === 0 ? [] : table(
     ['id', 'terminal', 'rrn', 'amount', 'class', 'decision'],
     r.reviews.map((v) => [v.id, v.terminal ?? '-', v.rrn ?? '-', money(v.amount, v.currency), v.failureClass ?? '-', v.decision ?? ''])));
+  section(`Review queue: open items (${r.openReviews.length})`, r.openReviews.length === 0 ? [] : table(
+    ['id', 'proposed', 'amount', 'opened', 'age', 'why'],
+    r.openReviews.map((v) => [v.id, v.proposed, v.amount ?? '-', shortIso(v.openedAt), formatAge(v.ageMs), v.why])));
   section('Top terminals by exceptions', r.topTerminals.length === 0 ? [] : table(
     ['terminal', 'exceptions', 'amount'], r.topTerminals.map((x) => [x.key, String(x.exceptions), formatAmounts(x.amounts)]), [1]));
   section('Top merchants by exceptions', r.topMerchants.length === 0 ? [] : table(
@@ -121,21 +126,23 @@ export function formatCsv(r: Report): string {
   }
   for (const c of r.byClass) moneyRows({ section: 'by_class', key: c.class, exception: c.exception }, c.amounts, c.count);
   for (const s of r.reversalsByState) moneyRows({ section: 'reversals_by_state', key: s.state, state: s.state }, s.amounts, s.count);
+  for (const s of r.refundsByState) moneyRows({ section: 'refunds_by_state', key: s.state, state: s.state }, s.amounts, s.count);
   for (const p of r.pending.reversals) {
-    rows.push({ section: 'pending_reversal', id: p.id, txn_id: p.txnId, state: p.state, attempts: p.attempts, at: p.enqueuedAt, age_s: secs(p.ageMs), detail: p.lastError });
+    rows.push({ section: p.kind === 'refund' ? 'pending_refund' : 'pending_reversal', id: p.id, txn_id: p.txnId, state: p.state, attempts: p.attempts, at: p.enqueuedAt, age_s: secs(p.ageMs), detail: p.lastError });
   }
   for (const p of r.pending.transactions) {
     rows.push({ section: 'pending_transaction', id: p.id, terminal: p.terminal, rrn: p.rrn, key: p.stan, ...one(p.amount, p.currency), at: p.createdAt, age_s: secs(p.ageMs) });
   }
   for (const m of r.manual) {
     rows.push({
-      section: 'manual', id: m.id, txn_id: m.txnId, terminal: m.terminal, rrn: m.rrn, ...one(m.amount, m.currency), attempts: m.attempts,
+      section: m.kind === 'refund' ? 'manual_refund' : 'manual', id: m.id, txn_id: m.txnId, terminal: m.terminal, rrn: m.rrn, ...one(m.amount, m.currency), attempts: m.attempts,
       reason: m.reason, at: m.enqueuedAt, age_s: secs(m.ageMs), detail: m.lastError, key: m.upstream,
     });
   }
   for (const v of r.reviews) {
     rows.push({ section: 'review', id: v.id, terminal: v.terminal, merchant: v.merchant, rrn: v.rrn, ...one(v.amount, v.currency), key: v.failureClass, state: v.state, at: v.createdAt, detail: v.decision });
   }
+  for (const v of r.openReviews) rows.push({ section: 'open_review', id: v.id, txn_id: v.txnId, key: v.proposed, amount_minor: v.amount, at: v.openedAt, age_s: secs(v.ageMs), detail: v.why });
   for (const x of r.topTerminals) moneyRows({ section: 'top_terminal', key: x.key, exception: true }, x.amounts, x.exceptions);
   for (const x of r.topMerchants) moneyRows({ section: 'top_merchant', key: x.key, exception: true }, x.amounts, x.exceptions);
   for (const f of r.refunds) {

@@ -22,7 +22,7 @@
  * sums: never a float; sums.ts).
  */
 import { parseAmount } from '../../codec/index.js';
-import type { HistoryRow, JournalState, ReversalRow, Store, TxnRow } from '../store/types.js';
+import type { HistoryRow, JournalState, ReversalRow, ReviewRow, Store, TxnRow } from '../store/types.js';
 import { grouped, minorOf, Sums, type Amount } from './sums.js';
 import { txnHistoryField } from './history-detail.js';
 import { velocityAlertLines, velocityAlerts, type VelocityAlertLine } from './velocity-alerts.js';
@@ -50,6 +50,8 @@ export interface StateLine {
 
 export interface PendingReversal {
   id: string;
+  /** reversal or refund: both wait in the one queue. */
+  kind: string;
   txnId: string | null;
   upstream: string;
   state: string;
@@ -72,6 +74,8 @@ export interface PendingTxn {
 
 export interface ManualLine {
   id: string;
+  /** reversal or refund. */
+  kind: string;
   txnId: string | null;
   upstream: string;
   attempts: number;
@@ -137,12 +141,16 @@ export interface Report {
   byClass: ClassLine[];
   /** Reversals queued in the window, by their state now. */
   reversalsByState: StateLine[];
+  /** Refunds queued in the window, by their state now, with what they credit. */
+  refundsByState: StateLine[];
   /** Now: reversals pending or sent, and journal rows still forwarded, older than pendingOlderThanMs. */
   pending: { reversals: PendingReversal[]; transactions: PendingTxn[] };
   /** Now: every reversal in the manual state, oldest first. */
   manual: ManualLine[];
   /** Transactions of the window whose decision is review (a person must look). */
   reviews: TxnLine[];
+  /** Now, any age: review items nobody has decided yet, oldest first (revswitch review). */
+  openReviews: { id: string; txnId: string; proposed: string; amount: string | null; openedAt: string; ageMs: number; why: string }[];
   topTerminals: TopLine[];
   topMerchants: TopLine[];
   /** Refund decisions written in the window (after the business day's cutover or the reversal window). */
@@ -180,6 +188,8 @@ export interface ReportInput {
   unfinished: TxnRow[];
   /** Transactions outside the window that a reversal or a refund above refers to. */
   related: TxnRow[];
+  /** Now, any age: open review items. */
+  openReviews?: ReviewRow[];
 }
 
 export const DEFAULT_PENDING_MS = 3_600_000;
@@ -278,8 +288,13 @@ export function buildReport(input: ReportInput, opts: ReportOptions): Report {
     .sort((a, b) => Number(b.exception) - Number(a.exception) || b.count - a.count || a.class.localeCompare(b.class));
 
   const states = grouped<string>();
+  const refundStates = grouped<string>();
   for (const r of input.reversals) {
     const t = r.txnId === null ? undefined : byId.get(r.txnId);
+    if (r.kind === 'refund') {
+      refundStates.get(r.state).add(t?.currency ?? null, minorOf(r.amount ?? t?.amount ?? null));
+      continue;
+    }
     const original = minorOf(t?.amount ?? null);
     // F95's final amount, when it is not n12, is ignored: the whole original goes back.
     const final = r.finalAmount === null ? null : parseAmount(r.finalAmount);
@@ -288,15 +303,17 @@ export function buildReport(input: ReportInput, opts: ReportOptions): Report {
   }
   const ORDER = ['pending', 'sent', 'manual', 'acked', 'resolved', 'cancelled'];
   const rank = (s: string): number => (ORDER.includes(s) ? ORDER.indexOf(s) : ORDER.length);
-  const reversalsByState: StateLine[] = states.entries()
+  const byState = (g: ReturnType<typeof grouped<string>>): StateLine[] => g.entries()
     .map(([state, s]) => ({ state, count: s.count, amounts: s.amounts() }))
     .sort((a, b) => rank(a.state) - rank(b.state) || a.state.localeCompare(b.state));
+  const reversalsByState = byState(states);
+  const refundsByState = byState(refundStates);
 
   const pending = {
     reversals: input.active
       .filter((r) => (r.state === 'pending' || r.state === 'sent') && now - r.enqueuedAt >= pendingMs)
       .map((r): PendingReversal => ({
-        id: r.id, txnId: r.txnId, upstream: r.upstream, state: r.state, attempts: r.attempts, enqueuedAt: iso(r.enqueuedAt),
+        id: r.id, kind: r.kind ?? 'reversal', txnId: r.txnId, upstream: r.upstream, state: r.state, attempts: r.attempts, enqueuedAt: iso(r.enqueuedAt),
         ageMs: now - r.enqueuedAt, lastError: r.lastError,
       })),
     transactions: input.unfinished
@@ -310,9 +327,9 @@ export function buildReport(input: ReportInput, opts: ReportOptions): Report {
   const manual: ManualLine[] = input.manual.filter((r) => r.state === 'manual').map((r) => {
     const t = r.txnId === null ? undefined : byId.get(r.txnId);
     return {
-      id: r.id, txnId: r.txnId, upstream: r.upstream, attempts: r.attempts, reason: r.reason, enqueuedAt: iso(r.enqueuedAt),
+      id: r.id, kind: r.kind ?? 'reversal', txnId: r.txnId, upstream: r.upstream, attempts: r.attempts, reason: r.reason, enqueuedAt: iso(r.enqueuedAt),
       ageMs: now - r.enqueuedAt, lastError: r.lastError, terminal: t?.terminal ?? null, rrn: t?.rrn ?? null,
-      amount: t?.amount ?? null, currency: t?.currency ?? null,
+      amount: r.kind === 'refund' ? r.amount ?? null : t?.amount ?? null, currency: t?.currency ?? null,
     };
   });
 
@@ -347,6 +364,7 @@ export function buildReport(input: ReportInput, opts: ReportOptions): Report {
     },
     byClass,
     reversalsByState,
+    refundsByState,
     pending,
     manual,
     reviews,
@@ -354,6 +372,9 @@ export function buildReport(input: ReportInput, opts: ReportOptions): Report {
     topMerchants: topOf(merchants),
     refunds,
     velocityAlerts: velocity,
+    openReviews: (input.openReviews ?? []).map((v) => ({
+      id: v.id, txnId: v.txnId, proposed: v.proposed, amount: v.amount, openedAt: iso(v.createdAt), ageMs: now - v.createdAt, why: v.why,
+    })),
   };
 }
 
@@ -374,6 +395,7 @@ export async function gatherReport(store: Store, opts: ReportOptions, progress: 
   const active = await store.reversals(['pending', 'sent']);
   const manual = await store.reversals(['manual']);
   const unfinished = await store.unfinishedTxns();
+  const openReviews = await store.reviews(['open']);
   const ids = relatedIds({ txns, reversals, history, active, manual, unfinished });
   progress(`related transactions (${ids.length})`);
   const related: TxnRow[] = [];
@@ -382,5 +404,5 @@ export async function gatherReport(store: Store, opts: ReportOptions, progress: 
     if (t !== undefined) related.push(t);
   }
   progress('building');
-  return buildReport({ txns, reversals, history, active, manual, unfinished, related }, opts);
+  return buildReport({ txns, reversals, history, active, manual, unfinished, related, openReviews }, opts);
 }

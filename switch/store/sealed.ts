@@ -28,3 +28,20 @@ export function unsealMessage(dialect: Dialect, sealed: string, keys: CardKeys):
   if (pan !== undefined) json['2'] = keys.open(pan);
   return messageFromJson(dialect, json);
 }
+
+/** A plain (not encrypted) field of a sealed message, without opening the PAN: F7, F3, the MTI. */
+export function sealedField(sealed: string, n: number | 'mti'): string | undefined {
+  const v = (JSON.parse(sealed) as Record<string, unknown>)[String(n)];
+  return typeof v === 'string' ? v : undefined;
+}
+
+/**
+ * The sealed message with a plain field set (a refund's original carries its approval's
+ * F38): no key needed, the PAN stays sealed. Never for sensitive fields.
+ */
+export function withSealedField(sealed: string, n: number, value: string): string {
+  if (n === 2 || SENSITIVE_FIELDS.includes(n)) throw new Error(`field ${n} is never kept in the clear`);
+  const json = JSON.parse(sealed) as Record<string, unknown>;
+  json[String(n)] = value;
+  return JSON.stringify(json);
+}

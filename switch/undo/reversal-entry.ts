@@ -4,11 +4,14 @@
  * starting twice while a write is pending.
  */
 import type { IsoMessage } from '../../codec/index.js';
-import type { ReversalState } from '../store/types.js';
+import type { ReversalState, UndoKind } from '../store/types.js';
 import type { EventBase } from '../observe/events/describe.js';
 
 export interface Entry {
   id: string;
+  kind: UndoKind;
+  /** A refund's amount (n12); null for a reversal. */
+  amount: string | null;
   upstream: string;
   txnId: string | null;
   state: ReversalState;

@@ -8,13 +8,16 @@ import { describeMessage, minorUnits, type EventBase } from '../observe/events/d
 import type { EventBus } from '../observe/events/emitter.js';
 import type { EventKind, LifecycleEventInput } from '../observe/events/schema.js';
 import type { CardKeys } from '../store/secrets.js';
-import type { ReversalState, ReversalUpdate } from '../store/types.js';
+import type { ReversalState, ReversalUpdate, UndoKind } from '../store/types.js';
 import type { Entry } from './reversal-entry.js';
 
-/** The lifecycle event of a durable transition to each state. */
-const EVENT_OF_STATE: Partial<Record<ReversalState, EventKind>> = {
-  pending: 'REVERSAL_RETRY', sent: 'REVERSAL_SENT', acked: 'REVERSAL_ACKED', manual: 'REVERSAL_MANUAL',
-  cancelled: 'REVERSAL_CANCELLED', resolved: 'MANUAL_RESOLVED',
+/** The lifecycle event of a durable transition to each state, per kind of undo. */
+const EVENT_OF_STATE: Record<UndoKind, Partial<Record<ReversalState, EventKind>>> = {
+  reversal: {
+    pending: 'REVERSAL_RETRY', sent: 'REVERSAL_SENT', acked: 'REVERSAL_ACKED', manual: 'REVERSAL_MANUAL',
+    cancelled: 'REVERSAL_CANCELLED', resolved: 'MANUAL_RESOLVED',
+  },
+  refund: { pending: 'REFUND_RETRY', sent: 'REFUND_SENT', acked: 'REFUND_ACKED', manual: 'REFUND_MANUAL', resolved: 'MANUAL_RESOLVED' },
 };
 
 export class ReversalEvents {
@@ -26,8 +29,8 @@ export class ReversalEvents {
   }
 
   /** The event of a transition the store has taken; `ev` adds or overrides fields. */
-  transitioned(u: ReversalUpdate, e: Entry | undefined, ev?: Partial<LifecycleEventInput>): void {
-    const kind = EVENT_OF_STATE[u.state];
+  transitioned(u: ReversalUpdate, undo: UndoKind, e: Entry | undefined, ev?: Partial<LifecycleEventInput>): void {
+    const kind = EVENT_OF_STATE[undo][u.state];
     if (kind) this.emit(kind, e, { reversalState: u.state, note: u.lastError ?? u.detail, timeMs: u.at, ...ev });
   }
 

@@ -19,7 +19,9 @@
  * the events (./reversal-events.ts) and the several-nodes leases (./reversal-leases.ts)
  * live in modules of their own.
  */
-import { answersAnother, isReversal, repeatOf, reversalOf, stanString, transmissionTime, type IsoMessage } from '../../codec/index.js';
+import {
+  answersAnother, isResponse, isReversal, refundOf, repeatOf, responseMti, reversalOf, stanString, transmissionTime, type IsoMessage,
+} from '../../codec/index.js';
 import type { ReversalOutcome } from '../../rules/index.js';
 import type { Counters } from '../observe/counters.js';
 import { MinHeap } from './min-heap.js';
@@ -28,7 +30,7 @@ import type { Exchange } from '../edge/mux.js';
 import type { ReversalLink, ReversalQueue, ReversalRecord, ReversalRequest } from './reversals.js';
 import { sealMessage, unsealMessage } from '../store/sealed.js';
 import type { CardKeys } from '../store/secrets.js';
-import type { ReversalRow, ReversalUpdate, Store } from '../store/types.js';
+import type { ReversalRow, ReversalUpdate, Store, UndoKind } from '../store/types.js';
 import type { EventBus } from '../observe/events/emitter.js';
 import type { LifecycleEventInput } from '../observe/events/schema.js';
 import { isActive, type Entry } from './reversal-entry.js';
@@ -46,8 +48,8 @@ export interface SafOptions {
   maxAttempts: number;
   /** After this age (from enqueue) the entry goes to manual handling. */
   maxAgeMs: number;
-  /** The rules file's verdict on a reversal's answer code. */
-  outcomeOf: (responseCode: string | undefined) => ReversalOutcome;
+  /** The rules file's verdict on the answer code to a reversal or a refund (reversalResponses, refundResponses). */
+  outcomeOf: (responseCode: string | undefined, kind: UndoKind) => ReversalOutcome;
   log: Logger;
   counters: Counters;
   keys: CardKeys;
@@ -66,8 +68,13 @@ export interface SafOptions {
 /** Finished entries stay visible to get() this long. */
 const KEEP_DONE_MS = 15 * 60_000;
 
-/** What a reversal's answer must agree on with it: the original it names (F90, F56), the terminal, the RRN. */
-const REVERSAL_KEYS = [90, 56, 41, 37];
+/** What an answer must agree on with the reversal or refund it answers: the original it names (F90, F56, F61), the terminal, the RRN. */
+const UNDO_KEYS = [90, 56, 61, 41, 37];
+
+/** A counter of the entry's kind: reversals_sent, refunds_sent, ... */
+function count(kind: UndoKind, what: string): string {
+  return `${kind}s_${what}`;
+}
 
 export class SafQueue implements ReversalQueue {
   private readonly entries = new Map<string, Entry>();
@@ -163,7 +170,7 @@ export class SafQueue implements ReversalQueue {
   private fromRow(row: ReversalRow): Entry | null {
     const link = this.links.get(row.upstream);
     const e: Entry = {
-      id: row.id, upstream: row.upstream, txnId: row.txnId, state: row.state, attempts: row.attempts,
+      id: row.id, kind: row.kind ?? 'reversal', amount: row.amount ?? null, upstream: row.upstream, txnId: row.txnId, state: row.state, attempts: row.attempts,
       enqueuedAt: row.enqueuedAt, dueAt: row.dueAt, lastError: row.lastError, reason: row.reason,
       finalAmount: row.finalAmount, original: null, message: null, sentStan: row.sentStan, busy: false, queued: false, ev: null,
     };
@@ -175,9 +182,9 @@ export class SafQueue implements ReversalQueue {
     } catch (err) {
       // It cannot be sent from here; a person decides. Never dropped.
       const why = `cannot resume: ${(err as Error).message}`;
-      this.opts.log.error('reversal moved to manual handling', { id: row.id, why });
-      this.opts.counters.inc('reversals_manual');
-      void this.write({ id: row.id, from: ['pending', 'sent'], state: 'manual', at: this.now(), lastError: why, detail: why }, undefined, {
+      this.opts.log.error(`${e.kind} moved to manual handling`, { id: row.id, why });
+      this.opts.counters.inc(count(e.kind, 'manual'));
+      void this.write({ id: row.id, from: ['pending', 'sent'], state: 'manual', at: this.now(), lastError: why, detail: why }, e.kind, undefined, {
         txnId: row.txnId ?? '', reversalId: row.id, upstream: row.upstream, reversalAttempt: row.attempts, reversalReason: row.reason,
       });
       return null;
@@ -214,7 +221,7 @@ export class SafQueue implements ReversalQueue {
     if (this.entries.has(req.id)) return false;
     const now = this.now();
     const e: Entry = {
-      id: req.id, upstream: req.upstream, txnId: req.txnId ?? null, state: 'pending', attempts: 0, enqueuedAt: now,
+      id: req.id, kind: req.kind ?? 'reversal', amount: req.amount ?? null, upstream: req.upstream, txnId: req.txnId ?? null, state: 'pending', attempts: 0, enqueuedAt: now,
       dueAt: now, lastError: null, reason: req.reason, finalAmount: req.finalAmount ?? null, original: req.original,
       message: null, sentStan: null, busy: true, queued: false, ev: this.events ? this.events.describe(req.original) : null,
     };
@@ -231,10 +238,11 @@ export class SafQueue implements ReversalQueue {
       finalAmount: e.finalAmount, explanation: req.explanation, original: sealMessage(req.original, this.opts.keys),
       message: fast ? sealMessage(e.message as IsoMessage, this.opts.keys) : null, sentStan: fast ? e.sentStan : null,
       enqueuedAt: now, dueAt: fast ? now + this.opts.responseTimeoutMs : now, lastError: null, note: null, updatedAt: now,
+      kind: e.kind, amount: e.amount,
     };
     this.leases?.own(row, now);
-    this.opts.counters.inc('reversals_queued');
-    this.opts.log.info('reversal queued', { id: e.id, upstream: e.upstream, reason: e.reason, partial: req.finalAmount !== undefined, why: req.explanation });
+    this.opts.counters.inc(count(e.kind, 'queued'));
+    this.opts.log.info(`${e.kind} queued`, { id: e.id, upstream: e.upstream, reason: e.reason, partial: req.finalAmount !== undefined, amount: e.amount ?? undefined, why: req.explanation });
     this.insert(e, row);
     return true;
   }
@@ -256,10 +264,10 @@ export class SafQueue implements ReversalQueue {
         if (row.state === 'sent') this.freeSlot(e);
         this.releaseStan(e);
         this.forget(e);
-        this.opts.counters.inc('reversals_already_known');
+        this.opts.counters.inc(count(e.kind, 'already_known'));
         return;
       }
-      this.events?.emit('REVERSAL_QUEUED', e, { reversalState: 'pending', decisionExplanation: row.explanation, timeMs: row.enqueuedAt });
+      this.events?.emit(e.kind === 'refund' ? 'REFUND_QUEUED' : 'REVERSAL_QUEUED', e, { reversalState: 'pending', decisionExplanation: row.explanation, timeMs: row.enqueuedAt });
       if (row.state === 'sent') this.sentNow(e, this.links.get(e.upstream) as ReversalLink, e.message as IsoMessage, 1, row.dueAt);
       else if (e.state === 'pending') this.schedule(e);
       this.pump();
@@ -276,14 +284,15 @@ export class SafQueue implements ReversalQueue {
       this.failAttempt(e, 'the upstream link was down');
       return;
     }
-    this.opts.counters.inc(attempts === 1 ? 'reversals_sent' : 'reversal_repeats_sent');
-    this.events?.emit('REVERSAL_SENT', e, { reversalState: 'sent', mti: out.mti, timeMs: this.now() });
-    this.opts.log.info('reversal sent', { id: e.id, mti: out.mti, attempt: attempts });
+    this.opts.counters.inc(attempts === 1 ? count(e.kind, 'sent') : `${e.kind}_repeats_sent`);
+    this.events?.emit(e.kind === 'refund' ? 'REFUND_SENT' : 'REVERSAL_SENT', e, { reversalState: 'sent', mti: out.mti, timeMs: this.now() });
+    this.opts.log.info(`${e.kind} sent`, { id: e.id, mti: out.mti, attempt: attempts });
   }
 
   cancel(id: string): boolean {
     const e = this.entries.get(id);
-    if (!e || e.state !== 'pending' || e.attempts > 0 || e.message !== null) return false;
+    // A refund credits money the issuer took, whatever a late answer says: never withdrawn here.
+    if (!e || e.kind !== 'reversal' || e.state !== 'pending' || e.attempts > 0 || e.message !== null) return false;
     this.transition(e, { from: ['pending'], state: 'cancelled', detail: 'a late decline: nothing was held' });
     this.opts.counters.inc('reversals_cancelled');
     this.opts.log.info('reversal cancelled before sending', { id });
@@ -293,43 +302,52 @@ export class SafQueue implements ReversalQueue {
   /**
    * Offers an upstream answer by hand (tests; the switch's links route answers themselves
    * through their Mux): true when it is an answer to a reversal, whether or not an active
-   * entry still holds its STAN (acks are idempotent).
+   * entry still holds its STAN (acks are idempotent), or a response an entry (a refund) holds.
    */
   handleResponse(upstream: string, msg: IsoMessage): boolean {
-    if (!isReversal(msg.mti)) return false;
+    const reversal = isReversal(msg.mti);
+    if (!reversal && !isResponse(msg.mti)) return false;
     const link = this.links.get(upstream);
-    if (!link || !link.mux.dispatch(msg)) this.opts.counters.inc('reversal_responses_unmatched');
+    const taken = link !== undefined && link.mux.dispatch(msg);
+    if (!reversal) return taken; // a refund's answer (x230) only when an entry holds its STAN
+    if (!taken) this.opts.counters.inc('reversal_responses_unmatched');
     return true;
   }
 
   /** An answer under the STAN an entry holds, from its link's Mux. */
   private answered(e: Entry, msg: IsoMessage): void {
-    if (!isReversal(msg.mti) || e.state !== 'sent' || e.busy) {
+    if (!this.isAnswerTo(e, msg) || e.state !== 'sent' || e.busy) {
       // An answer to a repeat of an entry already settled (acks are idempotent), or not an
-      // answer to a reversal at all.
+      // answer to a reversal (refund) at all.
       this.opts.counters.inc('reversal_responses_unmatched');
       return;
     }
     const sent = e.message;
-    if (sent && answersAnother(msg, sent, REVERSAL_KEYS)) {
+    if (sent && answersAnother(msg, sent, UNDO_KEYS)) {
       // Under this entry's STAN but about another original (two nodes' reversals resumed
       // under one STAN): never an ack for this one. It is retried, and ends with a person.
       this.opts.counters.inc('reversal_responses_mismatched');
-      this.opts.log.error('reversal answer names another original; ignored', { id: e.id, stan: e.sentStan });
+      this.opts.log.error(`${e.kind} answer names another original; ignored`, { id: e.id, stan: e.sentStan });
       return;
     }
     const rc = msg.get(39);
-    const outcome = this.opts.outcomeOf(rc);
+    const outcome = this.opts.outcomeOf(rc, e.kind);
     if (outcome === 'acked') {
       this.transition(e, { from: ['sent'], state: 'acked', detail: `answered ${rc ?? '(no F39)'}` }, { responseCode: rc });
-      this.opts.counters.inc('reversals_acked');
-      this.opts.log.info('reversal acknowledged', { id: e.id, attempts: e.attempts, rc });
+      this.opts.counters.inc(count(e.kind, 'acked'));
+      this.opts.log.info(`${e.kind} acknowledged`, { id: e.id, attempts: e.attempts, rc });
     } else if (outcome === 'manual') {
       this.toManual(e, `the issuer answered ${rc ?? '(no F39)'}`);
     } else {
       this.failAttempt(e, `the issuer answered ${rc ?? '(no F39)'}`);
     }
     this.pump();
+  }
+
+  /** A reversal's answer is an x410/x430; a refund's the response to what was sent (x230, or x210 for a x200). */
+  private isAnswerTo(e: Entry, msg: IsoMessage): boolean {
+    if (e.kind === 'reversal') return isReversal(msg.mti);
+    return e.message !== null && isResponse(msg.mti) && msg.mti === responseMti(e.message.mti);
   }
 
   get(id: string): ReversalRecord | undefined {
@@ -423,13 +441,20 @@ export class SafQueue implements ReversalQueue {
     else if (e.state === 'sent') this.timeouts.push(e.dueAt, e);
   }
 
-  /** Builds the 0400 under a STAN no active entry holds; the error text when the codec refuses. */
+  /** Builds the 0400 (the refund's 0220) under a STAN no active entry holds; the error text when the codec refuses. */
   private build(e: Entry, link: ReversalLink, now: number): string | null {
     const stan = stanString(link.mux.nextStan());
+    const original = e.original as IsoMessage;
     try {
-      e.message = reversalOf(link.dialect, e.original as IsoMessage, {
-        reason: e.reason, finalAmount: e.finalAmount ?? undefined, stan, transmissionDateTime: transmissionTime(now),
-      });
+      e.message = e.kind === 'refund'
+        // The original kept for a refund carries its approval's F38 (engine/decisions.ts).
+        ? refundOf(link.dialect, original, {
+          amount: e.amount ?? original.get(4) ?? '', stan, transmissionDateTime: transmissionTime(now), approvalCode: original.get(38),
+          request: link.refundAsRequest === true,
+        })
+        : reversalOf(link.dialect, original, {
+          reason: e.reason, finalAmount: e.finalAmount ?? undefined, stan, transmissionDateTime: transmissionTime(now),
+        });
     } catch (err) {
       return (err as Error).message;
     }
@@ -448,7 +473,7 @@ export class SafQueue implements ReversalQueue {
       if (error !== null) {
         // An original the codec cannot reverse (a field missing): a person decides; the
         // queue goes on with the others.
-        this.toManual(e, `cannot build the reversal: ${error}`);
+        this.toManual(e, `cannot build the ${e.kind}: ${error}`);
         return;
       }
       stored = sealMessage(e.message as IsoMessage, this.opts.keys);
@@ -465,7 +490,7 @@ export class SafQueue implements ReversalQueue {
         e.busy = false;
         if (!ok) {
           this.freeSlot(e);
-          this.opts.log.error('reversal changed under the queue; not sent', { id: e.id });
+          this.opts.log.error(`${e.kind} changed under the queue; not sent`, { id: e.id });
           return;
         }
         this.sentNow(e, link, out, attempts, dueAt);
@@ -475,7 +500,7 @@ export class SafQueue implements ReversalQueue {
         e.busy = false;
         this.freeSlot(e);
         this.opts.counters.inc('store_errors');
-        this.opts.log.error('reversal not marked sent; retrying', { id: e.id, error: (err as Error).message });
+        this.opts.log.error(`${e.kind} not marked sent; retrying`, { id: e.id, error: (err as Error).message });
         e.dueAt = this.now() + (this.opts.backoffMs[0] ?? 1000);
         this.due.push(e.dueAt, e);
       },
@@ -495,8 +520,8 @@ export class SafQueue implements ReversalQueue {
 
   private toManual(e: Entry, why: string): void {
     this.transition(e, { from: ['sent', 'pending'], state: 'manual', lastError: why, detail: why });
-    this.opts.counters.inc('reversals_manual');
-    this.opts.log.error('reversal moved to manual handling', { id: e.id, attempts: e.attempts, why });
+    this.opts.counters.inc(count(e.kind, 'manual'));
+    this.opts.log.error(`${e.kind} moved to manual handling`, { id: e.id, attempts: e.attempts, why });
   }
 
   /** Applies a transition to the mirror now and to the store in order (group-committed). */
@@ -507,18 +532,18 @@ export class SafQueue implements ReversalQueue {
     if (u.lastError !== undefined) e.lastError = u.lastError;
     if (wasSent && u.state !== 'sent') this.freeSlot(e);
     if (u.state !== 'pending' && u.state !== 'sent') this.finished(e);
-    void this.write({ id: e.id, at: this.now(), ...u }, e, ev);
+    void this.write({ id: e.id, at: this.now(), ...u }, e.kind, e, ev);
   }
 
-  private write(u: ReversalUpdate, e?: Entry, ev?: Partial<LifecycleEventInput>): Promise<void> {
+  private write(u: ReversalUpdate, kind: UndoKind, e?: Entry, ev?: Partial<LifecycleEventInput>): Promise<void> {
     return this.store.updateReversal(u).then(
       (ok) => {
-        if (!ok) this.opts.log.error('reversal transition refused by the store', { id: u.id, to: u.state, from: u.from.join('|') });
-        else this.events?.transitioned(u, e, ev);
+        if (!ok) this.opts.log.error(`${kind} transition refused by the store`, { id: u.id, to: u.state, from: u.from.join('|') });
+        else this.events?.transitioned(u, kind, e, ev);
       },
       (err: unknown) => {
         this.opts.counters.inc('store_errors');
-        this.opts.log.error('reversal transition not stored', { id: u.id, to: u.state, error: (err as Error).message });
+        this.opts.log.error(`${kind} transition not stored`, { id: u.id, to: u.state, error: (err as Error).message });
       },
     );
   }

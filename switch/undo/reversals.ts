@@ -8,12 +8,16 @@
 import type { Dialect, IsoMessage } from '../../codec/index.js';
 import type { Mux } from '../edge/mux.js';
 
-import type { ReversalState } from '../store/types.js';
-export type { ReversalState };
+import type { ReversalState, UndoKind } from '../store/types.js';
+export type { ReversalState, UndoKind };
 
 export interface ReversalRequest {
-  /** Unique per original: the same original enqueued twice is one reversal. */
+  /** Unique per original: the same original enqueued twice is one reversal (one refund). */
   id: string;
+  /** Default reversal. A refund credits `amount` with a x220 once the original's business day has closed. */
+  kind?: UndoKind;
+  /** A refund's amount, n12 minor units (at most the original's F4). */
+  amount?: string;
   upstream: string;
   /** The original as it was sent upstream (the switch's STAN). Track, PIN and ICC data are dropped on enqueue. */
   original: IsoMessage;
@@ -40,6 +44,8 @@ export interface ReversalRecord {
 export interface ReversalLink {
   readonly dialect: Dialect;
   readonly isUp: boolean;
+  /** This host wants a refund as a financial request (x200), not the default advice (x220). */
+  readonly refundAsRequest?: boolean;
   /** The link's in-flight table: STANs come from it and answers through it (edge/mux.ts). */
   readonly mux: Pick<Mux, 'nextStan' | 'hold' | 'release' | 'dispatch'>;
   send(msg: IsoMessage): boolean;

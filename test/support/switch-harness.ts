@@ -40,6 +40,8 @@ export interface HarnessOptions {
   admin?: boolean;
   /** Lifecycle event sinks (config `events`); default none. */
   events?: EventsConfig;
+  /** admin.tokens: names to "sha256:<hex>" of bearer tokens for the admin API's writes. */
+  adminTokens?: Record<string, string>;
 }
 
 export interface Harness {
@@ -130,6 +132,7 @@ export async function startHarness(tt: Test, opts: HarnessOptions = {}): Promise
   cfg.panHashKey = 'revswitch-e2e-tests';
   if (opts.rulesFile) cfg.rules = opts.rulesFile;
   if (opts.events) cfg.events = opts.events;
+  if (opts.adminTokens) cfg.adminTokens = opts.adminTokens;
   cfg.tickMs = 5;
   cfg.upstreamTimeoutMs = timeoutMs;
   if (opts.maxRetained !== undefined) cfg.maxRetained = opts.maxRetained;
