@@ -20,6 +20,6 @@ export {
   MtiClass, MtiFunction, MtiOrigin, mtiVersion, mtiClass, mtiFunction, mtiOrigin,
   isResponse, isOriginating, isRepeat, isPosting, isReversal, isNetworkManagement,
 } from './mti.js';
-export { transmissionTime, stanString } from './field-formats.js';
+export { transmissionTime, localDateTime, stanString } from './field-formats.js';
 export { maskPan, redact, redactedJson, BLANKED_FIELDS, PAN_FIELDS } from './mask.js';
 export { parseAmount, MAX_AMOUNT_DIGITS } from './amount.js';

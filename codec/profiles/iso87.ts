@@ -1,8 +1,9 @@
 /**
  * ISO 8583:1987: two-character response codes, network management in an 0800 with F70,
- * the original named in F90 (n42) and a partial reversal's final amount in F95.
+ * the original named in F90 (n42, by a reversal and a refund) and a partial reversal's
+ * final amount in F95.
  */
-import { refundBase, reversalBase, type RefundOptions, type ReversalOptions } from '../builders.js';
+import { refundBase, reversalBase, type RefundLayout, type RefundOptions, type ReversalOptions } from '../builders.js';
 import type { Dialect } from '../dialect.js';
 import { IsoError } from '../errors.js';
 import type { IsoMessage } from '../message.js';
@@ -25,11 +26,15 @@ export const F70: Readonly<Record<NetCode, string>> = { sign_on: '001', sign_off
 const REVERSAL_COPY_87 = [2, 3, 4, 5, 6, 12, 13, 14, 15, 18, 19, 22, 23, 25, 32, 33, 37, 38, 41, 42, 43, 49, 50, 51];
 
 /**
- * A refund carries the card, where and by whom (F14 expiry, F18 merchant type, F22/F25
- * entry mode and condition, F32/F33 institutions, F37 the original's RRN, F41-F43 the
- * acceptor, F49 currency); never the original's amounts or dates, which are its own.
+ * A refund carries what identifies the card, the acceptor and the route, never the
+ * original's amounts or dates, which would be the sale's and not its own. F14 and F23: the
+ * card (an expiry is not sensitive authentication data); F18 and F43: the merchant's type
+ * and name, for the issuer's rules and the statement; F22 and F25: how the sale was taken
+ * (F22's third digit is the terminal's PIN capability, not a PIN in this message); F32 and
+ * F33: the institutions, which route the answer and which F90 repeats; F41, F42: the
+ * acceptor; F49: the currency the refund amount is in. F37 and F38 are the base's.
  */
-const REFUND_COPY_87 = [2, 14, 18, 22, 23, 25, 32, 33, 37, 41, 42, 43, 49];
+const REFUND_87: RefundLayout = { copy: [2, 14, 18, 22, 23, 25, 32, 33, 41, 42, 43, 49], withF7: true };
 
 /** F90 names the original as it went upstream: its MTI, STAN, F7, F32 and F33. */
 function f90Of(orig: IsoMessage): string {
@@ -68,8 +73,6 @@ export const ISO87: Profile = {
   },
 
   refundOf(dialect: Dialect, orig: IsoMessage, opts: RefundOptions): IsoMessage {
-    const m = refundBase(dialect, orig, REFUND_COPY_87, opts, true);
-    if (dialect.fields[90] !== undefined) m.set(90, f90Of(orig));
-    return m;
+    return refundBase(dialect, orig, opts, REFUND_87).set(90, f90Of(orig));
   },
 };

@@ -1,9 +1,10 @@
 /**
  * ISO 8583:1993: three-digit action codes in F39, network management in an 1804 with the
  * function code in F24, the original named in F56 (by its STAN and F12 local date-time),
- * and a reversal's function code in F24 (400 full, 401 partial) and reason in F25.
+ * a reversal's function code in F24 (400 full, 401 partial) and reason in F25, and a
+ * refund's F24 200 with its own F12.
  */
-import { refundBase, reversalBase, type RefundOptions, type ReversalOptions } from '../builders.js';
+import { refundBase, reversalBase, type RefundLayout, type RefundOptions, type ReversalOptions } from '../builders.js';
 import type { Dialect } from '../dialect.js';
 import { IsoError } from '../errors.js';
 import type { IsoMessage } from '../message.js';
@@ -24,13 +25,20 @@ export const F24_93: Readonly<Record<NetCode, string>> = { sign_on: '801', sign_
 
 const REVERSAL_COPY_93 = [2, 3, 4, 5, 6, 12, 14, 18, 19, 22, 23, 26, 32, 33, 37, 38, 41, 42, 43, 49, 50, 51];
 
-/** As 1987's: the card, the acceptor, the institutions, the RRN; F12 too, since 1993 names the original by it. */
-const REFUND_COPY_93 = [2, 12, 14, 18, 22, 23, 26, 32, 33, 37, 41, 42, 43, 49];
+/** As 1987's (iso87.ts), with F26, the card acceptor business code 1993 adds; F25 is the message reason here. */
+const REFUND_93: RefundLayout = { copy: [2, 14, 18, 22, 23, 26, 32, 33, 41, 42, 43, 49], withF7: true };
 
 /**
- * 1993 function code (F24) of a financial advice or request that is the first of its kind
- * (ISO 8583:1993 table: 200 "original financial request/advice"); the refund is told apart
- * by its processing code 20, and names its original in F56.
+ * F24 200: ISO 8583:1993's function code for an "original financial request/advice". A
+ * refund is a new financial transaction, not a completion of an earlier authorization
+ * (201/202) nor a replacement; processing code 20 makes it a refund and F56 names the sale
+ * it undoes. F25: the message reason codes 1000-1499 say why an advice is sent instead of a
+ * request (1003 card issuer unavailable, 1004 terminal processed...) and none names a
+ * refund queued after the business day closed, so the codec sends none unless the host
+ * asks for one (RefundOptions.messageReason). Relied on: the standard's function and
+ * message reason code tables as remembered, checked against PayEx's ISO 8583:1993 (IFSF)
+ * host-to-host spec, page "FINANCIAL TRANSACTION ADVICE 1220/1221/1230" on
+ * developer.payex.com (F12, F24 200/201/202 and F25 1003/1004 mandatory in a 1220).
  */
 const F24_FINANCIAL = '200';
 
@@ -75,9 +83,11 @@ export const ISO93: Profile = {
   },
 
   refundOf(dialect: Dialect, orig: IsoMessage, opts: RefundOptions): IsoMessage {
-    const m = refundBase(dialect, orig, REFUND_COPY_93, opts, true);
-    m.set(56, f56Of(orig));
-    if (dialect.fields[24] !== undefined) m.set(24, F24_FINANCIAL);
+    const m = refundBase(dialect, orig, opts, REFUND_93).set(24, F24_FINANCIAL).set(56, f56Of(orig));
+    // F12 is the refund's own local time: the sale's is in F56, and the codec has no clock.
+    if (opts.localDateTime === undefined) throw new IsoError(12, -1, 'a 1993 refund needs its own local date-time (localDateTime, YYMMDDhhmmss)');
+    m.set(12, opts.localDateTime);
+    if (opts.messageReason !== undefined) m.set(25, opts.messageReason);
     return m;
   },
 };

@@ -3,7 +3,7 @@
  * China UnionPay POS), kept in one object per standard instead of `if (version ===
  * '1993')` branches wherever the switch builds or reads a message: the response codes the
  * switch answers with itself, network management, where a reversal names its original,
- * and how a reversal is built.
+ * and how a reversal and a refund are built.
  */
 import type { Dialect } from '../dialect.js';
 import type { RefundOptions, ReversalOptions } from '../builders.js';

@@ -3,6 +3,7 @@
  * a terminal's reversal) is put to rules/ as a case, and what it decides is carried out
  * and recorded. Policy is never decided here.
  */
+import type { IsoMessage } from '../../codec/index.js';
 import { toN12, type Decision, type DecisionCase, type LocalEvent } from '../../rules/index.js';
 import type { FailureClass } from '../../rules/types.js';
 import type { UpstreamLink } from '../edge/upstream-link.js';
@@ -13,6 +14,24 @@ import type { Txn } from './txn.js';
 import { refundIdOf, reversalIdOf } from '../undo/undo-ids.js';
 import type { ReviewItems } from './review-items.js';
 import { Velocity } from './velocity.js';
+
+/** What a refund takes from the issuer's answer to the sale: F13 (date), F37 (RRN), F38 (approval code). */
+const FROM_THE_ANSWER = [13, 37, 38] as const;
+
+/**
+ * The original a refund is built from, as kept in its queue row: the request as it went
+ * upstream, with the approval code it undoes (F38) and, where the request carried none,
+ * the RRN and date the issuer gave the sale. A UnionPay host assigns F37 and F13 in its
+ * 0210, and the refund's F61 names the sale by that date.
+ */
+export function refundOriginal(sent: IsoMessage, answer: IsoMessage | null | undefined): IsoMessage {
+  const original = sent.clone();
+  for (const field of FROM_THE_ANSWER) {
+    const value = answer?.get(field);
+    if (value !== undefined && (field === 38 || !original.has(field))) original.set(field, value);
+  }
+  return original;
+}
 
 /** A reversal the terminal sent: its MTI and reason are the case, the original's amount the subject. */
 export interface TerminalCase {
@@ -140,10 +159,7 @@ export class Decisions {
     if (!txn.sent) return;
     const id = refundIdOf(reversalIdOf(txn.upstream, txn.sent.get(11) ?? '', txn.sent.get(7) ?? '', txn.startedAt));
     txn.reversalId = id;
-    // The refund names the approval it undoes (F38): kept with the original in the queue row.
-    const original = txn.sent.clone();
-    const approval = txn.answer?.get(38);
-    if (approval !== undefined) original.set(38, approval);
+    const original = refundOriginal(txn.sent, txn.answer);
     this.ctx.reversals.enqueue({
       id, kind: 'refund', amount: toN12(amount), upstream: txn.upstream, original, reason: '', explanation, txnId: txn.id,
     });

@@ -20,7 +20,7 @@
  * live in modules of their own.
  */
 import {
-  answersAnother, isResponse, isReversal, refundOf, repeatOf, responseMti, reversalOf, stanString, transmissionTime, type IsoMessage,
+  answersAnother, isResponse, isReversal, localDateTime, refundOf, repeatOf, responseMti, reversalOf, stanString, transmissionTime, type IsoMessage,
 } from '../../codec/index.js';
 import type { ReversalOutcome } from '../../rules/index.js';
 import type { Counters } from '../observe/counters.js';
@@ -449,8 +449,8 @@ export class SafQueue implements ReversalQueue {
       e.message = e.kind === 'refund'
         // The original kept for a refund carries its approval's F38 (engine/decisions.ts).
         ? refundOf(link.dialect, original, {
-          amount: e.amount ?? original.get(4) ?? '', stan, transmissionDateTime: transmissionTime(now), approvalCode: original.get(38),
-          request: link.refundAsRequest === true,
+          amount: e.amount ?? original.get(4) ?? '', stan, transmissionDateTime: transmissionTime(now), localDateTime: localDateTime(now),
+          approvalCode: original.get(38), request: link.refundAsRequest === true,
         })
         : reversalOf(link.dialect, original, {
           reason: e.reason, finalAmount: e.finalAmount ?? undefined, stan, transmissionDateTime: transmissionTime(now),

@@ -25,7 +25,7 @@ export const keys = new CardKeys(Buffer.alloc(32, 7));
 export const PAN = '4761739001010119';
 
 export class FakeLink implements ReversalLink {
-  readonly dialect: Dialect = D;
+  constructor(readonly dialect: Dialect = D) {}
   isUp = true;
   sent: IsoMessage[] = [];
   readonly mux = new Mux({ tickMs: 10, firstStan: 501 });
