@@ -10,7 +10,10 @@ export type Weekday = (typeof WEEKDAYS)[number];
 
 export interface CalendarConfig {
   readonly timeZone: string;
-  /** "HH:MM" local time. Activity at or after it belongs to the next business date; "00:00" means the calendar date. */
+  /**
+   * "HH:MM" or "HH:MM:SS" local time. Activity at or after it belongs to the next business
+   * date; "00:00" means the calendar date.
+   */
   readonly cutover: string;
   readonly weekend: readonly Weekday[];
   /** "YYYY-MM-DD", already validated. */
@@ -19,13 +22,14 @@ export interface CalendarConfig {
 
 const MS_PER_MINUTE = 60_000;
 const MS_PER_DAY = 86_400_000;
-const MINUTES_PER_DAY = 1440;
+const SECONDS_PER_DAY = 86_400;
 /** The largest |ms| a Date can hold. */
 export const MAX_TIME_MS = 8.64e15;
 
 // The cache is keyed by the UTC minute: within one minute of a whole-minute offset the
-// local minute, and so the business date, cannot change. Same-minute traffic is the norm
-// (a failed posting is decided seconds after it was sent), so the hot path rarely calls Intl.
+// local minute, and so the business date, cannot change, except in the minute that holds a
+// cutover with seconds, which is never cached. Same-minute traffic is the norm (a failed
+// posting is decided seconds after it was sent), so the hot path rarely calls Intl.
 const CACHE_SIZE = 1024;
 const CACHE_MASK = CACHE_SIZE - 1;
 
@@ -34,6 +38,8 @@ export interface WallTime {
   readonly day: number;
   /** Minutes since local midnight. */
   readonly minutes: number;
+  /** Seconds since local midnight. */
+  readonly seconds: number;
   /** Local time minus UTC, in ms (includes seconds for historical offsets). */
   readonly offsetMs: number;
 }
@@ -43,7 +49,9 @@ export class BusinessCalendar {
   readonly cutover: string;
   readonly weekend: readonly Weekday[];
   readonly holidayCount: number;
-  private readonly cutoverMinutes: number;
+  private readonly cutoverSeconds: number;
+  /** The local minute a cutover with seconds falls in (its business date changes inside it), else -1. */
+  private readonly splitMinute: number;
   private readonly weekendMask: number;
   private readonly holidays: ReadonlySet<number>;
   private readonly fmt: Intl.DateTimeFormat;
@@ -55,9 +63,10 @@ export class BusinessCalendar {
     this.timeZone = cfg.timeZone;
     this.cutover = cfg.cutover;
     this.weekend = Object.freeze([...cfg.weekend]);
-    const m = parseCutover(cfg.cutover);
-    if (m === null) throw new RangeError(`cutover: expected HH:MM, got ${JSON.stringify(cfg.cutover)}`);
-    this.cutoverMinutes = m === 0 ? MINUTES_PER_DAY : m;
+    const sec = parseCutover(cfg.cutover);
+    if (sec === null) throw new RangeError(`cutover: expected HH:MM or HH:MM:SS, got ${JSON.stringify(cfg.cutover)}`);
+    this.cutoverSeconds = sec === 0 ? SECONDS_PER_DAY : sec;
+    this.splitMinute = sec % 60 === 0 ? -1 : Math.floor(sec / 60);
     let mask = 0;
     for (const w of cfg.weekend) mask |= 1 << WEEKDAYS.indexOf(w);
     if (mask === 0x7f) throw new RangeError('weekend: at least one day of the week must be a working day');
@@ -80,10 +89,11 @@ export class BusinessCalendar {
     const slot = minute & CACHE_MASK;
     if (this.cacheMinute[slot] === minute) return this.cacheDay[slot];
     const wall = this.wallTime(ms);
-    let day = wall.minutes >= this.cutoverMinutes ? wall.day + 1 : wall.day;
+    let day = wall.seconds >= this.cutoverSeconds ? wall.day + 1 : wall.day;
     day = this.rollForward(day);
-    // A historical offset with seconds would let the local minute change inside one UTC minute.
-    if (wall.offsetMs % MS_PER_MINUTE === 0) {
+    // A historical offset with seconds would let the local minute change inside one UTC
+    // minute; a cutover with seconds changes the date inside its minute.
+    if (wall.offsetMs % MS_PER_MINUTE === 0 && wall.minutes !== this.splitMinute) {
       this.cacheMinute[slot] = minute;
       this.cacheDay[slot] = day;
     }
@@ -131,7 +141,7 @@ export class BusinessCalendar {
     }
     const day = civilToDay(bc ? 1 - y : y, mo, d);
     const localMs = day * MS_PER_DAY + ((h * 60 + mi) * 60 + s) * 1000;
-    return { day, minutes: h * 60 + mi, offsetMs: localMs - Math.floor(ms / 1000) * 1000 };
+    return { day, minutes: h * 60 + mi, seconds: (h * 60 + mi) * 60 + s, offsetMs: localMs - Math.floor(ms / 1000) * 1000 };
   }
 }
 
@@ -161,13 +171,18 @@ export function isTimeZone(tz: string): boolean {
   }
 }
 
-/** Minutes since midnight for "HH:MM" (00:00 to 23:59), or null. */
+/** Seconds since midnight for "HH:MM" or "HH:MM:SS" (00:00 to 23:59:59), or null. */
 export function parseCutover(s: string): number | null {
-  if (s.length !== 5 || s.charCodeAt(2) !== 58 /* : */) return null;
+  if ((s.length !== 5 && s.length !== 8) || s.charCodeAt(2) !== 58 /* : */) return null;
   const h = twoDigits(s, 0);
   const m = twoDigits(s, 3);
-  if (h < 0 || h > 23 || m < 0 || m > 59) return null;
-  return h * 60 + m;
+  let sec = 0;
+  if (s.length === 8) {
+    if (s.charCodeAt(5) !== 58) return null;
+    sec = twoDigits(s, 6);
+  }
+  if (h < 0 || h > 23 || m < 0 || m > 59 || sec < 0 || sec > 59) return null;
+  return (h * 60 + m) * 60 + sec;
 }
 
 /** Days since 1970-01-01 for a real "YYYY-MM-DD" date, or null (2025-02-30 is not one). */

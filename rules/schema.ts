@@ -78,7 +78,7 @@ const NAME = 'a name of letters, digits, ".", "_" or "-"';
 const name = z.string(expected(NAME)).regex(/^[A-Za-z0-9._-]{1,64}$/, expected(NAME));
 
 const TZ = 'an IANA time zone such as "Europe/Berlin"';
-const CUTOVER = 'a local time "HH:MM" from 00:00 to 23:59';
+const CUTOVER = 'a local time "HH:MM" or "HH:MM:SS" from 00:00 to 23:59:59';
 const DATE = 'a date "YYYY-MM-DD"';
 const businessDay = obj(
   {

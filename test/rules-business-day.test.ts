@@ -182,6 +182,26 @@ t.test('the minute cache never changes an answer', async (tt) => {
   tt.pass('a warmed calendar agrees with a fresh one on every instant');
 });
 
+t.test('a cutover with seconds splits its minute, and the cache never spans the split', async (tt) => {
+  const cal = () => new BusinessCalendar({ timeZone: 'UTC', cutover: '12:00:30', weekend: [], holidays: [] });
+  const warm = cal();
+  tt.equal(warm.businessDate(at('2025-03-05T12:00:10Z')), '2025-03-05', 'before the seconds: the day still open');
+  tt.equal(warm.businessDate(at('2025-03-05T12:00:30Z')), '2025-03-06', 'at the cutover second: the next date');
+  tt.equal(warm.businessDate(at('2025-03-05T12:00:29.999Z')), '2025-03-05', 'a warmed minute still answers by the second');
+  tt.equal(warm.businessDate(at('2025-03-05T12:01:00Z')), '2025-03-06');
+  tt.equal(warm.businessDate(at('2025-03-05T11:59:59Z')), '2025-03-05');
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: at('2025-03-05T11:58:00Z'), max: at('2025-03-05T12:03:00Z') }), { minLength: 1, maxLength: 40 }), (times) => {
+      const w = cal();
+      return times.every((ms) => w.businessDay(ms) === cal().businessDay(ms));
+    }),
+    { numRuns: 300 },
+  );
+  for (const bad of ['12:00:60', '12:00:', '12:00:5', '12-00-30', '24:00:00']) {
+    tt.throws(() => new BusinessCalendar({ timeZone: 'UTC', cutover: bad, weekend: [], holidays: [] }), /HH:MM or HH:MM:SS/, `refuses ${bad}`);
+  }
+});
+
 t.test('a business date is always a working day at or after the calendar date', async (tt) => {
   const cal = new BusinessCalendar({ timeZone: 'Europe/Berlin', cutover: '23:00', weekend: ['friday', 'saturday'], holidays: ['2025-06-01', '2025-06-02'] });
   fc.assert(

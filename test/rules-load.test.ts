@@ -96,7 +96,7 @@ t.test('bad rules files: one exact message per mistake', async (tt) => {
     ['bad time zone', (d) => { d.businessDay.timeZone = 'Mars/Olympus'; },
       'rules/bad.yaml: businessDay.timeZone: expected an IANA time zone such as "Europe/Berlin", got "Mars/Olympus"'],
     ['bad cutover', (d) => { d.businessDay.cutover = '24:00'; },
-      'rules/bad.yaml: businessDay.cutover: expected a local time "HH:MM" from 00:00 to 23:59, got "24:00"'],
+      'rules/bad.yaml: businessDay.cutover: expected a local time "HH:MM" or "HH:MM:SS" from 00:00 to 23:59:59, got "24:00"'],
     ['no such date', (d) => { d.businessDay.holidays = ['2025-01-01', '2025-02-30']; },
       'rules/bad.yaml: businessDay.holidays[1]: expected a real date "YYYY-MM-DD", got "2025-02-30"'],
     ['holiday twice', (d) => { d.businessDay.holidays = ['2025-01-01', '2025-01-01']; },
@@ -137,7 +137,7 @@ t.test('several mistakes: every one reported, one line each', async (tt) => {
     d.businessDay.cutover = '7:00';
   });
   tt.equal(errorOf(tt, text), [
-    'rules/bad.yaml: businessDay.cutover: expected a local time "HH:MM" from 00:00 to 23:59, got "7:00"',
+    'rules/bad.yaml: businessDay.cutover: expected a local time "HH:MM" or "HH:MM:SS" from 00:00 to 23:59:59, got "7:00"',
     'rules/bad.yaml: velocity.maxPerCard: expected a non-negative integer, got -1',
   ].join('\n'));
 });

@@ -2,8 +2,9 @@
  * `revswitch demo`: the switch, the issuer simulator and the terminal generator in one
  * process, with faults on (lost approvals, late approvals, drops, disconnects, chip
  * declines). It ends with the money check: every hold left at the issuer must belong to
- * a sale whose approval a terminal kept, and no sale may be reversed twice. Exit 1 when
- * the check fails, so the demo doubles as a smoke test.
+ * a sale whose approval a terminal kept, and no sale may be reversed twice. Then one sale
+ * is refunded after a cutover (./demo-refund-scene.ts). Exit 1 when either fails, so the
+ * demo doubles as a smoke test.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,6 +17,7 @@ import { checkMoneyInvariant } from '../sim/invariant.js';
 import { startIssuer } from '../sim/issuer.js';
 import { runTerminals, type TerminalSummary } from '../sim/terminals.js';
 import { CommandError, flag, parseArgs, UsageError } from './args.js';
+import { runRefundScene, type RefundSceneResult } from './demo-refund-scene.js';
 import { startSwitch, type Running } from './start-command.js';
 
 export const DEMO_USAGE = 'revswitch demo [--duration S] [--tps N] [--connections C] [--seed N] [--store URL] [--log-level LEVEL] [--json]';
@@ -96,31 +98,51 @@ export async function demoCommand(argv: string[]): Promise<string> {
   // Late answers and the last reversals (with their repeats) settle before the check.
   err('sales done; letting late answers and reversals settle');
   await settle(() => running.sw.reversals.outstanding === 0, LATE_MS + 500, 30_000);
+  err('refund scene: a sale approved, the business day closed, then the terminal cancels');
+  const scene = await runRefundScene(running.sw, running.store, issuer, port);
   const journal = await running.store.reversals();
   const byState: Record<string, number> = {};
-  for (const r of journal) byState[r.state] = (byState[r.state] ?? 0) + 1;
+  for (const r of journal) {
+    const key = `${r.kind ?? 'reversal'} ${r.state}`;
+    byState[key] = (byState[key] ?? 0) + 1;
+  }
   await running.stop();
   const ledger = issuer.ledger();
   await issuer.close();
   if (scratch) rmSync(scratch, { recursive: true, force: true });
   const money = checkMoneyInvariant(ledger, [...pos.approvedRrns, ...host.approvedRrns]);
   const counters = running.sw.counters.snapshot();
+  const ok = money.ok && scene.ok;
+  const failure = !money.ok ? 'the money invariant does not hold' : `the refund scene failed: ${scene.problem ?? ''}`;
 
   if (p.flags.has('json')) {
-    const out = JSON.stringify({ seed, terminals: { pos: brief(pos), host: brief(host) }, switch: counters, reversals: byState, ledger: ledger.summary, money: { ok: money.ok, strayHolds: money.strayHolds.length, reversedTwice: money.reversedTwice.length, missingHolds: money.missingHolds.length } }, null, 2);
-    if (!money.ok) throw new CommandError('the money invariant does not hold', 1, out);
+    const out = JSON.stringify({
+      seed, terminals: { pos: brief(pos), host: brief(host) }, switch: counters, undos: byState, ledger: ledger.summary,
+      money: { ok: money.ok, strayHolds: money.strayHolds.length, reversedTwice: money.reversedTwice.length, missingHolds: money.missingHolds.length, balance: money.balance },
+      refundScene: scene,
+    }, null, 2);
+    if (!ok) throw new CommandError(failure, 1, out);
     return out;
   }
   const text = [
     '== POS terminals (a connection per sale)', formatTerminalSummary(pos), '',
     '== acquirer host (persistent connections, F32 4711)', formatTerminalSummary(host), '',
     '== switch counters', ...Object.entries(counters).map(([k, v]) => `  ${k.padEnd(36)} ${v}`), '',
-    `== reversals in the store (${cfg.store}): ${Object.entries(byState).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`, '',
+    `== reversals and refunds in the store (${cfg.store}): ${Object.entries(byState).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`, '',
+    '== refund after cutover', formatScene(scene), '',
     '== issuer ledger', formatLedger(ledger, 10), '',
     '== money check', formatMoneyCheck(money),
   ].join('\n');
-  if (!money.ok) throw new CommandError('the money invariant does not hold', 1, text);
+  if (!ok) throw new CommandError(failure, 1, text);
   return text;
+}
+
+function formatScene(s: RefundSceneResult): string {
+  return [
+    `  sale ${s.rrn || '(none)'} of ${(s.amount / 100).toFixed(2)} answered ${s.saleCode ?? 'nothing'}; cutover moved to ${s.cutover || '-'}; the terminal's cancel answered ${s.cancelCode ?? 'nothing'}`,
+    `  refund in the store: ${s.refundState ?? 'none'}; at the issuer: ${s.refundsApplied} refund applied, ${(s.creditedAtIssuer / 100).toFixed(2)} credited, hold ${s.holdStatus ?? 'not found'}`,
+    `  ${s.ok ? 'OK: one refund, the sale nets to zero' : `FAILED: ${s.problem ?? ''}`}`,
+  ].join('\n');
 }
 
 function brief(s: TerminalSummary): Omit<TerminalSummary, 'approvedRrns' | 'terminalReversedRrns' | 'reversalFailedRrns' | 'disconnectedRrns' | 'sales'> {

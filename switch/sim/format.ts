@@ -92,6 +92,8 @@ export function formatMoneyCheck(m: MoneyCheck): string {
     `  holds without a kept approval: ${m.strayHolds.length}`,
     `  sales reversed more than once: ${m.reversedTwice.length}`,
     `  kept approvals without a hold: ${m.missingHolds.length}`,
+    `  held at the issuer: ${m.balance.held} sales, ${money(m.balance.heldAmount)}; approvals the terminals kept: ${m.balance.kept}`,
+    `  refunded: ${m.balance.refundedSales} sales, ${money(m.balance.refundedAmount)} credited back (each nets to zero)`,
   ];
   if (m.strayHolds.length > 0) lines.push(...holdRows(m.strayHolds, 20));
   if (m.reversedTwice.length > 0) lines.push(...holdRows(m.reversedTwice, 20));

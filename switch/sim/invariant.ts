@@ -18,6 +18,12 @@ export interface MoneyCheck {
    * the scenario rules that out.
    */
   missingHolds: string[];
+  /**
+   * The balance at the issuer: what is still held (count and minor units), against the
+   * approvals the terminals kept, and what refunds credited back, each refunded sale netted
+   * to zero. Held minus refunded equals the kept approvals when `ok`.
+   */
+  balance: { held: number; heldAmount: number; kept: number; refundedSales: number; refundedAmount: number };
 }
 
 export function checkMoneyInvariant(ledger: LedgerSnapshot, keptRrns: Iterable<string>): MoneyCheck {
@@ -26,5 +32,9 @@ export function checkMoneyInvariant(ledger: LedgerSnapshot, keptRrns: Iterable<s
   const reversedTwice = [...ledger.holds, ...ledger.released].filter((h) => h.reversals.distinct > 1);
   const live = new Set(ledger.holds.map((h) => h.rrn));
   const missingHolds = [...kept].filter((r) => !live.has(r)).sort();
-  return { ok: strayHolds.length === 0 && reversedTwice.length === 0, strayHolds, reversedTwice, missingHolds };
+  const refundedSales = [...ledger.holds, ...ledger.released].filter((h) => Number(h.refunded) > 0).length;
+  const balance = {
+    held: ledger.holds.length, heldAmount: ledger.heldAmount, kept: kept.size, refundedSales, refundedAmount: ledger.summary.refundedAmount,
+  };
+  return { ok: strayHolds.length === 0 && reversedTwice.length === 0, strayHolds, reversedTwice, missingHolds, balance };
 }
