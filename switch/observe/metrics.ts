@@ -77,6 +77,11 @@ const FROM_COUNTERS: { metric: string; help: string; label?: string; map: Record
     map: { refunds_sent: 'first', refund_repeats_sent: 'repeat' },
   },
   { metric: 'revswitch_duplicate_requests_total', help: 'Requests recognised as duplicates (answered again, never forwarded twice).', map: { duplicates: '' } },
+  {
+    metric: 'revswitch_undo_heals_total',
+    help: 'Reversals and refunds whose queue entry was re-read from the store because the two disagreed (a refused write, an insert already there, a sweep).',
+    map: { reversals_healed: '' },
+  },
   { metric: 'revswitch_store_errors_total', help: 'Store writes that failed (each is retried or answered as a failure).', map: { store_errors: '' } },
 ];
 

@@ -26,8 +26,12 @@ export interface Entry {
   /** The 0400 as first built; every later send is its repeat. */
   message: IsoMessage | null;
   sentStan: string | null;
-  /** A write this entry waits on (the insert, or the `sent` mark before sending). */
+  /** A write this entry waits on (the insert, the `sent` mark before sending, a failed write's retry, a re-read of its row). */
   busy: boolean;
+  /** Transition writes not yet answered by the store: until they are, the row may lag the mirror. */
+  writes: number;
+  /** Busy because a failed write is being retried or its row re-read (./reversal-queue.ts). */
+  retrying: boolean;
   /** In its link's ready line. */
   queued: boolean;
   /** The card and amount fields of its events (only with events on). */

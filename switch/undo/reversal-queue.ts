@@ -9,7 +9,10 @@
  * after a restart the entry resumes as a 0401 repeat of that same message, which the
  * issuer recognises, never as a new reversal.
  *
- * The in-memory mirror holds the active entries; the store is the truth at start-up.
+ * The in-memory mirror holds the active entries; the store is the truth. The mirror never
+ * runs ahead of it for good: a write that fails is retried, and the entry waits for it; a
+ * compare-and-set the store refuses, an insert it already had, and a periodic sweep that
+ * finds the two disagreeing each re-read the row and re-enter it as the store has it.
  *
  * Longer than 400 lines: what is left here is one state machine, an entry's life from
  * enqueue through the `sent` mark before each send, answers, timeouts and retries to
@@ -63,7 +66,20 @@ export interface SafOptions {
    * and nothing is sent while the node cannot show a live lease. Without it: one node.
    */
   lease?: LeaseOptions | null;
+  /** How often the mirror is compared with the store's live rows (default 30 s; 0: never, tests call sweep()). */
+  sweepMs?: number;
 }
+
+/** A transition write the store failed, retried by pump() until the store answers. */
+interface Rewrite {
+  u: ReversalUpdate;
+  kind: UndoKind;
+  e: Entry | undefined;
+  ev: Partial<LifecycleEventInput> | undefined;
+  at: number;
+}
+
+const DEFAULT_SWEEP_MS = 30_000;
 
 /** Finished entries stay visible to get() this long. */
 const KEEP_DONE_MS = 15 * 60_000;
@@ -86,6 +102,10 @@ export class SafQueue implements ReversalQueue {
   private doneHead = 0;
   private active = 0;
   private timer: NodeJS.Timeout | null = null;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private sweeping = false;
+  private readonly rewrites: Rewrite[] = [];
+  private readonly rereads: { e: Entry; why: string; at: number }[] = [];
   private readonly now: () => number;
   /** Several-nodes mode only (opts.lease). */
   private readonly leases: ReversalLeases | null;
@@ -172,7 +192,7 @@ export class SafQueue implements ReversalQueue {
     const e: Entry = {
       id: row.id, kind: row.kind ?? 'reversal', amount: row.amount ?? null, upstream: row.upstream, txnId: row.txnId, state: row.state, attempts: row.attempts,
       enqueuedAt: row.enqueuedAt, dueAt: row.dueAt, lastError: row.lastError, reason: row.reason,
-      finalAmount: row.finalAmount, original: null, message: null, sentStan: row.sentStan, busy: false, queued: false, ev: null,
+      finalAmount: row.finalAmount, original: null, message: null, sentStan: row.sentStan, busy: false, writes: 0, retrying: false, queued: false, ev: null,
     };
     try {
       if (!link) throw new Error(`upstream ${JSON.stringify(row.upstream)} is not configured`);
@@ -223,7 +243,7 @@ export class SafQueue implements ReversalQueue {
     const e: Entry = {
       id: req.id, kind: req.kind ?? 'reversal', amount: req.amount ?? null, upstream: req.upstream, txnId: req.txnId ?? null, state: 'pending', attempts: 0, enqueuedAt: now,
       dueAt: now, lastError: null, reason: req.reason, finalAmount: req.finalAmount ?? null, original: req.original,
-      message: null, sentStan: null, busy: true, queued: false, ev: this.events ? this.events.describe(req.original) : null,
+      message: null, sentStan: null, busy: true, writes: 0, retrying: false, queued: false, ev: this.events ? this.events.describe(req.original) : null,
     };
     this.entries.set(e.id, e);
     this.active++;
@@ -260,11 +280,15 @@ export class SafQueue implements ReversalQueue {
     this.storeRow(row, (inserted) => {
       e.busy = false;
       if (!inserted) {
-        // The store already has it (reversed before a restart): one original, one reversal.
+        // The store already has it: one original, one reversal. Either it was reversed
+        // before (a restart, another node), or this very insert committed and its reply was
+        // lost and the retry met it; in the second case it is live and nobody else holds
+        // it, so it is re-read and taken from the row.
         if (row.state === 'sent') this.freeSlot(e);
         this.releaseStan(e);
         this.forget(e);
-        this.opts.counters.inc(count(e.kind, 'already_known'));
+        e.state = 'cancelled'; // local only: the heaps skip it
+        this.takeIfOrphaned(row.id, e.kind);
         return;
       }
       this.events?.emit(e.kind === 'refund' ? 'REFUND_QUEUED' : 'REVERSAL_QUEUED', e, { reversalState: 'pending', decisionExplanation: row.explanation, timeMs: row.enqueuedAt });
@@ -383,18 +407,27 @@ export class SafQueue implements ReversalQueue {
     // start at once when a write lands or an answer frees a slot.
     this.timer = setInterval(() => this.pump(), 10);
     this.timer.unref();
+    const sweepMs = this.opts.sweepMs ?? DEFAULT_SWEEP_MS;
+    if (sweepMs > 0) {
+      this.sweepTimer = setInterval(() => void this.sweep(), sweepMs);
+      this.sweepTimer.unref();
+    }
     this.leases?.start();
   }
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.timer = null;
+    this.sweepTimer = null;
     this.leases?.stop();
   }
 
   /** Drives every entry that is due. Cheap when nothing is: two heap peeks. */
   pump(): void {
     const now = this.now();
+    this.retryWrites(now);
+    this.retryRereads(now);
     while (this.timeouts.peekKey() <= now) {
       const e = this.timeouts.pop() as Entry;
       if (e.state === 'sent' && !e.busy && e.dueAt <= now) this.failAttempt(e, 'no response before the timeout');
@@ -491,6 +524,7 @@ export class SafQueue implements ReversalQueue {
         if (!ok) {
           this.freeSlot(e);
           this.opts.log.error(`${e.kind} changed under the queue; not sent`, { id: e.id });
+          this.heal(e, 'its sent mark was refused');
           return;
         }
         this.sentNow(e, link, out, attempts, dueAt);
@@ -532,20 +566,179 @@ export class SafQueue implements ReversalQueue {
     if (u.lastError !== undefined) e.lastError = u.lastError;
     if (wasSent && u.state !== 'sent') this.freeSlot(e);
     if (u.state !== 'pending' && u.state !== 'sent') this.finished(e);
+    e.writes++;
     void this.write({ id: e.id, at: this.now(), ...u }, e.kind, e, ev);
   }
 
+  /**
+   * Writes a transition. A failure is retried from pump() after the first backoff, and the
+   * entry waits (busy) until the store has taken it, so the mirror is never ahead of the
+   * store on the next step. A refusal (the row is not in a state the change starts from)
+   * means the mirror is wrong: the row is re-read and the entry follows it.
+   */
   private write(u: ReversalUpdate, kind: UndoKind, e?: Entry, ev?: Partial<LifecycleEventInput>): Promise<void> {
     return this.store.updateReversal(u).then(
       (ok) => {
-        if (!ok) this.opts.log.error(`${kind} transition refused by the store`, { id: u.id, to: u.state, from: u.from.join('|') });
-        else this.events?.transitioned(u, kind, e, ev);
+        if (e) {
+          e.writes--;
+          if (e.retrying) {
+            e.retrying = false;
+            e.busy = false;
+            if (ok && isActive(e) && this.entries.get(e.id) === e) this.schedule(e);
+          }
+        }
+        if (ok) {
+          this.events?.transitioned(u, kind, e, ev);
+          return;
+        }
+        this.opts.log.error(`${kind} transition refused by the store`, { id: u.id, to: u.state, from: u.from.join('|') });
+        // A retried write that the store had already taken (its reply was lost) is refused
+        // by its own compare-and-set: the re-read finds the row as the mirror has it.
+        if (e) this.heal(e, `its ${u.state} write was refused`);
       },
       (err: unknown) => {
         this.opts.counters.inc('store_errors');
-        this.opts.log.error(`${kind} transition not stored`, { id: u.id, to: u.state, error: (err as Error).message });
+        this.opts.log.error(`${kind} transition not stored; retrying`, { id: u.id, to: u.state, error: (err as Error).message });
+        if (e) {
+          e.busy = true;
+          e.retrying = true;
+        }
+        this.rewrites.push({ u, kind, e, ev, at: this.now() + (this.opts.backoffMs[0] ?? 1000) });
       },
     );
+  }
+
+  /** Retries the failed writes that are due; each keeps its entry waiting until it lands. */
+  private retryWrites(now: number): void {
+    if (this.rewrites.length === 0) return;
+    const due = this.rewrites.filter((r) => r.at <= now);
+    if (due.length === 0) return;
+    this.rewrites.splice(0, this.rewrites.length, ...this.rewrites.filter((r) => r.at > now));
+    for (const r of due) void this.write({ ...r.u, at: now }, r.kind, r.e, r.ev);
+  }
+
+  /** Re-reads the rows whose read failed, when due. */
+  private retryRereads(now: number): void {
+    if (this.rereads.length === 0) return;
+    const due = this.rereads.filter((r) => r.at <= now);
+    if (due.length === 0) return;
+    this.rereads.splice(0, this.rereads.length, ...this.rereads.filter((r) => r.at > now));
+    for (const r of due) this.heal(r.e, r.why);
+  }
+
+  /**
+   * The mirror and the store disagree about `e`: its row is read again and the entry
+   * re-enters the queue as the row says. Nothing moves the entry meanwhile.
+   */
+  private heal(e: Entry, why: string): void {
+    e.busy = true;
+    e.retrying = true;
+    this.store.reversal(e.id).then(
+      (row) => {
+        e.busy = false;
+        e.retrying = false;
+        this.follow(e, row, why);
+      },
+      (err: unknown) => {
+        // Read again after the backoff; the entry waits.
+        this.opts.counters.inc('store_errors');
+        this.opts.log.error(`${e.kind} row not re-read; retrying`, { id: e.id, error: (err as Error).message });
+        this.rereads.push({ e, why, at: this.now() + (this.opts.backoffMs[0] ?? 1000) });
+      },
+    );
+  }
+
+  /** Makes the mirror of `e` what `row` says. */
+  private follow(e: Entry, row: ReversalRow | undefined, why: string): void {
+    if (this.entries.get(e.id) !== e) return; // replaced meanwhile
+    if (e.writes > 0 || e.busy) {
+      // A write landed or started meanwhile: it decides; the entry stays in its heap.
+      if (isActive(e)) this.schedule(e);
+      return;
+    }
+    if (row === undefined) {
+      // Its insert has not landed (it retries until it does): nothing to follow yet.
+      if (isActive(e)) this.schedule(e);
+      return;
+    }
+    if (row.state === e.state) {
+      if (isActive(e)) this.schedule(e);
+      return;
+    }
+    this.opts.counters.inc('reversals_healed');
+    this.opts.log.warn(`${e.kind} re-read from the store`, { id: e.id, mirror: e.state, store: row.state, why });
+    if (isActive(e)) {
+      if (e.state === 'sent') this.freeSlot(e);
+      this.releaseStan(e);
+      if (this.active > 0) this.active--;
+    }
+    e.state = 'cancelled'; // local only: the heaps and lines skip the old mirror
+    this.entries.delete(e.id);
+    if ((row.state === 'pending' || row.state === 'sent') && this.mayTake(row)) {
+      this.adopt(row, why, 'taken again from the store');
+      this.pump();
+    }
+  }
+
+  /** A live row is this node's to take: one node, or a row it owns (the leases claim the rest). */
+  private mayTake(row: ReversalRow): boolean {
+    return !this.opts.lease || row.owner === this.opts.lease.node || row.owner === null || row.owner === undefined;
+  }
+
+  /** After an insert the store already had: takes the row when it is live and nobody else holds it. */
+  private takeIfOrphaned(id: string, kind: UndoKind): void {
+    this.store.reversal(id).then(
+      (row) => {
+        if (row && (row.state === 'pending' || row.state === 'sent') && !this.entries.has(id) && this.mayTake(row)) {
+          this.opts.counters.inc('reversals_healed');
+          this.opts.log.warn(`${kind} found live in the store after its insert; taken from the row`, { id });
+          this.adopt(row, 'its insert met its own row', 'taken again from the store');
+          this.pump();
+        } else {
+          this.opts.counters.inc(count(kind, 'already_known'));
+        }
+      },
+      (err: unknown) => {
+        // The sweep finds it if it is live.
+        this.opts.counters.inc('store_errors');
+        this.opts.log.error(`${kind} row not re-read after its insert; the sweep will`, { id, error: (err as Error).message });
+      },
+    );
+  }
+
+  /**
+   * Compares the mirror with the store's live rows and heals each difference: a live row
+   * this node may hold that the mirror lacks is taken; an entry whose row is in another
+   * state (or final) is re-read and follows it. Entries with a write in flight are left to
+   * it. Runs every sweepMs; public for tests.
+   */
+  async sweep(): Promise<number> {
+    if (this.sweeping) return 0;
+    this.sweeping = true;
+    let healed = 0;
+    try {
+      const rows = await this.store.reversals(['pending', 'sent']);
+      const live = new Map(rows.map((r) => [r.id, r]));
+      for (const row of rows) {
+        if (this.entries.has(row.id) || !this.mayTake(row) || (this.opts.lease && row.owner == null)) continue;
+        this.opts.counters.inc('reversals_healed');
+        this.opts.log.warn(`${row.kind ?? 'reversal'} live in the store but not in the queue; taken`, { id: row.id, state: row.state });
+        if (this.adopt(row, 'the queue had lost it', 'taken again from the store')) healed++;
+      }
+      for (const e of [...this.entries.values()]) {
+        if (!isActive(e) || e.busy || e.writes > 0) continue;
+        if (live.get(e.id)?.state === e.state) continue;
+        healed++;
+        this.heal(e, 'the store disagreed with the queue');
+      }
+      if (healed > 0) this.pump();
+    } catch (err) {
+      this.opts.counters.inc('store_errors');
+      this.opts.log.error('reversal sweep failed', { error: (err as Error).message });
+    } finally {
+      this.sweeping = false;
+    }
+    return healed;
   }
 
   /**
