@@ -32,7 +32,7 @@ class FaultyStore extends SqliteStore {
     return this.failInsert ? Promise.reject(new Error('injected: disk full')) : super.insertTxn(row);
   }
 
-  override updateTxn(u: TxnUpdate): Promise<void> {
+  override updateTxn(u: TxnUpdate): Promise<boolean> {
     return this.failApproval && u.state === 'approved' ? Promise.reject(new Error('injected: disk full')) : super.updateTxn(u);
   }
 }

@@ -180,8 +180,12 @@ export class Journal {
     return p;
   }
 
-  /** A state change; the returned promise resolves once it is durable (callers may ignore it). */
-  record(txn: Txn, extra: Omit<TxnUpdate, 'id' | 'state' | 'at'> = {}, state: JournalState = JOURNAL_STATE[txn.state], info?: EventInfo): Promise<void> {
+  /**
+   * A state change; the returned promise resolves once it is durable (callers may ignore
+   * it): true, or false when `extra.owner` names this node and another node has taken the
+   * sale over meanwhile (nothing was written).
+   */
+  record(txn: Txn, extra: Omit<TxnUpdate, 'id' | 'state' | 'at'> = {}, state: JournalState = JOURNAL_STATE[txn.state], info?: EventInfo): Promise<boolean> {
     const at = Date.now();
     const p = this.store.updateTxn({ id: txn.id, state, at, ...extra });
     if (this.events) {

@@ -160,8 +160,11 @@ export class SalePath implements Exchange<Txn> {
       txn.state = 'reversed_by_terminal';
       this.decisions.queueReversal(txn, { reason: txn.reverseWhenDone.reason, explanation: 'the terminal reversed the sale while it was in flight' }, 'customer_cancel');
     }
+    // Fenced by owner: if another node judged this one dead and took the sale over, the
+    // write changes nothing and the answer is late here (not relayed; that node reverses it).
     const recorded = ctx.journal.record(txn, {
       responseCode: rc ?? null, failureClass: cls, reversalId: txn.reversalId, ...(approved ? { approvalCode: msg.get(38) ?? null } : {}),
+      owner: ctx.node,
     }, undefined, { kind: 'ANSWERED' });
     const deliver = (): void => {
       const delivered = this.replies.finish(txn, res);
@@ -172,7 +175,7 @@ export class SalePath implements Exchange<Txn> {
     // sale whose approval was delivered. A decline needs no such care.
     if (!approved) deliver();
     else {
-      recorded.then(deliver, () => {
+      recorded.then((mine) => (mine ? deliver() : this.takenOver(txn)), () => {
         // The approval is not on record, so a restart would reverse it: it must not reach
         // the terminal. The terminal gets a non-approval and the sale is reversed now.
         txn.state = 'undeliverable';
@@ -196,6 +199,20 @@ export class SalePath implements Exchange<Txn> {
     this.late.remember(link, txn.upstreamStan, txn);
     this.replies.finish(txn, this.replies.local(txn.listener, txn.request, 'issuer_unavailable'));
     this.decisions.decideAndAct(txn, 'timeout');
+  }
+
+  /**
+   * Another node took this sale over while it was in flight (it judged this node's
+   * heartbeat stopped) and is reversing it: the approval must not reach the terminal, and
+   * this node does not reverse it a second time. The terminal gets the non-approval a
+   * timeout gets.
+   */
+  private takenOver(txn: Txn): void {
+    const { ctx } = this;
+    ctx.counters.inc('answers_after_takeover');
+    ctx.log.warn('an approval for a sale another node took over: not relayed; that node reverses it', { txn: txn.id, upstream: txn.upstream });
+    txn.state = 'timed_out';
+    this.replies.finish(txn, this.replies.local(txn.listener, txn.request, 'issuer_unavailable'));
   }
 
   private undeliverable(txn: Txn): void {

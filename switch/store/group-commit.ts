@@ -137,8 +137,8 @@ export class GroupCommitStore implements Store {
     return new Promise<void>((resolve, reject) => this.push({ op: 'insertTxn', row }, () => resolve(), reject));
   }
 
-  updateTxn(update: TxnUpdate): Promise<void> {
-    return new Promise<void>((resolve, reject) => this.push({ op: 'updateTxn', update }, () => resolve(), reject));
+  updateTxn(update: TxnUpdate): Promise<boolean> {
+    return new Promise<boolean>((resolve, reject) => this.push({ op: 'updateTxn', update }, resolve, reject));
   }
 
   insertReversal(row: ReversalRow): Promise<boolean> {

@@ -212,6 +212,7 @@ export class MemoryBackend implements StoreBackend {
       case 'updateTxn': {
         const u = op.update;
         const t = this.txns.get(u.id);
+        if (u.owner !== undefined && t?.node !== u.owner) return false;
         if (t === undefined) throw new Error(`no transaction with id ${u.id}`);
         t.state = u.state;
         t.updatedAt = u.at;

@@ -18,6 +18,9 @@ import type { QueryConfig } from 'pg';
 import { insertReversalDetail, insertTxnDetail, txnQueryFields, updateTxnDetail, type OpResult } from './backend.js';
 import type { StoreOp, TxnQuery } from './types.js';
 
+/** The server's clock in epoch ms: heartbeats are written and judged by it alone. */
+const DB_NOW_MS = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
+
 const TXN_COLUMNS = `id, node, listener, sender, terminal, merchant, acquirer, mti, stan, f7, rrn, amount, currency,
   pan_masked AS "panMasked", pan_hash AS "panHash", business_date AS "businessDate", upstream, upstream_stan AS "upstreamStan",
   state, response_code AS "responseCode", failure_class AS "failureClass", decision, reversal_id AS "reversalId", approval_code AS "approvalCode", sealed,
@@ -49,7 +52,7 @@ export const SQL = {
         decision = CASE WHEN $8::boolean THEN $9::text ELSE decision END,
         reversal_id = CASE WHEN $10::boolean THEN $11::text ELSE reversal_id END,
         approval_code = CASE WHEN $13::boolean THEN $14::text ELSE approval_code END
-      WHERE id = $1::text
+      WHERE id = $1::text AND ($15::text IS NULL OR node = $15::text)
       RETURNING id, state, updated_at)
     INSERT INTO history (at, kind, ref, state, detail) SELECT updated_at, 'txn', id, state, $12::text FROM row`,
   insertReversal: `WITH row AS (
@@ -84,7 +87,9 @@ export const SQL = {
   reversalsBetween: `SELECT ${REVERSAL_COLUMNS} FROM reversals WHERE enqueued_at >= $1::bigint AND enqueued_at < $2::bigint
     ORDER BY enqueued_at, ins_seq`,
   historyBetween: 'SELECT seq, at, kind, ref, state, detail FROM history WHERE at >= $1::bigint AND at < $2::bigint ORDER BY seq',
-  heartbeat: `INSERT INTO nodes (node, started_at, heartbeat_at, info) VALUES ($1::text, $2::bigint, $2::bigint, $3::text)
+  // The beat is the server's time, and a claim compares it with the server's time: nodes
+  // whose clocks differ (or a claimer whose clock runs ahead) never take a live node's sales.
+  heartbeat: `INSERT INTO nodes (node, started_at, heartbeat_at, info) VALUES ($1::text, $2::bigint, ${DB_NOW_MS}, $3::text)
     ON CONFLICT (node) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, info = excluded.info`,
   nodes: `SELECT n.node, n.started_at AS "startedAt", n.heartbeat_at AS "heartbeatAt", n.info, n.lease_until AS "leaseUntil",
     (SELECT count(*)::bigint FROM reversals v WHERE v.owner = n.node AND v.state IN ('pending', 'sent')) AS leases
@@ -104,7 +109,7 @@ export const SQL = {
   claimOrphanTxns: `WITH c AS (
       SELECT t.id, t.node FROM txns t
       WHERE t.state = 'forwarded' AND t.node <> $1::text
-        AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.node = t.node AND n.heartbeat_at >= $2::bigint)
+        AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.node = t.node AND n.heartbeat_at >= ${DB_NOW_MS} - ($3::bigint - $2::bigint))
       ORDER BY t.created_at, t.ins_seq FOR UPDATE OF t SKIP LOCKED),
     old AS (SELECT ${TXN_COLUMNS}, ins_seq FROM txns WHERE id IN (SELECT id FROM c)),
     upd AS (UPDATE txns t SET node = $1::text, state = 'recovered', updated_at = $3::bigint FROM c WHERE t.id = c.id RETURNING t.id),
@@ -166,7 +171,7 @@ export function statement(op: StoreOp): QueryConfig<unknown[]> {
     case 'updateTxn': {
       const u = op.update;
       return q('updateTxn', [u.id, u.state, u.at, set(u.responseCode), orNull(u.responseCode), set(u.failureClass), orNull(u.failureClass),
-        set(u.decision), orNull(u.decision), set(u.reversalId), orNull(u.reversalId), updateTxnDetail(u), set(u.approvalCode), orNull(u.approvalCode)]);
+        set(u.decision), orNull(u.decision), set(u.reversalId), orNull(u.reversalId), updateTxnDetail(u), set(u.approvalCode), orNull(u.approvalCode), u.owner ?? null]);
     }
     case 'insertReversal': {
       const r = op.row;
@@ -189,6 +194,7 @@ export function outcome(op: StoreOp, rows: number): OpResult {
     case 'insertTxn':
       return rows === 1 ? { ok: true, value: true } : { ok: false, error: `duplicate key: a transaction with id ${op.row.id} exists` };
     case 'updateTxn':
+      if (rows === 0 && op.update.owner !== undefined) return { ok: true, value: false };
       return rows === 1 ? { ok: true, value: true } : { ok: false, error: `no transaction with id ${op.update.id}` };
     case 'insertReversal':
     case 'updateReversal':
@@ -226,8 +232,8 @@ export const MULTI = {
     RETURNING ref`,
   updateTxn: `WITH v AS (
       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::boolean[], $5::text[], $6::boolean[], $7::text[], $8::boolean[],
-        $9::text[], $10::boolean[], $11::text[], $12::text[], $13::boolean[], $14::text[]) WITH ORDINALITY
-        AS v(id, state, at, set_rc, rc, set_fc, fc, set_dn, dn, set_rv, rv, detail, set_ac, ac, ord)),
+        $9::text[], $10::boolean[], $11::text[], $12::text[], $13::boolean[], $14::text[], $15::text[]) WITH ORDINALITY
+        AS v(id, state, at, set_rc, rc, set_fc, fc, set_dn, dn, set_rv, rv, detail, set_ac, ac, owner, ord)),
     row AS (
       UPDATE txns t SET state = v.state, updated_at = v.at,
         response_code = CASE WHEN v.set_rc THEN v.rc ELSE t.response_code END,
@@ -235,7 +241,7 @@ export const MULTI = {
         decision = CASE WHEN v.set_dn THEN v.dn ELSE t.decision END,
         reversal_id = CASE WHEN v.set_rv THEN v.rv ELSE t.reversal_id END,
         approval_code = CASE WHEN v.set_ac THEN v.ac ELSE t.approval_code END
-      FROM v WHERE t.id = v.id
+      FROM v WHERE t.id = v.id AND (v.owner IS NULL OR t.node = v.owner)
       RETURNING t.id)
     INSERT INTO history (at, kind, ref, state, detail)
     SELECT v.at, 'txn', v.id, v.state, v.detail FROM v JOIN row USING (id) ORDER BY v.ord

@@ -147,7 +147,7 @@ export class SqliteEngine {
         decision = CASE WHEN ? THEN ? ELSE decision END,
         reversal_id = CASE WHEN ? THEN ? ELSE reversal_id END,
         approval_code = CASE WHEN ? THEN ? ELSE approval_code END
-        WHERE id = ?`),
+        WHERE id = ? AND (? IS NULL OR node = ?)`),
       insertReversal: p(`INSERT INTO reversals (id, txn_id, upstream, state, attempts, reason, final_amount, explanation,
         original, message, sent_stan, enqueued_at, due_at, last_error, note, updated_at, owner, lease_until, kind, amount)
         VALUES (${Array(20).fill('?').join(', ')}) ON CONFLICT (id) DO NOTHING`),
@@ -198,7 +198,8 @@ export class SqliteEngine {
         const u = op.update;
         const { changes } = s.updateTxn.run(u.state, u.at,
           flag(u.responseCode), orNull(u.responseCode), flag(u.failureClass), orNull(u.failureClass),
-          flag(u.decision), orNull(u.decision), flag(u.reversalId), orNull(u.reversalId), flag(u.approvalCode), orNull(u.approvalCode), u.id);
+          flag(u.decision), orNull(u.decision), flag(u.reversalId), orNull(u.reversalId), flag(u.approvalCode), orNull(u.approvalCode), u.id, u.owner ?? null, u.owner ?? null);
+        if (changes === 0 && u.owner !== undefined) return false;
         if (changes === 0) throw new Error(`no transaction with id ${u.id}`);
         this.changed = true;
         s.history.run(u.at, 'txn', u.id, u.state, updateTxnDetail(u));

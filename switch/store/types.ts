@@ -103,6 +103,12 @@ export interface TxnUpdate {
   approvalCode?: string | null;
   /** Goes into the history row only. */
   note?: string;
+  /**
+   * The node that must still own the row (its `node` column) for the change to apply: a
+   * node whose sale another node took over (its heartbeat was judged stopped) is fenced
+   * off, and its late writes change nothing. Absent: no fence.
+   */
+  owner?: string;
 }
 
 export interface ReversalRow {
@@ -268,7 +274,8 @@ export interface Store {
   // Writes are queued and committed in batches (group commit); each promise resolves once
   // its operation is durable. Operations commit in the order they were called.
   insertTxn(row: TxnRow): Promise<void>;
-  updateTxn(update: TxnUpdate): Promise<void>;
+  /** False when `update.owner` is given and the row is not that node's (taken over): nothing changed, no history row. */
+  updateTxn(update: TxnUpdate): Promise<boolean>;
   /** False when a reversal with this id exists: one original, one reversal. */
   insertReversal(row: ReversalRow): Promise<boolean>;
   /** False when the row was not in one of `update.from` (nothing changed, no history row). */
@@ -329,7 +336,11 @@ export interface Store {
    * that node's heartbeat is older than staleBefore (or it has none: rows from before
    * heartbeats, or from a node id no longer in use): each becomes node = `node`, state =
    * 'recovered' (with a history row) and is returned as it was before (state 'forwarded',
-   * its old node), so the caller can reverse it as crash recovery does.
+   * its old node), so the caller can reverse it as crash recovery does. PostgreSQL, which
+   * nodes on several hosts share, writes heartbeats with the server's clock and judges them
+   * against the server's clock minus (at - staleBefore), so no node's clock matters; SQLite
+   * and memory are one host's, whose clock every node shares. A node whose sale was taken
+   * is fenced off by `TxnUpdate.owner`.
    */
   claimOrphanTxns(node: string, staleBefore: number, at: number): Promise<TxnRow[]>;
   /** A new review item (open) with its history row; false when the id exists (one item per transaction). */

@@ -15,6 +15,8 @@ export interface StoreContractTarget {
   name: string;
   /** A Store on a new, empty database, not opened yet. */
   make(): Store | Promise<Store>;
+  /** Heartbeats carry the server's clock, not the time given (PostgreSQL, shared by hosts whose clocks differ). */
+  serverClock?: boolean;
   /** A second Store on the database of `store` (closed by then), not opened; omit when data does not outlive close. */
   reopen?(store: Store): Store | Promise<Store>;
   /** The highest version in schema_migrations, read without the Store. */
@@ -529,10 +531,17 @@ export function storeContract(t: Test, target: StoreContractTarget): void {
 
   t.test(`${target.name}: several nodes: heartbeats, reversal leases, orphans`, async (t) => {
     const s = await fresh();
+    const wall0 = Date.now();
     await s.heartbeat('a', T0, '{"pid":1}');
     await s.heartbeat('b', T0 + 5, null);
     await s.heartbeat('a', T0 + 10, '{"pid":2}');
-    t.same(await s.nodes(), [
+    const beats = await s.nodes();
+    if (target.serverClock) {
+      // The server's clock, whatever the node said: here the server shares this host's clock.
+      t.ok(beats.every((n) => n.heartbeatAt >= wall0 - 1000 && n.heartbeatAt <= Date.now() + 1000), 'heartbeats are the server\'s time');
+      for (const n of beats) n.heartbeatAt = n.node === 'a' ? T0 + 10 : T0 + 5;
+    }
+    t.same(beats, [
       { node: 'a', startedAt: T0, heartbeatAt: T0 + 10, info: '{"pid":2}', leases: 0, leaseUntil: 0 },
       { node: 'b', startedAt: T0 + 5, heartbeatAt: T0 + 5, info: null, leases: 0, leaseUntil: 0 },
     ], 'upserted; started_at kept');
@@ -573,16 +582,41 @@ export function storeContract(t: Test, target: StoreContractTarget): void {
     await s.insertTxn(txnRow('ta2', { node: 'a', createdAt: T0 + 2, state: 'approved' }));
     await s.insertTxn(txnRow('tb', { node: 'b', createdAt: T0 + 3 }));
     await s.insertTxn(txnRow('tz', { node: 'z', createdAt: T0 + 4 }));
-    t.same((await s.claimOrphanTxns('b', T0 + 10, T0 + 50)).map((x) => x.id), ['tz'], "a's heartbeat (T0+10) is not older than T0+10: alive; z has none");
-    const got = await s.claimOrphanTxns('b', T0 + 11, T0 + 60);
-    t.same(got.map((x) => [x.id, x.node, x.state]), [['ta', 'a', 'forwarded']], "a's unfinished one, as it was; never b's own");
+    // Heartbeats by this host's clock, so the stores that trust the time given and the one
+    // that takes the server's (the same clock here) agree.
+    const beat = Date.now();
+    await s.heartbeat('a', beat, '{"pid":3}');
+    t.same((await s.claimOrphanTxns('b', beat - 60_000, beat)).map((x) => x.id), ['tz'], "a beat within the last minute: alive; z has none");
+    const at = Date.now() + 5;
+    const got = await s.claimOrphanTxns('b', at + 1, at);
+    t.same(got.map((x) => [x.id, x.node, x.state]), [['ta', 'a', 'forwarded']], "a's unfinished one once its beat is older than the limit, as it was; never b's own");
     t.same(got[0], txnRow('ta', { node: 'a', createdAt: T0 + 1 }), 'the full row');
     const now = await s.txn('ta');
-    t.same([now?.node, now?.state, now?.updatedAt], ['b', 'recovered', T0 + 60], 'now b\'s, recovered');
+    t.same([now?.node, now?.state, now?.updatedAt], ['b', 'recovered', at], 'now b\'s, recovered');
     t.same(states(await s.history('ta')), ['forwarded', 'recovered'], 'with a history row');
+    // The fence: a's late write on the sale b took changes nothing; b's own writes go in.
+    t.equal(await s.updateTxn({ id: 'ta', state: 'approved', at: at + 1, responseCode: '00', owner: 'a' }), false, "a's write is refused: the sale is b's now");
+    t.same([(await s.txn('ta'))?.state, (await s.txn('ta'))?.responseCode], ['recovered', null], 'unchanged');
+    t.same(states(await s.history('ta')), ['forwarded', 'recovered'], 'and no history row');
+    t.equal(await s.updateTxn({ id: 'ta', state: 'recovered', at: at + 2, note: 'reversal queued', owner: 'b' }), true, "b's own write goes in");
+    t.equal(await s.updateTxn({ id: 'ta', state: 'recovered', at: at + 3, note: 'unfenced' }), true, 'a write without a fence goes in as before');
     t.same(await s.claimOrphanTxns('c', T0 + 100_000, T0 + 70).then((r) => r.map((x) => x.id)), ['tb'], 'taken once: ta is no longer forwarded');
     await s.close();
   });
+
+  if (target.serverClock) {
+    t.test(`${target.name}: nodes whose clocks differ never take a live node's sales`, async (t) => {
+      const s = await fresh();
+      const wall = Date.now();
+      await s.heartbeat('a', wall - 4000, null); // a's clock runs 4 s behind
+      await s.insertTxn(txnRow('sk', { node: 'a', createdAt: wall }));
+      t.same(await s.claimOrphanTxns('b', wall - 1500, wall), [], "a's beat is judged by the server's clock: alive, not 4 s old");
+      const ahead = Date.now() + 4000; // and b's runs 4 s ahead
+      t.same(await s.claimOrphanTxns('b', ahead - 1500, ahead), [], 'a claimer whose clock runs ahead takes nothing either');
+      t.equal((await s.txn('sk'))?.state, 'forwarded');
+      await s.close();
+    });
+  }
 
   t.test(`${target.name}: a request's duplicate key is taken once`, async (t) => {
     const s = await fresh();
