@@ -27,13 +27,19 @@ t.test('a sale left in flight that this node cannot reverse goes to manual handl
   await before.insertTxn(txnRow('no-request', {
     node: hostname(), upstream: 'issuer', upstreamStan: '000502', f7: '1126101501', sealed: null, createdAt: now - 4000, updatedAt: now - 4000,
   }));
+  // Taken as recovered at an earlier start, which crashed before its reversal reached the
+  // store: still in flight as far as the money goes.
+  await before.insertTxn(txnRow('recovered-then-crashed', {
+    node: hostname(), upstream: 'old-issuer', upstreamStan: '000503', f7: '1126101502', state: 'recovered', createdAt: now - 3000, updatedAt: now - 3000,
+  }));
   await before.close();
 
   const h = await startHarness(tt, { store: url });
   const store = h.sw.journal.store;
-  await until(async () => (await store.reversals(['manual'])).length >= 2, 'both in the manual queue', 10_000, 20).catch(() => -1);
+  await until(async () => (await store.reversals(['manual'])).length >= 3, 'all three in the manual queue', 10_000, 20).catch(() => -1);
   const manual = await store.reversals(['manual']);
-  tt.equal(manual.length, 2, 'both are in the manual queue');
+  tt.equal(manual.length, 3, 'all three are in the manual queue');
+  tt.ok(manual.some((r) => r.txnId === 'recovered-then-crashed'), 'the one recovered without its reversal too');
   const gone = manual.find((r) => r.txnId === 'gone-upstream');
   const noRequest = manual.find((r) => r.txnId === 'no-request');
   tt.equal(gone?.upstream, 'old-issuer');
@@ -47,7 +53,7 @@ t.test('a sale left in flight that this node cannot reverse goes to manual handl
   tt.equal(row?.state, 'recovered', 'the transaction is settled as recovered');
   tt.equal(row?.reversalId, gone?.id, 'and points at its manual reversal');
   tt.match(row?.decision, /^review: left in flight/, 'its decision says a person must act');
-  tt.equal(h.sw.counters.get('reversals_manual'), 2);
-  tt.equal(h.sw.counters.get('recovery_failed'), 2);
+  tt.equal(h.sw.counters.get('reversals_manual'), 3);
+  tt.equal(h.sw.counters.get('recovery_failed'), 3);
   tt.same((await store.unfinishedTxns()).map((r) => r.id), [], 'nothing is left in flight to report again at the next start');
 });

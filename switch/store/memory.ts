@@ -71,7 +71,7 @@ export class MemoryBackend implements StoreBackend {
         return r.limit === undefined ? rows : rows.slice(Math.max(0, rows.length - r.limit));
       }
       case 'unfinishedTxns':
-        return byCreated([...this.txns.values()].filter((t) => t.state === 'forwarded'));
+        return byCreated([...this.txns.values()].filter((t) => this.unfinished(t)));
       case 'reversal': {
         const v = this.revs.get(r.id);
         return v === undefined ? undefined : { ...v };
@@ -145,7 +145,7 @@ export class MemoryBackend implements StoreBackend {
       case 'claimOrphanTxns': {
         const out: TxnRow[] = [];
         for (const t of byCreated([...this.txns.values()])) {
-          if (t.state !== 'forwarded' || t.node === r.node) continue;
+          if (!this.unfinished(t) || t.node === r.node) continue;
           const n = this.nodeRows.get(t.node);
           if (n !== undefined && n.heartbeatAt >= r.staleBefore) continue;
           const live = this.txns.get(t.id) as TxnRow;
@@ -249,6 +249,11 @@ export class MemoryBackend implements StoreBackend {
         return true;
       }
     }
+  }
+
+  /** Sent upstream without an outcome, or taken as recovered with its reversal never stored (a crash between the two). */
+  private unfinished(t: TxnRow): boolean {
+    return t.state === 'forwarded' || (t.state === 'recovered' && ![...this.revs.values()].some((v) => v.txnId === t.id));
   }
 
   private append(at: number, kind: HistoryRow['kind'], ref: string, state: string, detail: string | null): void {

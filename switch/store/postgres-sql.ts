@@ -18,6 +18,13 @@ import type { QueryConfig } from 'pg';
 import { insertReversalDetail, insertTxnDetail, txnQueryFields, updateTxnDetail, type OpResult } from './backend.js';
 import type { StoreOp, TxnQuery } from './types.js';
 
+/**
+ * A transaction (as `t`) without an outcome: sent upstream with no answer yet, or taken as
+ * `recovered` (after a restart, or from a dead node) whose reversal never reached the
+ * store (a crash between the two commits). Recovery and takeover both look for these.
+ */
+const UNFINISHED = `(t.state = 'forwarded' OR (t.state = 'recovered' AND NOT EXISTS (SELECT 1 FROM reversals r WHERE r.txn_id = t.id)))`;
+
 /** The server's clock in epoch ms: heartbeats are written and judged by it alone. */
 const DB_NOW_MS = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
 
@@ -78,7 +85,7 @@ export const SQL = {
   recentTxns: `SELECT ${TXN_COLUMNS} FROM txns WHERE created_at >= $1::bigint ORDER BY created_at, ins_seq`,
   recentTxnsNewest: `SELECT ${TXN_COLUMNS} FROM (SELECT * FROM txns WHERE created_at >= $1::bigint
     ORDER BY created_at DESC, ins_seq DESC LIMIT $2::integer) txns ORDER BY created_at, ins_seq`,
-  unfinishedTxns: `SELECT ${TXN_COLUMNS} FROM txns WHERE state = 'forwarded' ORDER BY created_at, ins_seq`,
+  unfinishedTxns: `SELECT ${TXN_COLUMNS} FROM txns t WHERE ${UNFINISHED} ORDER BY created_at, ins_seq`,
   reversal: `SELECT ${REVERSAL_COLUMNS} FROM reversals WHERE id = $1`,
   reversalsAll: `SELECT ${REVERSAL_COLUMNS} FROM reversals ORDER BY enqueued_at, ins_seq`,
   reversalsIn: `SELECT ${REVERSAL_COLUMNS} FROM reversals WHERE state = ANY($1::text[]) ORDER BY enqueued_at, ins_seq`,
@@ -108,7 +115,7 @@ export const SQL = {
   releaseLeases: 'UPDATE reversals SET owner = NULL, lease_until = 0 WHERE owner = $1::text AND id = ANY($2::text[])',
   claimOrphanTxns: `WITH c AS (
       SELECT t.id, t.node FROM txns t
-      WHERE t.state = 'forwarded' AND t.node <> $1::text
+      WHERE ${UNFINISHED} AND t.node <> $1::text
         AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.node = t.node AND n.heartbeat_at >= ${DB_NOW_MS} - ($3::bigint - $2::bigint))
       ORDER BY t.created_at, t.ins_seq FOR UPDATE OF t SKIP LOCKED),
     old AS (SELECT ${TXN_COLUMNS}, ins_seq FROM txns WHERE id IN (SELECT id FROM c)),

@@ -42,6 +42,13 @@ export interface SqliteEngineOptions {
   label: string;
 }
 
+/**
+ * A transaction without an outcome: sent upstream with no answer yet, or taken as
+ * `recovered` (after a restart, or from a dead node) whose reversal never reached the
+ * store (a crash between the two commits). Recovery and takeover both look for these.
+ */
+const UNFINISHED = `(txns.state = 'forwarded' OR (txns.state = 'recovered' AND NOT EXISTS (SELECT 1 FROM reversals r WHERE r.txn_id = txns.id)))`;
+
 const TXN_COLUMNS = `id, node, listener, sender, terminal, merchant, acquirer, mti, stan, f7, rrn, amount, currency,
   pan_masked AS panMasked, pan_hash AS panHash, business_date AS businessDate, upstream, upstream_stan AS upstreamStan,
   state, response_code AS responseCode, failure_class AS failureClass, decision, reversal_id AS reversalId, approval_code AS approvalCode, sealed,
@@ -164,7 +171,7 @@ export class SqliteEngine {
       recentTxns: p(`SELECT ${TXN_COLUMNS} FROM txns WHERE created_at >= ? ORDER BY created_at, rowid`),
       recentTxnsNewest: p(`SELECT ${TXN_COLUMNS} FROM txns WHERE rowid IN
         (SELECT rowid FROM txns WHERE created_at >= ? ORDER BY created_at DESC, rowid DESC LIMIT ?) ORDER BY created_at, rowid`),
-      unfinishedTxns: p(`SELECT ${TXN_COLUMNS} FROM txns WHERE state = 'forwarded' ORDER BY created_at, rowid`),
+      unfinishedTxns: p(`SELECT ${TXN_COLUMNS} FROM txns WHERE ${UNFINISHED} ORDER BY created_at, rowid`),
       reversal: p(`SELECT ${REVERSAL_COLUMNS} FROM reversals WHERE id = ?`),
       reversalsAll: p(`SELECT ${REVERSAL_COLUMNS} FROM reversals ORDER BY enqueued_at, rowid`),
       reversalsIn: p(`SELECT ${REVERSAL_COLUMNS} FROM reversals WHERE state IN (SELECT value FROM json_each(?)) ORDER BY enqueued_at, rowid`),
@@ -290,9 +297,9 @@ export class SqliteEngine {
           .run(r.node, JSON.stringify(r.ids)).changes;
       case 'claimOrphanTxns':
         return this.db.transaction(() => {
-          const rows = this.db.prepare(`SELECT ${TXN_COLUMNS} FROM txns WHERE state = 'forwarded' AND node <> ?
+          const rows = this.db.prepare(`SELECT ${TXN_COLUMNS} FROM txns WHERE ${UNFINISHED} AND node <> ?
             AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.node = txns.node AND n.heartbeat_at >= ?) ORDER BY created_at, rowid`).all(r.node, r.staleBefore) as TxnRow[];
-          const take = this.db.prepare(`UPDATE txns SET node = ?, state = 'recovered', updated_at = ? WHERE id = ? AND state = 'forwarded'`);
+          const take = this.db.prepare(`UPDATE txns SET node = ?, state = 'recovered', updated_at = ? WHERE id = ? AND state IN ('forwarded', 'recovered')`);
           for (const row of rows) {
             take.run(r.node, r.at, row.id);
             this.s.history.run(r.at, 'txn', row.id, 'recovered', orphanNote(row.node));

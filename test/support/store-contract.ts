@@ -176,7 +176,9 @@ export function storeContract(t: Test, target: StoreContractTarget): void {
     await s.updateTxn({ id: 'done', state: 'declined', at: T0 + 250, responseCode: '05' });
     t.same((await s.unfinishedTxns()).map((x) => x.id), ['early', 'late'], 'only forwarded ones, oldest first');
     await s.updateTxn({ id: 'late', state: 'recovered', at: T0 + 400 });
-    t.same((await s.unfinishedTxns()).map((x) => x.id), ['early'], 'recovered is finished');
+    t.same((await s.unfinishedTxns()).map((x) => x.id), ['early', 'late'], 'recovered, its reversal not stored yet (a crash between the two): still unfinished');
+    await s.insertReversal(reversalRow('rev-late', { txnId: 'late' }));
+    t.same((await s.unfinishedTxns()).map((x) => x.id), ['early'], 'recovered with its reversal stored is finished');
     t.same((await s.recentTxns(T0 + 200)).map((x) => x.id), ['done', 'late'], 'since is inclusive, oldest first');
     t.same((await s.recentTxns(0)).map((x) => x.id), ['old', 'early', 'done', 'late']);
     t.same(await s.recentTxns(T0 + 10_000), []);
@@ -600,7 +602,11 @@ export function storeContract(t: Test, target: StoreContractTarget): void {
     t.same(states(await s.history('ta')), ['forwarded', 'recovered'], 'and no history row');
     t.equal(await s.updateTxn({ id: 'ta', state: 'recovered', at: at + 2, note: 'reversal queued', owner: 'b' }), true, "b's own write goes in");
     t.equal(await s.updateTxn({ id: 'ta', state: 'recovered', at: at + 3, note: 'unfenced' }), true, 'a write without a fence goes in as before');
-    t.same(await s.claimOrphanTxns('c', T0 + 100_000, T0 + 70).then((r) => r.map((x) => x.id)), ['tb'], 'taken once: ta is no longer forwarded');
+    t.same(await s.claimOrphanTxns('c', T0 + 100_000, T0 + 70).then((r) => r.map((x) => x.id)), ['ta', 'tb', 'tz'],
+      "c takes b's: tb, and ta and tz, which b took but never stored a reversal for (b died between the two)");
+    await s.insertReversal(reversalRow('rev-tb', { txnId: 'tb' }));
+    await s.insertReversal(reversalRow('rev-tz', { txnId: 'tz' }));
+    t.same(await s.claimOrphanTxns('d', T0 + 100_000, T0 + 80).then((r) => r.map((x) => x.id)), ['ta'], 'one with its reversal stored is finished');
     await s.close();
   });
 
