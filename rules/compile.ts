@@ -43,7 +43,13 @@ export interface Classification {
   readonly subject: string;
 }
 
-export type ReversalOutcome = 'acked' | 'retry' | 'manual';
+/**
+ * What an answer to a reversal or refund means for it: done; repeat after the backoff; a
+ * person takes over; or recheck: "original not found", which is true of a sale the issuer
+ * never holds and also of one it is still processing when the reversal overtakes it, so
+ * the reversal is repeated a few times over the backoff before it counts as done.
+ */
+export type ReversalOutcome = 'acked' | 'retry' | 'manual' | 'recheck';
 
 /**
  * Used when a rules file has no refundResponses section. Unlike a reversal, a refund the
@@ -67,8 +73,8 @@ const DEFAULT_REFUND_RESPONSES: { default: ReversalOutcome; codes: Record<string
 const DEFAULT_REVERSAL_RESPONSES: { default: ReversalOutcome; codes: Record<string, ReversalOutcome> } = {
   default: 'retry',
   codes: {
-    '00': 'acked', '21': 'acked', '25': 'acked', '94': 'acked', '12': 'manual', '13': 'manual', '30': 'manual',
-    '000': 'acked', '400': 'acked', '480': 'acked', '904': 'manual',
+    '00': 'acked', '21': 'acked', '25': 'recheck', '94': 'acked', '12': 'manual', '13': 'manual', '30': 'manual',
+    '000': 'acked', '400': 'acked', '480': 'recheck', '904': 'manual',
   },
 };
 
@@ -123,7 +129,7 @@ export class CompiledRules {
     Object.freeze(this);
   }
 
-  /** The answer to a reversal (0410/0430 F39): acked, retry (a repeat after the backoff) or manual. */
+  /** The answer to a reversal (0410/0430 F39): acked, retry (a repeat after the backoff), manual or recheck. */
   reversalResponse(code: string | undefined): ReversalOutcome {
     if (code === undefined) return 'retry';
     return this.reversalOutcomes.get(code) ?? this.reversalDefault;

@@ -127,12 +127,14 @@ const velocity = obj(
   '{windowMinutes, maxPerTerminal, maxPerMerchant, maxPerCard}',
 );
 
-const REVERSAL_OUTCOMES = ['acked', 'retry', 'manual'] as const;
-const reversalOutcome = z.enum(REVERSAL_OUTCOMES, expected('acked (done), retry (send a repeat after the backoff) or manual (a person takes over)'));
+const REVERSAL_OUTCOMES = ['acked', 'retry', 'manual', 'recheck'] as const;
+const reversalOutcome = z.enum(REVERSAL_OUTCOMES, expected(
+  'acked (done), retry (send a repeat after the backoff), manual (a person takes over) or recheck (repeat a few times, then done)',
+));
 const reversalResponses = obj(
   {
     default: reversalOutcome,
-    codes: mapping(code, reversalOutcome, 'response codes to acked, retry or manual', false),
+    codes: mapping(code, reversalOutcome, 'response codes to acked, retry, manual or recheck', false),
   },
   '{default, codes}',
 );

@@ -199,7 +199,7 @@ t.test('compileRules takes data that is already parsed', async (tt) => {
 t.test('reversal answers: the default table, and a file that overrides it', async (tt) => {
   const r = loadDefaultRules();
   tt.equal(r.reversalResponse('00'), 'acked');
-  tt.equal(r.reversalResponse('25'), 'acked', 'original not found: nothing held');
+  tt.equal(r.reversalResponse('25'), 'recheck', 'original not found: nothing held, or the sale not processed yet there');
   tt.equal(r.reversalResponse('30'), 'manual', 'the message itself is refused');
   tt.equal(r.reversalResponse('96'), 'retry');
   tt.equal(r.reversalResponse('Z9'), 'retry', 'unlisted: the default');
@@ -207,7 +207,7 @@ t.test('reversal answers: the default table, and a file that overrides it', asyn
   const doc = parse(DEFAULT_TEXT) as Record<string, unknown>;
   const { reversalResponses: _, ...without } = doc;
   const built = compileRules(without, 'no-section.yaml');
-  tt.equal(built.reversalResponse('25'), 'acked', 'without the section, the same table is built in');
+  tt.equal(built.reversalResponse('25'), 'recheck', 'without the section, the same table is built in');
   const custom = compileRules({ ...doc, reversalResponses: { default: 'manual', codes: { '00': 'acked' } } }, 'custom.yaml');
   tt.equal(custom.reversalResponse('96'), 'manual');
   tt.throws(() => compileRules({ ...doc, reversalResponses: { default: 'later', codes: {} } }, 'bad.yaml'), /bad\.yaml.*reversalResponses\.default: expected acked/);

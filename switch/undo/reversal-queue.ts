@@ -81,6 +81,13 @@ interface Rewrite {
 
 const DEFAULT_SWEEP_MS = 30_000;
 
+/**
+ * How many sends an answer of "original not found" (outcome recheck) gets before it counts
+ * as done: with the default backoff, the last is about 36 s after the first, far past any
+ * sale still in process at the issuer.
+ */
+const RECHECK_SENDS = 4;
+
 /** Finished entries stay visible to get() this long. */
 const KEEP_DONE_MS = 15 * 60_000;
 
@@ -355,7 +362,18 @@ export class SafQueue implements ReversalQueue {
       return;
     }
     const rc = msg.get(39);
-    const outcome = this.opts.outcomeOf(rc, e.kind);
+    let outcome = this.opts.outcomeOf(rc, e.kind);
+    if (outcome === 'recheck') {
+      // "Original not found" may be a sale the issuer is still processing: the reversal
+      // overtook it. Repeated over the backoff until RECHECK_SENDS, then taken as done.
+      if (e.attempts < RECHECK_SENDS) {
+        this.opts.counters.inc(count(e.kind, 'rechecked'));
+        this.failAttempt(e, `the issuer answered ${rc ?? '(no F39)'} (original not found): asked again in case the sale was still in process there`);
+        this.pump();
+        return;
+      }
+      outcome = 'acked';
+    }
     if (outcome === 'acked') {
       this.transition(e, { from: ['sent'], state: 'acked', detail: `answered ${rc ?? '(no F39)'}` }, { responseCode: rc });
       this.opts.counters.inc(count(e.kind, 'acked'));
