@@ -141,6 +141,15 @@ export class CompiledRules {
     return this.refundOutcomes.get(code) ?? this.refundDefault;
   }
 
+  /**
+   * The reversal reason a class is sent with on a link (its dialect's and upstream's
+   * overrides included): a terminal's reversal classified in the terminal's dialect goes
+   * upstream with the upstream's own code (1987 17 becomes 1993 4000).
+   */
+  reversalReasonFor(cls: FailureClass, upstream: string | undefined, dialect: string | undefined): string | null {
+    return this.classifier.table(upstream, dialect).reasonFor(cls);
+  }
+
   /** The class alone, without timing or limits: what a code means on this link. */
   classify(q: ClassifyQuery): Classification {
     const t = this.classifier.table(q.upstream, q.dialect);

@@ -278,3 +278,12 @@ t.test('message classes: authorization, financial, 1993, reversal', async (tt) =
     tt.ok(caught instanceof CaseError && caught.path === path, `${JSON.stringify(extra)}: CaseError at ${path}`);
   }
 });
+
+t.test("reversalReasonFor: a class's reversal reason on the upstream's dialect", async (tt) => {
+  const r = loadDefaultRules();
+  tt.equal(r.reversalReasonFor('customer_cancel', undefined, 'iso93a'), '4000', '1993: customer cancellation');
+  tt.equal(r.reversalReasonFor('timeout', undefined, 'iso93a'), '4021');
+  tt.equal(r.reversalReasonFor('undeliverable', undefined, 'iso93a'), '4013');
+  tt.equal(r.reversalReasonFor('customer_cancel', undefined, 'iso87a'), r.classify({ mti: '0400', responseCode: '17', dialect: 'iso87a' }).reason,
+    "1987: the class's own code, as a terminal's 17 gets");
+});

@@ -106,8 +106,12 @@ export class Decisions {
     }
     if (decision.action === 'reverse') {
       this.velocity.record(txn.request, panHash, now);
+      // A terminal's reason is read in the terminal's dialect; upstream speaks its own.
+      const upstreamReason = terminal && ctx.listenerDialect(txn.listener).name !== link.dialect.name
+        ? ctx.rules.current.reversalReasonFor(decision.class, link.name, link.dialect.name)
+        : null;
       this.queueReversal(txn, {
-        reason: decision.reason ?? '06', explanation: decision.explanation,
+        reason: upstreamReason ?? decision.reason ?? '06', explanation: decision.explanation,
         finalAmount: decision.finalAmount === null ? undefined : String(decision.finalAmount),
       }, decision.class);
     } else if (decision.action === 'refund') {
