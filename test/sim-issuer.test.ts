@@ -177,17 +177,21 @@ t.test('a reversal matched by F90 releases the hold once; repeats and second rev
   const rep = await client.request(repeatOf(rev));
   tt.equal(rep.mti, '0410');
   tt.equal(rep.get(39), '00', 'a repeat is answered again');
+  await client.request(repeatOf(rev));
+  l = issuer.ledger();
+  tt.same(l.released[0].reversals, { received: 3, distinct: 1, repeats: 2, reason: '68', partial: false }, 'each 0401 of it is a repeat');
+  tt.equal(l.counters.reversalsApplied, 1, 'released once');
   await client.request(rev);
   l = issuer.ledger();
-  tt.same(l.released[0].reversals, { received: 3, distinct: 1, repeats: 2, reason: '68', partial: false }, '0401 and the same 0400 again are repeats');
-  tt.equal(l.counters.reversalsApplied, 1, 'released once');
+  tt.equal(l.released[0].reversals.distinct, 2, 'the same 0400 again is not a repeat: a switch that resends it instead of a 0401 reverses twice');
+  tt.equal(l.counters.secondReversals, 1);
 
   const second = reversalOf(D87, orig, { reason: '06', stan: '999001' });
   const ack2 = await client.request(second);
   tt.equal(ack2.get(39), '00');
   l = issuer.ledger();
-  tt.equal(l.released[0].reversals.distinct, 2, 'a distinct second reversal is counted');
-  tt.equal(l.counters.secondReversals, 1);
+  tt.equal(l.released[0].reversals.distinct, 3, 'a distinct second reversal is counted');
+  tt.equal(l.counters.secondReversals, 2);
   tt.equal(l.summary.reversedTwice, 1);
   tt.equal(l.counters.reversalsApplied, 1, 'still released once');
   tt.equal(l.released[0].reversals.reason, '68', 'the first reversal stands');

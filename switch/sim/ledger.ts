@@ -9,8 +9,9 @@
  *
  * Reversals are idempotent: only the first reversal that reaches a hold changes it
  * (released, or reduced to the F95 final amount). Later ones are answered but counted,
- * as repeats (a repeat MTI, 0401/0421, or a message identical to one already seen) or as
- * distinct second reversals, which prove a sale was reversed twice.
+ * as repeats (the repeat MTI, 0401/0421, of a reversal already seen: same STAN, F7,
+ * reason) or as second reversals, which prove a sale was reversed twice: a distinct one,
+ * or the same 0400 sent again where a 0401 was due.
  *
  * No I/O here: the simulator feeds it messages and the clock.
  */
@@ -315,7 +316,10 @@ export class Ledger {
       this.apply(hold, rev, now);
       return { hold, kind: 'applied' };
     }
-    if (isRepeatMti(rev.mti) || txn.identities.has(identity)) {
+    // A repeat is the repeat MTI (0401/0421) of a reversal already seen. The same 0400 sent
+    // again is not one: a switch that resends its 0400 after a restart instead of a 0401
+    // would be reversing twice on an issuer that counts by MTI, so it counts as a second.
+    if (isRepeatMti(rev.mti) && txn.identities.has(identity)) {
       hold.reversals.repeats++;
       this.counters.reversalRepeats++;
       return { hold, kind: 'repeat' };
