@@ -88,6 +88,9 @@ const DEFAULT_SWEEP_MS = 30_000;
  */
 const RECHECK_SENDS = 4;
 
+/** How often entries waiting for a link that cannot send are checked against maxAgeMs. */
+const AGE_CHECK_MS = 1000;
+
 /** Finished entries stay visible to get() this long. */
 const KEEP_DONE_MS = 15 * 60_000;
 
@@ -111,6 +114,7 @@ export class SafQueue implements ReversalQueue {
   private timer: NodeJS.Timeout | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
   private sweeping = false;
+  private agedOutAt = 0;
   private readonly rewrites: Rewrite[] = [];
   private readonly rereads: { e: Entry; why: string; at: number }[] = [];
   private readonly now: () => number;
@@ -463,10 +467,17 @@ export class SafQueue implements ReversalQueue {
       e.queued = true;
     }
     const maySend = this.maySend(now);
+    // Entries waiting in a line that cannot send (link down, no lease) still age: checked
+    // once a second, not on every pump.
+    const ageOut = now - this.agedOutAt >= AGE_CHECK_MS;
+    if (ageOut) this.agedOutAt = now;
     for (const [upstream, line] of this.ready) {
-      if (line.length === 0 || !maySend) continue;
+      if (line.length === 0) continue;
       const link = this.links.get(upstream);
-      if (!link || !link.isUp) continue;
+      if (!maySend || !link || !link.isUp) {
+        if (ageOut) this.ageOut(line, now);
+        continue;
+      }
       let busy = this.inFlight.get(upstream) ?? 0;
       let i = 0;
       while (i < line.length && busy < this.opts.window) {
@@ -480,6 +491,20 @@ export class SafQueue implements ReversalQueue {
       this.inFlight.set(upstream, busy);
     }
     this.prune(now);
+  }
+
+  /** Moves the entries of a line that cannot send which are older than maxAgeMs to manual handling. */
+  private ageOut(line: Entry[], now: number): void {
+    let kept = 0;
+    for (const e of line) {
+      if (e.state === 'pending' && !e.busy && now - e.enqueuedAt >= this.opts.maxAgeMs) {
+        e.queued = false;
+        this.toManual(e, `older than ${Math.round(this.opts.maxAgeMs / 60_000)} min, the link never free to send it`);
+      } else {
+        line[kept++] = e;
+      }
+    }
+    line.length = kept;
   }
 
   /** One node: always. Several: only while this node's leases are known to hold. */
