@@ -216,7 +216,18 @@ export class Switch {
     if (isNetworkManagement(mti)) return this.network(l, msg, conn);
     const cls = mtiClass(mti);
     const fn = mtiFunction(mti);
-    if ((cls === MtiClass.Authorization || cls === MtiClass.Financial) && fn === MtiFunction.Request) return this.sales.forward(l.name, msg, conn);
+    if ((cls === MtiClass.Authorization || cls === MtiClass.Financial) && fn === MtiFunction.Request) {
+      if (this.stopping) {
+        // Draining: nothing new goes upstream, so the sales in flight end (answered or
+        // timed out, their reversals queued) before the process exits. An acquirer host on
+        // a persistent connection would otherwise keep the drain busy until the cap, and
+        // the sales in flight at exit would be left for a restart that may never come.
+        this.counters.inc('refused_while_stopping');
+        this.replies.send(conn, this.replies.local(l.name, msg, 'issuer_unavailable'));
+        return;
+      }
+      return this.sales.forward(l.name, msg, conn);
+    }
     if (cls === MtiClass.Reversal && (fn === MtiFunction.Request || fn === MtiFunction.Advice)) return this.terminalReversals.handle(l.name, msg, conn);
     this.counters.inc('unsupported_requests');
     this.replies.send(conn, this.replies.local(l.name, msg, 'invalid_transaction'));
