@@ -132,7 +132,13 @@ t.test('magic amounts script the outcome', async (tt) => {
   tt.same(l.holds.map((h) => h.rrn).sort(), [late.get(37), lost.get(37)].sort(), '..68 and ..99 hold; ..91 does not');
   tt.equal(l.counters.dropped, 2);
   tt.equal(l.counters.late, 1);
-  tt.equal(MAGIC_AMOUNTS.filter((m) => m.hold).length, 2);
+  tt.equal(MAGIC_AMOUNTS.filter((m) => m.hold).length, 3);
+
+  const part = sale('1210');
+  const partRes = await client.request(part);
+  tt.same([partRes.get(39), partRes.get(4)], ['10', '000000000605'], '..10 approved in part: half, rounded down');
+  tt.ok(partRes.has(38), 'with an approval code');
+  tt.equal(issuer.ledger().holds.find((h) => h.rrn === part.get(37))?.amount, '000000000605', 'and that much held');
 });
 
 t.test('answers go out of order when latencies differ', async (tt) => {

@@ -237,8 +237,13 @@ export class Journal {
   }
 }
 
-/** An answer rebuilt from a journal row gets the approval's F38 back, where the row and the dialect have one. */
+/**
+ * An answer rebuilt from a journal row gets the approval's F38 back, and a partial
+ * approval's amount in F4 (not the amount asked), where the row and the dialect have them.
+ */
 export function withApprovalCode(answer: IsoMessage, dialect: Dialect, row: TxnRow): IsoMessage {
-  if (row.state === 'approved' && row.approvalCode && dialect.fields[38]) answer.set(38, row.approvalCode);
+  if (row.state !== 'approved') return answer;
+  if (row.approvalCode && dialect.fields[38]) answer.set(38, row.approvalCode);
+  if (row.approvedAmount && dialect.fields[4]) answer.set(4, row.approvedAmount);
   return answer;
 }

@@ -163,7 +163,8 @@ export class SalePath implements Exchange<Txn> {
     // Fenced by owner: if another node judged this one dead and took the sale over, the
     // write changes nothing and the answer is late here (not relayed; that node reverses it).
     const recorded = ctx.journal.record(txn, {
-      responseCode: rc ?? null, failureClass: cls, reversalId: txn.reversalId, ...(approved ? { approvalCode: msg.get(38) ?? null } : {}),
+      responseCode: rc ?? null, failureClass: cls, reversalId: txn.reversalId,
+      ...(approved ? { approvalCode: msg.get(38) ?? null, approvedAmount: partialAmount(msg, txn.sent) } : {}),
       owner: ctx.node,
     }, undefined, { kind: 'ANSWERED' });
     const deliver = (): void => {
@@ -222,4 +223,10 @@ export class SalePath implements Exchange<Txn> {
     // A duplicate sent later must not get the approval that is being reversed.
     if (d?.action === 'reverse') txn.answer = this.replies.local(txn.listener, txn.request, 'issuer_unavailable');
   }
+}
+
+/** F4 of an approval that is below the amount asked (a partial approval, F39 10), else null. */
+function partialAmount(answer: IsoMessage, sent: IsoMessage | null): string | null {
+  const approved = answer.get(4);
+  return approved !== undefined && sent !== null && approved !== sent.get(4) ? approved : null;
 }

@@ -15,7 +15,7 @@ import type { FramedConn } from '../edge/framed-conn.js';
 import { formatLedger } from './format.js';
 import { createLedgerServer } from './ledger-http.js';
 import { Ledger, type LedgerCounters, type LedgerSnapshot } from './ledger.js';
-import { magicOf } from './magic.js';
+import { magicOf, PARTIAL, partOf } from './magic.js';
 import { createRng, randomSeed, type Rng } from './prng.js';
 import { simConn, simDialect, simFraming } from './wire.js';
 
@@ -305,6 +305,7 @@ class Issuer implements IssuerSim {
     }
     const res = responseTo(this.dialect, req, d.code);
     if (approvalCode !== null) res.set(38, approvalCode);
+    if (d.code === PARTIAL) res.set(4, partOf(req.get(4) ?? ''));
     const delayMs = d.late ? this.lateMs : delay;
     if (d.late) c.late++;
     this.answer(conn, res, delayMs);
@@ -335,6 +336,7 @@ class Issuer implements IssuerSim {
         case 'drop-unposted': return { code: '91', approved: false, silent: true, dropped: true, late: false };
         case 'drop-posted': return { code: '00', approved: true, silent: false, dropped: true, late: false };
         case 'late': return { code: '00', approved: true, silent: false, dropped: false, late: true };
+        case 'partial': return { code: '10', approved: true, silent: false, dropped: false, late: false };
       }
     }
     const approved = rApprove < this.approveRate;

@@ -16,6 +16,7 @@
  * No I/O here: the simulator feeds it messages and the clock.
  */
 import { IsoError, isRepeat, maskPan, mtiOrigin, MtiOrigin, type IsoMessage } from '../../codec/index.js';
+import { PARTIAL, partOf } from './magic.js';
 import { RefundBook, type RefundOutcome, type RefundRecord } from './refund-book.js';
 
 export type HoldStatus = 'held' | 'partial' | 'released';
@@ -258,9 +259,10 @@ export class Ledger {
     const key = originalKey(req.mti, stan, f7, acquirer);
     const terminalId = req.get(41) ?? '';
     const rrn = req.get(37) ?? '';
-    const amount = req.get(4) ?? '';
+    // A partial approval holds what it granted, not what was asked.
+    const amount = code === PARTIAL ? partOf(req.get(4) ?? '') : req.get(4) ?? '';
     let hold: HoldRecord | null = null;
-    if (code === '00' && !silent) {
+    if ((code === '00' || code === PARTIAL) && !silent) {
       const pan = req.get(2);
       hold = {
         key, mti: baseMti(req.mti), stan, transmissionDateTime: f7, acquirer, terminalId,

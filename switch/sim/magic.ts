@@ -12,7 +12,9 @@ export type MagicAction =
   /** Approve and place the hold, but never answer (the approval is lost on the way back). */
   | { kind: 'drop-posted' }
   /** Approve, place the hold, answer after lateMs. */
-  | { kind: 'late' };
+  | { kind: 'late' }
+  /** Approve in part (F39 10): hold and answer half the amount asked, rounded down, in F4. */
+  | { kind: 'partial' };
 
 export interface MagicAmount {
   /** Last two digits of F4. */
@@ -33,6 +35,7 @@ export const MAGIC_AMOUNTS: readonly MagicAmount[] = [
   { ending: '91', action: { kind: 'drop-unposted' }, hold: false, meaning: 'never answered, nothing held (issuer unavailable); the timeout reversal shows as unmatched' },
   { ending: '99', action: { kind: 'drop-posted' }, hold: true, meaning: 'approved and held, but never answered (approval lost)' },
   { ending: '68', action: { kind: 'late' }, hold: true, meaning: 'approved and held, answered 00 after lateMs (a late approval)' },
+  { ending: '10', action: { kind: 'partial' }, hold: true, meaning: 'approved in part: answered 10 with half the amount (rounded down) in F4, and that much held' },
 ];
 
 const BY_ENDING: ReadonlyMap<string, MagicAmount> = new Map(MAGIC_AMOUNTS.map((m) => [m.ending, m]));
@@ -47,4 +50,12 @@ export function magicOf(amount: string | undefined): MagicAmount | undefined {
 export function magicTable(): string {
   const rows = MAGIC_AMOUNTS.map((m) => `| ..${m.ending} | ${m.meaning} |`);
   return ['| F4 ends in | issuer simulator does |', '|---|---|', ...rows].join('\n');
+}
+
+/** F39 of a partial approval. */
+export const PARTIAL = '10';
+
+/** Half of an n12 amount, rounded down, as n12: what a partial approval grants and holds. */
+export function partOf(amount: string): string {
+  return String(Math.floor(Number(amount || '0') / 2)).padStart(12, '0');
 }

@@ -135,7 +135,7 @@ export function insertTxnDetail(row: TxnRow): string | null {
 /** The history detail of a transaction update: the fields it set (null included) and its note. */
 export function updateTxnDetail(u: TxnUpdate): string | null {
   return compact({
-    responseCode: u.responseCode, approvalCode: u.approvalCode, failureClass: u.failureClass, decision: u.decision, reversalId: u.reversalId, note: u.note,
+    responseCode: u.responseCode, approvalCode: u.approvalCode, approvedAmount: u.approvedAmount, failureClass: u.failureClass, decision: u.decision, reversalId: u.reversalId, note: u.note,
   });
 }
 

@@ -205,7 +205,7 @@ export class MemoryBackend implements StoreBackend {
           this.dupKeys.set(dupKey, row.id);
         }
         // As the SQL stores: the approval code is an outcome, written by updateTxn only.
-        this.txns.set(row.id, { ...plain, approvalCode: null });
+        this.txns.set(row.id, { ...plain, approvalCode: null, approvedAmount: null });
         this.append(row.createdAt, 'txn', row.id, row.state, insertTxnDetail(row));
         return true;
       }
@@ -221,6 +221,7 @@ export class MemoryBackend implements StoreBackend {
         if (u.decision !== undefined) t.decision = u.decision;
         if (u.reversalId !== undefined) t.reversalId = u.reversalId;
         if (u.approvalCode !== undefined) t.approvalCode = u.approvalCode;
+        if (u.approvedAmount !== undefined) t.approvedAmount = u.approvedAmount;
         this.append(u.at, 'txn', u.id, u.state, updateTxnDetail(u));
         return true;
       }

@@ -30,7 +30,7 @@ const DB_NOW_MS = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
 
 const TXN_COLUMNS = `id, node, listener, sender, terminal, merchant, acquirer, mti, stan, f7, rrn, amount, currency,
   pan_masked AS "panMasked", pan_hash AS "panHash", business_date AS "businessDate", upstream, upstream_stan AS "upstreamStan",
-  state, response_code AS "responseCode", failure_class AS "failureClass", decision, reversal_id AS "reversalId", approval_code AS "approvalCode", sealed,
+  state, response_code AS "responseCode", failure_class AS "failureClass", decision, reversal_id AS "reversalId", approval_code AS "approvalCode", approved_amount AS "approvedAmount", sealed,
   created_at AS "createdAt", updated_at AS "updatedAt"`;
 
 const REVERSAL_COLUMNS = `id, txn_id AS "txnId", upstream, state, attempts, reason, final_amount AS "finalAmount", explanation,
@@ -58,7 +58,8 @@ export const SQL = {
         failure_class = CASE WHEN $6::boolean THEN $7::text ELSE failure_class END,
         decision = CASE WHEN $8::boolean THEN $9::text ELSE decision END,
         reversal_id = CASE WHEN $10::boolean THEN $11::text ELSE reversal_id END,
-        approval_code = CASE WHEN $13::boolean THEN $14::text ELSE approval_code END
+        approval_code = CASE WHEN $13::boolean THEN $14::text ELSE approval_code END,
+        approved_amount = CASE WHEN $16::boolean THEN $17::text ELSE approved_amount END
       WHERE id = $1::text AND ($15::text IS NULL OR node = $15::text)
       RETURNING id, state, updated_at)
     INSERT INTO history (at, kind, ref, state, detail) SELECT updated_at, 'txn', id, state, $12::text FROM row`,
@@ -178,7 +179,8 @@ export function statement(op: StoreOp): QueryConfig<unknown[]> {
     case 'updateTxn': {
       const u = op.update;
       return q('updateTxn', [u.id, u.state, u.at, set(u.responseCode), orNull(u.responseCode), set(u.failureClass), orNull(u.failureClass),
-        set(u.decision), orNull(u.decision), set(u.reversalId), orNull(u.reversalId), updateTxnDetail(u), set(u.approvalCode), orNull(u.approvalCode), u.owner ?? null]);
+        set(u.decision), orNull(u.decision), set(u.reversalId), orNull(u.reversalId), updateTxnDetail(u), set(u.approvalCode), orNull(u.approvalCode), u.owner ?? null,
+        set(u.approvedAmount), orNull(u.approvedAmount)]);
     }
     case 'insertReversal': {
       const r = op.row;
@@ -239,15 +241,16 @@ export const MULTI = {
     RETURNING ref`,
   updateTxn: `WITH v AS (
       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::boolean[], $5::text[], $6::boolean[], $7::text[], $8::boolean[],
-        $9::text[], $10::boolean[], $11::text[], $12::text[], $13::boolean[], $14::text[], $15::text[]) WITH ORDINALITY
-        AS v(id, state, at, set_rc, rc, set_fc, fc, set_dn, dn, set_rv, rv, detail, set_ac, ac, owner, ord)),
+        $9::text[], $10::boolean[], $11::text[], $12::text[], $13::boolean[], $14::text[], $15::text[], $16::boolean[], $17::text[])
+        WITH ORDINALITY AS v(id, state, at, set_rc, rc, set_fc, fc, set_dn, dn, set_rv, rv, detail, set_ac, ac, owner, set_aa, aa, ord)),
     row AS (
       UPDATE txns t SET state = v.state, updated_at = v.at,
         response_code = CASE WHEN v.set_rc THEN v.rc ELSE t.response_code END,
         failure_class = CASE WHEN v.set_fc THEN v.fc ELSE t.failure_class END,
         decision = CASE WHEN v.set_dn THEN v.dn ELSE t.decision END,
         reversal_id = CASE WHEN v.set_rv THEN v.rv ELSE t.reversal_id END,
-        approval_code = CASE WHEN v.set_ac THEN v.ac ELSE t.approval_code END
+        approval_code = CASE WHEN v.set_ac THEN v.ac ELSE t.approval_code END,
+        approved_amount = CASE WHEN v.set_aa THEN v.aa ELSE t.approved_amount END
       FROM v WHERE t.id = v.id AND (v.owner IS NULL OR t.node = v.owner)
       RETURNING t.id)
     INSERT INTO history (at, kind, ref, state, detail)

@@ -51,7 +51,7 @@ const UNFINISHED = `(txns.state = 'forwarded' OR (txns.state = 'recovered' AND N
 
 const TXN_COLUMNS = `id, node, listener, sender, terminal, merchant, acquirer, mti, stan, f7, rrn, amount, currency,
   pan_masked AS panMasked, pan_hash AS panHash, business_date AS businessDate, upstream, upstream_stan AS upstreamStan,
-  state, response_code AS responseCode, failure_class AS failureClass, decision, reversal_id AS reversalId, approval_code AS approvalCode, sealed,
+  state, response_code AS responseCode, failure_class AS failureClass, decision, reversal_id AS reversalId, approval_code AS approvalCode, approved_amount AS approvedAmount, sealed,
   created_at AS createdAt, updated_at AS updatedAt`;
 
 const REVERSAL_COLUMNS = `id, txn_id AS txnId, upstream, state, attempts, reason, final_amount AS finalAmount, explanation,
@@ -153,7 +153,8 @@ export class SqliteEngine {
         failure_class = CASE WHEN ? THEN ? ELSE failure_class END,
         decision = CASE WHEN ? THEN ? ELSE decision END,
         reversal_id = CASE WHEN ? THEN ? ELSE reversal_id END,
-        approval_code = CASE WHEN ? THEN ? ELSE approval_code END
+        approval_code = CASE WHEN ? THEN ? ELSE approval_code END,
+        approved_amount = CASE WHEN ? THEN ? ELSE approved_amount END
         WHERE id = ? AND (? IS NULL OR node = ?)`),
       insertReversal: p(`INSERT INTO reversals (id, txn_id, upstream, state, attempts, reason, final_amount, explanation,
         original, message, sent_stan, enqueued_at, due_at, last_error, note, updated_at, owner, lease_until, kind, amount)
@@ -205,7 +206,8 @@ export class SqliteEngine {
         const u = op.update;
         const { changes } = s.updateTxn.run(u.state, u.at,
           flag(u.responseCode), orNull(u.responseCode), flag(u.failureClass), orNull(u.failureClass),
-          flag(u.decision), orNull(u.decision), flag(u.reversalId), orNull(u.reversalId), flag(u.approvalCode), orNull(u.approvalCode), u.id, u.owner ?? null, u.owner ?? null);
+          flag(u.decision), orNull(u.decision), flag(u.reversalId), orNull(u.reversalId), flag(u.approvalCode), orNull(u.approvalCode), flag(u.approvedAmount), orNull(u.approvedAmount),
+          u.id, u.owner ?? null, u.owner ?? null);
         if (changes === 0 && u.owner !== undefined) return false;
         if (changes === 0) throw new Error(`no transaction with id ${u.id}`);
         this.changed = true;

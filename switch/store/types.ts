@@ -70,6 +70,8 @@ export interface TxnRow {
   reversalId: string | null;
   /** F38 of an approval, as the issuer gave it (set by updateTxn); null otherwise or before migration 4. */
   approvalCode?: string | null;
+  /** F4 of a partial approval, what the issuer approved (set by updateTxn); null when approved as asked, or before migration 8. */
+  approvedAmount?: string | null;
   /** The request as sent upstream, sealed: what a reversal is built from after a crash. */
   sealed: string | null;
   createdAt: number;
@@ -101,6 +103,8 @@ export interface TxnUpdate {
   decision?: string | null;
   reversalId?: string | null;
   approvalCode?: string | null;
+  /** F4 of the issuer's answer when it approved less than was asked (F39 10). */
+  approvedAmount?: string | null;
   /** Goes into the history row only. */
   note?: string;
   /**

@@ -43,7 +43,7 @@ export function txnRow(id: string, over: Partial<TxnRow> = {}): TxnRow {
     acquirer: '00000001', mti: '0200', stan: '000123', f7: '1125213300', rrn: '533021000123', amount: '000000001000',
     currency: '978', panMasked: '476173******0119', panHash: 'h:5f1c', businessDate: '2025-11-25', upstream: 'issuer',
     upstreamStan: '000777', state: 'forwarded', responseCode: null, failureClass: null, decision: null, reversalId: null, approvalCode: null,
-    sealed: 'sealed:v1:abc', createdAt: T0, updatedAt: T0, ...over,
+    approvedAmount: null, sealed: 'sealed:v1:abc', createdAt: T0, updatedAt: T0, ...over,
   };
 }
 
@@ -148,6 +148,11 @@ export function storeContract(t: Test, target: StoreContractTarget): void {
     t.equal(row?.decision, 'none: approved', 'a field left out keeps its value');
     t.equal(row?.reversalId, 'rev-a');
     t.equal(row?.approvalCode, 'A1B2C3', 'the approval code stays when an update leaves it out');
+    await s.insertTxn(txnRow('p', { amount: '000000010000' }));
+    await s.updateTxn({ id: 'p', state: 'approved', at: T0 + 30, responseCode: '10', approvalCode: 'P1', approvedAmount: '000000006000' });
+    t.same([(await s.txn('p'))?.approvedAmount, (await s.txn('p'))?.amount], ['000000006000', '000000010000'], 'a partial approval keeps the amount approved beside the amount asked');
+    await s.updateTxn({ id: 'p', state: 'approved', at: T0 + 31, note: 'again' });
+    t.equal((await s.txn('p'))?.approvedAmount, '000000006000', 'and keeps it when an update leaves it out');
     t.equal(row?.createdAt, T0, 'createdAt never changes');
 
     const h = await s.history('a');

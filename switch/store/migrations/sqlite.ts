@@ -183,4 +183,14 @@ CREATE TABLE reviews (
 CREATE INDEX reviews_state ON reviews (state, created_at);
 `,
   },
+  {
+    version: 8,
+    name: 'the approved amount of a partial approval',
+    sql: `
+-- A partial approval (F39 10: F4 of the answer below the request's) is answered again, to
+-- a duplicate after a restart or on another node, with the amount the issuer approved,
+-- not the amount asked. NULL: approved as asked (or no approval).
+ALTER TABLE txns ADD COLUMN approved_amount TEXT;
+`,
+  },
 ];
