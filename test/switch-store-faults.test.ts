@@ -27,9 +27,13 @@ import { until } from './support/until.js';
 class FaultyStore extends SqliteStore {
   failInsert = false;
   failApproval = false;
+  /** The insert commits, then its reply is lost: the switch sees a failure. */
+  loseInsertReply = false;
 
-  override insertTxn(row: TxnRow): Promise<void> {
-    return this.failInsert ? Promise.reject(new Error('injected: disk full')) : super.insertTxn(row);
+  override async insertTxn(row: TxnRow): Promise<void> {
+    if (this.failInsert) throw new Error('injected: disk full');
+    await super.insertTxn(row);
+    if (this.loseInsertReply) throw new Error('injected: connection lost before the reply');
   }
 
   override updateTxn(u: TxnUpdate): Promise<boolean> {
@@ -68,6 +72,17 @@ t.test('the write-ahead and the durable approval, with the journal failing', asy
   const after = sale();
   tt.equal((await client.request(after, 5000)).get(39), '00', 'the next sale, journaled, is approved');
   tt.same(seen.filter((e) => e.msg.get(37) === unjournaled.get(37)).map((e) => e.msg.mti), [], 'the unjournaled sale never reached the issuer');
+
+  // The insert landed but the switch was told it failed: not forwarded, and its row must
+  // not stay `forwarded` (a sale in flight to recovery and the report) for good.
+  store.loseInsertReply = true;
+  const landed = sale();
+  tt.equal((await client.request(landed, 5000)).get(39), '91', 'a sale whose journal write seemed to fail: 91');
+  store.loseInsertReply = false;
+  tt.same(seen.filter((e) => e.msg.get(37) === landed.get(37)).map((e) => e.msg.mti), [], 'never forwarded');
+  await until(async () => (await store.unfinishedTxns()).length === 0, 'its row no longer in flight');
+  const row = (await store.recentTxns(0)).find((r) => r.rrn === landed.get(37));
+  tt.equal(row?.state, 'not_sent', 'its row says it was never sent');
 
   store.failApproval = true;
   const lost = sale();

@@ -22,6 +22,9 @@ import { newTxn, type Txn } from './txn.js';
 const ANSWER_KEYS = [41, 37];
 /** Fields the terminal's answer takes from the issuer's response. */
 const FROM_ISSUER = [4, 38, 39, 44, 54, 55];
+
+/** How many times a row whose insert seemed to fail is marked not_sent before it is left to recovery. */
+const NOT_SENT_TRIES = 30;
 /** Sensitive authentication data (F55 may carry tag 57, track 2): forwarded once, never kept (PCI DSS 3.3.1). */
 export const NOT_KEPT = [35, 36, 45, 52, 55];
 
@@ -101,8 +104,22 @@ export class SalePath implements Exchange<Txn> {
         ctx.counters.inc('store_errors');
         ctx.log.error('journal write failed; request not forwarded', { txn: txn.id, error: (err as Error).message });
         this.replies.finish(txn, this.replies.local(listener, msg, 'issuer_unavailable'));
+        this.markNotSent(txn, 1);
       },
     );
+  }
+
+  /**
+   * The insert failed as far as this node knows, yet it may have committed with its reply
+   * lost: such a row must not stay `forwarded`, or a report and recovery would take a sale
+   * that never left for one in flight. Marked `not_sent` (nothing, if there is no row),
+   * retried while the store fails.
+   */
+  private markNotSent(txn: Txn, attempt: number): void {
+    const { ctx } = this;
+    ctx.journal.record(txn, { note: 'the journal write had failed as far as the switch knew: never forwarded', owner: ctx.node }, 'not_sent').catch(() => {
+      if (attempt < NOT_SENT_TRIES && !ctx.stopping()) setTimeout(() => this.markNotSent(txn, attempt + 1), 1000).unref();
+    });
   }
 
   /** The deadline of a sale on this link: its configured timeout, else the command line's (the demo issuer's). */
