@@ -18,7 +18,6 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +29,7 @@ import { formatMoneyCheck, formatTerminalSummary } from '../switch/sim/format.js
 import { checkMoneyInvariant } from '../switch/sim/invariant.js';
 import { startIssuer, type IssuerSim } from '../switch/sim/issuer.js';
 import { runTerminals } from '../switch/sim/terminals.js';
+import { balancer } from '../switch/sim/balancer.js';
 import { openStore } from '../switch/store/index.js';
 import type { Store } from '../switch/store/types.js';
 import { PgSchemas, pgReady } from './support/pg.js';
@@ -49,50 +49,6 @@ const D87 = getDialect('iso87a');
 
 const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 
-
-/** A TCP load balancer in miniature: each connection goes to the first port (of `ports()` now) that accepts it. */
-async function balancer(list: number[] | (() => number[])): Promise<{ port: number; close: () => Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((client) => {
-    sockets.add(client);
-    client.on('close', () => sockets.delete(client));
-    client.on('error', () => undefined);
-    client.pause();
-    const ports = typeof list === 'function' ? list() : list;
-    const attempt = (i: number): void => {
-      if (i >= ports.length) {
-        client.destroy();
-        return;
-      }
-      const up = connect({ host: '127.0.0.1', port: ports[i] });
-      sockets.add(up);
-      // Only errors before the connection is made land here: the next backend is tried.
-      up.once('error', () => {
-        sockets.delete(up);
-        attempt(i + 1);
-      });
-      up.once('connect', () => {
-        up.removeAllListeners('error');
-        up.on('error', () => client.destroy());
-        up.on('close', () => { sockets.delete(up); client.destroy(); });
-        client.on('close', () => up.destroy());
-        client.pipe(up);
-        up.pipe(client);
-        client.resume();
-      });
-    };
-    attempt(0);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const a = server.address();
-  return {
-    port: typeof a === 'object' && a ? a.port : 0,
-    close: () => new Promise<void>((r) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => r());
-    }),
-  };
-}
 
 interface Node {
   name: string;
