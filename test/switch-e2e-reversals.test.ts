@@ -382,6 +382,26 @@ t.test('terminal reversal while the original is in flight: answered at once, rev
   tt.equal(h.issuer.ledger().holds.length, 0);
 });
 
+t.test('a partial reversal while the original is in flight stays partial when the approval comes', async (tt) => {
+  const h = await startHarness(tt, { issuer: { latencyMs: 800 }, upstreamTimeoutMs: 5000, reversal: { responseTimeoutMs: 5000 } });
+  const c = await h.client();
+  const s = sale({ amount: '9300' });
+  const rrn = s.get(37) as string;
+  const upSale = h.issuer.waitFor(saleOf(rrn));
+  const upRev = h.issuer.waitFor(reversalOfRrn(rrn));
+  const saleAnswer = c.request(s);
+  await upSale;
+  // The customer takes 30.00 of the 93.00: the terminal reverses the other 63.00.
+  const partial = reversalOf(D87, s, { reason: '17', stan: nextStan(), transmissionDateTime: transmissionTime(Date.now()), finalAmount: '3000' });
+  tt.equal((await c.request(partial)).get(39), '00', 'answered at once');
+  tt.equal((await saleAnswer).get(39), '00');
+  const seen = await upRev;
+  tt.ok(seen.msg.has(95), 'the reversal upstream carries F95');
+  tt.equal(seen.msg.replacementAmounts()?.transaction, '000000003000', 'with the final amount the terminal gave');
+  await acked(h);
+  tt.equal(h.issuer.ledger().holds.find((x) => x.rrn === rrn)?.amount, '000000003000', 'the issuer holds what the customer kept');
+});
+
 // ---- answers that are not approvals ------------------------------------------------------
 
 t.test('an in-time 96 (unknown outcome) is relayed, and the switch reverses it (06), harmlessly unmatched', async (tt) => {

@@ -174,8 +174,10 @@ export class SalePath implements Exchange<Txn> {
     }
     txn.state = approved ? 'approved' : 'declined';
     if (approved && txn.reverseWhenDone) {
+      // The terminal's reversal, as rules/ would have taken it had the sale been answered
+      // first: a partial one (F95) stays partial.
       txn.state = 'reversed_by_terminal';
-      this.decisions.queueReversal(txn, { reason: txn.reverseWhenDone.reason, explanation: 'the terminal reversed the sale while it was in flight' }, 'customer_cancel');
+      this.decisions.decideAndAct(txn, 'customer_cancel', txn.reverseWhenDone);
     }
     // Fenced by owner: if another node judged this one dead and took the sale over, the
     // write changes nothing and the answer is late here (not relayed; that node reverses it).

@@ -65,7 +65,7 @@ export class TerminalReversals {
       ctx.log.warn('terminal reversal of an unknown original: answered, recorded', { ...summarize(msg) });
       record.decision = 'unknown original: nothing to reverse';
     } else if (original.state === 'inflight') {
-      original.reverseWhenDone = { reason };
+      original.reverseWhenDone = { mti: msg.mti, reason, finalAmount: finalAmountOf(msg) };
       record.decision = 'original in flight: reversed if it is approved';
     } else if (original.state === 'approved') {
       const d = this.decisions.decideAndAct(original, 'customer_cancel', { mti: msg.mti, reason, finalAmount: finalAmountOf(msg) });

@@ -51,7 +51,8 @@ export interface Txn {
   /** The reversal id, once one was queued. */
   reversalId: string | null;
   /** A terminal reversal arrived while the original was still in flight. */
-  reverseWhenDone: { reason: string } | null;
+  /** The terminal's reversal that came while the sale was in flight: put to rules/ once the sale is approved. */
+  reverseWhenDone: { mti: string; reason: string; finalAmount?: string } | null;
   /** What rules/ said last, for the record. */
   decision: string | null;
 }
