@@ -159,3 +159,37 @@ for (const kind of stores.kinds) {
     tt.equal(await q.sweep(), 0, 'a second sweep finds nothing');
   });
 }
+
+for (const kind of stores.kinds) {
+  t.test(`${kind}: several nodes: the sweep takes back this node's own lost row, never another node's, and an insert that meets another's row leaves it`, async (tt) => {
+    const { store } = await stores.open(tt, kind);
+    tt.teardown(() => store.close());
+    const link = new FakeLink();
+    const clock = { now: Date.now() };
+    const lease = { node: 'n1', leaseMs: 60_000 };
+    const q = queue(store, link, clock, { lease });
+    await q.load(); // this node's lease is live from here
+    const at = clock.now;
+    const row = (id: string, stan: string, owner: string) => ({
+      id, txnId: `t-${id}`, upstream: 'up', state: 'pending' as const, attempts: 0, reason: '68', finalAmount: null, explanation: 'timeout',
+      original: sealMessage(original(stan), keys), message: null, sentStan: null, enqueuedAt: at, dueAt: at, lastError: null, note: null,
+      updatedAt: at, owner, leaseUntil: at + 60_000,
+    });
+    await store.insertReversal(row('mine', '000401', 'n1'));
+    await store.insertReversal(row('theirs', '000402', 'n2'));
+    await store.renewLeases('n2', at + 60_000);
+    await settle(store);
+    await q.sweep();
+    await step(q, store, clock, 0);
+    await step(q, store, clock, 0);
+    const stans = link.sent.map((m) => m.get(90)?.slice(4, 10));
+    tt.same(stans, ['000401'], "its own lost row is sent; the other node's live one is not touched");
+    // Another node's reversal of the same original, already in the store: this node's
+    // enqueue of it meets that row and leaves it (one original, one reversal).
+    q.enqueue({ id: 'theirs', upstream: 'up', original: original('000402'), reason: '68', explanation: 'timeout', txnId: 't-other' });
+    await new Promise((r) => setTimeout(r, 50));
+    await step(q, store, clock, 0);
+    await step(q, store, clock, 0);
+    tt.same(link.sent.map((m) => m.get(90)?.slice(4, 10)), ['000401'], 'nothing sent for the other node\'s row');
+  });
+}

@@ -259,8 +259,7 @@ export class Ledger {
     const key = originalKey(req.mti, stan, f7, acquirer);
     const terminalId = req.get(41) ?? '';
     const rrn = req.get(37) ?? '';
-    // A partial approval holds what it granted, not what was asked.
-    const amount = code === PARTIAL ? partOf(req.get(4) ?? '') : req.get(4) ?? '';
+    const amount = code === PARTIAL /* holds what it granted */ ? partOf(req.get(4) ?? '') : req.get(4) ?? '';
     let hold: HoldRecord | null = null;
     if ((code === '00' || code === PARTIAL) && !silent) {
       const pan = req.get(2);
@@ -318,9 +317,7 @@ export class Ledger {
       this.apply(hold, rev, now);
       return { hold, kind: 'applied' };
     }
-    // A repeat is the repeat MTI (0401/0421) of a reversal already seen. The same 0400 sent
-    // again is not one: a switch that resends its 0400 after a restart instead of a 0401
-    // would be reversing twice on an issuer that counts by MTI, so it counts as a second.
+    // Only the 0401/0421 of a reversal already seen is a repeat: the same 0400 again is a second.
     if (isRepeatMti(rev.mti) && txn.identities.has(identity)) {
       hold.reversals.repeats++;
       this.counters.reversalRepeats++;

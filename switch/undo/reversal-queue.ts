@@ -88,6 +88,9 @@ const DEFAULT_SWEEP_MS = 30_000;
  */
 const RECHECK_SENDS = 4;
 
+/** The most rows one sweep reads (several nodes: claims). */
+const SWEEP_LIMIT = 100_000;
+
 /** How often entries waiting for a link that cannot send are checked against maxAgeMs. */
 const AGE_CHECK_MS = 1000;
 
@@ -299,7 +302,7 @@ export class SafQueue implements ReversalQueue {
         this.releaseStan(e);
         this.forget(e);
         e.state = 'cancelled'; // local only: the heaps skip it
-        this.takeIfOrphaned(row.id, e.kind);
+        this.takeIfOwnInsert(row, e.kind);
         return;
       }
       this.events?.emit(e.kind === 'refund' ? 'REFUND_QUEUED' : 'REVERSAL_QUEUED', e, { reversalState: 'pending', decisionExplanation: row.explanation, timeMs: row.enqueuedAt });
@@ -717,22 +720,27 @@ export class SafQueue implements ReversalQueue {
     }
     e.state = 'cancelled'; // local only: the heaps and lines skip the old mirror
     this.entries.delete(e.id);
-    if ((row.state === 'pending' || row.state === 'sent') && this.mayTake(row)) {
+    // Several nodes: a live row in another state than this node left it is another node's
+    // doing (it took the lease): let go. This node's own rows come back through the sweep,
+    // which claims them by owner.
+    if ((row.state === 'pending' || row.state === 'sent') && !this.opts.lease) {
       this.adopt(row, why, 'taken again from the store');
       this.pump();
     }
   }
 
-  /** A live row is this node's to take: one node, or a row it owns (the leases claim the rest). */
-  private mayTake(row: ReversalRow): boolean {
-    return !this.opts.lease || row.owner === this.opts.lease.node || row.owner === null || row.owner === undefined;
-  }
-
-  /** After an insert the store already had: takes the row when it is live and nobody else holds it. */
-  private takeIfOrphaned(id: string, kind: UndoKind): void {
+  /**
+   * After an insert the store already had: takes the row when it is this very insert
+   * (its reply was lost and the retry met it: same enqueue time and transaction) and still
+   * live. A row another node or an earlier run inserted stays theirs: one original, one
+   * reversal.
+   */
+  private takeIfOwnInsert(mine: ReversalRow, kind: UndoKind): void {
+    const id = mine.id;
     this.store.reversal(id).then(
       (row) => {
-        if (row && (row.state === 'pending' || row.state === 'sent') && !this.entries.has(id) && this.mayTake(row)) {
+        const own = row !== undefined && row.enqueuedAt === mine.enqueuedAt && row.txnId === mine.txnId && row.upstream === mine.upstream;
+        if (own && (row.state === 'pending' || row.state === 'sent') && !this.entries.has(id)) {
           this.opts.counters.inc('reversals_healed');
           this.opts.log.warn(`${kind} found live in the store after its insert; taken from the row`, { id });
           this.adopt(row, 'its insert met its own row', 'taken again from the store');
@@ -760,10 +768,15 @@ export class SafQueue implements ReversalQueue {
     this.sweeping = true;
     let healed = 0;
     try {
-      const rows = await this.store.reversals(['pending', 'sent']);
+      // Several nodes: the rows this node owns (and free ones, as the leases' claim takes
+      // them), so a row of its own that the queue lost comes back; one node: every live row.
+      const lease = this.opts.lease;
+      const rows = lease
+        ? await this.store.claimReversals(lease.node, this.now(), lease.leaseMs, SWEEP_LIMIT, true)
+        : await this.store.reversals(['pending', 'sent']);
       const live = new Map(rows.map((r) => [r.id, r]));
       for (const row of rows) {
-        if (this.entries.has(row.id) || !this.mayTake(row) || (this.opts.lease && row.owner == null)) continue;
+        if (this.entries.has(row.id)) continue;
         this.opts.counters.inc('reversals_healed');
         this.opts.log.warn(`${row.kind ?? 'reversal'} live in the store but not in the queue; taken`, { id: row.id, state: row.state });
         if (this.adopt(row, 'the queue had lost it', 'taken again from the store')) healed++;
