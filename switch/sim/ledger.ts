@@ -7,13 +7,11 @@
  * when several originals share a key (terminals whose STANs collide), F41 and then F37
  * narrow the choice.
  *
- * Reversals are idempotent: only the first reversal that reaches a hold changes it
- * (released, or reduced to the F95 final amount). Later ones are answered but counted,
- * as repeats (the repeat MTI, 0401/0421, of a reversal already seen: same STAN, F7,
- * reason) or as second reversals, which prove a sale was reversed twice: a distinct one,
- * or the same 0400 sent again where a 0401 was due.
- *
- * No I/O here: the simulator feeds it messages and the clock.
+ * Reversals are idempotent: only the first that reaches a hold changes it (released, or
+ * reduced to the F95 final amount). Later ones are answered but counted, as repeats (the
+ * 0401/0421 of one already seen) or as second reversals, which prove a sale reversed twice:
+ * a distinct one, or the same 0400 again where a 0401 was due. No I/O: the simulator feeds
+ * it messages and the clock.
  */
 import { IsoError, isRepeat, maskPan, mtiOrigin, MtiOrigin, type IsoMessage } from '../../codec/index.js';
 import { PARTIAL, partOf } from './magic.js';
