@@ -10,9 +10,9 @@
  * issuer recognises, never as a new reversal.
  *
  * The in-memory mirror holds the active entries; the store is the truth. The mirror never
- * runs ahead of it for good: a write that fails is retried, and the entry waits for it; a
- * compare-and-set the store refuses, an insert it already had, and a periodic sweep that
- * finds the two disagreeing each re-read the row and re-enter it as the store has it.
+ * runs ahead of it for good (./reversal-healing.ts): a failed write is retried while the
+ * entry waits, and a refused compare-and-set, an insert that met a row, or the periodic
+ * sweep re-read the row and the entry follows it.
  *
  * Longer than 400 lines: what is left here is one state machine, an entry's life from
  * enqueue through the `sent` mark before each send, answers, timeouts and retries to
@@ -38,6 +38,7 @@ import type { EventBus } from '../observe/events/emitter.js';
 import type { LifecycleEventInput } from '../observe/events/schema.js';
 import { isActive, type Entry } from './reversal-entry.js';
 import { ReversalEvents } from './reversal-events.js';
+import { ReversalHealing } from './reversal-healing.js';
 import { ReversalLeases, type LeaseOptions } from './reversal-leases.js';
 
 export interface SafOptions {
@@ -70,15 +71,6 @@ export interface SafOptions {
   sweepMs?: number;
 }
 
-/** A transition write the store failed, retried by pump() until the store answers. */
-interface Rewrite {
-  u: ReversalUpdate;
-  kind: UndoKind;
-  e: Entry | undefined;
-  ev: Partial<LifecycleEventInput> | undefined;
-  at: number;
-}
-
 const DEFAULT_SWEEP_MS = 30_000;
 
 /**
@@ -87,9 +79,6 @@ const DEFAULT_SWEEP_MS = 30_000;
  * sale still in process at the issuer.
  */
 const RECHECK_SENDS = 4;
-
-/** The most rows one sweep reads (several nodes: claims). */
-const SWEEP_LIMIT = 100_000;
 
 /** How often entries waiting for a link that cannot send are checked against maxAgeMs. */
 const AGE_CHECK_MS = 1000;
@@ -116,10 +105,9 @@ export class SafQueue implements ReversalQueue {
   private active = 0;
   private timer: NodeJS.Timeout | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
-  private sweeping = false;
   private agedOutAt = 0;
-  private readonly rewrites: Rewrite[] = [];
-  private readonly rereads: { e: Entry; why: string; at: number }[] = [];
+  /** Keeps the mirror from leading the store: failed writes retried, rows re-read, the sweep. */
+  private readonly healing: ReversalHealing;
   private readonly now: () => number;
   /** Several-nodes mode only (opts.lease). */
   private readonly leases: ReversalLeases | null;
@@ -144,6 +132,15 @@ export class SafQueue implements ReversalQueue {
         pump: () => this.pump(),
       }, opts.lease, { log: opts.log, counters: opts.counters, now: this.now })
       : null;
+    this.healing = new ReversalHealing({
+      entry: (id) => this.entries.get(id),
+      entries: () => this.entries.values(),
+      adopt: (row, why, detail) => this.adopt(row, why, detail),
+      retire: (e) => this.retire(e),
+      schedule: (e) => this.schedule(e),
+      pump: () => this.pump(),
+      write: (u, kind, e, ev) => this.write(u, kind, e, ev),
+    }, { store, lease: opts.lease ?? null, now: this.now, retryMs: opts.backoffMs[0] ?? 1000, log: opts.log, counters: opts.counters });
   }
 
   /**
@@ -193,11 +190,7 @@ export class SafQueue implements ReversalQueue {
 
   /** Lets go of an entry another node now holds: out of the mirror, no write. */
   private drop(e: Entry): void {
-    if (e.state === 'sent') this.freeSlot(e);
-    this.releaseStan(e);
-    e.state = 'cancelled'; // local only: the heaps and lines skip it
-    this.entries.delete(e.id);
-    if (this.active > 0) this.active--;
+    this.retire(e);
     this.opts.log.warn('reversal left to another node: its lease lapsed here', { id: e.id });
   }
 
@@ -302,7 +295,7 @@ export class SafQueue implements ReversalQueue {
         this.releaseStan(e);
         this.forget(e);
         e.state = 'cancelled'; // local only: the heaps skip it
-        this.takeIfOwnInsert(row, e.kind);
+        this.healing.takeIfOwnInsert(row, e.kind);
         return;
       }
       this.events?.emit(e.kind === 'refund' ? 'REFUND_QUEUED' : 'REVERSAL_QUEUED', e, { reversalState: 'pending', decisionExplanation: row.explanation, timeMs: row.enqueuedAt });
@@ -451,8 +444,7 @@ export class SafQueue implements ReversalQueue {
   /** Drives every entry that is due. Cheap when nothing is: two heap peeks. */
   pump(): void {
     const now = this.now();
-    this.retryWrites(now);
-    this.retryRereads(now);
+    this.healing.retryDue(now);
     while (this.timeouts.peekKey() <= now) {
       const e = this.timeouts.pop() as Entry;
       if (e.state === 'sent' && !e.busy && e.dueAt <= now) this.failAttempt(e, 'no response before the timeout');
@@ -570,7 +562,7 @@ export class SafQueue implements ReversalQueue {
         if (!ok) {
           this.freeSlot(e);
           this.opts.log.error(`${e.kind} changed under the queue; not sent`, { id: e.id });
-          this.heal(e, 'its sent mark was refused');
+          this.healing.heal(e, 'its sent mark was refused');
           return;
         }
         this.sentNow(e, link, out, attempts, dueAt);
@@ -640,161 +632,30 @@ export class SafQueue implements ReversalQueue {
         this.opts.log.error(`${kind} transition refused by the store`, { id: u.id, to: u.state, from: u.from.join('|') });
         // A retried write that the store had already taken (its reply was lost) is refused
         // by its own compare-and-set: the re-read finds the row as the mirror has it.
-        if (e) this.heal(e, `its ${u.state} write was refused`);
+        if (e) this.healing.heal(e, `its ${u.state} write was refused`);
       },
       (err: unknown) => {
         this.opts.counters.inc('store_errors');
         this.opts.log.error(`${kind} transition not stored; retrying`, { id: u.id, to: u.state, error: (err as Error).message });
-        if (e) {
-          e.busy = true;
-          e.retrying = true;
-        }
-        this.rewrites.push({ u, kind, e, ev, at: this.now() + (this.opts.backoffMs[0] ?? 1000) });
+        this.healing.writeFailed({ u, kind, e, ev });
       },
     );
   }
 
-  /** Retries the failed writes that are due; each keeps its entry waiting until it lands. */
-  private retryWrites(now: number): void {
-    if (this.rewrites.length === 0) return;
-    const due = this.rewrites.filter((r) => r.at <= now);
-    if (due.length === 0) return;
-    this.rewrites.splice(0, this.rewrites.length, ...this.rewrites.filter((r) => r.at > now));
-    for (const r of due) void this.write({ ...r.u, at: now }, r.kind, r.e, r.ev);
+  /** Compares the mirror with the store's live rows and heals each difference (./reversal-healing.ts); public for tests. */
+  sweep(): Promise<number> {
+    return this.healing.sweep();
   }
 
-  /** Re-reads the rows whose read failed, when due. */
-  private retryRereads(now: number): void {
-    if (this.rereads.length === 0) return;
-    const due = this.rereads.filter((r) => r.at <= now);
-    if (due.length === 0) return;
-    this.rereads.splice(0, this.rereads.length, ...this.rereads.filter((r) => r.at > now));
-    for (const r of due) this.heal(r.e, r.why);
-  }
-
-  /**
-   * The mirror and the store disagree about `e`: its row is read again and the entry
-   * re-enters the queue as the row says. Nothing moves the entry meanwhile.
-   */
-  private heal(e: Entry, why: string): void {
-    e.busy = true;
-    e.retrying = true;
-    this.store.reversal(e.id).then(
-      (row) => {
-        e.busy = false;
-        e.retrying = false;
-        this.follow(e, row, why);
-      },
-      (err: unknown) => {
-        // Read again after the backoff; the entry waits.
-        this.opts.counters.inc('store_errors');
-        this.opts.log.error(`${e.kind} row not re-read; retrying`, { id: e.id, error: (err as Error).message });
-        this.rereads.push({ e, why, at: this.now() + (this.opts.backoffMs[0] ?? 1000) });
-      },
-    );
-  }
-
-  /** Makes the mirror of `e` what `row` says. */
-  private follow(e: Entry, row: ReversalRow | undefined, why: string): void {
-    if (this.entries.get(e.id) !== e) return; // replaced meanwhile
-    if (e.writes > 0 || e.busy) {
-      // A write landed or started meanwhile: it decides; the entry stays in its heap.
-      if (isActive(e)) this.schedule(e);
-      return;
-    }
-    if (row === undefined) {
-      // Its insert has not landed (it retries until it does): nothing to follow yet.
-      if (isActive(e)) this.schedule(e);
-      return;
-    }
-    if (row.state === e.state) {
-      if (isActive(e)) this.schedule(e);
-      return;
-    }
-    this.opts.counters.inc('reversals_healed');
-    this.opts.log.warn(`${e.kind} re-read from the store`, { id: e.id, mirror: e.state, store: row.state, why });
+  /** Lets go of an entry in memory only (no write): its slot, its STAN, the count, the mirror. */
+  private retire(e: Entry): void {
     if (isActive(e)) {
       if (e.state === 'sent') this.freeSlot(e);
       this.releaseStan(e);
       if (this.active > 0) this.active--;
     }
-    e.state = 'cancelled'; // local only: the heaps and lines skip the old mirror
+    e.state = 'cancelled'; // local only: the heaps and lines skip it
     this.entries.delete(e.id);
-    // Several nodes: a live row in another state than this node left it is another node's
-    // doing (it took the lease): let go. This node's own rows come back through the sweep,
-    // which claims them by owner.
-    if ((row.state === 'pending' || row.state === 'sent') && !this.opts.lease) {
-      this.adopt(row, why, 'taken again from the store');
-      this.pump();
-    }
-  }
-
-  /**
-   * After an insert the store already had: takes the row when it is this very insert
-   * (its reply was lost and the retry met it: same enqueue time and transaction) and still
-   * live. A row another node or an earlier run inserted stays theirs: one original, one
-   * reversal.
-   */
-  private takeIfOwnInsert(mine: ReversalRow, kind: UndoKind): void {
-    const id = mine.id;
-    this.store.reversal(id).then(
-      (row) => {
-        const own = row !== undefined && row.enqueuedAt === mine.enqueuedAt && row.txnId === mine.txnId && row.upstream === mine.upstream;
-        if (own && (row.state === 'pending' || row.state === 'sent') && !this.entries.has(id)) {
-          this.opts.counters.inc('reversals_healed');
-          this.opts.log.warn(`${kind} found live in the store after its insert; taken from the row`, { id });
-          this.adopt(row, 'its insert met its own row', 'taken again from the store');
-          this.pump();
-        } else {
-          this.opts.counters.inc(count(kind, 'already_known'));
-        }
-      },
-      (err: unknown) => {
-        // The sweep finds it if it is live.
-        this.opts.counters.inc('store_errors');
-        this.opts.log.error(`${kind} row not re-read after its insert; the sweep will`, { id, error: (err as Error).message });
-      },
-    );
-  }
-
-  /**
-   * Compares the mirror with the store's live rows and heals each difference: a live row
-   * this node may hold that the mirror lacks is taken; an entry whose row is in another
-   * state (or final) is re-read and follows it. Entries with a write in flight are left to
-   * it. Runs every sweepMs; public for tests.
-   */
-  async sweep(): Promise<number> {
-    if (this.sweeping) return 0;
-    this.sweeping = true;
-    let healed = 0;
-    try {
-      // Several nodes: the rows this node owns (and free ones, as the leases' claim takes
-      // them), so a row of its own that the queue lost comes back; one node: every live row.
-      const lease = this.opts.lease;
-      const rows = lease
-        ? await this.store.claimReversals(lease.node, this.now(), lease.leaseMs, SWEEP_LIMIT, true)
-        : await this.store.reversals(['pending', 'sent']);
-      const live = new Map(rows.map((r) => [r.id, r]));
-      for (const row of rows) {
-        if (this.entries.has(row.id)) continue;
-        this.opts.counters.inc('reversals_healed');
-        this.opts.log.warn(`${row.kind ?? 'reversal'} live in the store but not in the queue; taken`, { id: row.id, state: row.state });
-        if (this.adopt(row, 'the queue had lost it', 'taken again from the store')) healed++;
-      }
-      for (const e of [...this.entries.values()]) {
-        if (!isActive(e) || e.busy || e.writes > 0) continue;
-        if (live.get(e.id)?.state === e.state) continue;
-        healed++;
-        this.heal(e, 'the store disagreed with the queue');
-      }
-      if (healed > 0) this.pump();
-    } catch (err) {
-      this.opts.counters.inc('store_errors');
-      this.opts.log.error('reversal sweep failed', { error: (err as Error).message });
-    } finally {
-      this.sweeping = false;
-    }
-    return healed;
   }
 
   /**
