@@ -11,6 +11,10 @@ import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } f
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
+/** AES-GCM's standard nonce and full tag: the only sizes open() accepts. */
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
 export class CardKeys {
   private readonly hmacKey: Buffer;
   private readonly sealKey: Buffer;
@@ -28,7 +32,7 @@ export class CardKeys {
 
   /** AES-256-GCM: iv.tag.ciphertext, base64url. */
   seal(plain: string): string {
-    const iv = randomBytes(12);
+    const iv = randomBytes(IV_BYTES);
     const c = createCipheriv('aes-256-gcm', this.sealKey, iv);
     const body = Buffer.concat([c.update(plain, 'utf8'), c.final()]);
     return `${iv.toString('base64url')}.${c.getAuthTag().toString('base64url')}.${body.toString('base64url')}`;
@@ -37,8 +41,14 @@ export class CardKeys {
   open(sealed: string): string {
     const [iv, tag, body] = sealed.split('.');
     if (iv === undefined || tag === undefined || body === undefined) throw new Error('sealed value: expected iv.tag.ciphertext');
-    const d = createDecipheriv('aes-256-gcm', this.sealKey, Buffer.from(iv, 'base64url'));
-    d.setAuthTag(Buffer.from(tag, 'base64url'));
+    const ivBytes = Buffer.from(iv, 'base64url');
+    const tagBytes = Buffer.from(tag, 'base64url');
+    // GCM accepts tags down to 4 bytes and IVs of any length: a forged value with a cut tag
+    // would be far easier to make verify. Only what seal() writes opens.
+    if (ivBytes.length !== IV_BYTES) throw new Error(`sealed value: expected a ${IV_BYTES}-byte IV, got ${ivBytes.length}`);
+    if (tagBytes.length !== TAG_BYTES) throw new Error(`sealed value: expected a ${TAG_BYTES}-byte tag, got ${tagBytes.length}`);
+    const d = createDecipheriv('aes-256-gcm', this.sealKey, ivBytes, { authTagLength: TAG_BYTES });
+    d.setAuthTag(tagBytes);
     return Buffer.concat([d.update(Buffer.from(body, 'base64url')), d.final()]).toString('utf8');
   }
 }
