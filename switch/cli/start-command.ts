@@ -200,7 +200,7 @@ async function startAdmin(c: SwitchConfig, sw: Switch, log: Logger): Promise<Adm
   const at = parseAdminAddress(c.admin);
   if (!at) return null;
   sw.metrics.collectProcessMetrics();
-  const admin = new AdminServer({ ...at, registry: sw.metrics.registry, ready: () => switchReadiness(sw), log });
+  const admin = new AdminServer({ ...at, registry: sw.metrics.registry, ready: () => switchReadiness(sw), log, hosts: c.adminHosts });
   admin.mount('/api/', apiRoutes(sw.journal.store));
   admin.mount('/api/review', reviewApi({ store: sw.journal.store, tokens: c.adminTokens, rules: () => sw.rules.current, log }));
   try {

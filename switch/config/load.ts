@@ -121,8 +121,12 @@ export function configFromJson(data: unknown, source: string): SwitchConfig {
     // "HOST:PORT" or "off", or {listen, tokens} when the API's write endpoints are wanted.
     const a = typeof o.admin === 'object' && o.admin !== null && !Array.isArray(o.admin) ? r.obj(o.admin, 'admin') : null;
     if (a !== null) {
-      r.keys(a, 'admin', ['listen', 'tokens']);
+      r.keys(a, 'admin', ['listen', 'tokens', 'hosts']);
       c.adminTokens = a.tokens === undefined ? {} : tokensFromJson(r, a.tokens);
+      if (a.hosts !== undefined) {
+        if (!Array.isArray(a.hosts)) r.fail('admin.hosts', 'a list of host names the admin server answers to', a.hosts);
+        c.adminHosts = (a.hosts as unknown[]).map((h, i) => r.str(h, `admin.hosts[${i}]`).toLowerCase());
+      }
     }
     c.admin = a === null ? r.str(o.admin, 'admin') : a.listen === undefined ? c.admin : r.str(a.listen, 'admin.listen');
     if (c.admin !== 'off') addressOf(c.admin, a === null ? 'admin' : 'admin.listen', source);

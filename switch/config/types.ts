@@ -72,6 +72,11 @@ export interface SwitchConfig {
    * Empty: every write endpoint answers 403. From `admin: {listen, tokens}` in the file.
    */
   adminTokens: Record<string, string>;
+  /**
+   * Host names the admin server answers to besides localhost and the address it is bound
+   * to: a request naming any other Host (a web page reaching it by DNS rebinding) gets 421.
+   */
+  adminHosts: string[];
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   tickMs: number;
   /** How long ended transactions stay for duplicates, terminal reversals and late answers. */
@@ -144,6 +149,7 @@ export function defaultConfig(): SwitchConfig {
     store: 'sqlite:./data/revswitch.db',
     admin: '127.0.0.1:9464',
     adminTokens: {},
+    adminHosts: [],
     logLevel: 'info',
     tickMs: 10,
     retentionMs: 15 * 60_000,

@@ -29,6 +29,8 @@ export interface AdminOptions {
   registry: Registry;
   ready: () => Promise<Readiness>;
   log: Logger;
+  /** Host names answered besides localhost, 127.0.0.1, ::1 and the bound address (config admin.hosts). */
+  hosts?: readonly string[];
 }
 
 /** "off", or an address as config/host-port.ts reads it; null for off. */
@@ -81,6 +83,14 @@ export class AdminServer {
     return this.opts.host;
   }
 
+  private hostAllowed(header: string | undefined): boolean {
+    const name = hostName(header);
+    if (name === null) return false;
+    const bound = this.opts.host.toLowerCase();
+    const own = [bound, bound.includes(':') ? `[${bound}]` : bound, 'localhost', '127.0.0.1', '[::1]'];
+    return own.includes(name) || (this.opts.hosts ?? []).includes(name);
+  }
+
   /** /readyz answers 503 "stopping" from now on; the rest still answers until stop(). */
   draining(): void {
     this.stopping = true;
@@ -95,6 +105,12 @@ export class AdminServer {
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!this.hostAllowed(req.headers.host)) {
+      // A page elsewhere that resolves its own name to this address (DNS rebinding) sends
+      // its own name as Host: it is not this server's to answer.
+      send(res, 421, 'misdirected request: this admin server answers to localhost, its address and admin.hosts only\n');
+      return;
+    }
     const path = pathOf(req);
     const builtin = path === '/metrics' || path === '/healthz' || path === '/readyz';
     if (builtin && req.method !== 'GET' && req.method !== 'HEAD') {
@@ -121,6 +137,15 @@ export class AdminServer {
     }
     send(res, 404, 'not found\n');
   }
+}
+
+/** The host name of a Host header ("name:port", "[::1]:port"), lower case; null when absent. */
+function hostName(header: string | undefined): string | null {
+  if (header === undefined || header === '') return null;
+  const h = header.trim().toLowerCase();
+  if (h.startsWith('[')) return h.slice(0, h.indexOf(']') + 1);
+  const colon = h.lastIndexOf(':');
+  return colon < 0 ? h : h.slice(0, colon);
 }
 
 function pathOf(req: IncomingMessage): string {
