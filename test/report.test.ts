@@ -270,6 +270,9 @@ t.test('a scripted scenario: the report in JSON, text and CSV, the evidence, the
   tt.equal(one.status, 200);
   tt.same(one.body, (found.body as { evidence: Evidence }).evidence, '/api/transactions/:id is the evidence');
   tt.equal((await getJson(port, '/api/transactions/nope')).status, 404);
+  const bad = await getJson(port, '/api/transactions/%E0%A4%A');
+  tt.equal(bad.status, 400, 'a malformed percent-encoding is the caller\'s error, not the store\'s');
+  tt.match((bad.body as { error: string }).error, /malformed percent-encoding/);
   tt.match(await getJson(port, '/api/manual'), { status: 200, body: { count: 0, reversals: [] } });
   tt.equal((await getJson(port, '/api/transactions?stan=1')).status, 400);
   tt.equal((await getJson(port, '/api/report?since=soon')).status, 400);

@@ -15,7 +15,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CompiledRules } from '../../rules/index.js';
-import { HttpError, send } from '../observe/admin-api.js';
+import { HttpError, pathSegment, send } from '../observe/admin-api.js';
 import type { Logger } from '../observe/log.js';
 import type { ReviewAction, ReviewState, Store } from '../store/types.js';
 import { approveReview, rejectReview, ReviewError } from '../undo/review-actions.js';
@@ -90,7 +90,7 @@ async function route(o: ReviewApiOptions, req: IncomingMessage, u: URL): Promise
   }
   const m = /^\/([^/]+)(?:\/(approve|reject))?$/.exec(path);
   if (m === null) throw new HttpError(404, `no such API path: ${u.pathname}`);
-  const id = decodeURIComponent(m[1]);
+  const id = pathSegment(m[1]);
   if (m[2] === undefined) {
     if (!read) throw new HttpError(405, `POST to /api/review/${m[1]}/approve or /reject`);
     const item = await o.store.review(id);

@@ -33,6 +33,15 @@ export function send(req: IncomingMessage, res: ServerResponse, status: number, 
   res.end(req.method === 'HEAD' ? undefined : text);
 }
 
+/** A path segment decoded; a malformed percent-encoding (%E0%A4%A) is the caller's error, 400. */
+export function pathSegment(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new HttpError(400, `malformed percent-encoding in the path: ${JSON.stringify(raw.slice(0, 64))}`);
+  }
+}
+
 function param(u: URL, name: string): string | undefined {
   const v = u.searchParams.get(name);
   return v === null || v === '' ? undefined : v;
@@ -91,7 +100,7 @@ async function route(store: Store, path: string, u: URL): Promise<unknown> {
   }
   const one = /^\/transactions\/([^/]+)$/.exec(path);
   if (one) {
-    const id = decodeURIComponent(one[1]);
+    const id = pathSegment(one[1]);
     const found = await lookupTxn(store, { id });
     if (found.found !== 'one') throw new HttpError(404, `no transaction with id ${JSON.stringify(id)}`);
     return found.evidence;
