@@ -2,6 +2,7 @@
  * `revswitch start`: the switch itself. Config file first, flags on top. Without an
  * upstream it starts the demo issuer in-process, so a fresh checkout runs end to end.
  */
+import { widerThanOwner } from '../store/file-modes.js';
 import { getDialect, type Dialect } from '../../codec/index.js';
 import { loadDefaultRules, loadRulesFile, type CompiledRules } from '../../rules/index.js';
 import { addressOf, ConfigError, defaultConfig, loadConfigFile, UPSTREAM_DEFAULTS, type SwitchConfig } from '../config/index.js';
@@ -153,6 +154,11 @@ export async function startSwitch(c: SwitchConfig, log: Logger): Promise<Running
   }
   const { keys, origin } = loaded;
   log.info('store open', { store: store.url, panKey: origin });
+  if (c.store.startsWith('sqlite:')) {
+    for (const w of widerThanOwner(parseSqliteUrl(c.store).path)) {
+      log.warn('journal file readable or writable by others: it holds sealed card data', { path: w.path, mode: w.mode, fix: w.fix });
+    }
+  }
   let events: EventBus | null;
   try {
     // Never waits for NATS: the sink connects in the background and spools meanwhile.

@@ -17,7 +17,7 @@
  * full, I/O, a lock held past busy_timeout) fails the batch the same way: nothing of it
  * is committed and every caller is told.
  */
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import {
@@ -95,7 +95,10 @@ export class SqliteEngine {
     const { path, label } = opts;
     if (path !== ':memory:') {
       try {
-        mkdirSync(dirname(path), { recursive: true });
+        // Owner only (PCI DSS 7): the journal holds sealed card data. SQLite gives its -wal
+        // and -shm files the database file's mode, so creating that one 0600 covers them.
+        mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+        closeSync(openSync(path, 'a', 0o600));
       } catch (e) {
         throw new Error(`${label}: cannot create the directory for ${path}: ${message(e)}`);
       }

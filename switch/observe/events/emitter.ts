@@ -203,8 +203,9 @@ export class FileSink implements EventSink {
     if (day !== this.day || this.fh === null) {
       if (this.fh) await this.fh.close();
       this.fh = null;
-      await mkdir(this.opts.dir, { recursive: true });
-      this.fh = await open(join(this.opts.dir, `events-${day}.pb`), 'a');
+      // Owner only: events carry masked card data and amounts, nobody else's to read.
+      await mkdir(this.opts.dir, { recursive: true, mode: 0o700 });
+      this.fh = await open(join(this.opts.dir, `events-${day}.pb`), 'a', 0o600);
       this.day = day;
     }
     const buf = delimited(batch);

@@ -95,7 +95,7 @@ export class Spool {
 
   /** Opens (creating) the spool and takes its lock; throws SpoolLocked when a live process has it. */
   static async open(dir: string, options: SpoolOptions = {}): Promise<Spool> {
-    await mkdir(join(dir, 'inbox'), { recursive: true });
+    await mkdir(join(dir, 'inbox'), { recursive: true, mode: 0o700 });
     const lock = takeLock(dir);
     const s = new Spool(dir, lock, { segmentBytes: 16 << 20, rollBytes: 64 << 10, fsync: false, ...options });
     try {
@@ -139,7 +139,7 @@ export class Spool {
   }
 
   private async openWriter(seg: number): Promise<void> {
-    this.writer = await open(join(this.dir, segName(seg)), 'a');
+    this.writer = await open(join(this.dir, segName(seg)), 'a', 0o600);
     this.writerSeg = seg;
     if (!this.sizes.has(seg)) this.sizes.set(seg, 0);
   }
@@ -298,7 +298,7 @@ export class Spool {
  */
 export async function dropInInbox(dir: string, batch: readonly Uint8Array[]): Promise<string> {
   const inbox = join(dir, 'inbox');
-  await mkdir(inbox, { recursive: true });
+  await mkdir(inbox, { recursive: true, mode: 0o700 });
   const name = `${Date.now().toString().padStart(15, '0')}-${process.pid}-${randomBytes(4).toString('hex')}`;
   const tmp = join(inbox, `.${name}.tmp`);
   await writeFile(tmp, delimited(batch));
