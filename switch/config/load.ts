@@ -4,6 +4,7 @@
  * starts; an error names the file, the path inside it and what was expected, and
  * `revswitch start` exits 2.
  */
+import { jsonErrorPlace } from './json-error.js';
 import { readFileSync } from 'node:fs';
 import { HostPortError, parseHostPort as parseAddress, type HostPort } from './host-port.js';
 import {
@@ -287,8 +288,11 @@ export function loadConfigFile(path: string): SwitchConfig {
   let data: unknown;
   try {
     data = JSON.parse(text);
-  } catch (e) {
-    throw new ConfigError(`${path}: not valid JSON: ${(e as Error).message}`);
+  } catch {
+    // JSON.parse's message quotes the text around the error, and this file holds secrets:
+    // the place and what was expected only.
+    const at = jsonErrorPlace(text);
+    throw new ConfigError(`${path}: not valid JSON${at === null ? '' : `: line ${at.line}, column ${at.column}: expected ${at.expected}`}`);
   }
   return configFromJson(data, path);
 }
