@@ -14,7 +14,8 @@
  *   while it holds the STAN; it decides what an answer means for it.
  *
  * `nextStan` never hands out a STAN that is tracked or held, so a new request can never
- * collect another's answer.
+ * collect another's answer; a sale past its deadline keeps its STAN held while its late
+ * answer is awaited (engine/late-answers.ts).
  */
 import type { IsoMessage } from '../../codec/index.js';
 import { Matcher } from '../matcher/index.js';
@@ -87,6 +88,13 @@ export class Mux {
   /** Gives a STAN up without an answer (a request that never left, a reversal that ended). */
   release(stan: number): void {
     if (this.tracked.resolve(stan) === undefined) this.held.delete(stan);
+  }
+
+  /** Gives up a held STAN if `item` still holds it (not one another asker holds since); true when it did. */
+  releaseHeld(stan: number, item: unknown): boolean {
+    if (this.held.get(stan)?.item !== item) return false;
+    this.held.delete(stan);
+    return true;
   }
 
   /** Routes an answer by its F11; false when nobody holds that STAN (a late or unknown answer). */
