@@ -3,8 +3,8 @@
  * drains, recorded, and its original found (in memory, else in the shared journal) and
  * put to rules/, which says whether to reverse upstream. The original is the one its
  * original-data field names (F90 on 1987, F56 on 1993); without a usable one, the one
- * with the reversal's own STAN on the same day (UnionPay reversals carry the original's
- * trace in F11).
+ * with the reversal's own STAN (UnionPay reversals carry the original's trace in F11)
+ * near its day, across the date boundary (./txn.ts nearDayKeys).
  */
 import { isReversal, profileOf, type IsoMessage, type OriginalRef } from '../../codec/index.js';
 import type { FramedConn } from '../edge/framed-conn.js';
@@ -13,7 +13,10 @@ import type { EngineContext } from './context.js';
 import type { Decisions } from './decisions.js';
 import type { Replies } from './replies.js';
 import { NOT_KEPT } from './sale-path.js';
-import { dayKey, identityOf, newTxn, originalKeyOf, terminalReversalKey, type Txn, type TxnIdentity } from './txn.js';
+import { identityOf, nearDayKeys, newTxn, originalKeyOf, terminalReversalKey, type Txn, type TxnIdentity } from './txn.js';
+
+/** How far back a reversal without an original-data field looks for its original. */
+const REVERSAL_WINDOW_MS = 24 * 3600_000;
 
 export class TerminalReversals {
   constructor(private readonly ctx: EngineContext, private readonly replies: Replies, private readonly decisions: Decisions) {}
@@ -39,7 +42,11 @@ export class TerminalReversals {
     ctx.txns.add(record);
     ctx.counters.inc('terminal_reversals');
     const ref = profileOf(dialect).originalOf(msg);
-    const found = this.findInMemory(id, ref);
+    const found = this.findInMemory(id, ref, msg);
+    if (found === 'ambiguous') {
+      this.act(msg, conn, res, record, undefined, 'ambiguous');
+      return;
+    }
     if (found) {
       this.act(msg, conn, res, record, found);
       return;
@@ -47,7 +54,7 @@ export class TerminalReversals {
     // Not in memory: another node may have forwarded the sale (several nodes share the
     // store), or it is older than this process. The shared journal has it, if anyone does.
     this.findInStore(msg, id, ref).then(
-      (original) => this.act(msg, conn, res, record, original),
+      (original) => (original === 'ambiguous' ? this.act(msg, conn, res, record, undefined, 'ambiguous') : this.act(msg, conn, res, record, original)),
       (err: unknown) => {
         ctx.counters.inc('store_errors');
         ctx.log.error('original look-up in the store failed', { error: (err as Error).message, ...summarize(msg) });
@@ -56,11 +63,17 @@ export class TerminalReversals {
     );
   }
 
-  private act(msg: IsoMessage, conn: FramedConn, res: IsoMessage, record: Txn, original: Txn | undefined): void {
+  private act(msg: IsoMessage, conn: FramedConn, res: IsoMessage, record: Txn, original: Txn | undefined, ambiguous?: 'ambiguous'): void {
     const { ctx } = this;
     const dialect = ctx.listenerDialect(record.listener);
     const reason = msg.get(profileOf(dialect).reasonField) ?? '06';
-    if (!original) {
+    if (ambiguous) {
+      // Several sales of this terminal match its STAN near that day, with the same amount
+      // and RRN: never one picked at random. The journal row goes to the report for a person.
+      ctx.counters.inc('terminal_reversals_ambiguous');
+      ctx.log.error('terminal reversal matches several originals: a person decides', { ...summarize(msg) });
+      record.decision = 'review: several originals match this reversal (same terminal, STAN, amount and RRN near its day); a person decides which to reverse';
+    } else if (!original) {
       ctx.counters.inc('terminal_reversals_unknown_original');
       ctx.log.warn('terminal reversal of an unknown original: answered, recorded', { ...summarize(msg) });
       record.decision = 'unknown original: nothing to reverse';
@@ -86,10 +99,13 @@ export class TerminalReversals {
   }
 
   /** `ref`: the original the reversal's F90 or F56 names, if it names one. */
-  private findInMemory(id: TxnIdentity, ref: OriginalRef | undefined): Txn | undefined {
+  private findInMemory(id: TxnIdentity, ref: OriginalRef | undefined, rev: IsoMessage): Txn | 'ambiguous' | undefined {
     // A usable original-data field names the original; falling back to the reversal's own
     // STAN then could pick another sale of the same terminal that happens to share it.
-    return ref ? this.ctx.txns.getOriginal(id.sender, ref) : this.ctx.txns.getByDay(dayKey(id));
+    if (ref) return this.ctx.txns.getOriginal(id.sender, ref);
+    const now = Date.now();
+    const found = nearDayKeys(id, now).map((k) => this.ctx.txns.getByDay(k)).filter((t): t is Txn => t !== undefined);
+    return pick([...new Set(found)], rev, now);
   }
 
   /**
@@ -100,28 +116,51 @@ export class TerminalReversals {
    * every node, so it is queued at most once, and reversing a sale that was declined is
    * harmless, while leaving an approval the terminal reversed would hold money.
    */
-  private async findInStore(rev: IsoMessage, id: TxnIdentity, ref: OriginalRef | undefined): Promise<Txn | undefined> {
+  private async findInStore(rev: IsoMessage, id: TxnIdentity, ref: OriginalRef | undefined): Promise<Txn | 'ambiguous' | undefined> {
     const { ctx } = this;
     const terminal = rev.get(41);
     if (terminal === undefined) return undefined;
     const stan = ref ? ref.stan : id.stan;
     const rows = (await ctx.journal.store.findTxns({ terminal, stan }))
       .filter((r) => r.sender === id.sender && !isReversal(r.mti) && r.sealed !== null);
-    const wanted = ref ? originalKeyOf(id.sender, ref) : dayKey(id);
+    const now = Date.now();
+    const wanted = ref ? [originalKeyOf(id.sender, ref)] : nearDayKeys(id, now);
+    const candidates: Txn[] = [];
     for (let i = rows.length - 1; i >= 0; i--) {
       const row = rows[i];
       const t = ctx.journal.rebuild(row, ctx.listenerDialect(row.listener), ctx.links.get(row.upstream ?? '')?.dialect);
-      if (!t || (ref ? (t.originalKey ?? t.key) : t.dayKey) !== wanted) continue;
-      // Found meanwhile (a takeover, or a repeat): the one in memory is the truth.
-      const mem = this.findInMemory(id, ref);
-      if (mem) return mem;
+      if (!t || !wanted.includes(ref ? (t.originalKey ?? t.key) : t.dayKey)) continue;
       if (row.state === 'forwarded') t.state = 'approved';
-      ctx.counters.inc('terminal_reversals_matched_in_store');
-      ctx.txns.add(t);
-      return t;
+      candidates.push(t);
+      if (ref) break; // an original-data field names one sale
     }
-    return undefined;
+    const chosen = ref ? candidates[0] : pick(candidates, rev, now);
+    if (chosen === undefined || chosen === 'ambiguous') return chosen;
+    // Found meanwhile (a takeover, or a repeat): the one in memory is the truth.
+    const mem = this.findInMemory(id, ref, rev);
+    if (mem) return mem;
+    ctx.counters.inc('terminal_reversals_matched_in_store');
+    ctx.txns.add(chosen);
+    return chosen;
   }
+}
+
+/**
+ * Of the sales a reversal without an original-data field may mean (its terminal and STAN,
+ * near its day), the one within the window before it; several: the one with its amount
+ * (F4, or F95's original amount), then its RRN (F37); still several: 'ambiguous'.
+ */
+function pick(candidates: readonly Txn[], rev: IsoMessage, now: number): Txn | 'ambiguous' | undefined {
+  let c = candidates.filter((t) => now - t.startedAt <= REVERSAL_WINDOW_MS && t.startedAt - now <= 5 * 60_000);
+  if (c.length <= 1) return c[0];
+  const amount = rev.get(4);
+  for (const [field, want] of [[4, amount], [37, rev.get(37)]] as const) {
+    if (want === undefined) continue;
+    const same = c.filter((t) => t.request.get(field) === want);
+    if (same.length > 0) c = same;
+    if (c.length === 1) return c[0];
+  }
+  return 'ambiguous';
 }
 
 /** F95's final amount when the terminal's reversal is partial; a malformed F95 counts as full. */

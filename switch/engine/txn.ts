@@ -87,6 +87,28 @@ export function dayKey(id: TxnIdentity): string {
   return `${id.sender}|${id.stan}|${(id.f7 ?? id.f13 ?? '').slice(0, 4)}`;
 }
 
+/**
+ * The day keys a reversal without an original-data field may find its original under:
+ * its own day, the day before and the day after. A 0400 sent after midnight GMT for a sale
+ * before it carries the new day in F7; a sale with only a local F13 and a reversal with a
+ * GMT F7 may differ by a day either way.
+ */
+export function nearDayKeys(id: TxnIdentity, nowMs: number): string[] {
+  const mmdd = (id.f7 ?? id.f13 ?? '').slice(0, 4);
+  if (!/^\d{4}$/.test(mmdd)) return [dayKey(id)];
+  // The year is not in F7 or F13: the one that puts the date nearest now.
+  const now = new Date(nowMs);
+  const month = Number(mmdd.slice(0, 2)) - 1;
+  const day = Number(mmdd.slice(2));
+  let base = Date.UTC(now.getUTCFullYear(), month, day);
+  if (base - nowMs > 180 * 86_400_000) base = Date.UTC(now.getUTCFullYear() - 1, month, day);
+  const key = (ms: number): string => {
+    const d = new Date(ms);
+    return `${id.sender}|${id.stan}|${String(d.getUTCMonth() + 1).padStart(2, '0')}${String(d.getUTCDate()).padStart(2, '0')}`;
+  };
+  return [key(base), key(base - 86_400_000), key(base + 86_400_000)];
+}
+
 /** The key of the original a reversal's F90 or F56 names, from the reversal's sender. */
 export function originalKeyOf(sender: string, ref: OriginalRef): string {
   return ref.timeField === 7 ? `${sender}|${ref.stan}|${ref.time}` : localTimeKey(sender, ref.stan, ref.time);
