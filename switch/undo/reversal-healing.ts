@@ -56,8 +56,13 @@ interface Reread {
   at: number;
 }
 
-/** The most rows one sweep reads (several nodes: claims). */
-const SWEEP_LIMIT = 100_000;
+/**
+ * The most rows one sweep reads (several nodes: claims, which rewrites their leases). The
+ * sweep is a backstop, and it runs in the store's writer: a claim of every live row of a
+ * large backlog held commits back for hundreds of ms (the e2e bench's deadline step saw
+ * sales time out), so it takes a bounded bite.
+ */
+const SWEEP_LIMIT = 1000;
 
 /** Takes the items of `list` due at `now` out of it. */
 function takeDue<T extends { at: number }>(list: T[], now: number): T[] {
@@ -184,7 +189,9 @@ export class ReversalHealing {
         this.opts.log.warn(`${row.kind ?? 'reversal'} live in the store but not in the queue; taken`, { id: row.id, state: row.state });
         if (q.adopt(row, 'the queue had lost it', 'taken again from the store')) healed++;
       }
-      for (const e of [...q.entries()]) {
+      // Only with the whole picture: an entry missing from a list cut at the limit is not
+      // a difference, and re-reading each would be a read per entry.
+      for (const e of rows.length < SWEEP_LIMIT ? [...q.entries()] : []) {
         if (!isActive(e) || e.busy || e.writes > 0 || live.get(e.id)?.state === e.state) continue;
         healed++;
         this.heal(e, 'the store disagreed with the queue');

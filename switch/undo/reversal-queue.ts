@@ -67,11 +67,11 @@ export interface SafOptions {
    * and nothing is sent while the node cannot show a live lease. Without it: one node.
    */
   lease?: LeaseOptions | null;
-  /** How often the mirror is compared with the store's live rows (default 30 s; 0: never, tests call sweep()). */
+  /** How often the mirror is compared with the store's live rows (default 5 min; 0: never, tests call sweep()). */
   sweepMs?: number;
 }
 
-const DEFAULT_SWEEP_MS = 30_000;
+const DEFAULT_SWEEP_MS = 300_000;
 
 /**
  * How many sends an answer of "original not found" (outcome recheck) gets before it counts
