@@ -24,9 +24,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { IsoMessage, transmissionTime } from '../codec/index.js';
 import { balancer } from '../switch/sim/balancer.js';
-import { connectClient } from '../switch/sim/client.js';
+import { untilAnswering } from '../switch/sim/answering.js';
 import { formatMoneyCheck, formatTerminalSummary } from '../switch/sim/format.js';
 import { checkMoneyInvariant } from '../switch/sim/invariant.js';
 import { startIssuer } from '../switch/sim/issuer.js';
@@ -130,25 +129,9 @@ function spawnNode(n: Node): void {
   n.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
 }
 
-async function ready(n: Node, capMs = 60_000): Promise<number> {
-  const start = Date.now();
-  let stan = 0;
-  for (;;) {
-    if (n.child.exitCode !== null || n.child.signalCode !== null) throw new Error(`node ${n.name} exited before it was ready:\n${n.stderr}`);
-    try {
-      const c = await connectClient({ port: n.port });
-      try {
-        const echo = new IsoMessage('0800').set(7, transmissionTime(Date.now())).set(11, String(++stan).padStart(6, '0')).set(70, '301');
-        if ((await c.request(echo, 1000)).get(39) === '00') return Date.now() - start;
-      } finally {
-        await c.close();
-      }
-    } catch {
-      // not yet
-    }
-    if (Date.now() - start > capMs) throw new Error(`node ${n.name} not ready after ${capMs} ms:\n${n.stderr}`);
-    await delay(50);
-  }
+function ready(n: Node, capMs = 60_000): Promise<number> {
+  const gone = (): string | null => (n.child.exitCode !== null || n.child.signalCode !== null ? n.stderr : null);
+  return untilAnswering({ port: n.port, capMs, gone, what: `node ${n.name}` });
 }
 
 async function dropSchema(): Promise<void> {

@@ -22,8 +22,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
-import { getDialect, IsoMessage, reversalOf } from '../codec/index.js';
+import { getDialect, reversalOf } from '../codec/index.js';
 import { transmissionTime } from '../codec/index.js';
+import { untilAnswering } from '../switch/sim/answering.js';
 import { connectClient } from '../switch/sim/client.js';
 import { formatMoneyCheck, formatTerminalSummary } from '../switch/sim/format.js';
 import { checkMoneyInvariant } from '../switch/sim/invariant.js';
@@ -109,29 +110,10 @@ async function cluster(tt: Test, schemas: PgSchemas, issuerOpts: Parameters<type
   };
 }
 
-/** Polls an 0800 echo until the node answers. */
+/** Waits until node `n` answers an 0800 echo. */
 async function ready(n: Node, capMs = 20_000): Promise<void> {
-  const start = Date.now();
-  let stan = 0;
-  for (;;) {
-    if (n.child.exitCode !== null || n.child.signalCode !== null) throw new Error(`node ${n.name} exited before it was ready:\n${n.stderr}`);
-    try {
-      const c = await connectClient({ port: n.port });
-      try {
-        const echo = new IsoMessage('0800');
-        echo.set(7, transmissionTime(Date.now()));
-        echo.set(11, String(++stan).padStart(6, '0'));
-        echo.set(70, '301');
-        if ((await c.request(echo, 1000)).get(39) === '00') return;
-      } finally {
-        await c.close();
-      }
-    } catch {
-      // not yet
-    }
-    if (Date.now() - start > capMs) throw new Error(`node ${n.name} not ready after ${capMs} ms:\n${n.stderr}`);
-    await delay(25);
-  }
+  const gone = (): string | null => (n.child.exitCode !== null || n.child.signalCode !== null ? n.stderr : null);
+  await untilAnswering({ port: n.port, capMs, gone, what: `node ${n.name}` });
 }
 
 if (await pgReady(t)) {

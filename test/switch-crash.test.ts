@@ -27,9 +27,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import t from 'tap';
-import { IsoMessage } from '../codec/index.js';
-import { transmissionTime } from '../codec/index.js';
-import { connectClient } from '../switch/sim/client.js';
+import { untilAnswering } from '../switch/sim/answering.js';
 import { formatMoneyCheck, formatTerminalSummary } from '../switch/sim/format.js';
 import { checkMoneyInvariant } from '../switch/sim/invariant.js';
 import { startIssuer } from '../switch/sim/issuer.js';
@@ -121,32 +119,10 @@ t.test('SIGKILL twice under load: every approval kept holds its money, nothing e
     return g;
   }
 
-  /** Polls a TCP connect and an 0800 echo until the switch answers; returns the wait in ms. */
-  async function ready(g: Generation, capMs = 20_000): Promise<number> {
-    const start = Date.now();
-    let stan = 0;
-    for (;;) {
-      if (g.child.exitCode !== null || g.child.signalCode !== null) {
-        throw new Error(`switch #${g.n} exited before it was ready:\n${g.stderr}`);
-      }
-      try {
-        const c = await connectClient({ port });
-        try {
-          const echo = new IsoMessage('0800');
-          echo.set(7, transmissionTime(Date.now()));
-          echo.set(11, String(++stan).padStart(6, '0'));
-          echo.set(70, '301');
-          const res = await c.request(echo, 1000);
-          if (res.get(39) === '00') return Date.now() - start;
-        } finally {
-          await c.close();
-        }
-      } catch {
-        // Not listening yet, or not answering yet.
-      }
-      if (Date.now() - start > capMs) throw new Error(`switch #${g.n} not ready after ${capMs} ms:\n${g.stderr}`);
-      await delay(25);
-    }
+  /** Waits until generation `g` answers an 0800 echo; returns the wait in ms. */
+  function ready(g: Generation, capMs = 20_000): Promise<number> {
+    const gone = (): string | null => (g.child.exitCode !== null || g.child.signalCode !== null ? g.stderr : null);
+    return untilAnswering({ port, capMs, gone, what: `switch #${g.n}` });
   }
 
   let current = spawnSwitch();
