@@ -26,7 +26,7 @@ issuer.onMessage((e) => {
   if (e.msg.mti === '0400') { const a = sentAt.get(e.msg.get(37)); if (a !== undefined) lags.push(t - a - 100); }
 });
 const cfg = defaultConfig();
-cfg.listeners[0].port = 0; cfg.admin = 'off'; cfg.panHashKey = 'x'.repeat(32); cfg.tickMs = 5;
+cfg.listeners[0].port = 0; cfg.admin = 'off'; cfg.panHashKey = '2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881'; cfg.tickMs = 5;
 cfg.store = storeKind === 'memory' ? 'memory:' : `sqlite:${join(dir, 'deadline.db')}`;
 cfg.upstreams.push({ name: 'i', ...UPSTREAM_DEFAULTS, host: '127.0.0.1', port: issuer.port, dialect: 'iso87a', timeoutMs: 100 });
 const r = await startSwitch(cfg, createLogger('error'));

@@ -109,7 +109,7 @@ async function makeNode(name: string, skewMs: number, proxy: FaultProxy): Promis
     node: name,
     listeners: [{ name: 'pos', host: '127.0.0.1', port }],
     upstreams: [{ name: 'issuer', host: '127.0.0.1', port: issuer.port, timeoutMs: 1000, reconnectBackoffMs: [50, 100, 200] }],
-    store: storeUrl(proxy.port), admin: 'off', panHashKey: 'revswitch-soak-key-000000000001', logLevel: 'warn', tickMs: 5,
+    store: storeUrl(proxy.port), admin: 'off', panHashKey: '02676a1b764e5035a19615a429845dbcc779df1d8ab5decb23530cc4163358ae', logLevel: 'warn', tickMs: 5,
     reversal: { responseTimeoutMs: 1000, backoffMs: [200, 1000, 3000], maxAttempts: 100 },
     cluster: { heartbeatMs: 500, leaseMs: 30_000, nodeDeadMs: 3000 },
   }));

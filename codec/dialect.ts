@@ -3,7 +3,7 @@
  * index by field number. Built once at load; the hot path never looks at the spec.
  */
 import { DialectError } from './errors.js';
-import { checkFieldSpec, compileField, CompiledField, Enc, type DialectSpec, type FieldSpec } from './spec.js';
+import { checkFieldSpec, compileField, CompiledField, Enc, type DialectSpec, type FieldSpec, type KeptFieldReason } from './spec.js';
 
 export class Dialect {
   readonly name: string;
@@ -48,7 +48,41 @@ export class Dialect {
   }
 }
 
-const TOP_KEYS = ['name', 'base', 'description', 'version', 'mti', 'bitmap', 'tertiary', 'envelope', 'echo', 'fields'];
+const TOP_KEYS = ['name', 'base', 'description', 'version', 'mti', 'bitmap', 'tertiary', 'envelope', 'echo', 'fields', 'keep'];
+
+/** Track 2, track 3, track 1, the PIN block and ICC data: never kept after authorization, whatever a file says (PCI DSS 3.3.1). */
+const NEVER_KEPT = [35, 36, 45, 52, 55];
+/** A reason is a sentence a reviewer can check, not a placeholder. */
+const MIN_REASON = 10;
+
+/**
+ * A dialect's extra kept fields: each a field it defines, named by its label (so a wrong
+ * number is caught), with a reason; never sensitive authentication data.
+ */
+function checkKeep(source: string, keep: unknown, fields: Record<string, FieldSpec>): Record<string, KeptFieldReason> {
+  if (keep === null || typeof keep !== 'object' || Array.isArray(keep)) {
+    throw new DialectError(source, 'keep', 'expected an object keyed by field number: {"48": {"name": "<the field\'s label>", "reason": "<why the host needs it>"}}');
+  }
+  const out: Record<string, KeptFieldReason> = {};
+  for (const [k, v] of Object.entries(keep as Record<string, unknown>)) {
+    const path = `keep.${k}`;
+    const n = Number(k);
+    if (!/^\d+$/.test(k)) throw new DialectError(source, path, 'expected a field number');
+    if (NEVER_KEPT.includes(n)) throw new DialectError(source, path, 'track, PIN block and ICC data are never kept after authorization (PCI DSS 3.3.1)');
+    const f = fields[String(n)];
+    if (f === undefined) throw new DialectError(source, path, `the dialect has no field ${n}`);
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new DialectError(source, path, 'expected {"name": ..., "reason": ...}');
+    const { name, reason } = v as Record<string, unknown>;
+    if (typeof name !== 'string' || name.trim().toLowerCase() !== f.label.trim().toLowerCase()) {
+      throw new DialectError(source, `${path}.name`, `expected the field's label, ${JSON.stringify(f.label)}: a field is kept only by name`);
+    }
+    if (typeof reason !== 'string' || reason.trim().length < MIN_REASON) {
+      throw new DialectError(source, `${path}.reason`, `expected why the field must be kept (at least ${MIN_REASON} characters)`);
+    }
+    out[String(n)] = { name, reason: reason.trim() };
+  }
+  return out;
+}
 
 /** Checks a whole dialect spec, naming the path of the first problem. */
 export function checkDialectSpec(source: string, spec: DialectSpec): DialectSpec {
@@ -74,7 +108,9 @@ export function checkDialectSpec(source: string, spec: DialectSpec): DialectSpec
     if (!/^\d+$/.test(k) || n < 1 || n > max) throw new DialectError(source, `fields.${k}`, `expected a field number from 1 to ${max}`);
     fields[String(n)] = checkFieldSpec(source, `fields.${k}`, v);
   }
-  return { ...spec, echo: [...spec.echo], envelope: { ...spec.envelope }, fields };
+  const checked: DialectSpec = { ...spec, echo: [...spec.echo], envelope: { ...spec.envelope }, fields };
+  if (spec.keep !== undefined) checked.keep = checkKeep(source, spec.keep, fields);
+  return checked;
 }
 
 /**
@@ -106,6 +142,8 @@ export function deriveDialect(base: Dialect, overrides: unknown, source: string)
       fields[/^\d+$/.test(k) ? key : k] = merged;
     }
   }
+  // Not an object: refused with the same message as in a whole spec.
+  if (o.keep !== undefined && (o.keep === null || typeof o.keep !== 'object' || Array.isArray(o.keep))) checkKeep(source, o.keep, {});
   const env = o.envelope === undefined ? b.envelope : { ...b.envelope, ...(o.envelope as object) };
   const spec = {
     name: o.name ?? `${b.name}+${source}`,
@@ -117,6 +155,7 @@ export function deriveDialect(base: Dialect, overrides: unknown, source: string)
     envelope: env,
     echo: o.echo ?? b.echo,
     fields,
+    ...(o.keep !== undefined || b.keep !== undefined ? { keep: { ...b.keep, ...(o.keep as object | undefined) } } : {}),
   } as DialectSpec;
   return new Dialect(checkDialectSpec(source, spec));
 }

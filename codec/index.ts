@@ -3,7 +3,7 @@ export { IsoError, DialectError, type ErrorSite } from './errors.js';
 export { IsoMessage, toHex, fromHex, type FieldValue, type MessageJson } from './message.js';
 export { Dialect, deriveDialect } from './dialect.js';
 export { getDialect, dialectFromOverrides, DIALECT_NAMES, DEFAULT_DIALECT } from './dialects/builtin.js';
-export type { FieldSpec, DialectSpec, FieldType, LengthKind, Encoding, PrefixEncoding, Pad, PartKind } from './spec.js';
+export type { FieldSpec, DialectSpec, KeptFieldReason, FieldType, LengthKind, Encoding, PrefixEncoding, Pad, PartKind } from './spec.js';
 export { decode, decodePartial } from './decode.js';
 export { encode } from './encode.js';
 export { messageFromJson } from './json.js';

@@ -56,6 +56,18 @@ export interface DialectSpec {
   /** Fields a response copies from its request. */
   echo: number[];
   fields: Record<string, FieldSpec>;
+  /**
+   * Fields kept at rest beyond the standard's own list (Profile.keptFields), each named as
+   * the dialect labels it and with the reason it must be kept: what a host needs in a
+   * reversal or refund that the standard does not. Never track, PIN or ICC data.
+   */
+  keep?: Record<string, KeptFieldReason>;
+}
+
+/** Why a dialect keeps a field at rest: its label (to catch a wrong number) and a reason. */
+export interface KeptFieldReason {
+  name: string;
+  reason: string;
 }
 
 export const enum Cls { N, AN, ANS, Z, XN, B }

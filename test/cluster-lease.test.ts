@@ -77,7 +77,7 @@ if (await pgReady(t)) {
     for (let i = 1; i <= N; i++) {
       const row: ReversalRow = {
         id: `rev-${i}`, txnId: `t-${i}`, upstream: 'up', state: 'pending', attempts: 0, reason: '68', finalAmount: null,
-        explanation: 'timeout', original: sealMessage(original(i), keys), message: null, sentStan: null, enqueuedAt: t0 + i,
+        explanation: 'timeout', original: sealMessage(D, original(i), keys, `t-${i}`), message: null, sentStan: null, enqueuedAt: t0 + i,
         dueAt: t0, lastError: null, note: null, updatedAt: t0,
       };
       inserts.push(seed.insertReversal(row));

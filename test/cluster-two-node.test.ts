@@ -90,7 +90,7 @@ async function cluster(tt: Test, schemas: PgSchemas, issuerOpts: Parameters<type
         upstreams: [{ name: 'issuer', host: '127.0.0.1', port: issuer.port, timeoutMs: 500, reconnectBackoffMs: [50, 100, 200] }],
         store: storeUrl,
         admin: '127.0.0.1:0',
-        panHashKey: 'revswitch-cluster-test-key-0001',
+        panHashKey: 'b90c2527b69eddd8f032391ab97d79f19a0a9ca42cb2ef4e884bc455f87468f9',
         logLevel: 'warn',
         tickMs: 5,
         reversal: { responseTimeoutMs: 500, backoffMs: [100, 300, 1000], maxAttempts: 50 },

@@ -259,7 +259,7 @@ t.test('bad override data: DialectError naming the source and path', async (t) =
     ['field number out of range', { fields: { 129: full } }, 'fields.129', 'expected a field number from 1 to 128'],
     ['field key not a number', { fields: { abc: full } }, 'fields.abc', 'expected a field number from 1 to 128'],
     ['unknown top-level key', { colour: 'red' },
-      'colour', 'unknown key; expected one of name, base, description, version, mti, bitmap, tertiary, envelope, echo, fields'],
+      'colour', 'unknown key; expected one of name, base, description, version, mti, bitmap, tertiary, envelope, echo, fields, keep'],
     ['unknown base', { base: 'iso99' }, 'base', 'expected one of iso87a, iso87a-hex, iso87b, iso93a, cup, got "iso99"'],
     ['base not a string', { base: 87 }, 'base', 'expected one of iso87a, iso87a-hex, iso87b, iso93a, cup, got 87'],
     ['bad MTI encoding', { mti: 'utf8' }, 'mti', 'expected one of ascii, bcd, ebcdic, got "utf8"'],

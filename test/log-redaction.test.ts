@@ -100,7 +100,7 @@ t.test('a run of the switch at debug with PANs and track data: no full PAN, trac
   const cfg = defaultConfig();
   cfg.listeners[0].port = 0;
   cfg.store = 'memory:';
-  cfg.panHashKey = 'revswitch-log-redaction-test';
+  cfg.panHashKey = 'bbab0fb546cf971611e1904e9aaa965f82067461a0c529dcdcef88d5b91e1bf9';
   cfg.admin = 'off';
   cfg.tickMs = 5;
   cfg.reversal = { ...cfg.reversal, responseTimeoutMs: 300, backoffMs: [50, 100] };
@@ -161,7 +161,7 @@ t.test('at the default level a healthy sale logs nothing', async (tt) => {
   const cfg = defaultConfig();
   cfg.listeners[0].port = 0;
   cfg.store = 'memory:';
-  cfg.panHashKey = 'revswitch-log-redaction-test';
+  cfg.panHashKey = 'bbab0fb546cf971611e1904e9aaa965f82067461a0c529dcdcef88d5b91e1bf9';
   cfg.admin = 'off';
   cfg.upstreams.push({ name: 'issuer', ...UPSTREAM_DEFAULTS, host: '127.0.0.1', port: issuer.port, timeoutMs: 2000 });
   const running = await startSwitch(cfg, createLogger('info', (l) => { lines.push(l); }));

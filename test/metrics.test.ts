@@ -191,7 +191,7 @@ t.test('/readyz: 503 before the upstream is signed on, 200 after, 503 when it go
   const cfg = defaultConfig();
   cfg.listeners[0].port = 0;
   cfg.store = 'memory:';
-  cfg.panHashKey = 'revswitch-metrics-test-key';
+  cfg.panHashKey = '9f281624f4b57360b7ce461dcf4eac11a28dffa74517e206fb5e9c724839000f';
   cfg.logLevel = 'silent';
   cfg.admin = '127.0.0.1:0';
   cfg.upstreams.push({ name: 'issuer', ...UPSTREAM_DEFAULTS, host: '127.0.0.1', port: upstreamPort, timeoutMs: 300, reconnectBackoffMs: [50, 100] });
@@ -233,7 +233,7 @@ t.test('admin off, and an admin port already taken: the switch runs without it a
     const cfg = defaultConfig();
     cfg.listeners[0].port = 0;
     cfg.store = 'memory:';
-    cfg.panHashKey = 'revswitch-metrics-test-key';
+    cfg.panHashKey = '9f281624f4b57360b7ce461dcf4eac11a28dffa74517e206fb5e9c724839000f';
     cfg.admin = admin;
     cfg.upstreams.push({ name: 'issuer', ...UPSTREAM_DEFAULTS, host: '127.0.0.1', port: issuer.port, timeoutMs: 300 });
     return cfg;

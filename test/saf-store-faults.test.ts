@@ -11,7 +11,7 @@ import t from 'tap';
 import { sealMessage } from '../switch/store/sealed.js';
 import type { ReversalRow, ReversalUpdate, Store } from '../switch/store/types.js';
 import { Counters } from '../switch/observe/counters.js';
-import { FakeLink, SafStores, answer, keys, original, queue, settle, step } from './support/saf-harness.js';
+import { D, FakeLink, SafStores, answer, keys, original, queue, settle, step } from './support/saf-harness.js';
 
 const stores = await SafStores.of(t);
 
@@ -140,7 +140,7 @@ for (const kind of stores.kinds) {
     const at = clock.now;
     await real.insertReversal({
       id: 's1', txnId: 't-s1', upstream: 'up', state: 'pending', attempts: 0, reason: '68', finalAmount: null, explanation: 'timeout',
-      original: sealMessage(original('000104'), keys), message: null, sentStan: null, enqueuedAt: at, dueAt: at, lastError: null, note: null, updatedAt: at,
+      original: sealMessage(D, original('000104'), keys, 't-s1'), message: null, sentStan: null, enqueuedAt: at, dueAt: at, lastError: null, note: null, updatedAt: at,
     });
     await settle(real);
     // And an entry the store closed under the queue (a person resolved it by hand).
@@ -172,7 +172,7 @@ for (const kind of stores.kinds) {
     const at = clock.now;
     const row = (id: string, stan: string, owner: string) => ({
       id, txnId: `t-${id}`, upstream: 'up', state: 'pending' as const, attempts: 0, reason: '68', finalAmount: null, explanation: 'timeout',
-      original: sealMessage(original(stan), keys), message: null, sentStan: null, enqueuedAt: at, dueAt: at, lastError: null, note: null,
+      original: sealMessage(D, original(stan), keys, `t-${id}`), message: null, sentStan: null, enqueuedAt: at, dueAt: at, lastError: null, note: null,
       updatedAt: at, owner, leaseUntil: at + 60_000,
     });
     await store.insertReversal(row('mine', '000401', 'n1'));

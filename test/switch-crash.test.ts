@@ -101,7 +101,7 @@ t.test('SIGKILL twice under load: every approval kept holds its money, nothing e
       name: 'issuer', host: '127.0.0.1', port: issuer.port, timeoutMs: UPSTREAM_TIMEOUT_MS, reconnectBackoffMs: [50, 100, 200],
     }],
     store: `sqlite:${dbPath}`,
-    panHashKey: 'revswitch-crash-test-key-0001',
+    panHashKey: 'c4458c1d9b49ac418a7abcc69b034f72270838735415c1f9724755c0e2471c33',
     logLevel: 'warn',
     tickMs: 5,
     reversal: { responseTimeoutMs: 500, backoffMs: [100, 300, 1000], maxAttempts: 50 },

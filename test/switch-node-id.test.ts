@@ -89,7 +89,7 @@ t.test('revswitch start --node with an id a live switch holds exits 2, naming it
   const args = async (id: string): Promise<string[]> => [
     ...nodeArgsFor('switch/cli/main'), 'start', '--store', store, '--node', id, '--listen', `127.0.0.1:${await freePort()}`, '--admin', 'off', '--log-level', 'error',
   ];
-  const first = spawn(process.execPath, await args('till-7'), { cwd: ROOT, env: { ...process.env, REVSWITCH_PAN_KEY: 'node-id-test-pan-key-0001' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const first = spawn(process.execPath, await args('till-7'), { cwd: ROOT, env: { ...process.env, REVSWITCH_PAN_KEY: 'd6c1f30bda15c3d5c726e21acd6c979dac0c6a6e88cf83d41325c2c08ed84462' }, stdio: ['ignore', 'pipe', 'pipe'] });
   tt.teardown(() => {
     first.kill('SIGKILL');
   });
@@ -110,7 +110,7 @@ t.test('revswitch start --node with an id a live switch holds exits 2, naming it
     if (!up && Date.now() > deadline) throw new Error(`the first switch did not start: ${firstErr}`);
     if (!up) await new Promise((r) => setTimeout(r, 200));
   }
-  const second = spawn(process.execPath, await args('till-7'), { cwd: ROOT, env: { ...process.env, REVSWITCH_PAN_KEY: 'node-id-test-pan-key-0001' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const second = spawn(process.execPath, await args('till-7'), { cwd: ROOT, env: { ...process.env, REVSWITCH_PAN_KEY: 'd6c1f30bda15c3d5c726e21acd6c979dac0c6a6e88cf83d41325c2c08ed84462' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   second.stderr.on('data', (b: Buffer) => (err += b.toString()));
   const code = await new Promise<number | null>((resolve) => second.on('exit', (c) => resolve(c)));

@@ -8,7 +8,7 @@
  * and F56 was never read, so a 1993 reversal with a STAN of its own matched nothing.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, connect, type Server } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -16,6 +16,7 @@ import { formatF56, getDialect, IsoMessage, isReversal, responseTo, type Dialect
 import { defaultConfig, UPSTREAM_DEFAULTS } from '../switch/config/index.js';
 import { startSwitch } from '../switch/cli/start-command.js';
 import { FramedConn } from '../switch/edge/framed-conn.js';
+import { framedTerminal } from './support/framed-terminal.js';
 import { createLogger } from '../switch/observe/log.js';
 import { ACQUIRER, sale, startHarness } from './support/switch-harness.js';
 import { until } from './support/until.js';
@@ -66,26 +67,6 @@ function issuer93(d: Dialect): Promise<{ server: Server; port: number; seen: Iso
   }));
 }
 
-/** A 1993 terminal on one connection: request() waits for the answer with the same F11. */
-async function terminal93(d: Dialect, port: number): Promise<{ request(m: IsoMessage): Promise<IsoMessage>; close(): void }> {
-  const socket = connect({ port, host: '127.0.0.1' });
-  await new Promise<void>((r) => socket.once('connect', () => r()));
-  const conn = new FramedConn(socket, { dialect: d, framing: 'len2', maxFrame: 8192 });
-  const waiting = new Map<string, (m: IsoMessage) => void>();
-  conn.onMessage = (m) => {
-    const w = waiting.get(m.get(11) ?? '');
-    waiting.delete(m.get(11) ?? '');
-    w?.(m);
-  };
-  return {
-    request: (m) => new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no answer to ${m.mti} ${m.get(11)}`)), 10_000);
-      waiting.set(m.get(11) ?? '', (res) => { clearTimeout(timer); resolve(res); });
-      conn.send(m);
-    }),
-    close: () => conn.close(),
-  };
-}
 
 t.test('ISO 8583:1993: a terminal\'s 1420 finds its original through F56, not its own STAN', async (tt) => {
   const d = getDialect('iso93a');
@@ -95,11 +76,11 @@ t.test('ISO 8583:1993: a terminal\'s 1420 finds its original through F56, not it
   cfg.logLevel = 'silent';
   cfg.admin = 'off';
   cfg.store = 'memory:';
-  cfg.panHashKey = 'revswitch-iso93-tests';
+  cfg.panHashKey = '1b7cea1d47dbcc7527ff07a39241484c7f34ecc65a6e78655be2dbf0d57a060f';
   cfg.tickMs = 5;
   cfg.upstreams = [{ ...UPSTREAM_DEFAULTS, name: 'host93', host: '127.0.0.1', port: host.port, dialect: 'iso93a', timeoutMs: 2000, reconnectBackoffMs: [50] }];
   const running = await startSwitch(cfg, createLogger('silent'));
-  const term = await terminal93(d, running.sw.ports()[0]);
+  const term = await framedTerminal(d, running.sw.ports()[0]);
   tt.teardown(async () => {
     term.close();
     await running.sw.stop(200);

@@ -25,13 +25,13 @@ import { createLogger } from '../switch/observe/log.js';
 import { transmissionTime } from '../codec/index.js';
 import { connectClient, type SimClient } from '../switch/sim/client.js';
 import { startIssuer } from '../switch/sim/issuer.js';
-import { unsealMessage } from '../switch/store/sealed.js';
+import { sealBinding, unsealMessage } from '../switch/store/sealed.js';
 import { CardKeys } from '../switch/store/secrets.js';
 import { luhn, luhnComplete } from '../switch/observe/redact.js';
 import { until } from './support/until.js';
 
 const D = getDialect('iso87a');
-const PAN_KEY = 'revswitch-pci-test-key-0001';
+const PAN_KEY = 'ddef93faa6ca7ccf18c05677b4459176de7b0091549eacf08838a6b5185d0712';
 const UPSTREAM_TIMEOUT_MS = 300;
 
 
@@ -208,7 +208,7 @@ t.test('no PAN, track, PIN block or tag 57 in the database, its WAL and the logs
   tt.ok(c.get('reversal_repeats_sent') > 0, `some reversals were repeated as 0401: ${c.get('reversal_repeats_sent')}`);
   tt.ok(c.get('decode_errors') >= CARDS.length, 'the malformed sales were seen');
 
-  const keys = new CardKeys(Buffer.from(PAN_KEY, 'utf8'));
+  const keys = new CardKeys(Buffer.from(PAN_KEY, 'hex'));
 
   // The rows say something about these cards: masked PAN, keyed hash, a sealed PAN that opens.
   const rows = await running.store.recentTxns(0);
@@ -223,15 +223,15 @@ t.test('no PAN, track, PIN block or tag 57 in the database, its WAL and the logs
     const mine = rows.filter((r) => r.panMasked === masked);
     tt.ok(mine.length >= 6, `${masked}: ${mine.length} journal rows carry the masked PAN`);
     tt.ok(mine.every((r) => r.panHash === keys.panHash(card.pan)), `${masked}: every row carries the keyed hash of the PAN`);
-    const sealed = mine.find((r) => r.sealed !== null)?.sealed ?? '';
-    const opened = unsealMessage(D, sealed, keys);
+    const row = mine.find((r) => r.sealed !== null);
+    const opened = unsealMessage(D, row?.sealed ?? '', keys, row?.id ?? '');
     tt.equal(opened.get(2), card.pan, `${masked}: the sealed request opens to the PAN with the key`);
     tt.same([35, 36, 45, 52, 55].filter((n) => opened.has(n)), [], `${masked}: the sealed request holds no track, PIN or ICC data`);
     const revs = reversals.filter((r) => r.txnId !== null && mine.some((m) => m.id === r.txnId));
     tt.ok(revs.length >= 5, `${masked}: ${revs.length} reversals stored (timeout, late, 96, undeliverable, chip)`);
     for (const r of revs) {
-      tt.equal(unsealMessage(D, r.original, keys).get(2), card.pan, `${masked}: reversal ${r.state} keeps its original sealed`);
-      if (r.message !== null) tt.equal(unsealMessage(D, r.message, keys).get(2), card.pan, `${masked}: and its 0400 sealed`);
+      tt.equal(unsealMessage(D, r.original, keys, sealBinding(r)).get(2), card.pan, `${masked}: reversal ${r.state} keeps its original sealed`);
+      if (r.message !== null) tt.equal(unsealMessage(D, r.message, keys, sealBinding(r)).get(2), card.pan, `${masked}: and its 0400 sealed`);
     }
   }
   tt.ok(logs.some((l) => CARDS.some((card) => l.includes(maskPan(card.pan)))), 'the log names these cards, masked');

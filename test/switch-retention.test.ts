@@ -66,7 +66,7 @@ t.test('a maxRetained that could fill the heap is called out at start', async (t
     cfg.listeners[0].port = 0;
     cfg.store = 'memory:';
     cfg.admin = 'off';
-    cfg.panHashKey = 'revswitch-retention-test';
+    cfg.panHashKey = 'ac406efdb04f5ee1dea5032d349c3167eb2a78bf4f5be19d354c185a34d4969f';
     cfg.maxRetained = maxRetained;
     const running = await startSwitch(cfg, log);
     await running.stop();

@@ -42,7 +42,7 @@ t.test('primary, fallback when the primary is down, no route, and the reversal t
   cfg.logLevel = 'silent';
   cfg.admin = 'off';
   cfg.store = 'memory:';
-  cfg.panHashKey = 'revswitch-routing-tests';
+  cfg.panHashKey = 'acf5ba5a5092fda6708c280a381c5051ae833bfb77db807e17eac5808929eb0a';
   cfg.tickMs = 5;
   const up = (name: string, port: number) => ({ ...UPSTREAM_DEFAULTS, name, host: '127.0.0.1', port, timeoutMs: 2000, reconnectBackoffMs: [50, 100] });
   cfg.upstreams = [up('visa-a', primary.issuer.port), up('visa-b', fallback.issuer.port), up('mc', mc.issuer.port)];

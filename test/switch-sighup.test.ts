@@ -24,7 +24,7 @@ t.test('SIGHUP with a bad rules file keeps the rules in force and says why; a go
   const config = join(dir, 'switch.json');
   writeFileSync(config, JSON.stringify({
     listeners: [{ name: 'pos', host: '127.0.0.1', port }], store: `sqlite:${join(dir, 'switch.db')}`, rules, logLevel: 'info', admin: 'off',
-    panHashKey: 'revswitch-sighup-test-key-0001',
+    panHashKey: '417923270fadb9a658faf71f6546e681a81c1da21c9eabbdfa7f8657b277883c',
   }));
   const child = spawn(process.execPath, [...nodeArgsFor('switch/cli/main'), 'start', '--config', config], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';

@@ -77,7 +77,7 @@ serve({
       cfg.store = 'memory:';
     }
     if (a.node !== undefined) cfg.node = a.node;
-    cfg.panHashKey = 'revswitch-e2e-bench-pan-key';
+    cfg.panHashKey = '311d0a20f6a7775ef32176e165a366d92fb6e2dc90159984fa64e260bc4ac2fc';
     cfg.admin = 'off';
     cfg.tickMs = a.tickMs;
     cfg.upstreamTimeoutMs = a.timeoutMs;

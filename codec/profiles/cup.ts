@@ -9,7 +9,7 @@ import { IsoError } from '../errors.js';
 import { IsoMessage } from '../message.js';
 import { formatCup60, formatCup61, type Cup61 } from '../subfields.js';
 import { CODES_87, F70 } from './iso87.js';
-import { netCodeOf, type LocalCode, type NetCode, type OriginalRef, type Profile } from './profile.js';
+import { keptOf, netCodeOf, type LocalCode, type NetCode, type OriginalRef, type Profile } from './profile.js';
 
 const CODES_CUP: Readonly<Record<LocalCode, string>> = {
   ...CODES_87,
@@ -64,6 +64,8 @@ export const CUP: Profile = {
   standard: 'cup',
   localCodes: CODES_CUP,
   reasonField: 39,
+  // F11, F12 and F13 key a repeat and name the original in F61; F34 (sealed) is an extended PAN; F37 and F39 are a stored refund's and reversal's.
+  keptFields: keptOf(REVERSAL_COPY_CUP, REFUND_CUP.copy, [2, 11, 12, 13, 32, 34, 37, 39, 61]),
 
   networkRequest(_dialect: Dialect, code: NetCode, stan: string): IsoMessage {
     const m = new IsoMessage('0800');

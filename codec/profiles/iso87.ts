@@ -8,7 +8,7 @@ import type { Dialect } from '../dialect.js';
 import { IsoError } from '../errors.js';
 import type { IsoMessage } from '../message.js';
 import { formatF90, formatF95 } from '../subfields.js';
-import { netCodeOf, netRequest, originalFrom, type LocalCode, type NetCode, type OriginalRef, type Profile } from './profile.js';
+import { keptOf, netCodeOf, netRequest, originalFrom, type LocalCode, type NetCode, type OriginalRef, type Profile } from './profile.js';
 
 export const CODES_87: Readonly<Record<LocalCode, string>> = {
   approved: '00',
@@ -48,6 +48,8 @@ export const ISO87: Profile = {
   standard: 'iso87',
   localCodes: CODES_87,
   reasonField: 39,
+  // F7 and F11 key a repeat; F34 (sealed) is an extended PAN; F39, F90 and F95 are a stored reversal's.
+  keptFields: keptOf(REVERSAL_COPY_87, REFUND_87.copy, [2, 7, 11, 34, 39, 90, 95]),
 
   networkRequest(dialect: Dialect, code: NetCode, stan: string, nowMs: number): IsoMessage {
     return netRequest('0800', dialect, stan, nowMs, 70, F70[code]);

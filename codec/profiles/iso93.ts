@@ -9,7 +9,7 @@ import type { Dialect } from '../dialect.js';
 import { IsoError } from '../errors.js';
 import type { IsoMessage } from '../message.js';
 import { formatF56 } from '../subfields.js';
-import { netCodeOf, netRequest, originalFrom, type LocalCode, type NetCode, type OriginalRef, type Profile } from './profile.js';
+import { keptOf, netCodeOf, netRequest, originalFrom, type LocalCode, type NetCode, type OriginalRef, type Profile } from './profile.js';
 
 export const CODES_93: Readonly<Record<LocalCode, string>> = {
   approved: '000',
@@ -54,6 +54,8 @@ export const ISO93: Profile = {
   standard: 'iso93',
   localCodes: CODES_93,
   reasonField: 25,
+  // F7, F11 and F13 key a repeat; F34 (sealed) is an extended PAN; F24, F25, F30 and F56 are a stored reversal's.
+  keptFields: keptOf(REVERSAL_COPY_93, REFUND_93.copy, [2, 7, 11, 13, 24, 25, 30, 34, 56]),
 
   networkRequest(dialect: Dialect, code: NetCode, stan: string, nowMs: number): IsoMessage {
     return netRequest('1804', dialect, stan, nowMs, 24, F24_93[code]);

@@ -41,6 +41,14 @@ export interface Profile {
   readonly localCodes: Readonly<Record<LocalCode, string>>;
   /** Where a reversal carries its reason code: F39 (1987, UnionPay) or F25, the message reason (1993). */
   readonly reasonField: 39 | 25;
+  /**
+   * The fields a message of this standard needs later, once stored: what its reversal and
+   * refund copy or read, the keys a repeat or a terminal's reversal is matched by, what an
+   * answer given again echoes, and the original-data fields of the reversals and refunds
+   * the switch builds. F2 and F34 are among them (stored sealed). Everything else (free
+   * text such as F48, which may carry a CVV2) is dropped before a message is stored.
+   */
+  readonly keptFields: readonly number[];
   networkRequest(dialect: Dialect, code: NetCode, stan: string, nowMs: number): IsoMessage;
   /** Which network management function a request asks for, or undefined. */
   networkCode(msg: IsoMessage): NetCode | undefined;
@@ -54,6 +62,11 @@ export interface Profile {
   reversalOf(dialect: Dialect, orig: IsoMessage, opts: ReversalOptions): IsoMessage;
   /** The refund of `orig` (a financial sale as it was sent) once it can no longer be reversed. */
   refundOf(dialect: Dialect, orig: IsoMessage, opts: RefundOptions): IsoMessage;
+}
+
+/** The fields a standard keeps: the union of its copy lists and its own, in field order. */
+export function keptOf(...lists: (readonly number[])[]): readonly number[] {
+  return [...new Set(lists.flat())].sort((a, b) => a - b);
 }
 
 /** A network management table read backwards: code -> name. */

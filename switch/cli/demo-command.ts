@@ -53,7 +53,7 @@ export async function demoCommand(argv: string[]): Promise<string> {
   // The real default store (SQLite, WAL, group commit), in a scratch directory unless --store names one.
   const scratch = flag(p, 'store') === undefined ? mkdtempSync(join(tmpdir(), 'revswitch-demo-')) : null;
   cfg.store = flag(p, 'store') ?? `sqlite:${join(scratch as string, 'demo.db')}`;
-  cfg.panHashKey = randomBytes(24).toString('base64');
+  cfg.panHashKey = randomBytes(32).toString('hex');
   cfg.listeners[0].port = 0;
   cfg.upstreamTimeoutMs = DEMO_TIMEOUT_MS;
   cfg.reversal.responseTimeoutMs = 1000;

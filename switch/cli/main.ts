@@ -9,6 +9,7 @@ import { CommandError, UsageError } from './args.js';
 import { DECODE_USAGE, ENCODE_USAGE, decodeCommand, encodeCommand } from './codec-commands.js';
 import { RULES_USAGE, rulesCommand } from './rules-commands.js';
 import { DEMO_USAGE, demoCommand } from './demo-command.js';
+import { KEYS_USAGE, keysCommand } from './keys-command.js';
 import { MANUAL_USAGE, manualCommand } from './manual-commands.js';
 import { MIGRATE_USAGE, migrateCommand } from './migrate-command.js';
 import { NODES_USAGE, nodesCommand } from './nodes-command.js';
@@ -35,6 +36,7 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   report: { run: reportCommand, usage: REPORT_USAGE },
   txn: { run: txnCommand, usage: TXN_USAGE },
   route: { run: routeCommand, usage: ROUTE_USAGE },
+  keys: { run: keysCommand, usage: KEYS_USAGE },
 };
 
 function help(): string {

@@ -17,8 +17,7 @@ import { apiRoutes } from '../observe/admin-api.js';
 import { createLogger, type Level, type Logger } from '../observe/log.js';
 import { startIssuer, type IssuerSim } from '../sim/issuer.js';
 import { connectStore, parseSqliteUrl, PostgresStore, redactUrl, type Store } from '../store/index.js';
-import { loadCardKeys } from '../store/secrets.js';
-import { dirname, join } from 'node:path';
+import { keyFileOf, loadCardKeys } from './card-keys.js';
 import { flag, parseArgs, UsageError, type Parsed } from './args.js';
 import { reviewApi } from './review-api.js';
 
@@ -77,7 +76,7 @@ export function buildConfig(p: Parsed): SwitchConfig {
 }
 
 /** Dialect names used by the config, resolved (and so validated) before anything starts. */
-function dialectsOf(c: SwitchConfig): (name: string) => Dialect {
+export function dialectsOf(c: SwitchConfig): (name: string) => Dialect {
   const cache = new Map<string, Dialect>();
   for (const name of [...c.listeners.map((l) => l.dialect), ...c.upstreams.map((u) => u.dialect)]) {
     if (!cache.has(name)) cache.set(name, resolveDialect(name));
@@ -137,7 +136,7 @@ export async function startSwitch(c: SwitchConfig, log: Logger): Promise<Running
     throw new ConfigError(`store ${redactUrl(c.store)}: ${(e as Error).message}`);
   }
   // The PAN key lives next to the database unless config or the environment gives one.
-  const keyFile = c.store.startsWith('sqlite:') ? join(dirname(parseSqliteUrl(c.store).path), 'revswitch.key') : null;
+  const keyFile = keyFileOf(c.store);
   let loaded: ReturnType<typeof loadCardKeys>;
   try {
     // A PostgreSQL store is shared by nodes and outlives each of them: a key generated for
@@ -146,7 +145,7 @@ export async function startSwitch(c: SwitchConfig, log: Logger): Promise<Running
       throw new Error(`store ${store.url}: a PostgreSQL store needs the PAN key from config (panHashKey) or REVSWITCH_PAN_KEY, ` +
         'the same on every node: sealed messages must open after a restart and on the other nodes');
     }
-    loaded = loadCardKeys({ configured: c.panHashKey, keyFile });
+    loaded = loadCardKeys({ configured: c.panHashKey, sealKeys: c.panSealKeys, keyFile });
   } catch (e) {
     await store.close().catch(() => undefined);
     await issuer?.close();

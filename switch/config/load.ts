@@ -5,6 +5,7 @@
  * `revswitch start` exits 2.
  */
 import { jsonErrorPlace } from './json-error.js';
+import { parseKeyText } from './key-text.js';
 import { readFileSync } from 'node:fs';
 import { HostPortError, parseHostPort as parseAddress, type HostPort } from './host-port.js';
 import {
@@ -66,7 +67,16 @@ export function addressOf(v: string, what: string, source = 'command line'): Hos
 const LISTENER_KEYS = ['name', 'host', 'port', 'dialect', 'framing', 'maxFrame', 'maxConnections', 'idleTimeoutMs'] as const;
 const UPSTREAM_KEYS = ['name', 'host', 'port', 'dialect', 'framing', 'maxFrame', 'timeoutMs', 'echoIdleMs', 'netTimeoutMs', 'signOn', 'reconnectBackoffMs', 'refund'] as const;
 const ROUTE_KEYS = ['name', 'pan', 'processingCode', 'acquirer', 'forwarder', 'upstreams'] as const;
-const TOP_KEYS = ['listeners', 'upstreams', 'routes', 'rules', 'store', 'admin', 'logLevel', 'tickMs', 'retentionMs', 'maxRetained', 'panHashKey', 'node', 'reversal', 'events', 'cluster'] as const;
+const TOP_KEYS = ['listeners', 'upstreams', 'routes', 'rules', 'store', 'admin', 'logLevel', 'tickMs', 'retentionMs', 'maxRetained', 'panHashKey', 'panSealKeys', 'node', 'reversal', 'events', 'cluster'] as const;
+
+/** A key as config text (./key-text.ts), refused by path and rule: never the value. */
+function checkKeyText(r: Reader, text: string, path: string): void {
+  try {
+    parseKeyText(text, path);
+  } catch (e) {
+    r.fail(path, (e as Error).message.slice(path.length + 2).replace(/^expected /, ''), '(hidden)');
+  }
+}
 
 /** Validates parsed JSON over the defaults. `source` names the file in every error. */
 export function configFromJson(data: unknown, source: string): SwitchConfig {
@@ -141,8 +151,20 @@ export function configFromJson(data: unknown, source: string): SwitchConfig {
   if (o.retentionMs !== undefined) c.retentionMs = r.int(o.retentionMs, 'retentionMs', 1000, 7 * 86_400_000);
   if (o.maxRetained !== undefined) c.maxRetained = r.int(o.maxRetained, 'maxRetained', 1000, 100_000_000);
   if (o.panHashKey !== undefined) {
-    c.panHashKey = r.str(o.panHashKey, 'panHashKey');
-    if (c.panHashKey.length < 16) r.fail('panHashKey', 'a secret of at least 16 characters', '(hidden)');
+    const text = o.panHashKey;
+    if (typeof text !== 'string') return r.fail('panHashKey', 'a string', '(hidden)');
+    checkKeyText(r, text, 'panHashKey');
+    c.panHashKey = text;
+  }
+  if (o.panSealKeys !== undefined) {
+    const v = r.obj(o.panSealKeys, 'panSealKeys');
+    c.panSealKeys = {};
+    for (const [id, text] of Object.entries(v)) {
+      if (!/^k[0-9]{1,6}$/.test(id) || id === 'k0') r.fail(`panSealKeys.${id}`, 'a key id k1, k2, ... (k0 is panHashKey\'s)', id);
+      if (typeof text !== 'string') return r.fail(`panSealKeys.${id}`, 'a string', '(hidden)');
+      checkKeyText(r, text, `panSealKeys.${id}`);
+      c.panSealKeys[id] = text;
+    }
   }
   if (o.node !== undefined) c.node = r.str(o.node, 'node');
   if (o.reversal !== undefined) {

@@ -84,6 +84,8 @@ export interface SwitchConfig {
   maxRetained: number;
   /** The key behind PAN hashes and sealed PANs; else REVSWITCH_PAN_KEY, else a key file next to the store. */
   panHashKey: string | null;
+  /** Later PAN sealing keys by id (k1, k2...), the last one sealing: for stores whose key is not in a key file. */
+  panSealKeys: Record<string, string>;
   /** This switch's id in a shared store. Default: the host name. */
   node: string | null;
   /** Timeout for an upstream the config does not describe (the demo issuer), from the flag. */
@@ -157,6 +159,7 @@ export function defaultConfig(): SwitchConfig {
     // journal answers duplicates and terminal reversals of the older ones.
     maxRetained: 250_000,
     panHashKey: null,
+    panSealKeys: {},
     node: null,
     upstreamTimeoutMs: null,
     reversal: { window: 16, responseTimeoutMs: 5000, backoffMs: [1000, 5000, 30_000, 60_000, 300_000], maxAttempts: 20, maxAgeMs: 24 * 3_600_000 },

@@ -113,11 +113,11 @@ export class Journal {
   }
 
   /** The write-ahead: durable before the request leaves the switch. */
-  begin(txn: Txn, now: number): Promise<void> {
+  begin(txn: Txn, now: number, upstreamDialect: Dialect): Promise<void> {
     const req = txn.request;
     const row = this.rowOf(req, txn.id, txn.listener, now, {
       upstream: txn.upstream, upstreamStan: stanString(txn.upstreamStan), state: 'forwarded', responseCode: null, decision: null,
-      sealed: sealMessage(txn.sent as IsoMessage, this.keys),
+      sealed: sealMessage(upstreamDialect, txn.sent as IsoMessage, this.keys, txn.id),
       // Across nodes: a second request with this key is refused by the store (isDuplicateRequest).
       dupKey: req.get(7) === undefined ? null : txn.key,
     });
@@ -212,7 +212,7 @@ export class Journal {
     if (row.sealed === null || !upstreamDialect) return null;
     let sent: IsoMessage;
     try {
-      sent = unsealMessage(upstreamDialect, row.sealed, this.keys);
+      sent = unsealMessage(upstreamDialect, row.sealed, this.keys, row.id);
     } catch (e) {
       this.log.error('journal row cannot be opened', { txn: row.id, error: (e as Error).message });
       return null;

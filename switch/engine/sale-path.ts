@@ -91,7 +91,7 @@ export class SalePath implements Exchange<Txn> {
     for (const n of NOT_KEPT) msg.delete(n);
     // Write-ahead: the request is in the journal before it leaves, so a crash from here
     // on is undone by recovery. The deadline already runs: the journal's wait counts.
-    ctx.journal.begin(txn, now).then(
+    ctx.journal.begin(txn, now, link.dialect).then(
       () => this.send(txn, link, own),
       (err: unknown) => {
         // Still in flight (its deadline has not ended it): its STAN is its own to give up.

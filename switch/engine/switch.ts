@@ -29,12 +29,18 @@ import { summarize, type Logger } from '../observe/log.js';
 import { Metrics } from '../observe/metrics.js';
 import { MemoryStore } from '../store/memory.js';
 import { CardKeys } from '../store/secrets.js';
+import { parseKeyText } from '../config/key-text.js';
 import type { Store } from '../store/types.js';
 import type { ReversalQueue } from '../undo/reversals.js';
 import { SafQueue } from '../undo/reversal-queue.js';
 import type { EngineContext } from './context.js';
 import { Decisions } from './decisions.js';
 import { Heartbeat } from './heartbeat.js';
+import { Resealer } from './resealer.js';
+
+/** Re-sealing starts once the switch has settled after start, and runs again every 6 hours. */
+const RESEAL_FIRST_MS = 10_000;
+const RESEAL_EVERY_MS = 6 * 3_600_000;
 import { ReviewItems } from './review-items.js';
 import { Journal } from './journal.js';
 import { LateAnswers } from './late-answers.js';
@@ -75,6 +81,9 @@ export class Switch {
   private readonly late: LateAnswers;
   private readonly recovery: Recovery;
   private readonly heartbeat: Heartbeat;
+  /** Moves sealed rows to the current format and key (./resealer.ts): a pass after start, then every few hours. */
+  readonly resealer: Resealer;
+  private resealTimer: NodeJS.Timeout | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
   private orphanTimer: NodeJS.Timeout | null = null;
   private readonly reviewItems: ReviewItems;
@@ -86,7 +95,7 @@ export class Switch {
     this.metrics = deps.metrics ?? new Metrics();
     this.rules = new RulesHolder(rules);
     this.txns = new TxnTable(cfg.retentionMs, cfg.maxRetained);
-    const keys = deps.keys ?? new CardKeys(cfg.panHashKey ? Buffer.from(cfg.panHashKey, 'utf8') : randomBytes(32));
+    const keys = deps.keys ?? new CardKeys(cfg.panHashKey ? parseKeyText(cfg.panHashKey, 'panHashKey') : randomBytes(32));
     this.ownsStore = deps.store === undefined;
     this.node = cfg.node ?? hostname();
     this.journal = new Journal(deps.store ?? new MemoryStore(), keys, this.node, () => this.rules.current.calendar, log, this.counters, deps.events ?? null);
@@ -125,6 +134,7 @@ export class Switch {
     this.terminalReversals = new TerminalReversals(ctx, this.replies, decisions);
     this.recovery = new Recovery(ctx, decisions);
     this.heartbeat = new Heartbeat(ctx, () => this.ports());
+    this.resealer = new Resealer(this.journal.store, keys, (u) => this.links.get(u)?.dialect, log, this.counters);
     for (const link of this.links.values()) link.onUnmatched = (msg) => this.late.handle(msg, link);
 
     // Gauges are read at scrape time, never kept up to date per message.
@@ -154,6 +164,21 @@ export class Switch {
     this.orphanTimer = setInterval(() => void this.recovery.takeOrphans(), Math.max(100, Math.floor(this.cfg.cluster.nodeDeadMs / 4)));
     this.orphanTimer.unref();
     this.reviewItems.start();
+    this.scheduleReseal(RESEAL_FIRST_MS);
+  }
+
+  private scheduleReseal(ms: number): void {
+    this.resealTimer = setTimeout(() => {
+      void this.resealer.pass().then(
+        (s) => {
+          if (s.resealed + s.failed > 0) this.log.info('sealed messages re-sealed', { resealed: s.resealed, failed: s.failed, raced: s.raced, keys: s.byKey });
+        },
+        (e: unknown) => this.log.error('re-sealing pass failed', { error: (e as Error).message }),
+      ).finally(() => {
+        if (!this.stopping) this.scheduleReseal(RESEAL_EVERY_MS);
+      });
+    }, ms);
+    this.resealTimer.unref();
   }
 
   /** Resolves true once an upstream link is signed on, false after maxMs. */
@@ -184,6 +209,9 @@ export class Switch {
     if (this.orphanTimer) clearInterval(this.orphanTimer);
     this.reviewItems.stop();
     this.heartbeat.stop();
+    if (this.resealTimer) clearTimeout(this.resealTimer);
+    this.resealer.stop();
+    await this.resealer.whenIdle();
     await Promise.all(this.listeners.map((l) => l.whenClosed()));
     if (this.ownsStore) await this.journal.store.close();
   }

@@ -4,7 +4,7 @@
  * statistics live above this seam, once, for every store; a backend only executes.
  */
 import type {
-  HistoryRow, NodeRow, ReversalRow, ReversalState, ReviewDecision, ReviewRow, ReviewState, StoreOp, TxnQuery, TxnRow, TxnUpdate,
+  HistoryRow, NodeRow, ReversalRow, ReversalState, ReviewDecision, ReviewRow, ReviewState, SealedTable, SealedValue, StoreOp, TxnQuery, TxnRow, TxnUpdate,
 } from './types.js';
 
 /** A read, as a message (it crosses a worker boundary for SQLite). */
@@ -31,7 +31,10 @@ export type StoreRead =
   | { read: 'review'; id: string }
   | { read: 'reviews'; states?: readonly ReviewState[] }
   | { read: 'decideReview'; d: ReviewDecision }
-  | { read: 'reviewQueued'; id: string; undoId: string; at: number };
+  | { read: 'reviewQueued'; id: string; undoId: string; at: number }
+  | { read: 'sealedPage'; table: SealedTable; after: string; limit: number }
+  | { read: 'reseal'; v: SealedValue; to: string }
+  | { read: 'checkpoint' };
 
 export interface ReadResults {
   txn: TxnRow | undefined;
@@ -55,6 +58,9 @@ export interface ReadResults {
   reviews: ReviewRow[];
   decideReview: boolean;
   reviewQueued: boolean;
+  sealedPage: SealedValue[];
+  reseal: boolean;
+  checkpoint: null;
 }
 
 /** The history details of the review queue: what was proposed, what a person decided. */

@@ -17,7 +17,7 @@
 import { build as buildHistogram } from 'hdr-histogram-js';
 import { describeOp, txnQueryFields, type BatchOutcome, type ReadResults, type StoreBackend, type StoreRead } from './backend.js';
 import type {
-  HistoryRow, NodeRow, ReversalRow, ReversalState, ReversalUpdate, ReviewDecision, ReviewRow, ReviewState, Store, StoreOp, StoreStats, TxnQuery,
+  HistoryRow, NodeRow, ReversalRow, ReversalState, ReversalUpdate, ReviewDecision, ReviewRow, ReviewState, SealedTable, SealedValue, Store, StoreOp, StoreStats, TxnQuery,
   TxnRow, TxnUpdate,
 } from './types.js';
 
@@ -184,6 +184,18 @@ export class GroupCommitStore implements Store {
 
   txnsBetween(since: number, until: number): Promise<TxnRow[]> {
     return this.read({ read: 'txnsBetween', since, until });
+  }
+
+  sealedPage(table: SealedTable, after: string, limit: number): Promise<SealedValue[]> {
+    return this.read({ read: 'sealedPage', table, after, limit });
+  }
+
+  reseal(v: SealedValue, to: string): Promise<boolean> {
+    return this.read({ read: 'reseal', v, to });
+  }
+
+  async checkpoint(): Promise<void> {
+    await this.read({ read: 'checkpoint' });
   }
 
   findTxns(q: TxnQuery): Promise<TxnRow[]> {

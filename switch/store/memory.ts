@@ -13,7 +13,7 @@ import {
   type StoreRead,
 } from './backend.js';
 import { GroupCommitStore, type GroupCommitOptions } from './group-commit.js';
-import { DUPLICATE_REQUEST, type HistoryRow, type NodeRow, type ReversalRow, type ReviewRow, type StoreOp, type TxnRow } from './types.js';
+import { DUPLICATE_REQUEST, type HistoryRow, type NodeRow, type ReversalRow, type ReviewRow, type SealedTable, type SealedValue, type StoreOp, type TxnRow } from './types.js';
 
 export class MemoryBackend implements StoreBackend {
   private readonly txns = new Map<string, TxnRow>();
@@ -184,7 +184,33 @@ export class MemoryBackend implements StoreBackend {
         this.append(r.at, 'review', v.id, 'queued', reviewDetail.queued(r.undoId));
         return true;
       }
+      case 'sealedPage':
+        return this.sealedPage(r.table, r.after, r.limit);
+      case 'checkpoint':
+        return null;
+      case 'reseal': {
+        const row = r.v.table === 'txns' ? this.txns.get(r.v.id) : this.revs.get(r.v.id);
+        const rec = row as unknown as Record<string, unknown> | undefined;
+        if (rec === undefined || rec[r.v.column] !== r.v.value) return false;
+        rec[r.v.column] = r.to;
+        return true;
+      }
     }
+  }
+
+  private sealedPage(table: SealedTable, after: string, limit: number): SealedValue[] {
+    const out: SealedValue[] = [];
+    const rows = table === 'txns' ? [...this.txns.values()] : [...this.revs.values()];
+    const page = rows.filter((x) => x.id > after).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).slice(0, limit);
+    for (const x of page) {
+      if ('sealed' in x) {
+        if (x.sealed !== null) out.push({ table, id: x.id, txnId: null, upstream: x.upstream, column: 'sealed', value: x.sealed });
+        continue;
+      }
+      if (x.original !== '') out.push({ table, id: x.id, txnId: x.txnId, upstream: x.upstream, column: 'original', value: x.original });
+      if (x.message !== null) out.push({ table, id: x.id, txnId: x.txnId, upstream: x.upstream, column: 'message', value: x.message });
+    }
+    return out;
   }
 
   private active(id: string): boolean {

@@ -28,6 +28,7 @@ import { conflict, IN_FAILED_TRANSACTION, pgMessage, refusedByData, sqlState } f
 import { migratePostgres, withClient } from './postgres-migrate.js';
 import { findTxnsQuery, outcome, q, type StatementName } from './postgres-sql.js';
 import type { HistoryRow, NodeRow, ReversalRow, ReviewRow, StoreOp, TxnRow } from './types.js';
+import { pgReseal, pgSealedPage, pgSealedValues, type PageRow } from './sealed-rows.js';
 
 const MAX_CONFLICT_RETRIES = 3;
 
@@ -176,9 +177,9 @@ export class PostgresBackend implements StoreBackend {
         throw new Error(`${this.config.label}: ${r.read}: ${pgMessage(e)}`);
       }
     };
-    const count = async (name: StatementName, values: unknown[]): Promise<number> => {
+    const count = async (name: StatementName | QueryConfig<unknown[]>, values: unknown[] = []): Promise<number> => {
       try {
-        return (await pool.query(q(name, values))).rowCount ?? 0;
+        return (await pool.query(typeof name === 'string' ? q(name, values) : name)).rowCount ?? 0;
       } catch (e) {
         throw new Error(`${this.config.label}: ${r.read}: ${pgMessage(e)}`);
       }
@@ -240,6 +241,13 @@ export class PostgresBackend implements StoreBackend {
         return (await all('decideReview', [r.d.id, r.d.state, r.d.at, r.d.by, r.d.note, r.d.action, reviewDetail.decided(r.d)])).length === 1;
       case 'reviewQueued':
         return (await all('reviewQueued', [r.id, r.undoId, r.at, reviewDetail.queued(r.undoId)])).length === 1;
+      case 'sealedPage':
+        return pgSealedValues(r.table, await all<PageRow>(pgSealedPage(r.table, r.after, r.limit)));
+      case 'reseal':
+        return (await count(pgReseal(r.v, r.to))) === 1;
+      case 'checkpoint':
+        // The database's own business (autovacuum); rows are what a scan of PostgreSQL reads.
+        return null;
       default: {
         const unknown: never = r; // a read added to StoreRead must be added here too
         throw new Error(`${this.config.label}: unknown read ${JSON.stringify(unknown)}`);

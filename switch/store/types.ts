@@ -258,6 +258,21 @@ export type StoreOp =
   | { op: 'insertReversal'; row: ReversalRow }
   | { op: 'updateReversal'; update: ReversalUpdate };
 
+/** The tables that keep sealed messages. */
+export type SealedTable = 'txns' | 'reversals';
+
+/** One sealed message at rest: where it is, what its AAD binds it to, and its text. */
+export interface SealedValue {
+  table: SealedTable;
+  id: string;
+  /** A reversal's transaction (its binding); null for a transaction row (bound to its own id) or a reversal without one. */
+  txnId: string | null;
+  /** The upstream it was sent to: its dialect says what is kept. */
+  upstream: string | null;
+  column: 'sealed' | 'original' | 'message';
+  value: string;
+}
+
 export interface StoreStats {
   batches: number;
   ops: number;
@@ -312,6 +327,14 @@ export interface Store {
   historyBetween(since: number, until: number): Promise<HistoryRow[]>;
   /** Closes a manual entry by hand; false unless it is in `manual`. */
   resolveManual(id: string, note: string, at: number): Promise<boolean>;
+
+  // Re-sealing (./resealer.ts), off the hot path: a page at a time, one statement each.
+  /** The sealed values of up to `limit` rows of `table` with id after `after`, by id. */
+  sealedPage(table: SealedTable, after: string, limit: number): Promise<SealedValue[]>;
+  /** Replaces one sealed value, only if it still holds `v.value` (a concurrent write wins); false otherwise. */
+  reseal(v: SealedValue, to: string): Promise<boolean>;
+  /** Writes the WAL back and truncates it (SQLite), so replaced values leave no page image behind; elsewhere nothing. */
+  checkpoint(): Promise<void>;
 
   // Several nodes on one store. Not group-committed: each runs at once (after what is
   // queued), as one atomic statement; called every few hundred ms, never per message.

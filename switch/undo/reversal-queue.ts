@@ -31,7 +31,7 @@ import { MinHeap } from './min-heap.js';
 import type { Logger } from '../observe/log.js';
 import type { Exchange } from '../edge/mux.js';
 import type { ReversalLink, ReversalQueue, ReversalRecord, ReversalRequest } from './reversals.js';
-import { sealMessage, unsealMessage } from '../store/sealed.js';
+import { sealBinding, sealMessage, unsealMessage } from '../store/sealed.js';
 import type { CardKeys } from '../store/secrets.js';
 import type { ReversalRow, ReversalUpdate, Store, UndoKind } from '../store/types.js';
 import type { EventBus } from '../observe/events/emitter.js';
@@ -203,8 +203,8 @@ export class SafQueue implements ReversalQueue {
     };
     try {
       if (!link) throw new Error(`upstream ${JSON.stringify(row.upstream)} is not configured`);
-      if (row.message !== null) e.message = unsealMessage(link.dialect, row.message, this.opts.keys);
-      else e.original = unsealMessage(link.dialect, row.original, this.opts.keys);
+      if (row.message !== null) e.message = unsealMessage(link.dialect, row.message, this.opts.keys, sealBinding(row));
+      else e.original = unsealMessage(link.dialect, row.original, this.opts.keys, sealBinding(row));
       if (this.events) e.ev = this.events.describe((e.message ?? e.original) as IsoMessage);
     } catch (err) {
       // It cannot be sent from here; a person decides. Never dropped.
@@ -262,8 +262,8 @@ export class SafQueue implements ReversalQueue {
     if (fast) this.inFlight.set(e.upstream, (this.inFlight.get(e.upstream) ?? 0) + 1);
     const row: ReversalRow = {
       id: e.id, txnId: e.txnId, upstream: e.upstream, state: fast ? 'sent' : 'pending', attempts: fast ? 1 : 0, reason: e.reason,
-      finalAmount: e.finalAmount, explanation: req.explanation, original: sealMessage(req.original, this.opts.keys),
-      message: fast ? sealMessage(e.message as IsoMessage, this.opts.keys) : null, sentStan: fast ? e.sentStan : null,
+      finalAmount: e.finalAmount, explanation: req.explanation, original: sealMessage(link?.dialect, req.original, this.opts.keys, sealBinding(e)),
+      message: fast ? sealMessage(link?.dialect, e.message as IsoMessage, this.opts.keys, sealBinding(e)) : null, sentStan: fast ? e.sentStan : null,
       enqueuedAt: now, dueAt: fast ? now + this.opts.responseTimeoutMs : now, lastError: null, note: null, updatedAt: now,
       kind: e.kind, amount: e.amount,
     };
@@ -547,7 +547,7 @@ export class SafQueue implements ReversalQueue {
         this.toManual(e, `cannot build the ${e.kind}: ${error}`);
         return;
       }
-      stored = sealMessage(e.message as IsoMessage, this.opts.keys);
+      stored = sealMessage(link.dialect, e.message as IsoMessage, this.opts.keys, sealBinding(e));
     }
     const out = e.attempts === 0 ? e.message as IsoMessage : repeatOf(e.message as IsoMessage);
     e.busy = true;

@@ -129,7 +129,7 @@ export async function startHarness(tt: Test, opts: HarnessOptions = {}): Promise
   cfg.admin = opts.admin ? '127.0.0.1:0' : 'off';
   // Each harness has a store of its own: nothing shared between test files or left behind.
   cfg.store = opts.store ?? 'memory:';
-  cfg.panHashKey = 'revswitch-e2e-tests';
+  cfg.panHashKey = 'dff2ad79c71e5c0eba568002bfd86ec05eb5c62dfd845c28ad5d7a34bbed0871';
   if (opts.rulesFile) cfg.rules = opts.rulesFile;
   if (opts.events) cfg.events = opts.events;
   if (opts.adminTokens) cfg.adminTokens = opts.adminTokens;
