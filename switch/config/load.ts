@@ -67,7 +67,7 @@ export function addressOf(v: string, what: string, source = 'command line'): Hos
 const LISTENER_KEYS = ['name', 'host', 'port', 'dialect', 'framing', 'maxFrame', 'maxConnections', 'idleTimeoutMs'] as const;
 const UPSTREAM_KEYS = ['name', 'host', 'port', 'dialect', 'framing', 'maxFrame', 'timeoutMs', 'echoIdleMs', 'netTimeoutMs', 'signOn', 'reconnectBackoffMs', 'refund'] as const;
 const ROUTE_KEYS = ['name', 'pan', 'processingCode', 'acquirer', 'forwarder', 'upstreams'] as const;
-const TOP_KEYS = ['listeners', 'upstreams', 'routes', 'rules', 'store', 'admin', 'logLevel', 'tickMs', 'retentionMs', 'maxRetained', 'panHashKey', 'panSealKeys', 'node', 'reversal', 'events', 'cluster'] as const;
+const TOP_KEYS = ['listeners', 'upstreams', 'routes', 'rules', 'store', 'admin', 'logLevel', 'tickMs', 'retentionMs', 'maxRetained', 'panHashKey', 'panSealKeys', 'node', 'reversal', 'events', 'cluster', 'unknownOriginals'] as const;
 
 /** A key as config text (./key-text.ts), refused by path and rule: never the value. */
 function checkKeyText(r: Reader, text: string, path: string): void {
@@ -177,6 +177,12 @@ export function configFromJson(data: unknown, source: string): SwitchConfig {
     if (v.maxAgeMs !== undefined) c.reversal.maxAgeMs = r.int(v.maxAgeMs, 'reversal.maxAgeMs', 1000, 90 * 86_400_000);
   }
   if (o.events !== undefined) c.events = eventsFromJson(r, o.events);
+  if (o.unknownOriginals !== undefined) {
+    const v = r.obj(o.unknownOriginals, 'unknownOriginals');
+    r.keys(v, 'unknownOriginals', ['recordPerMinute', 'alertPerMinute']);
+    if (v.recordPerMinute !== undefined) c.unknownOriginals.recordPerMinute = r.int(v.recordPerMinute, 'unknownOriginals.recordPerMinute', 0, 1_000_000);
+    if (v.alertPerMinute !== undefined) c.unknownOriginals.alertPerMinute = r.int(v.alertPerMinute, 'unknownOriginals.alertPerMinute', 1, 100_000_000);
+  }
   if (o.cluster !== undefined) {
     const v = r.obj(o.cluster, 'cluster');
     r.keys(v, 'cluster', ['heartbeatMs', 'leaseMs', 'nodeDeadMs']);

@@ -100,6 +100,11 @@ export interface SwitchConfig {
    * transactions are taken over and reversed.
    */
   cluster: { heartbeatMs: number; leaseMs: number; nodeDeadMs: number };
+  /**
+   * Terminal reversals of sales the switch never saw, per sender and minute: how many get a
+   * journal row of their own (the rest one aggregate row), and above how many it is an alert.
+   */
+  unknownOriginals: { recordPerMinute: number; alertPerMinute: number };
 }
 
 export interface NatsEventsConfig {
@@ -165,5 +170,6 @@ export function defaultConfig(): SwitchConfig {
     reversal: { window: 16, responseTimeoutMs: 5000, backoffMs: [1000, 5000, 30_000, 60_000, 300_000], maxAttempts: 20, maxAgeMs: 24 * 3_600_000 },
     events: {},
     cluster: { heartbeatMs: 1000, leaseMs: 10_000, nodeDeadMs: 15_000 },
+    unknownOriginals: { recordPerMinute: 10, alertPerMinute: 100 },
   };
 }

@@ -181,6 +181,21 @@ export class Journal {
   }
 
   /**
+   * One row for a minute's terminal reversals of unknown originals from one sender beyond
+   * those recorded one by one (./unknown-originals.ts): `last` stands for them all.
+   */
+  unknownOriginals(last: IsoMessage, listener: string, at: number, decision: string): Promise<void> {
+    const p = this.store.insertTxn(this.rowOf(last, this.nextId(), listener, at, {
+      upstream: null, upstreamStan: null, state: 'terminal_reversal', responseCode: null, decision, sealed: null, dupKey: null,
+    }));
+    p.catch((err: unknown) => {
+      this.counters.inc('store_errors');
+      this.log.error('journal write failed', { what: 'unknown-original aggregate', error: (err as Error).message });
+    });
+    return p;
+  }
+
+  /**
    * A state change; the returned promise resolves once it is durable (callers may ignore
    * it): true, or false when `extra.owner` names this node and another node has taken the
    * sale over meanwhile (nothing was written).

@@ -37,6 +37,7 @@ import type { EngineContext } from './context.js';
 import { Decisions } from './decisions.js';
 import { Heartbeat } from './heartbeat.js';
 import { Resealer } from './resealer.js';
+import { UnknownOriginals } from './unknown-originals.js';
 
 /** Re-sealing starts once the switch has settled after start, and runs again every 6 hours. */
 const RESEAL_FIRST_MS = 10_000;
@@ -131,7 +132,7 @@ export class Switch {
     const decisions = new Decisions(ctx, this.reviewItems);
     this.late = new LateAnswers(ctx, decisions);
     this.sales = new SalePath(ctx, this.router, this.replies, decisions, this.late);
-    this.terminalReversals = new TerminalReversals(ctx, this.replies, decisions);
+    this.terminalReversals = new TerminalReversals(ctx, this.replies, decisions, new UnknownOriginals(ctx, cfg.unknownOriginals));
     this.recovery = new Recovery(ctx, decisions);
     this.heartbeat = new Heartbeat(ctx, () => this.ports());
     this.resealer = new Resealer(this.journal.store, keys, (u) => this.links.get(u)?.dialect, log, this.counters);
@@ -202,6 +203,7 @@ export class Switch {
       // Another node (if any) takes them at its next claim rather than after the lease.
       await this.saf.releaseLeases().catch((e: unknown) => this.log.error('reversal leases not released at shutdown', { error: (e as Error).message }));
     }
+    await this.terminalReversals.unknown.flush();
     await this.journal.store.flush().catch((e: unknown) => this.log.error('journal flush failed at shutdown', { error: (e as Error).message }));
     for (const link of this.links.values()) link.stop();
     for (const l of this.listeners) l.closeConnections();
@@ -278,6 +280,7 @@ export class Switch {
     const now = Date.now();
     this.txns.sweep(now);
     this.late.sweep(now);
+    this.terminalReversals.unknown.roll(now);
   }
 }
 

@@ -13,13 +13,20 @@ import type { EngineContext } from './context.js';
 import type { Decisions } from './decisions.js';
 import type { Replies } from './replies.js';
 import { NOT_KEPT } from './sale-path.js';
-import { identityOf, nearDayKeys, newTxn, originalKeyOf, terminalReversalKey, type Txn, type TxnIdentity } from './txn.js';
+import { identityOf, nearDayKeys, newTxn, originalKeyOf, senderOf, terminalReversalKey, type Txn, type TxnIdentity } from './txn.js';
+import type { UnknownOriginals } from './unknown-originals.js';
 
 /** How far back a reversal without an original-data field looks for its original. */
 const REVERSAL_WINDOW_MS = 24 * 3600_000;
 
 export class TerminalReversals {
-  constructor(private readonly ctx: EngineContext, private readonly replies: Replies, private readonly decisions: Decisions) {}
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly replies: Replies,
+    private readonly decisions: Decisions,
+    /** Reversals of sales never seen: recorded one by one up to a limit per sender, then aggregated. */
+    readonly unknown: UnknownOriginals,
+  ) {}
 
   handle(listener: string, msg: IsoMessage, conn: FramedConn): void {
     const { ctx } = this;
@@ -75,8 +82,12 @@ export class TerminalReversals {
       record.decision = 'review: several originals match this reversal (same terminal, STAN, amount and RRN near its day); a person decides which to reverse';
     } else if (!original) {
       ctx.counters.inc('terminal_reversals_unknown_original');
-      ctx.log.warn('terminal reversal of an unknown original: answered, recorded', { ...summarize(msg) });
       record.decision = 'unknown original: nothing to reverse';
+      if (!this.unknown.admit(record.listener, senderOf(msg), msg, Date.now())) {
+        // Counted into its sender's aggregate row for this minute: answered at once.
+        this.replies.send(conn, res);
+        return;
+      }
     } else if (original.state === 'inflight') {
       original.reverseWhenDone = { mti: msg.mti, reason, finalAmount: finalAmountOf(msg) };
       record.decision = 'original in flight: reversed if it is approved';

@@ -63,6 +63,16 @@ const FROM_COUNTERS: { metric: string; help: string; label?: string; map: Record
     map: { reversals_sent: 'first', reversal_repeats_sent: 'repeat' },
   },
   {
+    metric: 'revswitch_unknown_original_reversals_total',
+    help: 'Terminal reversals of sales the switch never saw, answered: recorded one by one, or counted into a per-sender aggregate row past unknownOriginals.recordPerMinute.',
+    label: 'recorded', map: { unknown_originals_recorded: 'own_row', unknown_originals_aggregated: 'aggregate' },
+  },
+  {
+    metric: 'revswitch_unknown_original_floods_total',
+    help: 'Sender-minutes past unknownOriginals.alertPerMinute terminal reversals of unknown originals: a misconfigured terminal or an attack.',
+    map: { unknown_original_floods: '' },
+  },
+  {
     metric: 'revswitch_velocity_alerts_total',
     help: 'Automatic undos past a velocity threshold, by scope (one undo may pass several). On a reversal an alert only: the reversal still goes out.',
     label: 'scope', map: { velocity_alerts_terminal: 'terminal', velocity_alerts_merchant: 'merchant', velocity_alerts_card: 'card' },

@@ -42,6 +42,10 @@ export interface HarnessOptions {
   events?: EventsConfig;
   /** admin.tokens: names to "sha256:<hex>" of bearer tokens for the admin API's writes. */
   adminTokens?: Record<string, string>;
+  /** Config unknownOriginals (per sender and minute: own rows, alert threshold). */
+  unknownOriginals?: SwitchConfig['unknownOriginals'];
+  /** Receives every log line (the switch logs at info); default none. */
+  logLines?: (line: string) => void;
 }
 
 export interface Harness {
@@ -136,12 +140,13 @@ export async function startHarness(tt: Test, opts: HarnessOptions = {}): Promise
   cfg.tickMs = 5;
   cfg.upstreamTimeoutMs = timeoutMs;
   if (opts.maxRetained !== undefined) cfg.maxRetained = opts.maxRetained;
+  if (opts.unknownOriginals) cfg.unknownOriginals = opts.unknownOriginals;
   cfg.reversal = { ...cfg.reversal, responseTimeoutMs: 300, backoffMs: [50, 100], ...opts.reversal };
   cfg.upstreams.push({
     name: 'issuer', ...UPSTREAM_DEFAULTS, host: '127.0.0.1', port: issuer.port, dialect: 'iso87a',
     timeoutMs, reconnectBackoffMs: [50, 100],
   });
-  const running = await startSwitch(cfg, createLogger('silent'));
+  const running = await startSwitch(cfg, opts.logLines ? createLogger('info', opts.logLines) : createLogger('silent'));
   const sw = running.sw;
   const clients: SimClient[] = [];
   tt.teardown(async () => {
