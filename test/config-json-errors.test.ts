@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import t from 'tap';
 import { jsonErrorPlace } from '../switch/config/json-error.js';
-import { loadConfigFile } from '../switch/config/load.js';
+import { configFromJson, loadConfigFile } from '../switch/config/load.js';
 
 const SECRET = 'supersecretvalue12345';
 
@@ -49,4 +49,23 @@ t.test('jsonErrorPlace finds an error exactly when JSON.parse does', async (tt) 
     return (jsonErrorPlace(text) === null) === ok;
   }), { numRuns: 3000 });
   tt.pass('3000 texts, valid and not');
+});
+
+t.test('a value under a key named like a secret is never printed', async (tt) => {
+  const cases: [unknown, RegExp][] = [
+    [{ panHashKey: 'too-short-a-secret' }, /panHashKey: expected 32 random bytes/],
+    [{ panSealKeys: { k1: 'still-a-secret-value' } }, /panSealKeys\.k1: expected 32 random bytes/],
+    [{ panSealKeys: { k0: 'ab'.repeat(32) } }, /panSealKeys\.k0: expected a key id/],
+    [{ panHashKey: 1234567890123 }, /panHashKey: expected a string, got \(hidden\)/],
+  ];
+  for (const [data, re] of cases) {
+    let msg = '';
+    try {
+      configFromJson(data, 'c.json');
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    tt.match(msg, re);
+    tt.notOk(/too-short|still-a-secret|abab|1234567/.test(msg), `no value in: ${msg}`);
+  }
 });

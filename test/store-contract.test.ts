@@ -88,8 +88,9 @@ t.test('SQLite specifics', async (t) => {
     await s.insertTxn(txnRow('a'));
     const names = raw(s, (db) => db.prepare<[], string>("SELECT name FROM sqlite_master WHERE type IN ('table', 'index', 'trigger') AND name NOT LIKE 'sqlite_%' ORDER BY name").pluck().all());
     t.same(names, [
-      'history', 'history_at', 'history_no_delete', 'history_no_update', 'history_ref', 'nodes', 'reversals', 'reversals_enqueued_at',
-      'reversals_state_due_at', 'reversals_state_lease', 'reversals_txn_id', 'reviews', 'reviews_state', 'schema_migrations', 'txn_keys', 'txns', 'txns_created_at', 'txns_node_state', 'txns_rrn', 'txns_sender_stan_f7',
+      'history', 'history_at', 'history_no_delete', 'history_no_update', 'history_ref', 'maintenance_window', 'nodes', 'pruned', 'pruned_no_delete',
+      'pruned_no_update', 'reversals', 'reversals_enqueued_at', 'reversals_state_due_at', 'reversals_state_lease', 'reversals_txn_id', 'reviews',
+      'reviews_created_at', 'reviews_state', 'schema_migrations', 'txn_keys', 'txn_keys_created_at', 'txns', 'txns_created_at', 'txns_node_state', 'txns_rrn', 'txns_sender_stan_f7',
       'txns_state', 'txns_terminal_stan',
     ]);
     t.equal(raw(s, (db) => db.pragma('journal_mode', { simple: true })), 'wal', 'WAL mode persists in the file');

@@ -10,6 +10,7 @@ import { DECODE_USAGE, ENCODE_USAGE, decodeCommand, encodeCommand } from './code
 import { RULES_USAGE, rulesCommand } from './rules-commands.js';
 import { DEMO_USAGE, demoCommand } from './demo-command.js';
 import { KEYS_USAGE, keysCommand } from './keys-command.js';
+import { MAINTENANCE_USAGE, maintenanceCommand } from './maintenance-command.js';
 import { MANUAL_USAGE, manualCommand } from './manual-commands.js';
 import { MIGRATE_USAGE, migrateCommand } from './migrate-command.js';
 import { NODES_USAGE, nodesCommand } from './nodes-command.js';
@@ -37,6 +38,7 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   txn: { run: txnCommand, usage: TXN_USAGE },
   route: { run: routeCommand, usage: ROUTE_USAGE },
   keys: { run: keysCommand, usage: KEYS_USAGE },
+  maintenance: { run: maintenanceCommand, usage: MAINTENANCE_USAGE },
 };
 
 function help(): string {

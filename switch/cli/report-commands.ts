@@ -5,14 +5,15 @@
  */
 import { formatCandidatesText, formatEvidenceText, lookupTxn, type EvidenceQuery } from '../reports/evidence.js';
 import { formatCsv, formatText } from '../reports/format-report.js';
-import { DEFAULT_PENDING_MS, gatherReport } from '../reports/report.js';
+import { DEFAULT_PENDING_MS, gatherReport, ReportLimitError, reportQuery } from '../reports/report.js';
 import { parseDuration, parseTime } from '../reports/time.js';
 import { CommandError, flag, parseArgs, UsageError, type Parsed } from './args.js';
-import { withStore } from './store-arg.js';
+import { storeOf, withStore } from './store-arg.js';
 
 export const REPORT_USAGE =
-  'revswitch report [--since T] [--until T] [--format text|csv|json] [--pending-older-than DURATION] [--top N]\n' +
-  '                [--store URL | --config FILE]   (T: ISO 8601, or an age like 24h, 7d; default today 00:00 UTC .. now)';
+  'revswitch report [--since T] [--until T] [--format text|csv|json] [--pending-older-than DURATION] [--top N] [--limit N]\n' +
+  '                [--store URL | --config FILE]   (T: ISO 8601, or an age like 24h, 7d; default today 00:00 UTC .. now;\n' +
+  '                the window at most admin.reportMaxDays, 31 by default)';
 export const TXN_USAGE =
   'revswitch txn --rrn R | --terminal T --stan S | --id ID [--date YYYY-MM-DD] [--format text|json] [--store URL | --config FILE]';
 
@@ -39,8 +40,8 @@ export interface Progress {
 
 /**
  * A spinner with the current step on stderr, drawn only when stderr is a terminal and
- * only once the work has taken `afterMs`; cleared when done. The store runs in a worker
- * thread, so the event loop is free to draw while a query runs.
+ * only once the work has taken `afterMs`; cleared when done. A SQLite report runs in a
+ * worker thread (store/sqlite-report.ts), so the event loop is free to draw meanwhile.
  */
 export function progress(label: string, out: NodeJS.WriteStream = process.stderr, afterMs = 1000): Progress {
   let step = '';
@@ -67,8 +68,16 @@ export function progress(label: string, out: NodeJS.WriteStream = process.stderr
   };
 }
 
+/** A whole-number flag, or undefined when absent. */
+function countFlag(p: Parsed, name: string): number | undefined {
+  const v = flag(p, name);
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v)) throw new UsageError(`--${name}: expected a whole number; got ${JSON.stringify(v)}`);
+  return Number(v);
+}
+
 export async function reportCommand(argv: string[]): Promise<string> {
-  const p = parseArgs(argv, { since: true, until: true, format: true, 'pending-older-than': true, top: true, store: true, config: true });
+  const p = parseArgs(argv, { since: true, until: true, format: true, 'pending-older-than': true, top: true, limit: true, store: true, config: true });
   if (p.positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(p.positional[0])}`);
   const now = Date.now();
   const since = timeFlag(flag(p, 'since') ?? 'today', now, '--since');
@@ -77,14 +86,19 @@ export async function reportCommand(argv: string[]): Promise<string> {
   const po = flag(p, 'pending-older-than');
   const pendingOlderThanMs = po === undefined ? DEFAULT_PENDING_MS : parseDuration(po);
   if (pendingOlderThanMs === null) throw new UsageError(`--pending-older-than: expected a duration like 30m, 1h or 2d; got ${JSON.stringify(po)}`);
-  const topFlag = flag(p, 'top');
-  const top = topFlag === undefined ? undefined : Number(topFlag);
-  if (top !== undefined && !(Number.isInteger(top) && top >= 1)) throw new UsageError(`--top: expected a whole number >= 1; got ${JSON.stringify(topFlag)}`);
   const fmt = format(p, ['text', 'csv', 'json'] as const);
+  // The same bounds as GET /api/report: a report from the command line reads the switch's store too.
+  const opts = { since, until, now, pendingOlderThanMs, top: countFlag(p, 'top'), limit: countFlag(p, 'limit'), maxDays: storeOf(p).config.adminReportMaxDays };
+  try {
+    reportQuery(opts);
+  } catch (e) {
+    if (e instanceof ReportLimitError) throw new UsageError(e.message.replace(/^(top|limit):/, '--$1:'));
+    throw e;
+  }
   const report = await withStore(p, async (s) => {
     const pr = progress('report');
     try {
-      return await gatherReport(s, { since, until, now, pendingOlderThanMs, top }, (step) => pr.step(step));
+      return await gatherReport(s, opts, (step) => pr.step(step));
     } finally {
       pr.done();
     }

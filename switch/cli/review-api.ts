@@ -12,10 +12,10 @@
  * are JSON `{ "error": "..." }`: 400 bad input, 404 no such item, 409 already decided or
  * refused by the domain's rules.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CompiledRules } from '../../rules/index.js';
 import { HttpError, pathSegment, send } from '../observe/admin-api.js';
+import { tokenName } from '../observe/admin-auth.js';
 import type { Logger } from '../observe/log.js';
 import type { ReviewAction, ReviewState, Store } from '../store/types.js';
 import { approveReview, rejectReview, ReviewError } from '../undo/review-actions.js';
@@ -31,19 +31,6 @@ export interface ReviewApiOptions {
   tokens: Readonly<Record<string, string>>;
   rules: () => CompiledRules;
   log: Logger;
-}
-
-/** The name of the token the request bears; HttpError 403 (none configured) or 401. */
-function who(req: IncomingMessage, tokens: Readonly<Record<string, string>>): string {
-  const entries = Object.entries(tokens);
-  if (entries.length === 0) throw new HttpError(403, 'writes are off: no admin.tokens in the config');
-  const m = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '');
-  if (m === null) throw new HttpError(401, 'expected Authorization: Bearer TOKEN');
-  const got = createHash('sha256').update(m[1], 'utf8').digest();
-  for (const [name, hash] of entries) {
-    if (timingSafeEqual(got, Buffer.from(hash.slice('sha256:'.length), 'hex'))) return name;
-  }
-  throw new HttpError(401, 'the token is not one of admin.tokens');
 }
 
 async function body(req: IncomingMessage): Promise<Record<string, unknown>> {
@@ -70,7 +57,7 @@ export function reviewApi(o: ReviewApiOptions): (req: IncomingMessage, res: Serv
     try {
       send(req, res, 200, await route(o, req, u));
     } catch (e) {
-      if (e instanceof HttpError) send(req, res, e.status, { error: e.message }, e.status === 401 ? { 'www-authenticate': 'Bearer' } : {});
+      if (e instanceof HttpError) send(req, res, e.status, { error: e.message }, e.headers);
       else if (e instanceof ReviewError) send(req, res, e.kind === 'not_found' ? 404 : 409, { error: e.message });
       else send(req, res, 500, { error: `the store failed: ${e instanceof Error ? e.message : String(e)}` });
     }
@@ -98,7 +85,7 @@ async function route(o: ReviewApiOptions, req: IncomingMessage, u: URL): Promise
     return item;
   }
   if (req.method !== 'POST') throw new HttpError(405, `${m[2]} is a POST`);
-  const by = who(req, o.tokens);
+  const by = tokenName(req, o.tokens);
   const b = await body(req);
   const note = typeof b.note === 'string' ? b.note.trim() : '';
   if (note === '') throw new HttpError(400, 'note: required, why (it goes into the history)');

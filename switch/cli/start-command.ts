@@ -13,13 +13,12 @@ import { getHeapStatistics } from 'node:v8';
 import { resolveDialect } from '../config/dialect-file.js';
 import { AdminServer, parseAdminAddress } from '../observe/admin.js';
 import { switchReadiness } from '../engine/readiness.js';
-import { apiRoutes } from '../observe/admin-api.js';
 import { createLogger, type Level, type Logger } from '../observe/log.js';
 import { startIssuer, type IssuerSim } from '../sim/issuer.js';
 import { connectStore, parseSqliteUrl, PostgresStore, redactUrl, type Store } from '../store/index.js';
 import { keyFileOf, loadCardKeys } from './card-keys.js';
 import { flag, parseArgs, UsageError, type Parsed } from './args.js';
-import { reviewApi } from './review-api.js';
+import { mountApi } from './admin-routes.js';
 
 export const START_USAGE =
   'revswitch start [--config FILE] [--listen HOST:PORT] [--upstream HOST:PORT] [--dialect NAME] [--framing NAME]\n' +
@@ -206,8 +205,7 @@ async function startAdmin(c: SwitchConfig, sw: Switch, log: Logger): Promise<Adm
   if (!at) return null;
   sw.metrics.collectProcessMetrics();
   const admin = new AdminServer({ ...at, registry: sw.metrics.registry, ready: () => switchReadiness(sw), log, hosts: c.adminHosts });
-  admin.mount('/api/', apiRoutes(sw.journal.store));
-  admin.mount('/api/review', reviewApi({ store: sw.journal.store, tokens: c.adminTokens, rules: () => sw.rules.current, log }));
+  mountApi(admin, c, { store: sw.journal.store, rules: () => sw.rules.current, log });
   try {
     await admin.start();
   } catch (e) {

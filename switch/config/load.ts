@@ -15,11 +15,16 @@ import {
 
 type Json = Record<string, unknown>;
 
+/** Paths whose values are secrets (or may hold one, like a URL with a password). */
+const SECRET_PATH = /(key|secret|token|password|passphrase|credential)s?(\.|$)|(^|\.)url$/i;
+
 class Reader {
   constructor(private readonly source: string) {}
 
   fail(path: string, what: string, got: unknown): never {
-    throw new ConfigError(`${this.source}: ${path}: expected ${what}, got ${JSON.stringify(got)}`);
+    // A value under a key named like a secret is never printed, whatever it is.
+    const shown = SECRET_PATH.test(path) ? '(hidden)' : JSON.stringify(got);
+    throw new ConfigError(`${this.source}: ${path}: expected ${what}, got ${shown}`);
   }
 
   obj(v: unknown, path: string): Json {
@@ -67,7 +72,7 @@ export function addressOf(v: string, what: string, source = 'command line'): Hos
 const LISTENER_KEYS = ['name', 'host', 'port', 'dialect', 'framing', 'maxFrame', 'maxConnections', 'idleTimeoutMs'] as const;
 const UPSTREAM_KEYS = ['name', 'host', 'port', 'dialect', 'framing', 'maxFrame', 'timeoutMs', 'echoIdleMs', 'netTimeoutMs', 'signOn', 'reconnectBackoffMs', 'refund'] as const;
 const ROUTE_KEYS = ['name', 'pan', 'processingCode', 'acquirer', 'forwarder', 'upstreams'] as const;
-const TOP_KEYS = ['listeners', 'upstreams', 'routes', 'rules', 'store', 'admin', 'logLevel', 'tickMs', 'retentionMs', 'maxRetained', 'panHashKey', 'panSealKeys', 'node', 'reversal', 'events', 'cluster', 'unknownOriginals'] as const;
+const TOP_KEYS = ['listeners', 'upstreams', 'routes', 'rules', 'store', 'admin', 'logLevel', 'tickMs', 'retentionMs', 'maxRetained', 'panHashKey', 'panSealKeys', 'node', 'reversal', 'events', 'cluster', 'unknownOriginals', 'retention'] as const;
 
 /** A key as config text (./key-text.ts), refused by path and rule: never the value. */
 function checkKeyText(r: Reader, text: string, path: string): void {
@@ -129,14 +134,19 @@ export function configFromJson(data: unknown, source: string): SwitchConfig {
   if (o.rules !== undefined) c.rules = r.str(o.rules, 'rules');
   if (o.store !== undefined) c.store = r.str(o.store, 'store');
   if (o.admin !== undefined) {
-    // "HOST:PORT" or "off", or {listen, tokens} when the API's write endpoints are wanted.
+    // "HOST:PORT" or "off", or {listen, tokens, hosts, reportMaxDays, requireTokenForReads}.
     const a = typeof o.admin === 'object' && o.admin !== null && !Array.isArray(o.admin) ? r.obj(o.admin, 'admin') : null;
     if (a !== null) {
-      r.keys(a, 'admin', ['listen', 'tokens', 'hosts']);
+      r.keys(a, 'admin', ['listen', 'tokens', 'hosts', 'reportMaxDays', 'requireTokenForReads']);
+      if (a.reportMaxDays !== undefined) c.adminReportMaxDays = r.int(a.reportMaxDays, 'admin.reportMaxDays', 1, 366);
+      if (a.requireTokenForReads !== undefined) c.adminRequireTokenForReads = r.bool(a.requireTokenForReads, 'admin.requireTokenForReads');
       c.adminTokens = a.tokens === undefined ? {} : tokensFromJson(r, a.tokens);
       if (a.hosts !== undefined) {
         if (!Array.isArray(a.hosts)) r.fail('admin.hosts', 'a list of host names the admin server answers to', a.hosts);
         c.adminHosts = (a.hosts as unknown[]).map((h, i) => r.str(h, `admin.hosts[${i}]`).toLowerCase());
+      }
+      if (c.adminRequireTokenForReads && Object.keys(c.adminTokens).length === 0) {
+        r.fail('admin.requireTokenForReads', 'admin.tokens to go with it (reads would need a token nobody has)', true);
       }
     }
     c.admin = a === null ? r.str(o.admin, 'admin') : a.listen === undefined ? c.admin : r.str(a.listen, 'admin.listen');
@@ -177,6 +187,15 @@ export function configFromJson(data: unknown, source: string): SwitchConfig {
     if (v.maxAgeMs !== undefined) c.reversal.maxAgeMs = r.int(v.maxAgeMs, 'reversal.maxAgeMs', 1000, 90 * 86_400_000);
   }
   if (o.events !== undefined) c.events = eventsFromJson(r, o.events);
+  if (o.retention !== undefined) {
+    const v = r.obj(o.retention, 'retention');
+    r.keys(v, 'retention', ['sealedDays', 'evidenceDays', 'auto']);
+    if (v.sealedDays !== undefined) c.retention.sealedDays = r.int(v.sealedDays, 'retention.sealedDays', 1, 3650);
+    if (v.evidenceDays !== undefined) c.retention.evidenceDays = r.int(v.evidenceDays, 'retention.evidenceDays', 30, 36_500);
+    if (v.auto !== undefined) c.retention.auto = r.bool(v.auto, 'retention.auto');
+    // A journal row outliving its sealed message is the point; the reverse would erase evidence first.
+    if (c.retention.evidenceDays < c.retention.sealedDays) r.fail('retention.evidenceDays', `at least retention.sealedDays (${c.retention.sealedDays})`, c.retention.evidenceDays);
+  }
   if (o.unknownOriginals !== undefined) {
     const v = r.obj(o.unknownOriginals, 'unknownOriginals');
     r.keys(v, 'unknownOriginals', ['recordPerMinute', 'alertPerMinute']);

@@ -77,6 +77,10 @@ export interface SwitchConfig {
    * to: a request naming any other Host (a web page reaching it by DNS rebinding) gets 421.
    */
   adminHosts: string[];
+  /** The longest window GET /api/report and `revswitch report` answer, days (admin.reportMaxDays; default 31). */
+  adminReportMaxDays: number;
+  /** Every /api/* read needs a bearer token of adminTokens too (admin.requireTokenForReads; default false). */
+  adminRequireTokenForReads: boolean;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   tickMs: number;
   /** How long ended transactions stay for duplicates, terminal reversals and late answers. */
@@ -105,6 +109,8 @@ export interface SwitchConfig {
    * journal row of their own (the rest one aggregate row), and above how many it is an alert.
    */
   unknownOriginals: { recordPerMinute: number; alertPerMinute: number };
+  /** How long sealed messages and journal rows are kept (switch/store/maintenance.ts). */
+  retention: { sealedDays: number; evidenceDays: number; auto: boolean };
 }
 
 export interface NatsEventsConfig {
@@ -157,6 +163,8 @@ export function defaultConfig(): SwitchConfig {
     admin: '127.0.0.1:9464',
     adminTokens: {},
     adminHosts: [],
+    adminReportMaxDays: 31,
+    adminRequireTokenForReads: false,
     logLevel: 'info',
     tickMs: 10,
     retentionMs: 15 * 60_000,
@@ -171,5 +179,6 @@ export function defaultConfig(): SwitchConfig {
     events: {},
     cluster: { heartbeatMs: 1000, leaseMs: 10_000, nodeDeadMs: 15_000 },
     unknownOriginals: { recordPerMinute: 10, alertPerMinute: 100 },
+    retention: { sealedDays: 7, evidenceDays: 395, auto: true },
   };
 }

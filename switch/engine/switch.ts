@@ -37,11 +37,14 @@ import type { EngineContext } from './context.js';
 import { Decisions } from './decisions.js';
 import { Heartbeat } from './heartbeat.js';
 import { Resealer } from './resealer.js';
+import { DAY_MS, Maintenance } from '../store/maintenance.js';
 import { UnknownOriginals } from './unknown-originals.js';
 
 /** Re-sealing starts once the switch has settled after start, and runs again every 6 hours. */
 const RESEAL_FIRST_MS = 10_000;
 const RESEAL_EVERY_MS = 6 * 3_600_000;
+/** Retention runs a minute after start (then daily): never in the start-up rush. */
+const MAINTENANCE_FIRST_MS = 60_000;
 import { ReviewItems } from './review-items.js';
 import { Journal } from './journal.js';
 import { LateAnswers } from './late-answers.js';
@@ -85,6 +88,10 @@ export class Switch {
   /** Moves sealed rows to the current format and key (./resealer.ts): a pass after start, then every few hours. */
   readonly resealer: Resealer;
   private resealTimer: NodeJS.Timeout | null = null;
+  /** Retention (../store/maintenance.ts): daily when retention.auto. */
+  readonly maintenance: Maintenance;
+  private maintenanceTimer: NodeJS.Timeout | null = null;
+  private maintaining: Promise<unknown> = Promise.resolve();
   private sweepTimer: NodeJS.Timeout | null = null;
   private orphanTimer: NodeJS.Timeout | null = null;
   private readonly reviewItems: ReviewItems;
@@ -136,6 +143,7 @@ export class Switch {
     this.recovery = new Recovery(ctx, decisions);
     this.heartbeat = new Heartbeat(ctx, () => this.ports());
     this.resealer = new Resealer(this.journal.store, keys, (u) => this.links.get(u)?.dialect, log, this.counters);
+    this.maintenance = new Maintenance(this.journal.store, keys, cfg.retention, { by: this.node, pauseMs: 20 });
     for (const link of this.links.values()) link.onUnmatched = (msg) => this.late.handle(msg, link);
 
     // Gauges are read at scrape time, never kept up to date per message.
@@ -166,6 +174,22 @@ export class Switch {
     this.orphanTimer.unref();
     this.reviewItems.start();
     this.scheduleReseal(RESEAL_FIRST_MS);
+    if (this.cfg.retention.auto) this.scheduleMaintenance(MAINTENANCE_FIRST_MS);
+  }
+
+  private scheduleMaintenance(ms: number): void {
+    this.maintenanceTimer = setTimeout(() => {
+      this.maintaining = this.maintenance.run(Date.now()).then(
+        (m) => {
+          const purged = m.runs.reduce((n, r) => n + r.txns + r.reversals + r.reviews + r.history, 0);
+          if (m.erased + purged > 0) this.log.info('retention: sealed messages erased, old rows purged', { erased: m.erased, purged, runs: m.runs.length });
+        },
+        (e: unknown) => this.log.error('retention pass failed', { error: (e as Error).message }),
+      ).finally(() => {
+        if (!this.stopping) this.scheduleMaintenance(DAY_MS);
+      });
+    }, ms);
+    this.maintenanceTimer.unref();
   }
 
   private scheduleReseal(ms: number): void {
@@ -212,6 +236,9 @@ export class Switch {
     this.reviewItems.stop();
     this.heartbeat.stop();
     if (this.resealTimer) clearTimeout(this.resealTimer);
+    if (this.maintenanceTimer) clearTimeout(this.maintenanceTimer);
+    this.maintenance.stop();
+    await this.maintaining;
     this.resealer.stop();
     await this.resealer.whenIdle();
     await Promise.all(this.listeners.map((l) => l.whenClosed()));

@@ -1,27 +1,34 @@
 /**
  * The report and the evidence as JSON over the admin HTTP server:
  *
- *   GET /api/report?since=T&until=T&pendingOlderThan=D&top=N   the exception report (as `revswitch report --format json`)
+ *   GET /api/report?since=T&until=T&pendingOlderThan=D&top=N&limit=N
+ *                                                  the exception report (as `revswitch report --format json`)
  *   GET /api/transactions?rrn=R | ?terminal=T&stan=S [&date=YYYY-MM-DD]
  *                                                  the matches; with exactly one, its evidence too
  *   GET /api/transactions/:id                      the evidence of one transaction (as `revswitch txn --format json`)
- *   GET /api/manual                                the manual queue with reasons
+ *   GET /api/manual[?limit=N]                      the manual queue with reasons
  *
  * T and D as on the command line (ISO 8601 or an age like 24h; durations like 30m). Errors
- * are JSON `{ "error": "..." }`: 400 for a bad parameter, 404 for nothing found, 405 for a
- * method other than GET or HEAD, 500 when the store fails. Read-only: never a write.
+ * are JSON `{ "error": "..." }`: 400 for a bad parameter (a window longer than
+ * admin.reportMaxDays included), 404 for nothing found, 405 for a method other than GET or
+ * HEAD, 429 while another report runs, 500 when the store fails. Read-only: never a write.
+ *
+ * The admin port must not stop the switch (issue 16): a report is aggregated by the store
+ * off the event loop (store/report-query.ts), bounded (report.ts), and one runs at a time
+ * per process; a second is refused with Retry-After rather than queued, since queued
+ * reports are the pile-up the bounds are there to prevent.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { lookupTxn } from '../reports/evidence.js';
-import { buildReport, DEFAULT_PENDING_MS, gatherReport, type ManualLine } from '../reports/report.js';
+import { assembleReport, DEFAULT_LIMIT, DEFAULT_PENDING_MS, gatherReport, reportQuery, ReportLimitError, type ManualLine } from '../reports/report.js';
 import { parseDuration, parseTime } from '../reports/time.js';
-import type { Store, TxnRow } from '../store/types.js';
+import type { Store } from '../store/types.js';
 
 export type ApiHandler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 
 /** An answer other than 200, with its status: the message goes out as `{ "error": ... }`. */
 export class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(readonly status: number, message: string, readonly headers: Record<string, string> = {}) {
     super(message);
   }
 }
@@ -47,6 +54,14 @@ function param(u: URL, name: string): string | undefined {
   return v === null || v === '' ? undefined : v;
 }
 
+function wholeParam(u: URL, name: string): number | undefined {
+  const v = param(u, name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n)) throw new HttpError(400, `${name}: expected a whole number; got ${JSON.stringify(v)}`);
+  return n;
+}
+
 function timeParam(u: URL, name: string, dflt: string, now: number): number {
   try {
     return parseTime(param(u, name) ?? dflt, now);
@@ -55,40 +70,60 @@ function timeParam(u: URL, name: string, dflt: string, now: number): number {
   }
 }
 
+export interface ApiOptions {
+  /** The longest report window, days (config admin.reportMaxDays; default 31). */
+  reportMaxDays?: number;
+}
+
+/** One report at a time per process (see the header); how long the last one took, for Retry-After. */
+const reports = { running: false, lastMs: 5000 };
+
 /**
  * The /api/* routes on a store. The handler answers any path under /api/ (true) and
  * leaves every other path alone (false), so it can sit beside other routes.
  */
-export function apiRoutes(store: Store): ApiHandler {
+export function apiRoutes(store: Store, opts: ApiOptions = {}): ApiHandler {
   return async (req, res) => {
     const u = new URL(req.url ?? '/', 'http://admin.invalid');
     const path = u.pathname.startsWith('/api/') || u.pathname === '/api' ? u.pathname.slice(4) : null;
     if (path === null) return false;
     try {
-      if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, `${req.method ?? '?'} is not allowed: the API is read-only (GET)`);
-      send(req, res, 200, await route(store, path, u));
+      if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, `${req.method ?? '?'} is not allowed: the API is read-only (GET)`, { allow: 'GET, HEAD' });
+      send(req, res, 200, await route(store, path, u, opts));
     } catch (e) {
-      if (e instanceof HttpError) send(req, res, e.status, { error: e.message }, e.status === 405 ? { allow: 'GET, HEAD' } : {});
+      if (e instanceof HttpError) send(req, res, e.status, { error: e.message }, e.headers);
+      else if (e instanceof ReportLimitError) send(req, res, 400, { error: e.message });
       else send(req, res, 500, { error: `the store failed: ${e instanceof Error ? e.message : String(e)}` });
     }
     return true;
   };
 }
 
-async function route(store: Store, path: string, u: URL): Promise<unknown> {
-  if (path === '/report') {
-    const now = Date.now();
-    const since = timeParam(u, 'since', 'today', now);
-    const until = timeParam(u, 'until', 'now', now);
-    if (!(since < until)) throw new HttpError(400, 'since must be before until');
-    const po = param(u, 'pendingOlderThan');
-    const pendingOlderThanMs = po === undefined ? DEFAULT_PENDING_MS : parseDuration(po);
-    if (pendingOlderThanMs === null) throw new HttpError(400, `pendingOlderThan: expected a duration like 30m or 1h; got ${JSON.stringify(po)}`);
-    const topParam = param(u, 'top');
-    const top = topParam === undefined ? undefined : Number(topParam);
-    if (top !== undefined && !(Number.isInteger(top) && top >= 1)) throw new HttpError(400, `top: expected a whole number >= 1; got ${JSON.stringify(topParam)}`);
-    return gatherReport(store, { since, until, now, pendingOlderThanMs, top });
+async function report(store: Store, u: URL, opts: ApiOptions): Promise<unknown> {
+  const now = Date.now();
+  const since = timeParam(u, 'since', 'today', now);
+  const until = timeParam(u, 'until', 'now', now);
+  const po = param(u, 'pendingOlderThan');
+  const pendingOlderThanMs = po === undefined ? DEFAULT_PENDING_MS : parseDuration(po);
+  if (pendingOlderThanMs === null) throw new HttpError(400, `pendingOlderThan: expected a duration like 30m or 1h; got ${JSON.stringify(po)}`);
+  const o = { since, until, now, pendingOlderThanMs, top: wholeParam(u, 'top'), limit: wholeParam(u, 'limit'), maxDays: opts.reportMaxDays };
+  reportQuery(o); // a bad request is answered 400 even while another report runs
+  if (reports.running) {
+    const secs = Math.max(1, Math.ceil(reports.lastMs / 1000));
+    throw new HttpError(429, `another report is running: one at a time; retry in ${secs} s`, { 'retry-after': String(secs) });
   }
+  reports.running = true;
+  const t0 = Date.now();
+  try {
+    return await gatherReport(store, o);
+  } finally {
+    reports.running = false;
+    reports.lastMs = Date.now() - t0;
+  }
+}
+
+async function route(store: Store, path: string, u: URL, opts: ApiOptions): Promise<unknown> {
+  if (path === '/report') return report(store, u, opts);
   if (path === '/transactions') {
     const q = { rrn: param(u, 'rrn'), terminal: param(u, 'terminal'), stan: param(u, 'stan'), businessDate: param(u, 'date') };
     if (q.rrn === undefined && (q.terminal === undefined || q.stan === undefined)) throw new HttpError(400, 'expected ?rrn=R, or ?terminal=T&stan=S (and optionally &date=YYYY-MM-DD)');
@@ -106,20 +141,16 @@ async function route(store: Store, path: string, u: URL): Promise<unknown> {
     return found.evidence;
   }
   if (path === '/manual') {
-    const manual = await manualQueue(store, Date.now());
-    return { count: manual.length, reversals: manual };
+    const { lines, total, limit } = await manualQueue(store, Date.now(), wholeParam(u, 'limit') ?? DEFAULT_LIMIT);
+    return { count: total, reversals: lines, truncated: total > limit };
   }
   throw new HttpError(404, `no such API path: /api${path}; expected /api/report, /api/transactions, /api/transactions/ID or /api/manual`);
 }
 
-/** The manual queue as the report shows it (with the transaction's terminal, RRN and amount). */
-async function manualQueue(store: Store, now: number): Promise<ManualLine[]> {
-  const manual = await store.reversals(['manual']);
-  const related: TxnRow[] = [];
-  for (const r of manual) {
-    if (r.txnId === null) continue;
-    const t = await store.txn(r.txnId);
-    if (t !== undefined) related.push(t);
-  }
-  return buildReport({ txns: [], reversals: [], history: [], active: [], manual, unfinished: [], related }, { since: now, until: now + 1, now }).manual;
+/** The manual queue as the report shows it (with the transaction's terminal, RRN and amount), its first `limit` entries. */
+async function manualQueue(store: Store, now: number, limit: number): Promise<{ lines: ManualLine[]; total: number; limit: number }> {
+  // The report's "now" sections over an empty window: the same bounded store query.
+  const q = reportQuery({ since: now, until: now + 1, now, top: 1, limit });
+  const r = assembleReport(await store.report(q), q);
+  return { lines: r.manual, total: r.totalRows.manual, limit };
 }

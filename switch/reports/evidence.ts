@@ -40,7 +40,7 @@ export interface EvidenceReversal {
 export interface EvidenceEntry {
   at: string;
   seq: number;
-  kind: 'txn' | 'reversal' | 'review';
+  kind: HistoryRow['kind'];
   /** Which row: the transaction, its reversal, or a terminal's reversal record. */
   ref: string;
   role: 'transaction' | 'reversal' | 'terminal reversal';

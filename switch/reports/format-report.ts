@@ -40,9 +40,11 @@ const money = (amount: string | null, currency: string | null): string =>
 /** The readable report: one titled table per section, "none" for an empty one. */
 export function formatText(r: Report): string {
   const out: string[] = [];
-  const section = (title: string, lines: string[]): void => {
+  const section = (title: string, lines: string[], cut?: { shown: number; total: number }): void => {
     out.push('', title, ...(lines.length === 0 ? ['  none'] : lines.map((l) => `  ${l}`)));
+    if (cut !== undefined && cut.total > cut.shown) out.push(`  ... and ${cut.total - cut.shown} more (the first ${cut.shown} shown: --limit)`);
   };
+  const R = r.totalRows;
   const T = r.totals;
   out.push(`revswitch exception report  ${shortIso(r.since)} .. ${shortIso(r.until)}  (generated ${shortIso(r.generatedAt)})`);
   const n = (k: number, what: string): string => `${k} ${what}${k === 1 ? '' : 's'}`;
@@ -62,28 +64,35 @@ export function formatText(r: Report): string {
   const age = formatAge(r.pendingOlderThanMs);
   section(`Reversals still pending after ${age}`, r.pending.reversals.length === 0 ? [] : table(
     ['id', 'kind', 'txn', 'state', 'attempts', 'queued', 'age', 'last error'],
-    r.pending.reversals.map((p) => [p.id, p.kind, p.txnId ?? '-', p.state, String(p.attempts), shortIso(p.enqueuedAt), formatAge(p.ageMs), p.lastError ?? '']), [4]));
+    r.pending.reversals.map((p) => [p.id, p.kind, p.txnId ?? '-', p.state, String(p.attempts), shortIso(p.enqueuedAt), formatAge(p.ageMs), p.lastError ?? '']), [4]),
+    { shown: r.pending.reversals.length, total: R.pendingReversals });
   section(`Transactions without an outcome after ${age}`, r.pending.transactions.length === 0 ? [] : table(
     ['id', 'terminal', 'stan', 'rrn', 'amount', 'created', 'age'],
-    r.pending.transactions.map((p) => [p.id, p.terminal ?? '-', p.stan, p.rrn ?? '-', money(p.amount, p.currency), shortIso(p.createdAt), formatAge(p.ageMs)])));
-  section(`Manual queue (${r.manual.length})`, r.manual.length === 0 ? [] : table(
+    r.pending.transactions.map((p) => [p.id, p.terminal ?? '-', p.stan, p.rrn ?? '-', money(p.amount, p.currency), shortIso(p.createdAt), formatAge(p.ageMs)])),
+    { shown: r.pending.transactions.length, total: R.pendingTransactions });
+  section(`Manual queue (${R.manual})`, r.manual.length === 0 ? [] : table(
     ['id', 'kind', 'terminal', 'rrn', 'amount', 'attempts', 'reason', 'queued', 'age', 'why'],
-    r.manual.map((m) => [m.id, m.kind, m.terminal ?? '-', m.rrn ?? '-', money(m.amount, m.currency), String(m.attempts), m.reason, shortIso(m.enqueuedAt), formatAge(m.ageMs), m.lastError ?? '']), [5]));
+    r.manual.map((m) => [m.id, m.kind, m.terminal ?? '-', m.rrn ?? '-', money(m.amount, m.currency), String(m.attempts), m.reason, shortIso(m.enqueuedAt), formatAge(m.ageMs), m.lastError ?? '']), [5]),
+    { shown: r.manual.length, total: R.manual });
   section('For review', r.reviews.length === 0 ? [] : table(
     ['id', 'terminal', 'rrn', 'amount', 'class', 'decision'],
-    r.reviews.map((v) => [v.id, v.terminal ?? '-', v.rrn ?? '-', money(v.amount, v.currency), v.failureClass ?? '-', v.decision ?? ''])));
-  section(`Review queue: open items (${r.openReviews.length})`, r.openReviews.length === 0 ? [] : table(
+    r.reviews.map((v) => [v.id, v.terminal ?? '-', v.rrn ?? '-', money(v.amount, v.currency), v.failureClass ?? '-', v.decision ?? ''])),
+    { shown: r.reviews.length, total: R.reviews });
+  section(`Review queue: open items (${R.openReviews})`, r.openReviews.length === 0 ? [] : table(
     ['id', 'proposed', 'amount', 'opened', 'age', 'why'],
-    r.openReviews.map((v) => [v.id, v.proposed, v.amount ?? '-', shortIso(v.openedAt), formatAge(v.ageMs), v.why])));
+    r.openReviews.map((v) => [v.id, v.proposed, v.amount ?? '-', shortIso(v.openedAt), formatAge(v.ageMs), v.why])),
+    { shown: r.openReviews.length, total: R.openReviews });
   section('Top terminals by exceptions', r.topTerminals.length === 0 ? [] : table(
     ['terminal', 'exceptions', 'amount'], r.topTerminals.map((x) => [x.key, String(x.exceptions), formatAmounts(x.amounts)]), [1]));
   section('Top merchants by exceptions', r.topMerchants.length === 0 ? [] : table(
     ['merchant', 'exceptions', 'amount'], r.topMerchants.map((x) => [x.key, String(x.exceptions), formatAmounts(x.amounts)]), [1]));
   section('Refunds decided in the window (after cutover or the reversal window)', r.refunds.length === 0 ? [] : table(
     ['decided', 'id', 'terminal', 'rrn', 'amount', 'business date', 'decision'],
-    r.refunds.map((f) => [shortIso(f.decidedAt), f.id, f.terminal ?? '-', f.rrn ?? '-', money(f.amount, f.currency), f.businessDate ?? '-', f.decision ?? ''])));
+    r.refunds.map((f) => [shortIso(f.decidedAt), f.id, f.terminal ?? '-', f.rrn ?? '-', money(f.amount, f.currency), f.businessDate ?? '-', f.decision ?? ''])),
+    { shown: r.refunds.length, total: R.refunds });
   section('Velocity alerts (undos past a threshold; every reversal still went out)', r.velocityAlerts.length === 0 ? [] : table(
-    ['scope', 'terminal, merchant or card', 'alerts', 'last'], r.velocityAlerts.map((a) => [a.scope, a.key, String(a.alerts), shortIso(a.last)]), [2]));
+    ['scope', 'terminal, merchant or card', 'alerts', 'last'], r.velocityAlerts.map((a) => [a.scope, a.key, String(a.alerts), shortIso(a.last)]), [2]),
+    { shown: r.velocityAlerts.length, total: R.velocityAlerts });
   return out.join('\n') + '\n';
 }
 
@@ -119,7 +128,9 @@ export function formatCsv(r: Report): string {
   const secs = (ms: number): number => Math.floor(ms / 1000);
 
   rows.push({ section: 'window', key: 'since', at: r.since }, { section: 'window', key: 'until', at: r.until }, { section: 'window', key: 'generated', at: r.generatedAt });
-  rows.push({ section: 'window', key: 'pending_older_than', age_s: secs(r.pendingOlderThanMs) });
+  rows.push({ section: 'window', key: 'pending_older_than', age_s: secs(r.pendingOlderThanMs) }, { section: 'window', key: 'limit', count: r.limit });
+  // A list cut at the limit: how long it is in all (its rows below are the first `limit`).
+  for (const [k, n] of Object.entries(r.totalRows)) if (n > r.limit) rows.push({ section: 'truncated', key: k, count: n });
   const T = r.totals;
   for (const [k, n] of [['transactions', T.transactions], ['approved', T.approved], ['declined', T.declined], ['exceptions', T.exceptions], ['in_flight', T.inFlight], ['terminal_reversals', T.terminalReversals]] as const) {
     rows.push({ section: 'totals', key: k, count: n });

@@ -1,8 +1,10 @@
 /**
  * The exception report: what went wrong in a window of time, for the operator's morning
- * check (`revswitch report`, `GET /api/report`). The report's types, buildReport() (a pure
- * function from store rows to the report, so tests can check it) and gatherReport() (reads
- * those rows from a Store). Text and CSV: format-report.ts.
+ * check (`revswitch report`, `GET /api/report`). gatherReport() asks the store for the
+ * window's counts, sums and first rows (store/report-query.ts: aggregated where the rows
+ * are, so a month of journal never crosses into this process) and assembles the report;
+ * buildReport() (build-report.ts) is the same report from rows in memory, the reference
+ * tests hold the stores to. Types: report-types.ts; text and CSV: format-report.ts.
  *
  * What counts (see README, "Reports and evidence"):
  * - The window is [since, until): transactions by their creation time, reversals by when
@@ -20,389 +22,142 @@
  *
  * Amounts are the F4 minor units summed per currency (F49) as decimal strings (bigint
  * sums: never a float; sums.ts).
+ *
+ * Bounds (issue 16: one unbounded report held the event loop 13.5 s and took 5 GB): the
+ * window is at most `maxDays` (config admin.reportMaxDays), each list at most `limit`
+ * entries (the report says when one was cut, and how long it is), the top lists `top`.
  */
-import { parseAmount } from '../../codec/index.js';
-import type { HistoryRow, JournalState, ReversalRow, ReviewRow, Store, TxnRow } from '../store/types.js';
-import { grouped, minorOf, Sums, type Amount } from './sums.js';
-import { txnHistoryField } from './history-detail.js';
-import { velocityAlertLines, velocityAlerts, type VelocityAlertLine } from './velocity-alerts.js';
-
-export type { Amount, VelocityAlertLine };
+import type { ReportData, ReportQuery } from '../store/report-query.js';
+import type { Store } from '../store/types.js';
+import { byClassOrder, byStateOrder, txnLine } from './build-report.js';
+import {
+  DEFAULT_LIMIT, DEFAULT_MAX_DAYS, DEFAULT_PENDING_MS, DEFAULT_TOP, MAX_LIMIT, MAX_TOP, type ClassLine, type Report, type ReportOptions, type StateLine,
+} from './report-types.js';
+import { Sums, type Amount } from './sums.js';
 import { isoTime as iso } from './time.js';
+import type { VelocityAlertLine } from './velocity-alerts.js';
 
-// ---- the report object ----------------------------------------------------------------
+export { buildReport, originalOf, outcomeOf, refundDecisions, relatedIds, type Outcome } from './build-report.js';
+export * from './report-types.js';
+export type { Amount, VelocityAlertLine };
 
-/** A sum in one currency. `currency` is F49 as stored ('' when the transaction had none). */
-export interface ClassLine {
-  /** The failure class, or the journal state when rules/ gave none (not_sent, forwarded). */
-  class: string;
-  exception: boolean;
-  count: number;
-  amounts: Amount[];
-}
+const DAY_MS = 86_400_000;
 
-export interface StateLine {
-  state: string;
-  count: number;
-  /** What the reversals give back (the original's amount, less F95's final amount when partial). */
-  amounts: Amount[];
-}
+/** A report asked for more than the bounds allow: the caller's error (400, exit 2), the message says which bound. */
+export class ReportLimitError extends Error {}
 
-export interface PendingReversal {
-  id: string;
-  /** reversal or refund: both wait in the one queue. */
-  kind: string;
-  txnId: string | null;
-  upstream: string;
-  state: string;
-  attempts: number;
-  enqueuedAt: string;
-  ageMs: number;
-  lastError: string | null;
-}
-
-export interface PendingTxn {
-  id: string;
-  terminal: string | null;
-  stan: string;
-  rrn: string | null;
-  amount: string | null;
-  currency: string | null;
-  createdAt: string;
-  ageMs: number;
-}
-
-export interface ManualLine {
-  id: string;
-  /** reversal or refund. */
-  kind: string;
-  txnId: string | null;
-  upstream: string;
-  attempts: number;
-  /** The reversal's reason code. */
-  reason: string;
-  enqueuedAt: string;
-  ageMs: number;
-  /** Why it went to manual handling. */
-  lastError: string | null;
-  terminal: string | null;
-  rrn: string | null;
-  amount: string | null;
-  currency: string | null;
-}
-
-export interface TxnLine {
-  id: string;
-  createdAt: string;
-  terminal: string | null;
-  merchant: string | null;
-  rrn: string | null;
-  stan: string;
-  amount: string | null;
-  currency: string | null;
-  state: JournalState;
-  responseCode: string | null;
-  failureClass: string | null;
-  decision: string | null;
-}
-
-export interface RefundLine extends TxnLine {
-  /** When the refund decision was written. */
-  decidedAt: string;
-  businessDate: string | null;
-}
-
-export interface TopLine {
-  /** The terminal (F41) or merchant (F42); '(none)' when the request had none. */
-  key: string;
-  exceptions: number;
-  amounts: Amount[];
-}
-
-export interface Report {
-  since: string;
-  until: string;
-  generatedAt: string;
-  pendingOlderThanMs: number;
-  totals: {
-    /** Sales and authorizations created in the window (terminal reversals not included). */
-    transactions: number;
-    approved: number;
-    /** Definitive declines. */
-    declined: number;
-    exceptions: number;
-    /** Still forwarded, younger than the pending age. */
-    inFlight: number;
-    /** Reversals terminals sent (0400/0420 rows). */
-    terminalReversals: number;
-    amounts: Amount[];
-    exceptionAmounts: Amount[];
-  };
-  byClass: ClassLine[];
-  /** Reversals queued in the window, by their state now. */
-  reversalsByState: StateLine[];
-  /** Refunds queued in the window, by their state now, with what they credit. */
-  refundsByState: StateLine[];
-  /** Now: reversals pending or sent, and journal rows still forwarded, older than pendingOlderThanMs. */
-  pending: { reversals: PendingReversal[]; transactions: PendingTxn[] };
-  /** Now: every reversal in the manual state, oldest first. */
-  manual: ManualLine[];
-  /** Transactions of the window whose decision is review (a person must look). */
-  reviews: TxnLine[];
-  /** Now, any age: review items nobody has decided yet, oldest first (revswitch review). */
-  openReviews: { id: string; txnId: string; proposed: string; amount: string | null; openedAt: string; ageMs: number; why: string }[];
-  topTerminals: TopLine[];
-  topMerchants: TopLine[];
-  /** Refund decisions written in the window (after the business day's cutover or the reversal window). */
-  refunds: RefundLine[];
-  /** Velocity alerts written in the window, most first. */
-  velocityAlerts: VelocityAlertLine[];
-}
-
-// ---- inputs --------------------------------------------------------------------------------
-
-export interface ReportOptions {
-  since: number;
-  until: number;
-  /** The report's "now" (ages of pending and manual entries). */
-  now: number;
-  /** Default one hour. */
-  pendingOlderThanMs?: number;
-  /** How many terminals and merchants. Default 10. */
-  top?: number;
-}
-
-/** The rows a report is built from. */
-export interface ReportInput {
-  /** Created in the window. */
-  txns: TxnRow[];
-  /** Queued in the window. */
-  reversals: ReversalRow[];
-  /** Written in the window. */
-  history: HistoryRow[];
-  /** Now, any age: pending and sent. */
-  active: ReversalRow[];
-  /** Now, any age: manual. */
-  manual: ReversalRow[];
-  /** Now, any age: still forwarded. */
-  unfinished: TxnRow[];
-  /** Transactions outside the window that a reversal or a refund above refers to. */
-  related: TxnRow[];
-  /** Now, any age: open review items. */
-  openReviews?: ReviewRow[];
-}
-
-export const DEFAULT_PENDING_MS = 3_600_000;
-export const DEFAULT_TOP = 10;
-
-/** Classes of a decline that is final: nothing was held and nobody needs to look. */
-const DEFINITIVE = new Set(['insufficient_funds', 'declined', 'input_error']);
-const EXCEPTION_STATES = new Set<JournalState>(['timed_out', 'undeliverable', 'reversed_by_terminal', 'recovered', 'not_sent']);
-
-export type Outcome = 'approved' | 'declined' | 'exception' | 'in_flight' | 'terminal_reversal';
-
-/** Where a transaction stands for the report (see the header for the definition of an exception). */
-export function outcomeOf(t: TxnRow, now: number, pendingOlderThanMs = DEFAULT_PENDING_MS): Outcome {
-  if (t.state === 'terminal_reversal') return 'terminal_reversal';
-  const d = t.decision ?? '';
-  if (d.startsWith('review') || d.startsWith('refund')) return 'exception';
-  if (EXCEPTION_STATES.has(t.state)) return 'exception';
-  if (t.state === 'forwarded') return now - t.createdAt >= pendingOlderThanMs ? 'exception' : 'in_flight';
-  if (t.state === 'approved') return 'approved';
-  return t.failureClass !== null && DEFINITIVE.has(t.failureClass) ? 'declined' : 'exception';
-}
-
-/** The original a terminal reversal's decision names: "... (original ID)". */
-export function originalOf(t: TxnRow): string | null {
-  if (t.state !== 'terminal_reversal' || t.decision === null) return null;
-  return /\(original ([^()\s]+)\)$/.exec(t.decision)?.[1] ?? null;
-}
-
-// ---- building -------------------------------------------------------------------------------
-
-function txnLine(t: TxnRow): TxnLine {
-  return {
-    id: t.id, createdAt: iso(t.createdAt), terminal: t.terminal, merchant: t.merchant, rrn: t.rrn, stan: t.stan, amount: t.amount,
-    currency: t.currency, state: t.state, responseCode: t.responseCode, failureClass: t.failureClass, decision: t.decision,
-  };
-}
-
-/** Transaction ids whose refund decision was written in the window, with when (the last one wins). */
-export function refundDecisions(history: readonly HistoryRow[]): Map<string, { at: number; decision: string }> {
-  const out = new Map<string, { at: number; decision: string }>();
-  for (const h of history) {
-    const d = txnHistoryField(h, 'decision');
-    if (d !== null && d.startsWith('refund')) out.set(h.ref, { at: h.at, decision: d });
+/** The options checked against the bounds, as the store's query. */
+export function reportQuery(opts: ReportOptions): ReportQuery {
+  const maxDays = opts.maxDays ?? DEFAULT_MAX_DAYS;
+  if (!(opts.since < opts.until)) throw new ReportLimitError('since must be before until');
+  if (opts.until - opts.since > maxDays * DAY_MS) {
+    const days = Math.ceil((opts.until - opts.since) / DAY_MS);
+    throw new ReportLimitError(`the window ${iso(opts.since)} .. ${iso(opts.until)} is ${days} days long, longer than the ${maxDays} days allowed ` +
+      '(admin.reportMaxDays): ask for a shorter window, or several');
   }
-  return out;
-}
-
-/** Ids the report needs rows for beyond the window's transactions. */
-export function relatedIds(input: Omit<ReportInput, 'related'>): string[] {
-  const have = new Set(input.txns.map((t) => t.id));
-  const want = new Set<string>();
-  for (const r of [...input.reversals, ...input.manual]) if (r.txnId !== null && !have.has(r.txnId)) want.add(r.txnId);
-  for (const id of refundDecisions(input.history).keys()) if (!have.has(id)) want.add(id);
-  for (const a of velocityAlerts(input.history)) if (!have.has(a.ref)) want.add(a.ref);
-  return [...want];
-}
-
-export function buildReport(input: ReportInput, opts: ReportOptions): Report {
-  const now = opts.now;
-  const pendingMs = opts.pendingOlderThanMs ?? DEFAULT_PENDING_MS;
   const top = opts.top ?? DEFAULT_TOP;
-  const byId = new Map<string, TxnRow>();
-  for (const t of [...input.related, ...input.txns]) byId.set(t.id, t);
-
-  const all = new Sums();
-  const exc = new Sums();
-  const classes = grouped<string>();
-  const terminals = grouped<string>();
-  const merchants = grouped<string>();
-  let approved = 0;
-  let declined = 0;
-  let inFlight = 0;
-  let terminalReversals = 0;
-  const reviews: TxnLine[] = [];
-  for (const t of input.txns) {
-    const o = outcomeOf(t, now, pendingMs);
-    if (o === 'terminal_reversal') {
-      terminalReversals++;
-      continue;
-    }
-    all.addTxn(t);
-    const isExc = o === 'exception';
-    classes.get(`${isExc ? 1 : 0}|${t.failureClass ?? t.state}`).addTxn(t);
-    if (o === 'approved') approved++;
-    else if (o === 'declined') declined++;
-    else if (o === 'in_flight') inFlight++;
-    if (!isExc) continue;
-    exc.addTxn(t);
-    terminals.get(t.terminal ?? '(none)').addTxn(t);
-    merchants.get(t.merchant ?? '(none)').addTxn(t);
-    if ((t.decision ?? '').startsWith('review')) reviews.push(txnLine(t));
-  }
-
-  const byClass: ClassLine[] = classes.entries()
-    .map(([k, s]) => ({ class: k.slice(2), exception: k[0] === '1', count: s.count, amounts: s.amounts() }))
-    .sort((a, b) => Number(b.exception) - Number(a.exception) || b.count - a.count || a.class.localeCompare(b.class));
-
-  const states = grouped<string>();
-  const refundStates = grouped<string>();
-  for (const r of input.reversals) {
-    const t = r.txnId === null ? undefined : byId.get(r.txnId);
-    if (r.kind === 'refund') {
-      refundStates.get(r.state).add(t?.currency ?? null, minorOf(r.amount ?? t?.amount ?? null));
-      continue;
-    }
-    const original = minorOf(t?.amount ?? null);
-    // F95's final amount, when it is not n12, is ignored: the whole original goes back.
-    const final = r.finalAmount === null ? null : parseAmount(r.finalAmount);
-    const back = final === null ? original : original - BigInt(final);
-    states.get(r.state).add(t?.currency ?? null, back < 0n ? 0n : back);
-  }
-  const ORDER = ['pending', 'sent', 'manual', 'acked', 'resolved', 'cancelled'];
-  const rank = (s: string): number => (ORDER.includes(s) ? ORDER.indexOf(s) : ORDER.length);
-  const byState = (g: ReturnType<typeof grouped<string>>): StateLine[] => g.entries()
-    .map(([state, s]) => ({ state, count: s.count, amounts: s.amounts() }))
-    .sort((a, b) => rank(a.state) - rank(b.state) || a.state.localeCompare(b.state));
-  const reversalsByState = byState(states);
-  const refundsByState = byState(refundStates);
-
-  const pending = {
-    reversals: input.active
-      .filter((r) => (r.state === 'pending' || r.state === 'sent') && now - r.enqueuedAt >= pendingMs)
-      .map((r): PendingReversal => ({
-        id: r.id, kind: r.kind ?? 'reversal', txnId: r.txnId, upstream: r.upstream, state: r.state, attempts: r.attempts, enqueuedAt: iso(r.enqueuedAt),
-        ageMs: now - r.enqueuedAt, lastError: r.lastError,
-      })),
-    transactions: input.unfinished
-      .filter((t) => t.state === 'forwarded' && now - t.createdAt >= pendingMs)
-      .map((t): PendingTxn => ({
-        id: t.id, terminal: t.terminal, stan: t.stan, rrn: t.rrn, amount: t.amount, currency: t.currency, createdAt: iso(t.createdAt),
-        ageMs: now - t.createdAt,
-      })),
-  };
-
-  const manual: ManualLine[] = input.manual.filter((r) => r.state === 'manual').map((r) => {
-    const t = r.txnId === null ? undefined : byId.get(r.txnId);
-    return {
-      id: r.id, kind: r.kind ?? 'reversal', txnId: r.txnId, upstream: r.upstream, attempts: r.attempts, reason: r.reason, enqueuedAt: iso(r.enqueuedAt),
-      ageMs: now - r.enqueuedAt, lastError: r.lastError, terminal: t?.terminal ?? null, rrn: t?.rrn ?? null,
-      amount: r.kind === 'refund' ? r.amount ?? null : t?.amount ?? null, currency: t?.currency ?? null,
-    };
-  });
-
-  const topOf = (g: ReturnType<typeof grouped<string>>): TopLine[] => g.entries()
-    .map(([key, s]) => ({ key, exceptions: s.count, amounts: s.amounts() }))
-    .sort((a, b) => b.exceptions - a.exceptions || a.key.localeCompare(b.key))
-    .slice(0, top);
-
-  // A terminal's reversal that became a refund writes the decision on both rows: the
-  // original is listed, the terminal's row only when its original is not in the store.
-  const decided = refundDecisions(input.history);
-  const refunds: RefundLine[] = [];
-  for (const [id, d] of decided) {
-    const t = byId.get(id);
-    if (t === undefined) continue;
-    const orig = originalOf(t);
-    if (orig !== null && (decided.has(orig) || byId.has(orig))) continue;
-    refunds.push({ ...txnLine(t), decision: d.decision, decidedAt: iso(d.at), businessDate: t.businessDate });
-  }
-  refunds.sort((a, b) => a.decidedAt.localeCompare(b.decidedAt));
-
-  const velocity = velocityAlertLines(input.history, byId);
-
-  return {
-    since: iso(opts.since),
-    until: iso(opts.until),
-    generatedAt: iso(now),
-    pendingOlderThanMs: pendingMs,
-    totals: {
-      transactions: all.count, approved, declined, exceptions: exc.count, inFlight, terminalReversals,
-      amounts: all.amounts(), exceptionAmounts: exc.amounts(),
-    },
-    byClass,
-    reversalsByState,
-    refundsByState,
-    pending,
-    manual,
-    reviews,
-    topTerminals: topOf(terminals),
-    topMerchants: topOf(merchants),
-    refunds,
-    velocityAlerts: velocity,
-    openReviews: (input.openReviews ?? []).map((v) => ({
-      id: v.id, txnId: v.txnId, proposed: v.proposed, amount: v.amount, openedAt: iso(v.createdAt), ageMs: now - v.createdAt, why: v.why,
-    })),
-  };
+  if (!(Number.isInteger(top) && top >= 1 && top <= MAX_TOP)) throw new ReportLimitError(`top: expected a whole number from 1 to ${MAX_TOP}; got ${top}`);
+  const limit = opts.limit ?? DEFAULT_LIMIT;
+  if (!(Number.isInteger(limit) && limit >= 1 && limit <= MAX_LIMIT)) throw new ReportLimitError(`limit: expected a whole number from 1 to ${MAX_LIMIT}; got ${limit}`);
+  return { since: opts.since, until: opts.until, now: opts.now, pendingOlderThanMs: opts.pendingOlderThanMs ?? DEFAULT_PENDING_MS, top, limit };
 }
-
-// ---- reading the store ----------------------------------------------------------------------
 
 /** Called as each step starts: for a progress indicator. */
 export type ProgressFn = (step: string) => void;
 
-/** Reads what the report needs (a handful of indexed queries), then builds it. */
+/** The bounded report: the store aggregates (off this thread: store/report-query.ts), this assembles. */
 export async function gatherReport(store: Store, opts: ReportOptions, progress: ProgressFn = () => {}): Promise<Report> {
-  progress('transactions');
-  const txns = await store.txnsBetween(opts.since, opts.until);
-  progress('reversals');
-  const reversals = await store.reversalsBetween(opts.since, opts.until);
-  progress('history');
-  const history = await store.historyBetween(opts.since, opts.until);
-  progress('pending and manual entries');
-  const active = await store.reversals(['pending', 'sent']);
-  const manual = await store.reversals(['manual']);
-  const unfinished = await store.unfinishedTxns();
-  const openReviews = await store.reviews(['open']);
-  const ids = relatedIds({ txns, reversals, history, active, manual, unfinished });
-  progress(`related transactions (${ids.length})`);
-  const related: TxnRow[] = [];
-  for (const id of ids) {
-    const t = await store.txn(id);
-    if (t !== undefined) related.push(t);
-  }
+  const q = reportQuery(opts);
+  progress('the store aggregates the window');
+  const data = await store.report(q);
+  // Receiving the answer, assembling it and the caller's JSON.stringify each take a few ms
+  // for thousands of rows: a turn of the event loop between them lets sales through.
+  await breath();
   progress('building');
-  return buildReport({ txns, reversals, history, active, manual, unfinished, related, openReviews }, opts);
+  const report = assembleReport(data, q);
+  await breath();
+  return report;
+}
+
+/** Resumes after the next poll phase: one setImmediate alone would run before any I/O that waited (a worker's answer arrives in poll). */
+const breath = (): Promise<void> => new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
+
+const sumsOf = (rows: readonly { currency: string; count: number; minor: string }[]): Amount[] => {
+  const s = new Sums();
+  for (const r of rows) s.addMany(r.currency, r.count, BigInt(r.minor));
+  return s.amounts();
+};
+
+/** The report from the store's aggregates: only small lists here, whatever the window held. */
+export function assembleReport(d: ReportData, q: ReportQuery): Report {
+  const now = q.now;
+  const all = new Sums();
+  const exc = new Sums();
+  const classes = new Map<string, Sums>();
+  const counts = { approved: 0, declined: 0, in_flight: 0, exception: 0, terminal_reversal: 0 };
+  for (const r of d.outcomes) {
+    counts[r.outcome] += r.count;
+    if (r.outcome === 'terminal_reversal') continue;
+    const minor = BigInt(r.minor);
+    all.addMany(r.currency, r.count, minor);
+    if (r.outcome === 'exception') exc.addMany(r.currency, r.count, minor);
+    const key = `${r.outcome === 'exception' ? 1 : 0}|${r.cls}`;
+    const s = classes.get(key) ?? new Sums();
+    s.addMany(r.currency, r.count, minor);
+    classes.set(key, s);
+  }
+  const byClass: ClassLine[] = [...classes.entries()]
+    .map(([k, s]) => ({ class: k.slice(2), exception: k[0] === '1', count: s.count, amounts: s.amounts() }))
+    .sort(byClassOrder);
+  const byState = (kind: 'reversal' | 'refund'): StateLine[] => {
+    const per = new Map<string, Sums>();
+    for (const r of d.undos) {
+      if (r.kind !== kind) continue;
+      const s = per.get(r.state) ?? new Sums();
+      s.addMany(r.currency, r.count, BigInt(r.minor));
+      per.set(r.state, s);
+    }
+    return [...per.entries()].map(([state, s]) => ({ state, count: s.count, amounts: s.amounts() })).sort(byStateOrder);
+  };
+  const totalRows = {
+    pendingReversals: d.pendingReversals.total, pendingTransactions: d.pendingTxns.total, manual: d.manual.total, reviews: d.reviews.total,
+    openReviews: d.openReviews.total, refunds: d.refunds.total, velocityAlerts: d.velocity.total,
+  };
+  return {
+    since: iso(q.since),
+    until: iso(q.until),
+    generatedAt: iso(now),
+    pendingOlderThanMs: q.pendingOlderThanMs,
+    totals: {
+      transactions: all.count, approved: counts.approved, declined: counts.declined, exceptions: exc.count, inFlight: counts.in_flight,
+      terminalReversals: counts.terminal_reversal, amounts: all.amounts(), exceptionAmounts: exc.amounts(),
+    },
+    byClass,
+    reversalsByState: byState('reversal'),
+    refundsByState: byState('refund'),
+    pending: {
+      reversals: d.pendingReversals.rows.map((r) => ({
+        id: r.id, kind: r.kind, txnId: r.txnId, upstream: r.upstream, state: r.state, attempts: r.attempts, enqueuedAt: iso(r.enqueuedAt),
+        ageMs: now - r.enqueuedAt, lastError: r.lastError,
+      })),
+      transactions: d.pendingTxns.rows.map((t) => ({
+        id: t.id, terminal: t.terminal, stan: t.stan, rrn: t.rrn, amount: t.amount, currency: t.currency, createdAt: iso(t.createdAt), ageMs: now - t.createdAt,
+      })),
+    },
+    manual: d.manual.rows.map((r) => ({
+      id: r.id, kind: r.kind, txnId: r.txnId, upstream: r.upstream, attempts: r.attempts, reason: r.reason, enqueuedAt: iso(r.enqueuedAt),
+      ageMs: now - r.enqueuedAt, lastError: r.lastError, terminal: r.terminal, rrn: r.rrn, amount: r.amount, currency: r.currency,
+    })),
+    reviews: d.reviews.rows.map(txnLine),
+    topTerminals: d.topTerminals.map((x) => ({ key: x.key, exceptions: x.exceptions, amounts: sumsOf(x.amounts) })),
+    topMerchants: d.topMerchants.map((x) => ({ key: x.key, exceptions: x.exceptions, amounts: sumsOf(x.amounts) })),
+    refunds: d.refunds.rows.map((f) => ({ ...txnLine(f), decision: f.refundDecision, decidedAt: iso(f.decidedAt), businessDate: f.businessDate })),
+    velocityAlerts: d.velocity.rows.map((v) => ({ scope: v.scope, key: v.key, alerts: v.alerts, last: iso(v.last) })),
+    openReviews: d.openReviews.rows.map((v) => ({
+      id: v.id, txnId: v.txnId, proposed: v.proposed, amount: v.amount, openedAt: iso(v.createdAt), ageMs: now - v.createdAt, why: v.why,
+    })),
+    limit: q.limit,
+    truncated: Object.values(totalRows).some((n) => n > q.limit),
+    totalRows,
+  };
 }

@@ -29,12 +29,17 @@ export class Sums {
   count = 0;
 
   add(currency: string | null, minor: bigint): void {
+    this.addMany(currency, 1, minor);
+  }
+
+  /** `count` transactions at once, summing to `minor` (a group the store summed). */
+  addMany(currency: string | null, count: number, minor: bigint): void {
     const c = currency ?? '';
     const e = this.m.get(c) ?? { count: 0, minor: 0n };
-    e.count++;
+    e.count += count;
     e.minor += minor;
     this.m.set(c, e);
-    this.count++;
+    this.count += count;
   }
 
   addTxn(t: TxnRow): void {

@@ -4,6 +4,7 @@
  * grouped per scope and who. The reversals behind them went out regardless.
  */
 import { velocityScopesOf } from '../store/history-notes.js';
+import { byKey, SCOPE_ORDER } from '../store/report-query.js';
 import type { HistoryRow, TxnRow } from '../store/types.js';
 import { txnHistoryField } from './history-detail.js';
 import { isoTime as iso } from './time.js';
@@ -28,7 +29,7 @@ export function velocityAlerts(history: readonly HistoryRow[]): { ref: string; s
   return out;
 }
 
-/** One line per scope and terminal, merchant or masked card; most alerts first. */
+/** One line per scope and terminal, merchant or masked card; most alerts first (ties as the stores order them: byKey). */
 export function velocityAlertLines(history: readonly HistoryRow[], byId: ReadonlyMap<string, TxnRow>): VelocityAlertLine[] {
   const alerts = new Map<string, VelocityAlertLine>();
   for (const a of velocityAlerts(history)) {
@@ -43,7 +44,6 @@ export function velocityAlertLines(history: readonly HistoryRow[], byId: Readonl
       }
     }
   }
-  const SCOPES = ['terminal', 'merchant', 'card'];
   return [...alerts.values()]
-    .sort((a, b) => b.alerts - a.alerts || SCOPES.indexOf(a.scope) - SCOPES.indexOf(b.scope) || a.key.localeCompare(b.key));
+    .sort((a, b) => b.alerts - a.alerts || SCOPE_ORDER.indexOf(a.scope) - SCOPE_ORDER.indexOf(b.scope) || byKey(a.key, b.key));
 }

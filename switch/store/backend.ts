@@ -4,8 +4,9 @@
  * statistics live above this seam, once, for every store; a backend only executes.
  */
 import type {
-  HistoryRow, NodeRow, ReversalRow, ReversalState, ReviewDecision, ReviewRow, ReviewState, SealedTable, SealedValue, StoreOp, TxnQuery, TxnRow, TxnUpdate,
+  HistoryRow, NodeRow, ReversalRow, ReversalState, ReviewDecision, ReviewRow, ReviewState, SealedTable, SealedValue, StoreOp, PurgeBatch, PruneSummary, RetentionPlan, TxnQuery, TxnRow, TxnUpdate,
 } from './types.js';
+import type { ReportData, ReportQuery } from './report-query.js';
 
 /** A read, as a message (it crosses a worker boundary for SQLite). */
 export type StoreRead =
@@ -34,7 +35,13 @@ export type StoreRead =
   | { read: 'reviewQueued'; id: string; undoId: string; at: number }
   | { read: 'sealedPage'; table: SealedTable; after: string; limit: number }
   | { read: 'reseal'; v: SealedValue; to: string }
-  | { read: 'checkpoint' };
+  | { read: 'checkpoint' }
+  | { read: 'retentionPlan'; sealedBefore: number; evidenceBefore: number }
+  | { read: 'eraseSealed'; before: number; at: number; limit: number; detail: string }
+  | { read: 'purgeCandidates'; before: number; limit: number }
+  | { read: 'purge'; batch: PurgeBatch; summary: PruneSummary }
+  | { read: 'pruned' }
+  | { read: 'report'; q: ReportQuery };
 
 export interface ReadResults {
   txn: TxnRow | undefined;
@@ -61,6 +68,12 @@ export interface ReadResults {
   sealedPage: SealedValue[];
   reseal: boolean;
   checkpoint: null;
+  retentionPlan: RetentionPlan;
+  eraseSealed: number;
+  purgeCandidates: PurgeBatch;
+  purge: null;
+  pruned: PruneSummary[];
+  report: ReportData;
 }
 
 /** The history details of the review queue: what was proposed, what a person decided. */

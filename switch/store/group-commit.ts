@@ -1,4 +1,8 @@
 /**
+ * Longer than 400 lines: besides the queue, one small method per Store operation (each a
+ * line or two handing a read to the backend); splitting them off would scatter the Store
+ * interface's one implementation.
+ *
  * Group commit, above any backend: writes queue up and go to the database as batches, one
  * transaction each, so a busy switch pays one commit (one fsync) for hundreds of writes.
  *
@@ -18,8 +22,9 @@ import { build as buildHistogram } from 'hdr-histogram-js';
 import { describeOp, txnQueryFields, type BatchOutcome, type ReadResults, type StoreBackend, type StoreRead } from './backend.js';
 import type {
   HistoryRow, NodeRow, ReversalRow, ReversalState, ReversalUpdate, ReviewDecision, ReviewRow, ReviewState, SealedTable, SealedValue, Store, StoreOp, StoreStats, TxnQuery,
-  TxnRow, TxnUpdate,
+  TxnRow, TxnUpdate, PurgeBatch, PruneSummary, RetentionPlan,
 } from './types.js';
+import type { ReportData, ReportQuery } from './report-query.js';
 
 export interface GroupCommitOptions {
   /** How long the first queued operation waits for company, ms; 0 means the next turn of the event loop. */
@@ -198,6 +203,26 @@ export class GroupCommitStore implements Store {
     await this.read({ read: 'checkpoint' });
   }
 
+  retentionPlan(sealedBefore: number, evidenceBefore: number): Promise<RetentionPlan> {
+    return this.read({ read: 'retentionPlan', sealedBefore, evidenceBefore });
+  }
+
+  eraseSealed(before: number, at: number, limit: number, detail: string): Promise<number> {
+    return this.read({ read: 'eraseSealed', before, at, limit, detail });
+  }
+
+  purgeCandidates(before: number, limit: number): Promise<PurgeBatch> {
+    return this.read({ read: 'purgeCandidates', before, limit });
+  }
+
+  async purge(batch: PurgeBatch, summary: PruneSummary): Promise<void> {
+    await this.read({ read: 'purge', batch, summary });
+  }
+
+  pruned(): Promise<PruneSummary[]> {
+    return this.read({ read: 'pruned' });
+  }
+
   findTxns(q: TxnQuery): Promise<TxnRow[]> {
     // Only the fields given cross to the backend (a worker message keeps undefined keys).
     const clean: TxnQuery = {};
@@ -211,6 +236,10 @@ export class GroupCommitStore implements Store {
 
   historyBetween(since: number, until: number): Promise<HistoryRow[]> {
     return this.read({ read: 'historyBetween', since, until });
+  }
+
+  report(q: ReportQuery): Promise<ReportData> {
+    return this.read({ read: 'report', q });
   }
 
   heartbeat(node: string, at: number, info: string | null): Promise<void> {

@@ -13,6 +13,9 @@ import {
   type StoreRead,
 } from './backend.js';
 import { GroupCommitStore, type GroupCommitOptions } from './group-commit.js';
+import { MemoryRetention } from './retention-memory.js';
+import { ERASED_STATE } from './retention-sql.js';
+import { memoryReport } from './report-memory.js';
 import { DUPLICATE_REQUEST, type HistoryRow, type NodeRow, type ReversalRow, type ReviewRow, type SealedTable, type SealedValue, type StoreOp, type TxnRow } from './types.js';
 
 export class MemoryBackend implements StoreBackend {
@@ -27,6 +30,10 @@ export class MemoryBackend implements StoreBackend {
   private readonly dupKeys = new Map<string, string>();
   private seq = 0;
   private isOpen = false;
+  private readonly retention = new MemoryRetention(
+    { txns: this.txns, revs: this.revs, reviews: this.reviewRows, history: this.histByRef, dupKeys: this.dupKeys },
+    (at, ref, detail) => this.append(at, 'retention', ref, ERASED_STATE, detail),
+  );
 
   open(): Promise<void> {
     this.isOpen = true;
@@ -184,10 +191,25 @@ export class MemoryBackend implements StoreBackend {
         this.append(r.at, 'review', v.id, 'queued', reviewDetail.queued(r.undoId));
         return true;
       }
+      case 'report': {
+        const history = [...this.histByRef.values()].flat().sort((a, b) => a.seq - b.seq);
+        return memoryReport({ txns: [...this.txns.values()], reversals: [...this.revs.values()], history, reviews: [...this.reviewRows.values()] }, r.q);
+      }
       case 'sealedPage':
         return this.sealedPage(r.table, r.after, r.limit);
       case 'checkpoint':
         return null;
+      case 'retentionPlan':
+        return this.retention.plan(r.sealedBefore, r.evidenceBefore);
+      case 'eraseSealed':
+        return this.retention.erase(r.before, r.at, r.limit, r.detail);
+      case 'purgeCandidates':
+        return this.retention.candidates(r.before, r.limit);
+      case 'purge':
+        this.retention.purge(r.batch, r.summary);
+        return null;
+      case 'pruned':
+        return this.retention.summaries();
       case 'reseal': {
         const row = r.v.table === 'txns' ? this.txns.get(r.v.id) : this.revs.get(r.v.id);
         const rec = row as unknown as Record<string, unknown> | undefined;

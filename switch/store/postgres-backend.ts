@@ -27,8 +27,10 @@ import { poolConfig, type PostgresConfig } from './postgres-config.js';
 import { conflict, IN_FAILED_TRANSACTION, pgMessage, refusedByData, sqlState } from './postgres-errors.js';
 import { migratePostgres, withClient } from './postgres-migrate.js';
 import { findTxnsQuery, outcome, q, type StatementName } from './postgres-sql.js';
+import { pgReportConnection } from './report-postgres.js';
 import type { HistoryRow, NodeRow, ReversalRow, ReviewRow, StoreOp, TxnRow } from './types.js';
 import { pgReseal, pgSealedPage, pgSealedValues, type PageRow } from './sealed-rows.js';
+import { pgEraseSealed, pgPlan, pgPruned, pgPurge, pgPurgeCandidates } from './retention-pg.js';
 
 const MAX_CONFLICT_RETRIES = 3;
 
@@ -248,6 +250,26 @@ export class PostgresBackend implements StoreBackend {
       case 'checkpoint':
         // The database's own business (autovacuum); rows are what a scan of PostgreSQL reads.
         return null;
+      case 'retentionPlan':
+      case 'eraseSealed':
+      case 'purgeCandidates':
+      case 'purge':
+      case 'pruned': {
+        const client = await connect(pool);
+        try {
+          return await retention(client, r);
+        } catch (e) {
+          throw new Error(`${this.config.label}: ${r.read}: ${pgMessage(e)}`);
+        } finally {
+          client.release();
+        }
+      }
+      case 'report':
+        try {
+          return await pgReportConnection(this.config, r.q);
+        } catch (e) {
+          throw new Error(`${this.config.label}: report: ${pgMessage(e)}`);
+        }
       default: {
         const unknown: never = r; // a read added to StoreRead must be added here too
         throw new Error(`${this.config.label}: unknown read ${JSON.stringify(unknown)}`);
@@ -290,5 +312,24 @@ async function connect(pool: pg.Pool): Promise<PoolClient> {
     return await pool.connect();
   } catch (e) {
     throw new Error(`cannot connect: ${pgMessage(e)}`);
+  }
+}
+
+type RetentionRead = Extract<StoreRead, { read: 'retentionPlan' | 'eraseSealed' | 'purgeCandidates' | 'purge' | 'pruned' }>;
+
+/** Retention's reads, each on a client of its own (./retention-pg.ts). */
+async function retention(c: PoolClient, r: RetentionRead): Promise<unknown> {
+  switch (r.read) {
+    case 'retentionPlan':
+      return pgPlan(c, r.sealedBefore, r.evidenceBefore);
+    case 'eraseSealed':
+      return pgEraseSealed(c, r.before, r.at, r.limit, r.detail);
+    case 'purgeCandidates':
+      return pgPurgeCandidates(c, r.before, r.limit);
+    case 'purge':
+      await pgPurge(c, r.batch, r.summary);
+      return null;
+    case 'pruned':
+      return pgPruned(c);
   }
 }

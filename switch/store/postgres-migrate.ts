@@ -15,7 +15,8 @@ const ident = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 /** The lock that serializes migrations of one schema across processes (a transaction-level advisory lock). */
 const lockMigrations = (c: pg.ClientBase, schema: string) => c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`revswitch migrate ${schema}`]);
 
-async function inTransaction<T>(c: pg.ClientBase, f: () => Promise<T>): Promise<T> {
+/** `f` inside BEGIN and COMMIT, rolled back when it throws. */
+export async function inTransaction<T>(c: pg.ClientBase, f: () => Promise<T>): Promise<T> {
   await c.query('BEGIN');
   try {
     const v = await f();

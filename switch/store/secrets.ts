@@ -36,6 +36,8 @@ export interface SealKey {
 
 export class CardKeys {
   private readonly hmacKey: Buffer;
+  /** Signs what maintenance removed (./maintenance.ts): derived apart, never a PAN key. */
+  private readonly maintenanceKey: Buffer;
   /** Key id -> the key its hourly subkeys come from. */
   private readonly masters = new Map<string, Buffer>();
   /** The v1 format's key: k0's master, used directly, without AAD. */
@@ -50,6 +52,7 @@ export class CardKeys {
     if (root.length !== KEY_BYTES) throw new Error(`the PAN key must be ${KEY_BYTES} bytes, got ${root.length}`);
     this.hmacKey = Buffer.from(hkdfSync('sha256', root, Buffer.alloc(0), 'revswitch pan hmac v1', KEY_BYTES));
     this.legacyKey = Buffer.from(hkdfSync('sha256', root, Buffer.alloc(0), 'revswitch pan seal v1', KEY_BYTES));
+    this.maintenanceKey = Buffer.from(hkdfSync('sha256', root, Buffer.alloc(0), 'revswitch maintenance summary v1', KEY_BYTES));
     this.masters.set('k0', this.legacyKey);
     for (const k of sealKeys) {
       if (!KEY_ID.test(k.id) || k.id === 'k0') throw new Error(`sealing key id ${JSON.stringify(k.id)}: expected k1, k2, ... (k0 is the root's)`);
@@ -63,6 +66,11 @@ export class CardKeys {
   /** The key ids that open values, oldest first. */
   keyIds(): string[] {
     return [...this.masters.keys()];
+  }
+
+  /** HMAC-SHA256 (hex) of a maintenance summary, and the signing key's check value. */
+  signSummary(text: string): { signature: string; keyCheck: string } {
+    return { signature: createHmac('sha256', this.maintenanceKey).update(text).digest('hex'), keyCheck: checkValue(this.maintenanceKey) };
   }
 
   /** A keyed hash of the PAN: equal for equal PANs, useless without the key. */

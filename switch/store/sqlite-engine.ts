@@ -1,4 +1,7 @@
 /**
+ * Longer than 400 lines: the statements and the dispatch of every read in one place; each
+ * larger read (re-sealing, retention, reports) already lives in a module of its own.
+ *
  * SQLite, synchronously: opening (pragmas, migrations), one batch as one transaction,
  * and reads. It blocks its thread on every call, so the switch runs it inside a worker
  * (./sqlite-worker.ts); the CLI may run it inline.
@@ -26,6 +29,8 @@ import {
 } from './backend.js';
 import { SQLITE_MIGRATIONS, type Migration } from './migrations/sqlite.js';
 import { sqliteReseal, sqliteSealedPage } from './sealed-rows.js';
+import { sqliteEraseSealed, sqlitePlan, sqlitePruned, sqlitePurge, sqlitePurgeCandidates } from './retention-sqlite.js';
+import { sqliteReport } from './report-sqlite.js';
 import {
   DUPLICATE_REQUEST, type HistoryRow, type NodeRow, type ReversalRow, type ReviewRow, type StoreOp, type TxnQuery, type TxnRow,
 } from './types.js';
@@ -358,6 +363,19 @@ export class SqliteEngine {
         // Old page images stay in the WAL until it is reset: truncate it.
         this.db.pragma('wal_checkpoint(TRUNCATE)');
         return null;
+      case 'retentionPlan':
+        return sqlitePlan(this.db, r.sealedBefore, r.evidenceBefore);
+      case 'eraseSealed':
+        return sqliteEraseSealed(this.db, r.before, r.at, r.limit, r.detail);
+      case 'purgeCandidates':
+        return sqlitePurgeCandidates(this.db, r.before, r.limit);
+      case 'purge':
+        sqlitePurge(this.db, r.batch, r.summary);
+        return null;
+      case 'pruned':
+        return sqlitePruned(this.db);
+      case 'report': // ":memory:" only: a file's report has a worker of its own (sqlite-report.ts)
+        return sqliteReport(this.db, r.q);
     }
   }
 

@@ -6,16 +6,19 @@
  *
  * better-sqlite3 is synchronous, so by default it runs in a worker thread
  * (./sqlite-worker.ts) and the event loop only queues and posts messages; group commit
- * (./group-commit.ts) hands the worker one batch at a time. `inline: true` runs the same
+ * (./group-commit.ts) hands the worker one batch at a time. A report runs in a worker of
+ * its own (./sqlite-report.ts), beside the journal's. `inline: true` runs the same
  * engine on the calling thread, for the CLI, where blocking does not matter.
  */
 import { resolve as resolvePath } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { BatchOutcome, StoreBackend, StoreRead } from './backend.js';
 import { GroupCommitStore, type GroupCommitOptions } from './group-commit.js';
 import { SqliteEngine, SYNC_MODES, type SqliteEngineOptions, type SyncMode } from './sqlite-engine.js';
+import { reportInWorker } from './sqlite-report.js';
 import type { WorkerReply, WorkerRequest } from './sqlite-worker.js';
 import type { StoreOp } from './types.js';
+import { spawnWorker } from './worker-spawn.js';
 
 export type { SyncMode } from './sqlite-engine.js';
 
@@ -93,6 +96,7 @@ class InlineBackend implements StoreBackend {
   }
 
   read(r: StoreRead): Promise<unknown> {
+    if (r.read === 'report' && this.opts.path !== ':memory:') return reportInWorker(this.opts.path, this.opts.busyTimeoutMs, this.opts.label, r.q);
     try {
       return Promise.resolve(this.live().read(r));
     } catch (e) {
@@ -110,24 +114,6 @@ class InlineBackend implements StoreBackend {
     if (this.engine === null) throw new Error(`${this.opts.label}: the database is not open`);
     return this.engine;
   }
-}
-
-/**
- * Compiled, the worker is dist/switch/store/sqlite-worker.js. From the TypeScript
- * sources (tests and tools run under tsx), tsx's loader does not carry over into worker
- * threads on Node 20, so a one-line bootstrap registers it there first.
- */
-function spawnWorker(workerData: SqliteEngineOptions): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./sqlite-worker.js', import.meta.url), { workerData });
-  const entry = new URL('./sqlite-worker.ts', import.meta.url);
-  let tsx: string;
-  try {
-    tsx = import.meta.resolve('tsx/esm/api');
-  } catch {
-    return new Worker(entry, { workerData }); // another loader: hope it reaches workers
-  }
-  const boot = `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); });`;
-  return new Worker(boot, { eval: true, workerData });
 }
 
 interface Outstanding {
@@ -151,7 +137,7 @@ class WorkerBackend implements StoreBackend {
   constructor(private readonly opts: SqliteEngineOptions) {}
 
   open(): Promise<void> {
-    const w = spawnWorker(this.opts);
+    const w = spawnWorker('sqlite-worker', this.opts);
     this.worker = w;
     w.on('message', (m: WorkerReply) => this.onReply(m));
     w.on('error', (e: Error) => this.die(new Error(`${this.opts.label}: the SQLite worker failed: ${e.message}`)));
@@ -174,6 +160,11 @@ class WorkerBackend implements StoreBackend {
   }
 
   read(r: StoreRead): Promise<unknown> {
+    // A report reads for seconds: in a worker of its own, so the journal's commits do not queue behind it.
+    if (r.read === 'report' && this.opts.path !== ':memory:') {
+      if (this.dead) return Promise.reject(this.dead);
+      return reportInWorker(this.opts.path, this.opts.busyTimeoutMs, this.opts.label, r.q);
+    }
     return this.request({ id: 0, kind: 'read', read: r });
   }
 

@@ -8,34 +8,11 @@
  * sending a reversal later is "sealed" (switch/store/sealed.ts): sensitive
  * authentication data removed, the PAN encrypted. Nothing else about a card is stored.
  */
+import type { ReportData, ReportQuery } from './report-query.js';
+import type { JournalState, ReversalState, ReviewAction, UndoKind } from './states.js';
 
-/** A transaction's life as the journal records it. */
-export type JournalState =
-  /** Written ahead of the send: if the switch dies now, recovery reverses it. */
-  | 'forwarded'
-  | 'approved'
-  | 'declined'
-  /** No answer by the deadline; the terminal got a non-approval. */
-  | 'timed_out'
-  /** Approved, but the answer did not reach the terminal. */
-  | 'undeliverable'
-  /** Approved, then reversed on the terminal's request. */
-  | 'reversed_by_terminal'
-  /** Never left the switch (no upstream, or the write failed). */
-  | 'not_sent'
-  /** Found without an outcome at start-up: the switch died while it was in flight. */
-  | 'recovered'
-  /** A reversal a terminal sent (0400/0420): answered at once, recorded here. */
-  | 'terminal_reversal';
-
-export type ReversalState = 'pending' | 'sent' | 'acked' | 'manual' | 'cancelled' | 'resolved';
-
-/**
- * What a row of the store-and-forward queue undoes a sale with: a reversal (x400, releases
- * a hold; inside the reversal window) or a refund (x220 credit, once the sale's business
- * day has closed). Both share the queue, its write-ahead, repeats, leases and manual state.
- */
-export type UndoKind = 'reversal' | 'refund';
+// In a file of their own so a module this one names (./report-query.ts) can use them too.
+export type { JournalState, ReversalState, ReviewAction, UndoKind } from './states.js';
 
 export interface TxnRow {
   /** Unique, assigned by the switch. */
@@ -182,7 +159,8 @@ export interface ReversalUpdate {
 export interface HistoryRow {
   seq: number;
   at: number;
-  kind: 'txn' | 'reversal' | 'review';
+  /** retention: a sealed message erased (its row stays). */
+  kind: 'txn' | 'reversal' | 'review' | 'retention';
   /** The transaction or reversal id. */
   ref: string;
   state: string;
@@ -192,8 +170,6 @@ export interface HistoryRow {
 
 export type ReviewState = 'open' | 'approved' | 'rejected';
 
-/** What a review can end in: the undo carried out, or nothing. */
-export type ReviewAction = 'reverse' | 'refund' | 'none';
 
 /**
  * A decision rules/ left to a person (a refund over a cap, fraud codes, an authorization
@@ -257,6 +233,48 @@ export type StoreOp =
   | { op: 'updateTxn'; update: TxnUpdate }
   | { op: 'insertReversal'; row: ReversalRow }
   | { op: 'updateReversal'; update: ReversalUpdate };
+
+/** What retention would erase and purge now (`revswitch maintenance --dry-run`). */
+export interface RetentionPlan {
+  /** Transactions whose sealed message can go (done, older than the sealed retention). */
+  sealedTxns: number;
+  /** Reversal and refund rows whose sealed original and message can go. */
+  sealedReversals: number;
+  /** Rows past the evidence period. */
+  txns: number;
+  reversals: number;
+  reviews: number;
+  /** History rows past it whose transaction, reversal or review is gone. */
+  history: number;
+}
+
+/** One purge batch as read: each row's key and its text (every column), for the run's digest. */
+export interface PurgeBatch {
+  before: number;
+  txns: { key: string; text: string }[];
+  reversals: { key: string; text: string }[];
+  reviews: { key: string; text: string }[];
+  history: { key: string; text: string }[];
+}
+
+/** What a maintenance run removed, kept for ever: counts, the digest of the rows' text, its HMAC. */
+export interface PruneSummary {
+  run: string;
+  at: number;
+  beforeMs: number;
+  txns: number;
+  reversals: number;
+  reviews: number;
+  history: number;
+  firstSeq: number | null;
+  lastSeq: number | null;
+  /** SHA-256 over the removed rows' text, table by table in key order (hex). */
+  digest: string;
+  /** HMAC-SHA256 of the summary's canonical text under the maintenance key (hex). */
+  signature: string;
+  /** The maintenance key's check value: which key signed. */
+  keyCheck: string;
+}
 
 /** The tables that keep sealed messages. */
 export type SealedTable = 'txns' | 'reversals';
@@ -327,6 +345,11 @@ export interface Store {
   historyBetween(since: number, until: number): Promise<HistoryRow[]>;
   /** Closes a manual entry by hand; false unless it is in `manual`. */
   resolveManual(id: string, note: string, at: number): Promise<boolean>;
+  /**
+   * The exception report's counts, sums and first `q.limit` rows of each list, computed
+   * where the rows are (./report-query.ts): what comes back is small whatever the window.
+   */
+  report(q: ReportQuery): Promise<ReportData>;
 
   // Re-sealing (./resealer.ts), off the hot path: a page at a time, one statement each.
   /** The sealed values of up to `limit` rows of `table` with id after `after`, by id. */
@@ -335,6 +358,17 @@ export interface Store {
   reseal(v: SealedValue, to: string): Promise<boolean>;
   /** Writes the WAL back and truncates it (SQLite), so replaced values leave no page image behind; elsewhere nothing. */
   checkpoint(): Promise<void>;
+
+  // Retention (./maintenance.ts): off the hot path, a batch per statement transaction.
+  retentionPlan(sealedBefore: number, evidenceBefore: number): Promise<RetentionPlan>;
+  /** Erases up to `limit` sealed messages of done rows older than `before`, each with a history row; how many. */
+  eraseSealed(before: number, at: number, limit: number, detail: string): Promise<number>;
+  /** The next rows past the evidence period (at most `limit` per table), as text. */
+  purgeCandidates(before: number, limit: number): Promise<PurgeBatch>;
+  /** Deletes exactly the rows of `batch` and records `summary`, in one transaction (history's trigger allows it inside). */
+  purge(batch: PurgeBatch, summary: PruneSummary): Promise<void>;
+  /** Every maintenance run's summary, oldest first. */
+  pruned(): Promise<PruneSummary[]>;
 
   // Several nodes on one store. Not group-committed: each runs at once (after what is
   // queued), as one atomic statement; called every few hundred ms, never per message.

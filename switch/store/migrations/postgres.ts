@@ -200,4 +200,49 @@ CREATE INDEX reviews_state ON reviews (state, created_at);
 ALTER TABLE txns ADD COLUMN approved_amount TEXT;
 `,
   },
+  {
+    version: 9,
+    name: 'retention: history pruned only by revswitch maintenance, with a signed summary',
+    sql: `
+CREATE TABLE maintenance_window (
+  run         TEXT PRIMARY KEY NOT NULL,
+  started_at  BIGINT NOT NULL
+);
+CREATE TABLE pruned (
+  run        TEXT PRIMARY KEY NOT NULL,
+  at         BIGINT NOT NULL,
+  before_ms  BIGINT NOT NULL,
+  txns       INTEGER NOT NULL,
+  reversals  INTEGER NOT NULL,
+  reviews    INTEGER NOT NULL,
+  history    INTEGER NOT NULL,
+  first_seq  BIGINT,
+  last_seq   BIGINT,
+  digest     TEXT NOT NULL,
+  signature  TEXT NOT NULL,
+  key_check  TEXT NOT NULL
+);
+-- A maintenance run's own transaction holds a maintenance_window row; nothing else may delete.
+CREATE FUNCTION history_delete_in_maintenance() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM maintenance_window) THEN
+    RETURN OLD;
+  END IF;
+  RAISE EXCEPTION 'history is append-only: DELETE refused (only revswitch maintenance prunes it)' USING ERRCODE = 'raise_exception';
+END;
+$$;
+DROP TRIGGER history_no_delete ON history;
+CREATE TRIGGER history_no_delete BEFORE DELETE ON history FOR EACH ROW EXECUTE FUNCTION history_delete_in_maintenance();
+CREATE FUNCTION pruned_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'pruned is append-only: % refused', TG_OP USING ERRCODE = 'raise_exception';
+END;
+$$;
+CREATE TRIGGER pruned_no_update BEFORE UPDATE ON pruned FOR EACH ROW EXECUTE FUNCTION pruned_append_only();
+CREATE TRIGGER pruned_no_delete BEFORE DELETE ON pruned FOR EACH ROW EXECUTE FUNCTION pruned_append_only();
+CREATE TRIGGER pruned_no_truncate BEFORE TRUNCATE ON pruned FOR EACH STATEMENT EXECUTE FUNCTION pruned_append_only();
+CREATE INDEX reviews_created_at ON reviews (created_at);
+CREATE INDEX txn_keys_created_at ON txn_keys (created_at);
+`,
+  },
 ];

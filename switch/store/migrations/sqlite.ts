@@ -193,4 +193,45 @@ CREATE INDEX reviews_state ON reviews (state, created_at);
 ALTER TABLE txns ADD COLUMN approved_amount TEXT;
 `,
   },
+  {
+    version: 9,
+    name: 'retention: history pruned only by revswitch maintenance, with a signed summary',
+    sql: `
+-- A maintenance run opens a window (a row here) inside its own transaction, deletes, closes
+-- it and records what it removed in pruned; an ad-hoc DELETE outside a run is still refused.
+CREATE TABLE maintenance_window (
+  run         TEXT PRIMARY KEY NOT NULL,
+  started_at  INTEGER NOT NULL
+);
+CREATE TABLE pruned (
+  run        TEXT PRIMARY KEY NOT NULL,
+  at         INTEGER NOT NULL,
+  before_ms  INTEGER NOT NULL,
+  txns       INTEGER NOT NULL,
+  reversals  INTEGER NOT NULL,
+  reviews    INTEGER NOT NULL,
+  history    INTEGER NOT NULL,
+  first_seq  INTEGER,
+  last_seq   INTEGER,
+  digest     TEXT NOT NULL,
+  signature  TEXT NOT NULL,
+  key_check  TEXT NOT NULL
+);
+DROP TRIGGER history_no_delete;
+CREATE TRIGGER history_no_delete BEFORE DELETE ON history WHEN NOT EXISTS (SELECT 1 FROM maintenance_window)
+BEGIN
+  SELECT RAISE(ABORT, 'history is append-only: DELETE refused (only revswitch maintenance prunes it)');
+END;
+CREATE TRIGGER pruned_no_update BEFORE UPDATE ON pruned
+BEGIN
+  SELECT RAISE(ABORT, 'pruned is append-only: UPDATE refused');
+END;
+CREATE TRIGGER pruned_no_delete BEFORE DELETE ON pruned
+BEGIN
+  SELECT RAISE(ABORT, 'pruned is append-only: DELETE refused');
+END;
+CREATE INDEX reviews_created_at ON reviews (created_at);
+CREATE INDEX txn_keys_created_at ON txn_keys (created_at);
+`,
+  },
 ];

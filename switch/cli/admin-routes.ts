@@ -1,0 +1,21 @@
+/**
+ * The admin server's /api/ routes as `revswitch start` mounts them: the read-only report
+ * and evidence (observe/admin-api.ts) and the review queue (./review-api.ts), both behind
+ * a bearer token when admin.requireTokenForReads is set (observe/admin-auth.ts).
+ */
+import type { CompiledRules } from '../../rules/index.js';
+import type { SwitchConfig } from '../config/index.js';
+import { apiRoutes, type ApiHandler } from '../observe/admin-api.js';
+import { requireToken } from '../observe/admin-auth.js';
+import type { AdminServer } from '../observe/admin.js';
+import type { Logger } from '../observe/log.js';
+import type { Store } from '../store/types.js';
+import { reviewApi } from './review-api.js';
+
+export type AdminApiConfig = Pick<SwitchConfig, 'adminTokens' | 'adminRequireTokenForReads' | 'adminReportMaxDays'>;
+
+export function mountApi(admin: AdminServer, c: AdminApiConfig, o: { store: Store; rules: () => CompiledRules; log: Logger }): void {
+  const guard = (h: ApiHandler): ApiHandler => (c.adminRequireTokenForReads ? requireToken(c.adminTokens, h) : h);
+  admin.mount('/api/', guard(apiRoutes(o.store, { reportMaxDays: c.adminReportMaxDays })));
+  admin.mount('/api/review', guard(reviewApi({ store: o.store, tokens: c.adminTokens, rules: o.rules, log: o.log })));
+}
