@@ -61,7 +61,7 @@ async function pass(c: SwitchConfig, p: ReturnType<typeof parseArgs>, dryRun: bo
     }, log, counters, { pauseMs: 0 });
     return r.pass(dryRun);
   });
-  if (flag(p, 'json') !== undefined) return JSON.stringify({ currentKey: keys.currentKeyId, keys: keys.keyIds(), ...summary }, null, 2);
+  if (p.flags.has('json')) return JSON.stringify({ currentKey: keys.currentKeyId, keys: keys.keyIds(), ...summary }, null, 2);
   return describe(summary, keys.currentKeyId, dryRun);
 }
 

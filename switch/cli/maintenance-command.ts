@@ -47,11 +47,11 @@ export async function maintenanceCommand(argv: string[]): Promise<string> {
   if (file && url) throw new UsageError('give --store or --config, not both');
   const c: SwitchConfig = file ? loadConfigFile(file) : defaultConfig();
   if (url) c.store = url;
-  const dryRun = flag(p, 'dry-run') !== undefined;
-  const json = flag(p, 'json') !== undefined;
+  const dryRun = p.flags.has('dry-run');
+  const json = p.flags.has('json');
   const { keys } = loadCardKeys({ configured: c.panHashKey, sealKeys: c.panSealKeys, keyFile: keyFileOf(c.store) });
   return withStore(p, async (store) => {
-    if (flag(p, 'summaries') !== undefined) {
+    if (p.flags.has('summaries')) {
       const rows = await store.pruned();
       const ok = (s: PruneSummary): boolean => verifySummary(keys, s);
       return json ? JSON.stringify(rows.map((s) => ({ ...s, verified: ok(s) })), null, 2) : summaries(rows, ok);
