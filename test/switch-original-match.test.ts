@@ -8,14 +8,13 @@
  * and F56 was never read, so a 1993 reversal with a STAN of its own matched nothing.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { formatF56, getDialect, IsoMessage, isReversal, responseTo, type Dialect } from '../codec/index.js';
+import { formatF56, getDialect, IsoMessage, isReversal } from '../codec/index.js';
 import { defaultConfig, UPSTREAM_DEFAULTS } from '../switch/config/index.js';
 import { startSwitch } from '../switch/cli/start-command.js';
-import { FramedConn } from '../switch/edge/framed-conn.js';
+import { framedHost } from './support/framed-host.js';
 import { framedTerminal } from './support/framed-terminal.js';
 import { createLogger } from '../switch/observe/log.js';
 import { ACQUIRER, sale, startHarness } from './support/switch-harness.js';
@@ -49,28 +48,11 @@ t.test('after a restart, a terminal reversal finds a sale that had no F7 by its 
   });
 });
 
-/** A 1993 host: approves postings (000, with an approval code), acknowledges reversals and network management. */
-function issuer93(d: Dialect): Promise<{ server: Server; port: number; seen: IsoMessage[] }> {
-  const seen: IsoMessage[] = [];
-  const server = createServer((socket) => {
-    const conn = new FramedConn(socket, { dialect: d, framing: 'len2', maxFrame: 8192 });
-    conn.onMessage = (msg) => {
-      seen.push(msg);
-      const res = responseTo(d, msg, '000');
-      if (msg.mti === '1200') res.set(38, 'A1B2C3');
-      conn.send(res);
-    };
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
-    const a = server.address();
-    resolve({ server, port: typeof a === 'object' && a ? a.port : 0, seen });
-  }));
-}
 
 
 t.test('ISO 8583:1993: a terminal\'s 1420 finds its original through F56, not its own STAN', async (tt) => {
   const d = getDialect('iso93a');
-  const host = await issuer93(d);
+  const host = await framedHost(d);
   const cfg = defaultConfig();
   Object.assign(cfg.listeners[0], { port: 0, dialect: 'iso93a' });
   cfg.logLevel = 'silent';

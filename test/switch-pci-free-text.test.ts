@@ -12,14 +12,13 @@
  * text and are left out; UnionPay's F60 is kept because its reversal repeats it.
  */
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { getDialect, IsoMessage, maskPan, profileOf, responseTo, transmissionTime, type Dialect } from '../codec/index.js';
+import { getDialect, IsoMessage, maskPan, profileOf, transmissionTime, type Dialect } from '../codec/index.js';
 import { startSwitch } from '../switch/cli/start-command.js';
 import { defaultConfig, UPSTREAM_DEFAULTS } from '../switch/config/index.js';
-import { FramedConn } from '../switch/edge/framed-conn.js';
+import { framedHost } from './support/framed-host.js';
 import { framedTerminal } from './support/framed-terminal.js';
 import { createLogger } from '../switch/observe/log.js';
 import { luhnComplete } from '../switch/observe/redact.js';
@@ -107,26 +106,6 @@ function sale(d: Dialect, amount: string, filled: number[]): IsoMessage {
   return m;
 }
 
-/** A host in any dialect: approves postings, acknowledges reversals and network management, never answers amounts ending 99. */
-function host(d: Dialect): Promise<{ server: Server; port: number; reversals: number }> {
-  const h = { server: null as unknown as Server, port: 0, reversals: 0 };
-  const ok = profileOf(d).localCodes.approved;
-  h.server = createServer((socket) => {
-    const conn = new FramedConn(socket, { dialect: d, framing: 'len2', maxFrame: 16_384 });
-    conn.onMessage = (msg) => {
-      if (msg.mti[1] === '4') h.reversals++;
-      if (msg.mti[1] !== '4' && msg.get(4)?.endsWith('99')) return;
-      const res = responseTo(d, msg, ok);
-      if (msg.mti[1] === '2' || msg.mti[1] === '1') res.set(38, 'A1B2C3');
-      conn.send(res);
-    };
-  });
-  return new Promise((resolve) => h.server.listen(0, '127.0.0.1', () => {
-    const a = h.server.address();
-    h.port = typeof a === 'object' && a ? a.port : 0;
-    resolve(h);
-  }));
-}
 
 
 /** What must not be found: each PAN plain and spaced, CVV2, track 2 and track 1 look-alikes. */
@@ -146,7 +125,7 @@ function findings(name: string, text: string): string[] {
 async function traffic(tt: Test, dialectName: string, store: string): Promise<{ rows: number; stop: () => Promise<void> }> {
   const d = getDialect(dialectName);
   const filled = freeTextFields(d);
-  const h = await host(d);
+  const h = await framedHost(d, { maxFrame: 16_384, silent: (m) => m.mti[1] !== '4' && m.get(4)?.endsWith('99') === true });
   const cfg = defaultConfig();
   Object.assign(cfg.listeners[0], { port: 0, dialect: dialectName, maxFrame: 16_384 });
   cfg.store = store;
@@ -175,7 +154,7 @@ async function traffic(tt: Test, dialectName: string, store: string): Promise<{ 
   tt.equal((await term.request(kept)).get(39), ok, `${dialectName}: the sale is approved`);
   const lost = sale(d, '2099', filled);
   tt.not((await term.request(lost)).get(39), ok, `${dialectName}: the sale that times out is not approved`);
-  await until(() => h.reversals >= 1 && running.sw.reversals.outstanding === 0, 'its reversal sent and acknowledged', 10_000, 20);
+  await until(() => h.seen.some((m) => m.mti[1] === '4') && running.sw.reversals.outstanding === 0, 'its reversal sent and acknowledged', 10_000, 20);
   await running.store.flush();
   const rows = (await running.store.recentTxns(0)).length;
   const revs = await running.store.reversals();

@@ -10,15 +10,15 @@
  *   keys reseal      one re-sealing pass now (safe beside a running switch: each row is
  *                    rewritten only if unchanged since it was read).
  */
-import { loadConfigFile, defaultConfig, type SwitchConfig } from '../config/index.js';
+import type { SwitchConfig } from '../config/index.js';
 import { Resealer, type ResealSummary } from '../engine/resealer.js';
 import { Counters } from '../observe/counters.js';
 import { createLogger } from '../observe/log.js';
 import { addSealKey } from '../store/secrets.js';
-import { CommandError, flag, parseArgs, UsageError } from './args.js';
+import { CommandError, parseArgs, UsageError } from './args.js';
 import { keyFileOf, loadCardKeys } from './card-keys.js';
 import { dialectsOf } from './start-command.js';
-import { withStore } from './store-arg.js';
+import { storeOf, withStore } from './store-arg.js';
 
 export const KEYS_USAGE =
   'revswitch keys status [--config FILE | --store URL] [--json]\n' +
@@ -26,12 +26,6 @@ export const KEYS_USAGE =
   '  revswitch keys reseal [--config FILE | --store URL] [--json]';
 
 const SPEC = { config: true, store: true, json: false };
-
-function configOf(file: string | undefined, store: string | undefined): SwitchConfig {
-  const c = file ? loadConfigFile(file) : defaultConfig();
-  if (store) c.store = store;
-  return c;
-}
 
 /** What a pass found, for a person. */
 function describe(s: ResealSummary, current: string, dryRun: boolean): string {
@@ -69,10 +63,8 @@ export async function keysCommand(argv: string[]): Promise<string> {
   const [sub, ...rest] = argv;
   const p = parseArgs(rest, SPEC);
   if (p.positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(p.positional[0])}`);
-  const file = flag(p, 'config');
-  const storeUrl = flag(p, 'store');
-  if (file && storeUrl) throw new UsageError('give --store or --config, not both');
-  const c = configOf(file, storeUrl);
+  const { url, config } = storeOf(p);
+  const c: SwitchConfig = { ...config, store: url };
   switch (sub) {
     case 'status':
       return pass(c, p, true);

@@ -5,12 +5,11 @@
  * with a signed summary (`--summaries` lists them and checks each signature). Safe beside
  * a running switch. `--dry-run` only counts.
  */
-import { defaultConfig, loadConfigFile, type SwitchConfig } from '../config/index.js';
 import { Maintenance, verifySummary, type MaintenanceResult } from '../store/maintenance.js';
 import type { PruneSummary } from '../store/types.js';
-import { flag, parseArgs, UsageError } from './args.js';
+import { parseArgs, UsageError } from './args.js';
 import { keyFileOf, loadCardKeys } from './card-keys.js';
-import { withStore } from './store-arg.js';
+import { storeOf, withStore } from './store-arg.js';
 
 export const MAINTENANCE_USAGE = 'revswitch maintenance [--dry-run | --summaries] [--config FILE | --store URL] [--json]';
 
@@ -42,14 +41,10 @@ function summaries(rows: PruneSummary[], ok: (s: PruneSummary) => boolean): stri
 export async function maintenanceCommand(argv: string[]): Promise<string> {
   const p = parseArgs(argv, { config: true, store: true, json: false, 'dry-run': false, summaries: false });
   if (p.positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(p.positional[0])}`);
-  const file = flag(p, 'config');
-  const url = flag(p, 'store');
-  if (file && url) throw new UsageError('give --store or --config, not both');
-  const c: SwitchConfig = file ? loadConfigFile(file) : defaultConfig();
-  if (url) c.store = url;
+  const { url, config: c } = storeOf(p);
   const dryRun = p.flags.has('dry-run');
   const json = p.flags.has('json');
-  const { keys } = loadCardKeys({ configured: c.panHashKey, sealKeys: c.panSealKeys, keyFile: keyFileOf(c.store) });
+  const { keys } = loadCardKeys({ configured: c.panHashKey, sealKeys: c.panSealKeys, keyFile: keyFileOf(url) });
   return withStore(p, async (store) => {
     if (p.flags.has('summaries')) {
       const rows = await store.pruned();

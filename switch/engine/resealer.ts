@@ -13,7 +13,7 @@
 import type { Dialect } from '../../codec/index.js';
 import type { Counters } from '../observe/counters.js';
 import type { Logger } from '../observe/log.js';
-import { isCurrentSealed, sealMessage, unsealMessage } from '../store/sealed.js';
+import { isCurrentSealed, sealedKeyId, sealMessage, unsealMessage } from '../store/sealed.js';
 import type { CardKeys } from '../store/secrets.js';
 import type { SealedTable, SealedValue, Store } from '../store/types.js';
 
@@ -109,14 +109,14 @@ export class Resealer {
       next = sealMessage(dialect, unsealMessage(dialect, v.value, this.keys, bind), this.keys, bind);
     } catch (e) {
       sum.failed++;
-      tally(sum, keyOfMessage(v.value));
+      tally(sum, sealedKeyId(v.value));
       this.counters.inc('reseal_failed');
       this.log.warn('sealed message left as it is', { table: v.table, id: v.id, column: v.column, why: (e as Error).message });
       return;
     }
     if (dryRun) {
       sum.resealed++;
-      tally(sum, keyOfMessage(v.value));
+      tally(sum, sealedKeyId(v.value));
       return;
     }
     if (await this.store.reseal(v, next)) {
@@ -125,17 +125,11 @@ export class Resealer {
       this.counters.inc('resealed');
     } else {
       sum.raced++;
-      tally(sum, keyOfMessage(v.value));
+      tally(sum, sealedKeyId(v.value));
     }
   }
 }
 
 function tally(sum: ResealSummary, key: string): void {
   sum.byKey[key] = (sum.byKey[key] ?? 0) + 1;
-}
-
-/** The key id a sealed message names ("k0" for the first format, which names none). */
-function keyOfMessage(sealed: string): string {
-  const m = /^\{"v":\d+,"k":"(k\d+)"/.exec(sealed);
-  return m === null ? 'k0' : m[1];
 }

@@ -7,7 +7,7 @@
 import { parseAmount } from '../../codec/index.js';
 import { byKey, originalOf as originalIn, outcomeOf as outcomeIn, type Outcome } from '../store/report-query.js';
 import type { HistoryRow, TxnRow } from '../store/types.js';
-import { txnHistoryField } from './history-detail.js';
+import { txnHistoryField } from '../store/history-notes.js';
 import {
   DEFAULT_LIMIT, DEFAULT_PENDING_MS, DEFAULT_TOP, type ClassLine, type ManualLine, type PendingReversal, type PendingTxn, type RefundLine, type Report,
   type ReportInput, type ReportOptions, type StateLine, type TopLine, type TxnLine,

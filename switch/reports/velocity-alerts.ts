@@ -6,7 +6,7 @@
 import { velocityScopesOf } from '../store/history-notes.js';
 import { byKey, SCOPE_ORDER } from '../store/report-query.js';
 import type { HistoryRow, TxnRow } from '../store/types.js';
-import { txnHistoryField } from './history-detail.js';
+import { txnHistoryField } from '../store/history-notes.js';
 import { isoTime as iso } from './time.js';
 
 /** Undos past a velocity threshold in the window, per scope and who (reversals went out regardless). */

@@ -3,7 +3,20 @@
  * one format, written and read here, so the two never drift.
  */
 
+import type { HistoryRow } from './types.js';
+
 const VELOCITY = 'velocity alert';
+
+/** A text field (decision, note) a history row of a transaction wrote in its JSON detail (./backend.ts), if any. */
+export function txnHistoryField(h: HistoryRow, field: 'decision' | 'note'): string | null {
+  if (h.kind !== 'txn' || h.detail === null || !h.detail.includes(`"${field}"`)) return null;
+  try {
+    const v = (JSON.parse(h.detail) as Record<string, unknown>)[field];
+    return typeof v === 'string' ? v : null;
+  } catch {
+    return null;
+  }
+}
 
 /**
  * "velocity alert (terminal, card): <the counts>": an undo past a velocity threshold. The

@@ -4,7 +4,7 @@
  * holds all three to the report's reference builder).
  */
 import { parseAmount } from '../../codec/index.js';
-import { velocityScopesOf } from './history-notes.js';
+import { txnHistoryField, velocityScopesOf } from './history-notes.js';
 import {
   byKey, originalOf, outcomeOf, SCOPE_ORDER, type ReportData, type ReportList, type ReportQuery, type ReportRefund, type ReportSum, type ReportTop,
   type ReportTxn, type ReportUndo, type ReportVelocity,
@@ -23,17 +23,6 @@ const minor = (s: string | null | undefined): bigint => {
   const n = s == null ? null : parseAmount(s);
   return n === null ? 0n : BigInt(n);
 };
-
-/** A string field of a transaction history row's JSON detail. */
-function field(h: HistoryRow, name: 'decision' | 'note'): string | null {
-  if (h.kind !== 'txn' || h.detail === null || !h.detail.includes(`"${name}"`)) return null;
-  try {
-    const v = (JSON.parse(h.detail) as Record<string, unknown>)[name];
-    return typeof v === 'string' ? v : null;
-  } catch {
-    return null;
-  }
-}
 
 class Groups {
   private readonly m = new Map<string, { key: string[]; count: number; minor: bigint }>();
@@ -135,7 +124,7 @@ function refunds(history: readonly HistoryRow[], byId: ReadonlyMap<string, TxnRo
   // Map order is the first decision's; the value is the last one's.
   const decided = new Map<string, { at: number; decision: string }>();
   for (const h of history) {
-    const d = field(h, 'decision');
+    const d = txnHistoryField(h, 'decision');
     if (d !== null && d.startsWith('refund')) decided.set(h.ref, { at: h.at, decision: d });
   }
   const out: ReportRefund[] = [];
@@ -152,7 +141,7 @@ function refunds(history: readonly HistoryRow[], byId: ReadonlyMap<string, TxnRo
 function velocity(history: readonly HistoryRow[], byId: ReadonlyMap<string, TxnRow>): ReportVelocity[] {
   const lines = new Map<string, ReportVelocity>();
   for (const h of history) {
-    const note = field(h, 'note');
+    const note = txnHistoryField(h, 'note');
     const scopes = note === null ? null : velocityScopesOf(note);
     if (scopes === null) continue;
     const t = byId.get(h.ref);

@@ -160,6 +160,12 @@ export function isCurrentSealed(sealed: string, keys: CardKeys): boolean {
   return sealed.startsWith(`{"v":${SEALED_FORMAT},"k":${JSON.stringify(keys.currentKeyId)},`);
 }
 
+/** The key id a sealed message's leading prefix names ("k0" for the first format, which names none). */
+export function sealedKeyId(sealed: string): string {
+  const m = /^\{"v":\d+,"k":"(k\d+)"/.exec(sealed);
+  return m === null ? 'k0' : m[1];
+}
+
 export function unsealMessage(dialect: Dialect, sealed: string, keys: CardKeys, bind: string): IsoMessage {
   const json = JSON.parse(sealed) as Record<string, unknown>;
   const v2 = json.v === SEALED_FORMAT;
