@@ -7,6 +7,7 @@ import type {
   HistoryRow, NodeRow, ReversalRow, ReversalState, ReviewDecision, ReviewRow, ReviewState, SealedTable, SealedValue, StoreOp, PurgeBatch, PruneSummary, RetentionPlan, TxnQuery, TxnRow, TxnUpdate,
 } from './types.js';
 import type { ReportData, ReportQuery } from './report-query.js';
+import type { ReconJournalQuery, ReconJournalRow, ReconRefundRow, ReconRunRow } from './recon-rows.js';
 
 /** A read, as a message (it crosses a worker boundary for SQLite). */
 export type StoreRead =
@@ -41,7 +42,12 @@ export type StoreRead =
   | { read: 'purgeCandidates'; before: number; limit: number }
   | { read: 'purge'; batch: PurgeBatch; summary: PruneSummary }
   | { read: 'pruned' }
-  | { read: 'report'; q: ReportQuery };
+  | { read: 'report'; q: ReportQuery }
+  // Reconciliation (switch/recon/): off the hot path.
+  | { read: 'reconJournal'; q: ReconJournalQuery }
+  | { read: 'reconRefunds'; since: number; until: number }
+  | { read: 'insertReconRun'; row: ReconRunRow }
+  | { read: 'reconRuns' };
 
 export interface ReadResults {
   txn: TxnRow | undefined;
@@ -74,6 +80,10 @@ export interface ReadResults {
   purge: null;
   pruned: PruneSummary[];
   report: ReportData;
+  reconJournal: ReconJournalRow[];
+  reconRefunds: ReconRefundRow[];
+  insertReconRun: boolean;
+  reconRuns: ReconRunRow[];
 }
 
 /** The history details of the review queue: what was proposed, what a person decided. */

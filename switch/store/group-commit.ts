@@ -25,6 +25,7 @@ import type {
   TxnRow, TxnUpdate, PurgeBatch, PruneSummary, RetentionPlan,
 } from './types.js';
 import type { ReportData, ReportQuery } from './report-query.js';
+import type { ReconJournalQuery, ReconJournalRow, ReconRefundRow, ReconRunRow } from './recon-rows.js';
 
 export interface GroupCommitOptions {
   /** How long the first queued operation waits for company, ms; 0 means the next turn of the event loop. */
@@ -221,6 +222,22 @@ export class GroupCommitStore implements Store {
 
   pruned(): Promise<PruneSummary[]> {
     return this.read({ read: 'pruned' });
+  }
+
+  reconJournal(q: ReconJournalQuery): Promise<ReconJournalRow[]> {
+    return this.read({ read: 'reconJournal', q: { ...q } });
+  }
+
+  reconRefunds(since: number, until: number): Promise<ReconRefundRow[]> {
+    return this.read({ read: 'reconRefunds', since, until });
+  }
+
+  insertReconRun(row: ReconRunRow): Promise<boolean> {
+    return this.read({ read: 'insertReconRun', row });
+  }
+
+  reconRuns(): Promise<ReconRunRow[]> {
+    return this.read({ read: 'reconRuns' });
   }
 
   findTxns(q: TxnQuery): Promise<TxnRow[]> {

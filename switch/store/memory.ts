@@ -13,6 +13,7 @@ import {
   type StoreRead,
 } from './backend.js';
 import { GroupCommitStore, type GroupCommitOptions } from './group-commit.js';
+import { MemoryRecon } from './recon-memory.js';
 import { MemoryRetention } from './retention-memory.js';
 import { ERASED_STATE } from './retention-sql.js';
 import { memoryReport } from './report-memory.js';
@@ -34,6 +35,8 @@ export class MemoryBackend implements StoreBackend {
     { txns: this.txns, revs: this.revs, reviews: this.reviewRows, history: this.histByRef, dupKeys: this.dupKeys },
     (at, ref, detail) => this.append(at, 'retention', ref, ERASED_STATE, detail),
   );
+
+  private readonly recon = new MemoryRecon(this.txns, this.revs);
 
   open(): Promise<void> {
     this.isOpen = true;
@@ -210,6 +213,14 @@ export class MemoryBackend implements StoreBackend {
         return null;
       case 'pruned':
         return this.retention.summaries();
+      case 'reconJournal':
+        return this.recon.journal(r.q);
+      case 'reconRefunds':
+        return this.recon.refunds(r.since, r.until);
+      case 'insertReconRun':
+        return this.recon.insertRun(r.row);
+      case 'reconRuns':
+        return this.recon.allRuns();
       case 'reseal': {
         const row = r.v.table === 'txns' ? this.txns.get(r.v.id) : this.revs.get(r.v.id);
         const rec = row as unknown as Record<string, unknown> | undefined;

@@ -26,6 +26,7 @@ import { describeUnit, idOf, plan, type Unit } from './postgres-batch.js';
 import { poolConfig, type PostgresConfig } from './postgres-config.js';
 import { conflict, IN_FAILED_TRANSACTION, pgMessage, refusedByData, sqlState } from './postgres-errors.js';
 import { migratePostgres, withClient } from './postgres-migrate.js';
+import { pgInsertReconRun, pgReconJournal, pgReconRefunds, pgReconRuns } from './recon-pg.js';
 import { findTxnsQuery, outcome, q, type StatementName } from './postgres-sql.js';
 import { pgReportConnection } from './report-postgres.js';
 import type { HistoryRow, NodeRow, ReversalRow, ReviewRow, StoreOp, TxnRow } from './types.js';
@@ -264,6 +265,19 @@ export class PostgresBackend implements StoreBackend {
           client.release();
         }
       }
+      case 'reconJournal':
+      case 'reconRefunds':
+      case 'insertReconRun':
+      case 'reconRuns': {
+        const client = await connect(pool);
+        try {
+          return await recon(client, r);
+        } catch (e) {
+          throw new Error(`${this.config.label}: ${r.read}: ${pgMessage(e)}`);
+        } finally {
+          client.release();
+        }
+      }
       case 'report':
         try {
           return await pgReportConnection(this.config, r.q);
@@ -312,6 +326,22 @@ async function connect(pool: pg.Pool): Promise<PoolClient> {
     return await pool.connect();
   } catch (e) {
     throw new Error(`cannot connect: ${pgMessage(e)}`);
+  }
+}
+
+type ReconRead = Extract<StoreRead, { read: 'reconJournal' | 'reconRefunds' | 'insertReconRun' | 'reconRuns' }>;
+
+/** Reconciliation's reads, each on a client of its own (./recon-pg.ts). */
+function recon(c: PoolClient, r: ReconRead): Promise<unknown> {
+  switch (r.read) {
+    case 'reconJournal':
+      return pgReconJournal(c, r.q);
+    case 'reconRefunds':
+      return pgReconRefunds(c, r.since, r.until);
+    case 'insertReconRun':
+      return pgInsertReconRun(c, r.row);
+    case 'reconRuns':
+      return pgReconRuns(c);
   }
 }
 

@@ -31,6 +31,7 @@ import { SQLITE_MIGRATIONS, type Migration } from './migrations/sqlite.js';
 import { sqliteReseal, sqliteSealedPage } from './sealed-rows.js';
 import { sqliteEraseSealed, sqlitePlan, sqlitePruned, sqlitePurge, sqlitePurgeCandidates } from './retention-sqlite.js';
 import { sqliteReport } from './report-sqlite.js';
+import { sqliteInsertReconRun, sqliteReconJournal, sqliteReconRefunds, sqliteReconRuns } from './recon-sqlite.js';
 import {
   DUPLICATE_REQUEST, type HistoryRow, type NodeRow, type ReversalRow, type ReviewRow, type StoreOp, type TxnQuery, type TxnRow,
 } from './types.js';
@@ -374,6 +375,14 @@ export class SqliteEngine {
         return null;
       case 'pruned':
         return sqlitePruned(this.db);
+      case 'reconJournal':
+        return sqliteReconJournal(this.db, r.q);
+      case 'reconRefunds':
+        return sqliteReconRefunds(this.db, r.since, r.until);
+      case 'insertReconRun':
+        return sqliteInsertReconRun(this.db, r.row);
+      case 'reconRuns':
+        return sqliteReconRuns(this.db);
       case 'report': // ":memory:" only: a file's report has a worker of its own (sqlite-report.ts)
         return sqliteReport(this.db, r.q);
     }

@@ -1,4 +1,6 @@
 /**
+ * Longer than 400 lines: the whole store contract, every row and operation, in one place.
+ *
  * The store contract: the transaction journal, its append-only history, and the
  * store-and-forward reversal queue. SQLite, PostgreSQL and memory implement it, so
  * nothing here is specific to one database: rows are plain values, times are epoch
@@ -8,11 +10,13 @@
  * sending a reversal later is "sealed" (switch/store/sealed.ts): sensitive
  * authentication data removed, the PAN encrypted. Nothing else about a card is stored.
  */
+import type { ReconJournalQuery, ReconJournalRow, ReconRefundRow, ReconRunRow } from './recon-rows.js';
 import type { ReportData, ReportQuery } from './report-query.js';
 import type { JournalState, ReversalState, ReviewAction, UndoKind } from './states.js';
 
 // In a file of their own so a module this one names (./report-query.ts) can use them too.
 export type { JournalState, ReversalState, ReviewAction, UndoKind } from './states.js';
+export type { ReconJournalQuery, ReconJournalRow, ReconRefundRow, ReconRunRow } from './recon-rows.js';
 
 export interface TxnRow {
   /** Unique, assigned by the switch. */
@@ -413,5 +417,15 @@ export interface Store {
   decideReview(d: ReviewDecision): Promise<boolean>;
   /** Records the queue row an approval made (once: false when already recorded or not approved). */
   reviewQueued(id: string, undoId: string, at: number): Promise<boolean>;
+
+  // Reconciliation (switch/recon/), off the hot path: one statement each.
+  /** One page of a business date's financial transactions, by id (see ReconJournalQuery). */
+  reconJournal(q: ReconJournalQuery): Promise<ReconJournalRow[]>;
+  /** Refunds enqueued in [since, until), with their original's keys, oldest first. */
+  reconRefunds(since: number, until: number): Promise<ReconRefundRow[]>;
+  /** Records an applied run; false when its id exists. */
+  insertReconRun(row: ReconRunRow): Promise<boolean>;
+  /** Every recorded run, oldest first. */
+  reconRuns(): Promise<ReconRunRow[]>;
   stats(): StoreStats;
 }

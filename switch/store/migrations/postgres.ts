@@ -245,4 +245,28 @@ CREATE INDEX reviews_created_at ON reviews (created_at);
 CREATE INDEX txn_keys_created_at ON txn_keys (created_at);
 `,
   },
+  {
+    version: 10,
+    name: 'reconciliation: the journal by business date, and the runs',
+    sql: `
+-- revswitch reconcile reads one business date's transactions a page at a time, by id.
+CREATE INDEX txns_business_date ON txns (business_date, id);
+-- Each applied run: which file (its SHA-256), which date, what it found and queued. Kept for ever.
+CREATE TABLE recon_runs (
+  id              TEXT PRIMARY KEY NOT NULL,
+  at              BIGINT NOT NULL,
+  file            TEXT NOT NULL,
+  sha256          TEXT NOT NULL,
+  business_date   TEXT NOT NULL,
+  upstream        TEXT,
+  format          TEXT NOT NULL,
+  records         BIGINT NOT NULL,
+  counts          TEXT NOT NULL,
+  refunds_queued  INTEGER NOT NULL,
+  reviews_queued  INTEGER NOT NULL,
+  run_by          TEXT NOT NULL
+);
+CREATE INDEX recon_runs_date ON recon_runs (business_date, at);
+`,
+  },
 ];
