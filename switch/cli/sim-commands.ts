@@ -1,21 +1,28 @@
 /**
  * `revswitch sim issuer` and `revswitch sim terminals`: the simulators from the shell.
- * The issuer runs until SIGINT or SIGTERM and then prints its ledger; the terminals run
- * for their duration (SIGINT stops sending early) and print their summary.
+ * The issuer runs until SIGINT or SIGTERM and then prints its ledger (and, with
+ * --settlement-dir, writes its settlement files and lists them on stderr); the terminals
+ * run for their duration (SIGINT stops sending early) and print their summary.
  */
+import { accessSync, constants, mkdirSync } from 'node:fs';
 import { FRAMINGS, type FramingName } from '../../codec/index.js';
+import { loadRulesFile } from '../../rules/index.js';
 import { resolveDialect } from '../config/dialect-file.js';
 import { formatLedger, formatTerminalSummary } from '../sim/format.js';
 import { startIssuer, type IssuerOptions, type IssuerSim } from '../sim/issuer.js';
 import { MAGIC_AMOUNTS } from '../sim/magic.js';
+import { FAULT_KINDS, type FaultKind, type SettlementFaults } from '../sim/settlement.js';
+import { SettlementWriteError } from '../sim/settlement-writer.js';
 import { runTerminals, type TerminalMode, type TerminalOptions } from '../sim/terminals.js';
 import { HostPortError, parseHostPort, type HostPort } from '../config/host-port.js';
-import { flag, parseArgs, UsageError, type Parsed } from './args.js';
+import { CommandError, flag, parseArgs, UsageError, type Parsed } from './args.js';
 
 export const SIM_USAGE =
   'revswitch sim issuer --listen HOST:PORT [--dialect NAME|FILE.json] [--framing NAME] [--approve-rate R]\n' +
   '                [--latency-ms A[-B]] [--drop-rate R] [--late-rate R] [--late-ms N] [--reversal-drop-rate R]\n' +
   '                [--seed N] [--ledger-http HOST:PORT] [--json]\n' +
+  '                [--settlement-dir DIR [--settlement-upstream NAME] [--rules FILE]\n' +
+  '                 [--settlement-faults drop=N,duplicate=N,amount=N,settle-reversed=N,unknown=N]]\n' +
   '  revswitch sim terminals --target HOST:PORT --tps N --duration S [--connections C] [--mode per-sale|persistent]\n' +
   '                [--dialect NAME|FILE.json] [--framing NAME] [--disconnect-rate R] [--chip-decline-rate R]\n' +
   '                [--response-timeout-ms N] [--reversal-timeout-ms N] [--magic-mix ENDING=R,...] [--amount MIN-MAX]\n' +
@@ -90,6 +97,7 @@ async function issuerCommand(argv: string[]): Promise<string> {
   const p = parseArgs(argv, {
     listen: true, dialect: true, framing: true, 'approve-rate': true, 'latency-ms': true, 'drop-rate': true,
     'late-rate': true, 'late-ms': true, 'reversal-drop-rate': true, seed: true, 'ledger-http': true, json: false,
+    'settlement-dir': true, 'settlement-upstream': true, 'settlement-faults': true, rules: true,
   });
   noPositional(p);
   const listen = addressFlag(required(p, 'listen'), '--listen', true);
@@ -113,6 +121,7 @@ async function issuerCommand(argv: string[]): Promise<string> {
   }
   const http = flag(p, 'ledger-http');
   if (http !== undefined) opts.ledgerHttp = addressFlag(http, '--ledger-http', true);
+  settlementFlags(p, opts);
 
   let issuer: IssuerSim;
   try {
@@ -128,9 +137,58 @@ async function issuerCommand(argv: string[]): Promise<string> {
   if (issuer.ledgerUrl) process.stderr.write(`revswitch sim issuer: ledger at ${issuer.ledgerUrl}\n`);
   const sig = await stop;
   process.stderr.write(`revswitch sim issuer: ${sig}, stopping\n`);
-  await issuer.close();
+  let failed: SettlementWriteError | null = null;
+  try {
+    await issuer.close();
+  } catch (e) {
+    if (!(e instanceof SettlementWriteError)) throw e;
+    failed = e;
+  }
+  for (const path of issuer.settlementFiles()) process.stderr.write(`revswitch sim issuer: settlement file ${path}\n`);
   const ledger = issuer.ledger();
-  return p.flags.has('json') ? JSON.stringify(ledger, null, 2) : formatLedger(ledger);
+  const out = p.flags.has('json') ? JSON.stringify(ledger, null, 2) : formatLedger(ledger);
+  if (failed) throw new CommandError(failed.message, 1, out);
+  return out;
+}
+
+/** --settlement-dir and the flags that only make sense with it. */
+function settlementFlags(p: Parsed, opts: IssuerOptions): void {
+  const dir = flag(p, 'settlement-dir');
+  if (dir === undefined) {
+    for (const f of ['settlement-upstream', 'settlement-faults', 'rules']) {
+      if (flag(p, f) !== undefined) throw new UsageError(`--${f} needs --settlement-dir`);
+    }
+    return;
+  }
+  // Found out now rather than at exit, when the files are due.
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    accessSync(dir, constants.W_OK);
+  } catch (e) {
+    throw new UsageError(`--settlement-dir: cannot write to ${JSON.stringify(dir)}: ${(e as Error).message}`);
+  }
+  opts.settlementDir = dir;
+  opts.settlementUpstream = flag(p, 'settlement-upstream');
+  const spec = flag(p, 'settlement-faults');
+  if (spec !== undefined) opts.settlementFaults = settlementFaults(spec);
+  const rules = flag(p, 'rules');
+  if (rules !== undefined) opts.calendar = loadRulesFile(rules).calendar;
+}
+
+/** "drop=2,duplicate=1,settle-reversed=1": a count per fault kind, each kind once. */
+function settlementFaults(spec: string): SettlementFaults {
+  const names = FAULT_KINDS.map((k) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`));
+  const out: SettlementFaults = {};
+  for (const part of spec.split(',')) {
+    const m = /^([a-z-]+)=(\d{1,6})$/.exec(part.trim());
+    const kind: FaultKind | undefined = m ? FAULT_KINDS[names.indexOf(m[1])] : undefined;
+    if (!m || kind === undefined || out[kind] !== undefined) {
+      const why = m && kind !== undefined ? 'given twice' : 'expected KIND=COUNT';
+      throw new UsageError(`--settlement-faults: ${why}, got ${JSON.stringify(part)} (kinds: ${names.join(', ')})`);
+    }
+    out[kind] = Number(m[2]);
+  }
+  return out;
 }
 
 function magicMix(v: string): Record<string, number> {

@@ -1,8 +1,11 @@
 /**
+ * Longer than 400 lines: one host's whole behaviour (decisions, answers, ledger, settlement
+ * hooks) in one class; its parts (ledger, magic, settlement, wire) are already files of their own.
+ *
  * The issuer simulator: a TCP server that answers authorizations and financial requests
- * like an issuer host, with configurable approval, latency, drops and late answers,
- * "magic amounts" that script one sale's outcome (./magic.ts), and a ledger of holds
- * (./ledger.ts) that proves what reached the issuer and what was undone.
+ * like an issuer host, with configurable approval, latency, drops and late answers, "magic
+ * amounts" that script one sale's outcome (./magic.ts), a ledger of holds (./ledger.ts) that
+ * proves what reached the issuer and what was undone, and settlement files (./settlement-writer.ts).
  *
  * Many connections, and many requests in flight on each: every request is decided when
  * it arrives (the hold, if any, is placed at once) and answered on its own timer, so
@@ -17,11 +20,12 @@ import { createLedgerServer } from './ledger-http.js';
 import { Ledger, type LedgerCounters, type LedgerSnapshot } from './ledger.js';
 import { magicOf, PARTIAL, partOf } from './magic.js';
 import { createRng, randomSeed, type Rng } from './prng.js';
+import { SettlementWriter, type InjectedFault, type SettlementOptions } from './settlement-writer.js';
 import { simConn, simDialect, simFraming } from './wire.js';
 
 export type Latency = number | { min: number; max: number };
 
-export interface IssuerOptions {
+export interface IssuerOptions extends SettlementOptions {
   /** Default 127.0.0.1. */
   host?: string;
   /** 0 (the default) picks a free port; read it back from IssuerSim.port. */
@@ -79,7 +83,19 @@ export interface IssuerSim {
   onMessage(fn: (e: IssuerEvent) => void): () => void;
   /** The first handled message (from now on) that satisfies pred; rejects after timeoutMs. */
   waitFor(pred: (e: IssuerEvent) => boolean, timeoutMs?: number): Promise<IssuerEvent>;
-  /** Stops listening, drops every connection and pending answer. */
+  /** Writes the settlement file of every business date with movements; returns the paths (each CSV, then its faults file). */
+  writeSettlement(dir?: string): Promise<string[]>;
+  /** The faults injected into the settlement files computed so far. */
+  settlementFaults(): InjectedFault[];
+  /** Every settlement file written so far, faults files included. */
+  settlementFiles(): string[];
+  /**
+   * While true, reversals are lost on the way in: neither applied to the ledger nor
+   * answered (the issuer's reversal processing is down). A test's lever for a sale the
+   * switch undid and the issuer still settles.
+   */
+  loseReversals: boolean;
+  /** Stops listening, drops every connection and pending answer, then writes the settlement files still due. */
   close(): Promise<void>;
 }
 
@@ -129,6 +145,7 @@ class Issuer implements IssuerSim {
   private readonly approveRate: number;
   private readonly dropRate: number;
   private readonly lateRate: number;
+  loseReversals = false;
   private readonly reversalDropRate: number;
   private readonly lateMs: number;
   private readonly latency: { min: number; max: number };
@@ -145,6 +162,7 @@ class Issuer implements IssuerSim {
   private boundPort = 0;
   private ledgerAt: string | null = null;
   private closing: Promise<void> | null = null;
+  private readonly settlement: SettlementWriter;
 
   constructor(private readonly opts: IssuerOptions) {
     this.dialect = simDialect(opts.dialect);
@@ -160,6 +178,7 @@ class Issuer implements IssuerSim {
     this.log = opts.log ?? (() => {});
     this.host = opts.host ?? '127.0.0.1';
     this.server = createServer((socket) => this.accept(socket));
+    this.settlement = new SettlementWriter({ ...opts, seed: this.seed, snapshot: () => this.book.snapshot(), log: this.log });
   }
 
   get port(): number {
@@ -189,6 +208,7 @@ class Issuer implements IssuerSim {
       const hh = at.host.includes(':') ? `[${at.host}]` : at.host;
       this.ledgerAt = `http://${hh}:${hp}/ledger`;
     }
+    this.settlement.start();
     return this;
   }
 
@@ -230,8 +250,21 @@ class Issuer implements IssuerSim {
       const h = this.http;
       const httpClosed = h ? new Promise<void>((r) => { h.closeAllConnections(); h.close(() => r()); }) : Promise.resolve();
       await Promise.all([closed, httpClosed]);
+      await this.settlement.close();
     })();
     return this.closing;
+  }
+
+  writeSettlement(dir?: string): Promise<string[]> {
+    return this.settlement.writeAll(dir);
+  }
+
+  settlementFaults(): InjectedFault[] {
+    return this.settlement.faults();
+  }
+
+  settlementFiles(): string[] {
+    return this.settlement.files();
   }
 
   private accept(socket: Socket): void {
@@ -345,6 +378,7 @@ class Issuer implements IssuerSim {
   }
 
   private reversal(conn: FramedConn, req: IsoMessage): IssuerEvent {
+    if (this.loseReversals) return { msg: req, answer: null, delayMs: 0, reversal: null };
     const result = this.book.reverse(req, Date.now());
     const delay = this.drawLatency();
     if (this.rng.chance(this.reversalDropRate)) {

@@ -12,6 +12,9 @@
  * 0401/0421 of one already seen) or as second reversals, which prove a sale reversed twice:
  * a distinct one, or the same 0400 again where a 0401 was due. No I/O: the simulator feeds
  * it messages and the clock.
+ *
+ * Longer than 400 lines: the hold record, the matching of originals, reversals and refunds,
+ * and the snapshot are one ledger; split, each half would reach into the other's maps.
  */
 import { IsoError, isRepeat, maskPan, mtiOrigin, MtiOrigin, type IsoMessage } from '../../codec/index.js';
 import { PARTIAL, partOf } from './magic.js';
@@ -42,7 +45,12 @@ export interface HoldRecord {
   status: HoldStatus;
   /** Epoch milliseconds. */
   placedAt: number;
+  /** Set by a full reversal, or by the refund that empties the hold: not proof of a reversal (see reversedAt). */
   releasedAt: number | null;
+  /** When the applied reversal, full or partial, changed the hold (the settlement file dates its row by it), else null. */
+  reversedAt: number | null;
+  /** What that reversal released, 12 digits: held before it less held after. */
+  reversedAmount: string;
   reversals: {
     /** Every reversal message that reached this hold. */
     received: number;
@@ -265,6 +273,7 @@ export class Ledger {
         key, mti: baseMti(req.mti), stan, transmissionDateTime: f7, acquirer, terminalId,
         merchantId: req.get(42) ?? '', rrn, approvalCode: approvalCode ?? '', pan: pan === undefined ? '' : maskPan(pan),
         currency: req.get(49) ?? '', originalAmount: amount, amount, refunded: ZERO, status: 'held', placedAt: now, releasedAt: null,
+        reversedAt: null, reversedAmount: ZERO,
         reversals: { received: 0, distinct: 0, repeats: 0, reason: null, partial: false },
       };
       this.holdList.push(hold);
@@ -328,6 +337,15 @@ export class Ledger {
   }
 
   private apply(hold: HoldRecord, rev: IsoMessage, now: number): void {
+    const before = Number(hold.amount);
+    this.change(hold, rev, now);
+    // An invalid F95 changes nothing; any other first reversal released some or all of the hold.
+    if (rev.has(95) && !hold.reversals.partial) return;
+    hold.reversedAt = now;
+    hold.reversedAmount = String(Math.max(0, before - Number(hold.amount))).padStart(12, '0');
+  }
+
+  private change(hold: HoldRecord, rev: IsoMessage, now: number): void {
     hold.reversals.reason = rev.get(39) ?? null;
     if (!rev.has(95)) {
       this.release(hold, now);
