@@ -16,6 +16,7 @@ import { MIGRATE_USAGE, migrateCommand } from './migrate-command.js';
 import { NODES_USAGE, nodesCommand } from './nodes-command.js';
 import { ROUTE_USAGE, routeCommand } from './route-command.js';
 import { REPORT_USAGE, TXN_USAGE, reportCommand, txnCommand } from './report-commands.js';
+import { RECONCILE_USAGE, reconcileCommand } from './reconcile-command.js';
 import { REVIEW_USAGE, reviewCommand } from './review-commands.js';
 import { SIM_USAGE, simCommand } from './sim-commands.js';
 import { START_USAGE, startCommand } from './start-command.js';
@@ -39,6 +40,7 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   route: { run: routeCommand, usage: ROUTE_USAGE },
   keys: { run: keysCommand, usage: KEYS_USAGE },
   maintenance: { run: maintenanceCommand, usage: MAINTENANCE_USAGE },
+  reconcile: { run: reconcileCommand, usage: RECONCILE_USAGE },
 };
 
 function help(): string {

@@ -13,7 +13,7 @@
 import type { CompiledRules } from '../../rules/index.js';
 import { sealedField, withSealedField } from '../store/sealed.js';
 import type { ReversalRow, ReviewAction, ReviewRow, Store, TxnRow } from '../store/types.js';
-import { refundIdOf, reversalIdOf } from './undo-ids.js';
+import { isReconReviewId, refundIdOf, reversalIdOf } from './undo-ids.js';
 
 /** A decision that cannot be taken as asked: the message says why, for the CLI and the API. */
 export class ReviewError extends Error {
@@ -38,6 +38,8 @@ export interface Verdict {
  */
 export function defaultAction(review: ReviewRow, txn: TxnRow, rules: CompiledRules, now: number): ReviewAction {
   if (review.proposed === 'none') return 'none';
+  // A settled posting can no longer be reversed: what reconciliation proposes stands.
+  if (isReconReviewId(review.id)) return 'refund';
   const cal = rules.calendar;
   const bd = cal.businessDay(txn.createdAt);
   const lastReversible = rules.graceDays === 0 ? bd : cal.addWorkingDays(bd, rules.graceDays);
@@ -54,38 +56,65 @@ export function undoRowFor(review: ReviewRow, txn: TxnRow, action: 'reverse' | '
   if (action === 'reverse' && txn.failureClass === 'duplicate') {
     throw new ReviewError(`${review.id}: a duplicate (94) is never reversed: the reversal would carry the real original's keys and undo it`, 'refused');
   }
-  if (action === 'refund' && !financial(txn)) {
-    throw new ReviewError(`${review.id}: an authorization (${txn.mti}) is never refunded: it was never cleared, so a refund would credit money never debited`, 'refused');
-  }
-  if (txn.sealed === null || txn.upstream === null || txn.upstreamStan === null) {
-    throw new ReviewError(`${review.id}: transaction ${txn.id} never went upstream (nothing kept to build the ${action} from): settle it by hand and reject the item`, 'refused');
-  }
-  const reversalId = reversalIdOf(txn.upstream, txn.upstreamStan, sealedField(txn.sealed, 7) ?? txn.f7 ?? '', txn.createdAt);
-  const base = {
-    txnId: txn.id, upstream: txn.upstream, state: 'pending' as const, attempts: 0, message: null, sentStan: null, enqueuedAt: now, dueAt: now,
-    lastError: null, note: null, updatedAt: now, owner: null, leaseUntil: 0,
-  };
   const why = `approved in review ${review.id}: ${review.why}`;
   if (action === 'refund') {
     const amount = review.amount ?? txn.amount;
     if (amount === null) throw new ReviewError(`${review.id}: no amount to refund`, 'refused');
-    // The refund names the approval it undoes (F38).
-    const original = txn.approvalCode ? withSealedField(txn.sealed, 38, txn.approvalCode) : txn.sealed;
-    return { ...base, id: refundIdOf(reversalId), kind: 'refund', amount, reason: '', finalAmount: null, explanation: why, original };
+    return refundRowFor(txn, amount, why, now, review.id);
   }
+  const { reversalId, sealed } = sent(txn, action, review.id);
   return {
-    ...base, id: reversalId, kind: 'reversal', amount: null, reason: review.reason ?? '06', finalAmount: review.finalAmount, explanation: why,
-    original: txn.sealed,
+    ...queued(txn, now), id: reversalId, kind: 'reversal', amount: null, reason: review.reason ?? '06', finalAmount: review.finalAmount, explanation: why,
+    original: sealed,
   };
 }
 
-/** The item, open, with its transaction; ReviewError otherwise. */
-async function openItem(store: Store, id: string): Promise<{ review: ReviewRow; txn: TxnRow }> {
+/**
+ * A refund of `amount` (n12) for a financial transaction, queued like any other (one per
+ * original: its id derives from the original). `label` names who asks, in errors.
+ */
+export function refundRowFor(txn: TxnRow, amount: string, why: string, now: number, label: string): ReversalRow {
+  if (!financial(txn)) {
+    throw new ReviewError(`${label}: an authorization (${txn.mti}) is never refunded: it was never cleared, so a refund would credit money never debited`, 'refused');
+  }
+  const { reversalId, sealed } = sent(txn, 'refund', label);
+  // The refund names the approval it undoes (F38).
+  const original = txn.approvalCode ? withSealedField(sealed, 38, txn.approvalCode) : sealed;
+  return { ...queued(txn, now), id: refundIdOf(reversalId), kind: 'refund', amount, reason: '', finalAmount: null, explanation: why, original };
+}
+
+/** What went upstream, which an undo is built from; ReviewError when nothing was kept. */
+function sent(txn: TxnRow, action: string, label: string): { reversalId: string; sealed: string } {
+  if (txn.sealed === null || txn.upstream === null || txn.upstreamStan === null) {
+    throw new ReviewError(`${label}: transaction ${txn.id} never went upstream, or its sealed message is gone (nothing kept to build the ${action} from): settle it by hand`, 'refused');
+  }
+  let f7: string | undefined;
+  try {
+    f7 = sealedField(txn.sealed, 7);
+  } catch {
+    throw new ReviewError(`${label}: the sealed message of transaction ${txn.id} cannot be read: settle it by hand`, 'refused');
+  }
+  return { reversalId: reversalIdOf(txn.upstream, txn.upstreamStan, f7 ?? txn.f7 ?? '', txn.createdAt), sealed: txn.sealed };
+}
+
+function queued(txn: TxnRow, now: number): Omit<ReversalRow, 'id' | 'kind' | 'amount' | 'reason' | 'finalAmount' | 'explanation' | 'original'> {
+  return {
+    txnId: txn.id, upstream: txn.upstream ?? '', state: 'pending', attempts: 0, message: null, sentStan: null, enqueuedAt: now, dueAt: now,
+    lastError: null, note: null, updatedAt: now, owner: null, leaseUntil: 0,
+  };
+}
+
+/**
+ * The item, open, with its transaction; ReviewError otherwise. An item that proposes
+ * nothing may have no transaction (a settlement record unknown to the switch): it can
+ * still be approved or rejected, with action none.
+ */
+async function openItem(store: Store, id: string): Promise<{ review: ReviewRow; txn: TxnRow | undefined }> {
   const review = await store.review(id);
   if (review === undefined) throw new ReviewError(`no review item ${JSON.stringify(id)}`, 'not_found');
   if (review.state !== 'open') throw new ReviewError(alreadyDecided(review), 'conflict');
   const txn = await store.txn(review.txnId);
-  if (txn === undefined) throw new ReviewError(`${id}: its transaction ${review.txnId} is not in the store`, 'not_found');
+  if (txn === undefined && review.proposed !== 'none') throw new ReviewError(`${id}: its transaction ${review.txnId} is not in the store`, 'not_found');
   return { review, txn };
 }
 
@@ -101,9 +130,10 @@ function alreadyDecided(r: ReviewRow): string {
  */
 export async function approveReview(store: Store, id: string, v: Verdict, rules: CompiledRules, now: number): Promise<{ action: ReviewAction; undoId: string | null }> {
   const { review, txn } = await openItem(store, id);
-  const action = v.action ?? defaultAction(review, txn, rules, now);
+  const action = v.action ?? (txn === undefined ? 'none' : defaultAction(review, txn, rules, now));
+  if (action !== 'none' && txn === undefined) throw new ReviewError(`${id}: no transaction in the store (${review.txnId}) to ${action}: approve with action none, or reject`, 'refused');
   // Checked before the decision is written, so a refused action leaves the item open.
-  const row = action === 'none' ? null : undoRowFor(review, txn, action, now);
+  const row = action === 'none' || txn === undefined ? null : undoRowFor(review, txn, action, now);
   if (!(await store.decideReview({ id, state: 'approved', at: now, by: v.by, note: v.note, action }))) {
     const now2 = await store.review(id);
     throw new ReviewError(now2 ? alreadyDecided(now2) : `${id} changed while deciding`, 'conflict');

@@ -18,3 +18,15 @@ export function refundIdOf(reversalId: string): string {
 export function reviewIdOf(txnId: string): string {
   return `review|${txnId}`;
 }
+
+/**
+ * A review item a reconciliation raised (`revswitch reconcile --apply`): one per class and
+ * journal row or settlement line, so the same file applied again raises nothing new.
+ */
+export function reconReviewIdOf(businessDate: string, cls: string, key: string): string {
+  return `review|recon|${businessDate}|${cls}|${key}`;
+}
+
+export function isReconReviewId(id: string): boolean {
+  return id.startsWith('review|recon|');
+}
