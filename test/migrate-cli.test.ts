@@ -62,7 +62,7 @@ t.test('postgres', async (t) => {
   t.equal(cli(['migrate', '--store', url]).stdout.trim(), `${url}: schema version ${last}, up to date (nothing to apply)`);
   const tables = await withPg(schema, async (c) => (await c.query<{ t: string }>(
     "SELECT tablename AS t FROM pg_tables WHERE schemaname = $1 ORDER BY 1", [schema])).rows.map((r) => r.t));
-  t.same(tables, ['history', 'maintenance_window', 'nodes', 'pruned', 'reversals', 'reviews', 'schema_migrations', 'txn_keys', 'txns'], 'the tables are in the schema');
+  t.same(tables, ['history', 'maintenance_window', 'nodes', 'pruned', 'recon_runs', 'reversals', 'reviews', 'schema_migrations', 'txn_keys', 'txns'], 'the tables are in the schema');
 
   const down = cli(['migrate', '--store', 'postgres://rev:hunter2@127.0.0.1:1/test?schema=x&connect_timeout=2']);
   t.equal(down.status, 1, 'an unreachable server exits 1');
