@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { loadDefaultRules } from '../rules/index.js';
+import { approveReview } from '../switch/undo/review-actions.js';
 import { applyRecon } from '../switch/recon/apply.js';
 import type { ReconLine } from '../switch/recon/classes.js';
 import { reconcile, type ReconResult } from '../switch/recon/reconcile.js';
@@ -170,11 +171,26 @@ async function scenario(tt: Test, store: Store, dir: string): Promise<void> {
   tt.ok(reviews.every((x) => x.why.includes(r.runId)), 'and in every review item\'s');
   tt.ok(reviews.some((x) => x.id.startsWith('review|recon|') && x.proposed === 'refund' && x.amount === n12(7000)), 'the duplicate proposes refunding the extra');
 
+  // A person works the items: the duplicate's approval refunds the extra settlement (a
+  // settled sale is never reversed); the unknown record has no transaction to act on.
+  const dupItem = reviews.find((x) => x.proposed === 'refund' && x.amount === n12(7000));
+  const unknownItem = reviews.find((x) => x.id.includes('|unknown_to_switch|'));
+  const rules = loadDefaultRules();
+  if (dupItem !== undefined) {
+    const done = await approveReview(store, dupItem.id, { by: 'ops', note: 'settled twice, confirmed' }, rules, AT + 3_700_000);
+    tt.same(done.action, 'refund', 'approving the duplicate refunds, whatever the hour');
+    tt.equal((await store.reversal(done.undoId ?? ''))?.amount, n12(7000), 'the extra settlement\'s amount');
+  } else tt.fail('no review item for the duplicate');
+  if (unknownItem !== undefined) {
+    await tt.rejects(approveReview(store, unknownItem.id, { by: 'ops', note: 'x', action: 'refund' }, rules, AT + 3_700_000), /no transaction in the store/, 'nothing to refund for a record unknown to the switch');
+    tt.same((await approveReview(store, unknownItem.id, { by: 'ops', note: 'raised with the issuer' }, rules, AT + 3_700_000)).action, 'none', 'it is approved with action none');
+  } else tt.fail('no review item for the unknown record');
+
   const again = await run();
   tt.teardown(() => again.close());
   const second = await applyRecon(store, again, AT + 7_200_000);
   tt.same([second.refundsQueued, second.reviewsQueued], [0, 0], 'the same file applied again queues nothing new');
-  tt.same([second.refundsExisting, second.reviewsExisting], [first.refundsQueued, first.reviewsQueued], 'it finds what the first run queued');
+  tt.same([second.refundsExisting, second.reviewsExisting], [first.refundsQueued, first.reviewsQueued], 'it finds what the first run queued, open or decided');
 }
 
 t.test('SQLite', async (tt) => {

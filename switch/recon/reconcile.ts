@@ -189,12 +189,13 @@ async function run(o: ReconcileOptions, scratch: Scratch, now: () => number, t0:
   }
   // A refund belongs to the business date its acknowledgement fell in: look a fortnight
   // either side of the date's midnight and keep those the calendar puts on it. A refund a
-  // reconciliation of this date queued is the fix for this file, never in it.
+  // reconciliation of this date queued (itself, or through a review it raised) is the fix
+  // for this file, never in it.
   const midnight = Date.parse(`${date}T00:00:00Z`);
   const ownFix = `${EXPLANATION_PREFIX}recon|${date}|`;
   const refunds = (await o.store.reconRefunds(midnight - 14 * DAY, midnight + 2 * DAY))
     .filter((r) => r.state === 'acked' && (upstream === null || r.upstream === upstream) && o.calendar.businessDate(r.updatedAt) === date &&
-      !r.explanation.startsWith(ownFix));
+      !r.explanation.includes(ownFix));
   scratch.addRefunds(refunds);
   journalRows += refunds.length;
 
