@@ -1,7 +1,7 @@
 /**
  * Hand-built wire vectors for China UnionPay POS (cup): a 5-byte TPDU (60, destination,
  * source), a 6-byte header, BCD MTI, binary bitmap, BCD numerics LEFT-aligned with a
- * trailing 0 pad nibble, BCD length prefixes (LL 1 byte, LLL 2 bytes), ASCII
+ * trailing 0 pad nibble (but F23, right-aligned with the pad nibble first), BCD length prefixes (LL 1 byte, LLL 2 bytes), ASCII
  * 37/38/39/41/42/49, and the private F60 (60.1 type, 60.2 batch, 60.3 network code).
  * The 2-byte length in front of a frame belongs to framing and is not part of these bytes.
  * The bytes are written by hand; the codec is checked against them.
@@ -183,7 +183,7 @@ const VECTORS: Vector[] = [
       00 01 24                               # F11 000124
       25 12                                  # F14 2512
       05 10                                  # F22 051 + pad
-      00 10                                  # F23 001 + pad
+      00 01                                  # F23 001, right-aligned: the pad nibble first, as terminals send it (unlike F22)
       06                                     # F25 06 pre-auth
       31 35 36                               # F49 "156"
       00 29                                  # F55 LLL = 0029 bytes
@@ -241,4 +241,19 @@ t.test('encoding one message repeatedly gives the same bytes every time', async 
   const v = VECTORS[3]; // 0800 echo: the smallest
   const runs = [1, 2, 3].map(() => toHex(encode(d, handBuilt(v))));
   t.same(runs, [toHex(v.bytes), toHex(v.bytes), toHex(v.bytes)]);
+});
+
+t.test('F62 of a sign-on answer is binary: working keys and check values round-trip', (t) => {
+  // PIK (16) + CV (4) + MAK (8, padded to 16) + CV (4), as UnionPay terminals expect it.
+  const keys = Buffer.from('0123456789ABCDEFFEDCBA9876543210' + '08D7B400' + '2222222222222222' + '0000000000000000' + '00962B60', 'hex');
+  const m = new IsoMessage('0810');
+  m.tpdu = Buffer.from(TPDU_RES, 'hex');
+  m.header = Buffer.from(HEADER, 'hex');
+  for (const [k, v] of Object.entries({ 11: '000001', 12: '101010', 13: '1203', 32: '00000001', 37: '000000000001', 39: '00', 41: '12345678', 42: '123456789012345' })) m.set(Number(k), v);
+  m.set(60, '00000001003');
+  m.set(62, keys.toString('hex').toUpperCase());
+  const bytes = encode(d, m);
+  t.ok(bytes.includes(keys), 'the key bytes go on the wire as they are, with no text conversion');
+  t.equal(decode(d, bytes).get(62), keys.toString('hex').toUpperCase(), 'and come back the same (b fields read as hex), 0x00 and 0xFE bytes included');
+  t.end();
 });

@@ -61,15 +61,20 @@ const iso93a: DialectSpec = {
   fields: table({ ...ISO87, ...ISO93_CHANGES, ...iso93Tertiary() }, 'ascii'),
 };
 
-/** UnionPay POS: what differs from the BCD style. Numerics are left-aligned with a 0 pad nibble. */
+/**
+ * UnionPay POS: what differs from the BCD style. Numerics are left-aligned with a 0 pad
+ * nibble, except F23, which real terminals right-align with the pad nibble first. F62 of
+ * a sign-on answer carries the working keys as binary, so it is b, not ans.
+ */
 const CUP_CHANGES: Record<string, FieldSpec> = {
+  23: { type: 'n', length: 'fixed', max: 3, encoding: 'bcd', pad: 'left0', label: 'Application PAN sequence number' },
   44: { type: 'ans', length: 'LL', max: 25, encoding: 'ascii', prefix: 'bcd', label: 'Additional response data' },
   48: { type: 'n', length: 'LLL', max: 322, encoding: 'bcd', prefix: 'bcd', pad: 'right0', label: 'Additional data, private' },
   54: { type: 'an', length: 'LLL', max: 20, encoding: 'ascii', prefix: 'bcd', label: 'Balance amount' },
   55: { type: 'b', length: 'LLL', max: 255, encoding: 'binary', prefix: 'bcd', label: 'ICC data (EMV)', parts: 'tlv' },
   60: { type: 'n', length: 'LLL', max: 17, encoding: 'bcd', prefix: 'bcd', pad: 'right0', label: 'Reserved private: type, batch, network management code', parts: 'cup60' },
   61: { type: 'n', length: 'LLL', max: 29, encoding: 'bcd', prefix: 'bcd', pad: 'right0', label: 'Original message data', parts: 'cup61' },
-  62: { type: 'ans', length: 'LLL', max: 512, encoding: 'ascii', prefix: 'bcd', label: 'Reserved private' },
+  62: { type: 'b', length: 'LLL', max: 512, encoding: 'binary', prefix: 'bcd', label: 'Reserved private (sign-on answer: working keys)' },
   63: { type: 'ans', length: 'LLL', max: 163, encoding: 'ascii', prefix: 'bcd', label: 'Reserved private' },
 };
 
