@@ -7,6 +7,7 @@ import { getDialect, type Dialect } from '../../codec/index.js';
 import { loadDefaultRules, loadRulesFile, type CompiledRules } from '../../rules/index.js';
 import { addressOf, ConfigError, defaultConfig, loadConfigFile, UPSTREAM_DEFAULTS, type SwitchConfig } from '../config/index.js';
 import { Switch } from '../engine/switch.js';
+import type { TlsReloadOutcome } from '../edge/tls.js';
 import { createEventBus, type EventBus } from '../observe/events/index.js';
 import { hostname } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
@@ -216,6 +217,17 @@ async function startAdmin(c: SwitchConfig, sw: Switch, log: Logger): Promise<Adm
   return admin;
 }
 
+/**
+ * What SIGHUP does for TLS: every TLS listener and link reads its certificate files again,
+ * for new connections; a bad file keeps the old ones and is logged (the file, never its content).
+ */
+export function reloadTls(sw: Switch, log: Logger): TlsReloadOutcome {
+  const r = sw.reloadTls();
+  if (r.ok.length > 0) log.info('TLS certificates reloaded', { for: r.ok });
+  for (const f of r.failed) log.error('TLS reload failed; keeping the previous certificates', { for: f.name, error: f.error });
+  return r;
+}
+
 export async function startCommand(argv: string[]): Promise<string> {
   const p = parseArgs(argv, START_FLAGS);
   if (p.positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(p.positional[0])}`);
@@ -240,6 +252,7 @@ export async function startCommand(argv: string[]): Promise<string> {
     const r = running.sw.rules.reload(() => loadRules(c));
     if (r.ok) log.info('rules reloaded', { source: c.rules ?? 'rules/default.yaml' });
     else log.error('rules reload failed; keeping the previous rules', { error: r.error instanceof Error ? r.error.message : String(r.error) });
+    reloadTls(running.sw, log);
   });
   await new Promise<void>((resolve) => {
     const onStop = (sig: string) => {

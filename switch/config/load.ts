@@ -7,10 +7,11 @@
 import { jsonErrorPlace } from './json-error.js';
 import { parseKeyText } from './key-text.js';
 import { readFileSync } from 'node:fs';
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { HostPortError, parseHostPort as parseAddress, type HostPort } from './host-port.js';
 import {
   ConfigError, defaultConfig, LISTENER_DEFAULTS, NATS_EVENTS_DEFAULTS, UPSTREAM_DEFAULTS,
-  type EventsConfig, type RouteConfig, type SwitchConfig,
+  TLS_DEFAULTS, type EventsConfig, type RouteConfig, type SwitchConfig, type TlsConfig,
 } from './types.js';
 
 type Json = Record<string, unknown>;
@@ -69,8 +70,8 @@ export function addressOf(v: string, what: string, source = 'command line'): Hos
   }
 }
 
-const LISTENER_KEYS = ['name', 'host', 'port', 'dialect', 'framing', 'maxFrame', 'maxConnections', 'idleTimeoutMs'] as const;
-const UPSTREAM_KEYS = ['name', 'host', 'port', 'dialect', 'framing', 'maxFrame', 'timeoutMs', 'echoIdleMs', 'netTimeoutMs', 'signOn', 'reconnectBackoffMs', 'refund'] as const;
+const LISTENER_KEYS = ['name', 'host', 'port', 'dialect', 'framing', 'maxFrame', 'maxConnections', 'idleTimeoutMs', 'tls'] as const;
+const UPSTREAM_KEYS = ['name', 'host', 'port', 'dialect', 'framing', 'maxFrame', 'timeoutMs', 'echoIdleMs', 'netTimeoutMs', 'signOn', 'reconnectBackoffMs', 'refund', 'tls'] as const;
 const ROUTE_KEYS = ['name', 'pan', 'processingCode', 'acquirer', 'forwarder', 'upstreams'] as const;
 const TOP_KEYS = ['listeners', 'upstreams', 'routes', 'rules', 'store', 'admin', 'logLevel', 'tickMs', 'retentionMs', 'maxRetained', 'panHashKey', 'panSealKeys', 'node', 'reversal', 'events', 'cluster', 'unknownOriginals', 'retention'] as const;
 
@@ -104,6 +105,7 @@ export function configFromJson(data: unknown, source: string): SwitchConfig {
         maxFrame: l.maxFrame === undefined ? LISTENER_DEFAULTS.maxFrame : r.int(l.maxFrame, `${p}.maxFrame`, 64, 1 << 20),
         maxConnections: l.maxConnections === undefined ? LISTENER_DEFAULTS.maxConnections : r.int(l.maxConnections, `${p}.maxConnections`, 1, 1_000_000),
         idleTimeoutMs: l.idleTimeoutMs === undefined ? LISTENER_DEFAULTS.idleTimeoutMs : r.int(l.idleTimeoutMs, `${p}.idleTimeoutMs`, 0, 86_400_000),
+        ...(l.tls === undefined ? {} : { tls: tlsFromJson(r, source, l.tls, `${p}.tls`, 'listener') }),
       };
     });
   }
@@ -127,6 +129,7 @@ export function configFromJson(data: unknown, source: string): SwitchConfig {
         signOn: u.signOn === undefined ? d.signOn : r.bool(u.signOn, `${p}.signOn`),
         reconnectBackoffMs: u.reconnectBackoffMs === undefined ? d.reconnectBackoffMs : r.ints(u.reconnectBackoffMs, `${p}.reconnectBackoffMs`, 0, 3_600_000),
         refund: u.refund === undefined ? { ...d.refund } : refundFromJson(r, u.refund, `${p}.refund`),
+        ...(u.tls === undefined ? {} : { tls: tlsFromJson(r, source, u.tls, `${p}.tls`, 'upstream') }),
       };
     });
   }
@@ -286,6 +289,75 @@ function routesFromJson(r: Reader, v: unknown, upstreams: readonly string[]): Ro
     if (route.pan.length + route.processingCode.length + route.acquirer.length + route.forwarder.length === 0) catchAll = `${p} (${name})`;
     return route;
   });
+}
+
+const TLS_KEYS = { listener: ['cert', 'key', 'ca', 'requestCert', 'rejectUnauthorized', 'minVersion', 'ciphers', 'allowedSubjects'],
+  upstream: ['cert', 'key', 'ca', 'rejectUnauthorized', 'minVersion', 'ciphers', 'servername'] } as const;
+
+/**
+ * A listener's or upstream's `tls`, its PEM files read and parsed now so that a missing
+ * file or a bad PEM stops the start naming the path in the config. Messages name the
+ * file, never what is in it.
+ */
+function tlsFromJson(r: Reader, source: string, v: unknown, p: string, side: 'listener' | 'upstream'): TlsConfig {
+  const o = r.obj(v, p);
+  r.keys(o, p, TLS_KEYS[side]);
+  const d = TLS_DEFAULTS;
+  const opt = (k: 'cert' | 'key' | 'ca' | 'ciphers' | 'servername'): string | null => (o[k] === undefined ? null : r.str(o[k], `${p}.${k}`));
+  const t: TlsConfig = {
+    cert: opt('cert'), key: opt('key'), ca: opt('ca'), ciphers: opt('ciphers'), servername: opt('servername'),
+    requestCert: o.requestCert === undefined ? d.requestCert : r.bool(o.requestCert, `${p}.requestCert`),
+    rejectUnauthorized: o.rejectUnauthorized === undefined ? d.rejectUnauthorized : r.bool(o.rejectUnauthorized, `${p}.rejectUnauthorized`),
+    minVersion: (o.minVersion as TlsConfig['minVersion'] | undefined) ?? d.minVersion, allowedSubjects: [],
+  };
+  if (o.minVersion !== undefined && o.minVersion !== 'TLSv1.2' && o.minVersion !== 'TLSv1.3') r.fail(`${p}.minVersion`, '"TLSv1.2" or "TLSv1.3"', o.minVersion);
+  if (o.allowedSubjects !== undefined) {
+    if (!Array.isArray(o.allowedSubjects)) r.fail(`${p}.allowedSubjects`, 'an array of certificate subjects (a CN, "DNS:name" or a name)', o.allowedSubjects);
+    t.allowedSubjects = (o.allowedSubjects as unknown[]).map((x, i) => r.str(x, `${p}.allowedSubjects[${i}]`));
+  }
+  if (side === 'listener' && (t.cert === null || t.key === null)) r.fail(`${p}.${t.cert === null ? 'cert' : 'key'}`, 'the path of a PEM file (a TLS listener needs cert and key)', undefined);
+  if ((t.cert === null) !== (t.key === null)) r.fail(`${p}.${t.cert === null ? 'cert' : 'key'}`, 'the path of a PEM file (cert and key go together)', undefined);
+  if (t.requestCert && t.ca === null) r.fail(`${p}.ca`, 'the path of the PEM CA file client certificates are checked against (requestCert is true)', undefined);
+  // An unverified certificate's subject proves nothing: the list needs verified clients.
+  if (t.allowedSubjects.length > 0 && !(t.requestCert && t.rejectUnauthorized)) r.fail(`${p}.allowedSubjects`, 'requestCert: true and rejectUnauthorized: true beside it', t.allowedSubjects);
+  const bad = tlsFileProblem(t);
+  if (bad) throw new ConfigError(`${source}: ${p}.${bad.key}: ${bad.file}: ${bad.reason}`);
+  return t;
+}
+
+export interface TlsFileProblem { key: 'cert' | 'key' | 'ca'; file: string; reason: string }
+
+/**
+ * What is wrong with a TLS config's PEM files, read now, or null. Used at load and at
+ * every reload (edge/tls.ts); the reason names the file, never what is in it.
+ */
+export function tlsFileProblem(t: TlsConfig): TlsFileProblem | null {
+  class Bad extends Error { constructor(readonly problem: TlsFileProblem) { super(problem.reason); } }
+  const bad = (key: TlsFileProblem['key'], file: string, reason: string): never => { throw new Bad({ key, file, reason }); };
+  const read = (k: TlsFileProblem['key'], file: string): string => {
+    try { return readFileSync(file, 'utf8'); } catch (e) { return bad(k, file, `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`); }
+  };
+  const certs = (k: 'cert' | 'ca', file: string): X509Certificate[] => {
+    const blocks = read(k, file).match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+    if (blocks.length === 0) bad(k, file, 'expected PEM certificates (-----BEGIN CERTIFICATE-----), found none');
+    return blocks.map((b) => {
+      try { return new X509Certificate(b); } catch { return bad(k, file, 'expected PEM certificates, but one does not parse'); }
+    });
+  };
+  try {
+    if (t.ca !== null) certs('ca', t.ca);
+    if (t.cert !== null && t.key !== null) {
+      const leaf = certs('cert', t.cert)[0];
+      const text = read('key', t.key);
+      let key: KeyObject;
+      try { key = createPrivateKey(text); } catch { return bad('key', t.key, 'expected an unencrypted PEM private key'); }
+      if (!leaf.checkPrivateKey(key)) bad('key', t.key, `expected the private key of the certificate in ${t.cert}`);
+    }
+    return null;
+  } catch (e) {
+    if (e instanceof Bad) return e.problem;
+    throw e;
+  }
 }
 
 /** NATS subject tokens: no spaces, no wildcards (events are published, not subscribed). */

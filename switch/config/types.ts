@@ -12,7 +12,40 @@ export interface ListenerConfig {
   maxFrame: number;
   maxConnections: number;
   idleTimeoutMs: number;
+  /** Absent: plain TCP. */
+  tls?: TlsConfig;
 }
+
+/**
+ * TLS on a listener or an upstream link; files are PEM paths. On a listener `cert` and
+ * `key` are required and `ca` is what client certificates are checked against; on an
+ * upstream `ca` checks the host (absent: Node's bundled roots) and `cert`/`key` are the
+ * client certificate a mutual-TLS host asks for.
+ */
+export interface TlsConfig {
+  cert: string | null;
+  key: string | null;
+  ca: string | null;
+  /** Listener: ask every client for a certificate (mutual TLS). */
+  requestCert: boolean;
+  /** false only when written in the config, and warned about at every start. */
+  rejectUnauthorized: boolean;
+  minVersion: 'TLSv1.2' | 'TLSv1.3';
+  /** An OpenSSL cipher list; null: Node's default. */
+  ciphers: string | null;
+  /** Upstream: the name the host's certificate must carry (SNI too); null: the host. */
+  servername: string | null;
+  /**
+   * Listener: client certificate subjects let in (a CN, a SAN entry such as
+   * "DNS:acquirer-1.example", or just the name); empty: any certificate from `ca`.
+   */
+  allowedSubjects: string[];
+}
+
+export const TLS_DEFAULTS: TlsConfig = {
+  cert: null, key: null, ca: null, requestCert: false, rejectUnauthorized: true, minVersion: 'TLSv1.2',
+  ciphers: null, servername: null, allowedSubjects: [],
+};
 
 export interface UpstreamConfig {
   name: string;
@@ -33,6 +66,8 @@ export interface UpstreamConfig {
    * is the dialect's (1220/1200 on 1993).
    */
   refund: { mti: string };
+  /** Absent: plain TCP. */
+  tls?: TlsConfig;
 }
 
 /**

@@ -2,15 +2,20 @@
  * A persistent link to an issuer or network host. It reconnects with backoff, signs on
  * when connected, echoes when idle, and matches every answer to its request through its
  * Mux (./mux.ts): requests on one link come from many terminals, so the link numbers them
- * with STANs of its own, and whoever asked gets the answer back by that STAN.
+ * with STANs of its own, and whoever asked gets the answer back by that STAN. With `tls`
+ * it dials TLS and checks the host's certificate and name before anything is sent; a
+ * failed handshake is counted and is one more reconnect with backoff.
  */
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import type { TlsConfig } from '../config/index.js';
 import { isNetworkManagement, isOriginating, profileOf, stanString, type Dialect, type IsoMessage, type NetCode } from '../../codec/index.js';
 import type { Counters } from '../observe/counters.js';
 import type { Logger } from '../observe/log.js';
 import type { WireMetrics } from '../observe/metrics.js';
 import { FramedConn } from './framed-conn.js';
 import { Mux, type Exchange } from './mux.js';
+import { TlsFailureLog, TlsMaterial, warnIfUnverified } from './tls.js';
 
 export interface UpstreamOptions {
   name: string;
@@ -34,6 +39,10 @@ export interface UpstreamOptions {
   counters: Counters;
   /** Message counts of this link (observe/metrics.ts). */
   wire?: WireMetrics;
+  /** Absent: plain TCP. */
+  tls?: TlsConfig;
+  /** Bumps this link's TLS failure count (observe/metrics.ts tlsFailureCounter). */
+  tlsFailed?: () => void;
 }
 
 export type LinkState = 'stopped' | 'down' | 'connecting' | 'signing-on' | 'up';
@@ -60,6 +69,8 @@ export class UpstreamLink {
   private echoTimer: NodeJS.Timeout | null = null;
   private netPending = 0;
   private lastTraffic = 0;
+  /** With `tls`: the context the next dial uses, and the failed-handshake log. */
+  private readonly tls: { material: TlsMaterial; failures: TlsFailureLog } | null = null;
   private readonly network: Exchange<NetRequest> = {
     answered: (req, msg) => this.networkAnswered(req, msg),
     expired: (req) => this.networkExpired(req),
@@ -67,6 +78,21 @@ export class UpstreamLink {
 
   constructor(readonly opts: UpstreamOptions) {
     this.mux = new Mux({ tickMs: opts.tickMs });
+    if (opts.tls) {
+      this.tls = {
+        material: new TlsMaterial(opts.tls),
+        failures: new TlsFailureLog(opts.log, { upstream: opts.name }, opts.tlsFailed ?? (() => {})),
+      };
+    }
+  }
+
+  /** Reads the certificate files again for the next dial; the connection up now carries on. A bad file keeps the previous ones. */
+  reloadTls(): { ok: true } | { ok: false; error: string } {
+    return this.tls ? this.tls.material.reload() : { ok: true };
+  }
+
+  get hasTls(): boolean {
+    return this.tls !== null;
   }
 
   get name(): string {
@@ -93,6 +119,7 @@ export class UpstreamLink {
   start(): void {
     if (this.state !== 'stopped') return;
     this.state = 'down';
+    if (this.opts.tls) warnIfUnverified(this.opts.tls, this.opts.log, { upstream: this.opts.name });
     this.mux.start();
     this.dial();
   }
@@ -118,13 +145,27 @@ export class UpstreamLink {
     if (this.state === 'stopped') return;
     this.state = 'connecting';
     const { host, port, log, name } = this.opts;
-    const socket: Socket = connect({ host, port });
+    const tls = this.tls;
+    const t = this.opts.tls;
+    // Node checks the certificate against servername, else host (checkServerIdentity).
+    const socket: Socket = tls && t
+      ? tlsConnect({ host, port, secureContext: tls.material.context, servername: t.servername ?? undefined, rejectUnauthorized: t.rejectUnauthorized })
+      : connect({ host, port });
+    // A refused or unreachable host is not a TLS failure: only an error between the TCP
+    // connect and the handshake's end counts.
+    let tcpUp = false;
+    let connected = false;
+    if (tls) {
+      socket.once('connect', () => { tcpUp = true; });
+      socket.once('error', (e) => { if (tcpUp && !connected) tls.failures.failed(e.message, `${host}:${port}`); });
+    }
     const conn = new FramedConn(socket, {
       dialect: this.opts.dialect, framing: this.opts.framing, maxFrame: this.opts.maxFrame,
       log, counters: this.opts.counters, name: `upstream ${name}`, wire: this.opts.wire,
     });
     this.conn = conn;
-    socket.once('connect', () => {
+    socket.once(tls ? 'secureConnect' : 'connect', () => {
+      connected = true;
       this.attempt = 0;
       log.info('upstream connected', { upstream: name, host, port });
       if (this.opts.signOn) {

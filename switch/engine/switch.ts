@@ -23,6 +23,7 @@ import type { FramedConn } from '../edge/framed-conn.js';
 import { Listener } from '../edge/listener.js';
 import { Router } from '../edge/router.js';
 import { UpstreamLink } from '../edge/upstream-link.js';
+import type { TlsReloadOutcome } from '../edge/tls.js';
 import { Counters } from '../observe/counters.js';
 import type { EventBus } from '../observe/events/emitter.js';
 import { summarize, type Logger } from '../observe/log.js';
@@ -112,7 +113,7 @@ export class Switch {
         name: u.name, host: u.host, port: u.port, dialect: dialects(u.dialect), framing: u.framing,
         maxFrame: u.maxFrame, backoffMs: u.reconnectBackoffMs, echoIdleMs: u.echoIdleMs, tickMs: cfg.tickMs,
         netTimeoutMs: u.netTimeoutMs, signOn: u.signOn, refundAsRequest: u.refund.mti.endsWith('200'), log, counters: this.counters,
-        wire: this.metrics.wire('upstream', u.dialect),
+        wire: this.metrics.wire('upstream', u.dialect), tls: u.tls, tlsFailed: u.tls ? this.metrics.tlsFailureCounter(`upstream ${u.name}`) : undefined,
       }));
     }
     this.router = new Router(cfg.routes, this.links);
@@ -245,6 +246,19 @@ export class Switch {
     if (this.ownsStore) await this.journal.store.close();
   }
 
+  /** SIGHUP: every TLS listener and link ("upstream NAME") reads its certificate files again; a bad one keeps its old ones. */
+  reloadTls(): TlsReloadOutcome {
+    const out: TlsReloadOutcome = { ok: [], failed: [] };
+    for (const x of [...this.listeners, ...this.links.values()]) {
+      if (!x.hasTls) continue;
+      const r = x.reloadTls();
+      const name = x instanceof Listener ? x.name : `upstream ${x.name}`;
+      if (r.ok) out.ok.push(name);
+      else out.failed.push({ name, error: r.error });
+    }
+    return out;
+  }
+
   /** Sales waiting for an answer, over every link. */
   private inFlight(): number {
     let n = 0;
@@ -253,7 +267,9 @@ export class Switch {
   }
 
   private listenerFor(cfg: ListenerConfig): Listener {
-    const l = new Listener(cfg, this.dialects(cfg.dialect), { log: this.log, counters: this.counters, wire: this.metrics.wire('terminal', cfg.dialect) });
+    const l = new Listener(cfg, this.dialects(cfg.dialect), {
+      log: this.log, counters: this.counters, wire: this.metrics.wire('terminal', cfg.dialect), tlsFailed: cfg.tls ? this.metrics.tlsFailureCounter(cfg.name) : undefined,
+    });
     l.onMessage = (msg, conn) => this.request(l, msg, conn);
     return l;
   }

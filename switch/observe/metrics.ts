@@ -109,6 +109,8 @@ export class Metrics {
   /** From request received to answer written, minus the upstream round trip. */
   readonly addedLatency: HistogramChild;
   private readonly reversals: Counter<'reason'>;
+  /** TLS handshake failures by listener ("upstream NAME" for a link): plain numbers, read at scrape time. */
+  private readonly tlsFailures = new Map<string, number>();
   private readonly commitSeconds: Histogram;
   private src: MetricSources | null = null;
   private processMetrics = false;
@@ -163,6 +165,17 @@ export class Metrics {
       },
     });
 
+    const tlsFailures = this.tlsFailures;
+    new Counter({
+      name: 'revswitch_tls_handshake_failures_total',
+      help: 'TLS connections refused, by listener (an upstream link as "upstream NAME"): a failed handshake (no, expired or unknown certificate, a plain TCP client, a host name mismatch) or a client certificate subject not in allowedSubjects.',
+      labelNames: ['listener'], registers,
+      collect() {
+        this.reset();
+        for (const [listener, n] of tlsFailures) this.inc({ listener }, n);
+      },
+    });
+
     this.reversals = new Counter({
       name: 'revswitch_reversals_total', help: 'Reversals queued by the switch, by the failure class that caused them.',
       labelNames: ['reason'], registers,
@@ -188,6 +201,17 @@ export class Metrics {
     let c = this.rttChildren.get(upstream);
     if (!c) this.rttChildren.set(upstream, (c = this.rtt.child({ upstream })));
     return c;
+  }
+
+  /** The bump of one TLS listener's (or "upstream NAME"'s) failure count; it shows as 0 from now on. */
+  tlsFailureCounter(listener: string): () => void {
+    if (!this.tlsFailures.has(listener)) this.tlsFailures.set(listener, 0);
+    return () => this.tlsFailures.set(listener, (this.tlsFailures.get(listener) ?? 0) + 1);
+  }
+
+  /** One TLS listener's failure count so far (tests, logs). */
+  tlsFailureCount(listener: string): number {
+    return this.tlsFailures.get(listener) ?? 0;
   }
 
   /** One reversal queued; `cls` is the rules failure class that caused it. */
