@@ -3,14 +3,12 @@
  * both sides in a Map (same reader, same journal pages, same classifier as revswitch).
  * `node dist/bench/recon-baseline.js FILE STORE_URL DATE`: prints the totals as JSON.
  */
-import { loadDefaultRules } from '../rules/index.js';
 import { classifyRefund, classifySale, unknownRecord, type FileEntry, type JournalEntry } from '../switch/recon/classify.js';
 import { expectationOf } from '../switch/recon/journal-side.js';
 import { readSettlementFile } from '../switch/recon/settlement-file.js';
 import { connectStore } from '../switch/store/index.js';
 
 const [file, url, date] = process.argv.slice(2);
-void loadDefaultRules;
 const store = await connectStore(url, { inline: true });
 const byRrn = new Map<string, FileEntry[]>();
 let records = 0;

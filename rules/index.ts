@@ -13,3 +13,4 @@ export { parseCaseJson, type ParsedCase } from './case.js';
 export { toMinor, toN12 } from './money.js';
 export { BusinessCalendar, WEEKDAYS, type Weekday, type CalendarConfig } from './business-day.js';
 export { CLASS_INFO } from './classes.js';
+export { checkCumulative, type Breach } from './limits.js';

@@ -55,6 +55,8 @@ t.test('the classifier', (tt) => {
   tt.equal(classifySale(journal({ ...undone, reversalAcked: true }), []).main.cls, 'matched', 'nothing posted, nothing settled');
   tt.equal(classifySale(journal({ expected: 0, kept: false, state: 'declined' }), []).main.cls, 'matched', 'a decline settles nothing');
   tt.equal(classifySale(journal({}), [rec('sale', 1100)]).main.cls, 'amount_mismatch');
+  const tooMuch = classifySale(journal({ ...undone, undoState: 'manual' }), [rec('sale', 1500)]).main;
+  tt.same([tooMuch.cls, tooMuch.action, tooMuch.actionAmount], ['posted_but_undone', 'review', 1000], 'a file settling more than the sale was for: no automatic refund above the original');
   tt.equal(classifySale(journal({ ...undone, reversalAcked: true, expected: 600 }), [rec('sale', 1000), rec('reversal', 400)]).main.cls, 'matched', 'a partial reversal: the final amount settles');
   const refund = journal({ kind: 'refund', undoId: 'refund|x', undoState: 'acked', state: null, expected: 300, asked: 300 });
   tt.equal(classifyRefund(refund, [rec('refund', 300)]).main.cls, 'matched');

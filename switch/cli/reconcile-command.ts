@@ -63,7 +63,7 @@ export async function reconcileCommand(argv: string[]): Promise<string> {
     }
     try {
       const shown: ReconLine[] = [];
-      let outFd: number | null = out === undefined ? null : openSync(out, 'w', 0o600);
+      const outFd = out === undefined ? null : openSync(out, 'w', 0o600);
       try {
         if (outFd !== null) writeSync(outFd, CSV_HEADER + '\n');
         for await (const l of r.lines()) {
@@ -72,7 +72,6 @@ export async function reconcileCommand(argv: string[]): Promise<string> {
         }
       } finally {
         if (outFd !== null) closeSync(outFd);
-        outFd = null;
       }
       let applied: ApplyOutcome | null = null;
       if (apply) {

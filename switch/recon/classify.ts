@@ -6,6 +6,7 @@
  * ./journal-side.ts's expectation. Equal nets agree (nothing settled for a declined sale
  * agrees too). A second sale record for one sale is a duplicate, whatever the rest says.
  */
+import { checkCumulative } from '../../rules/index.js';
 import type { ReconKeys, ReconLine } from './classes.js';
 import type { Expectation } from './journal-side.js';
 import type { SettlementType } from './settlement-record.js';
@@ -72,6 +73,12 @@ export function classifySale(j: JournalEntry, recs: readonly FileEntry[]): Class
   }
   if (fileNet > E) {
     const extra = fileNet - E;
+    // A refund never gives back more than the sale was for (rules/limits.ts): a file that
+    // settles more than that is a person's question, not an automatic credit.
+    const over = j.kept ? null : checkCumulative(j.asked, 0, extra);
+    if (over !== null) {
+      return { main: { ...base, cls: j.reversalAcked ? 'reversal_not_applied' : 'posted_but_undone', action: 'review', actionAmount: j.asked, why: `the file settles ${fileNet} (the journal expects ${E}), but ${over.text}: approve to refund at most the original` }, duplicates };
+    }
     if (j.kept) {
       return { main: { ...base, cls: 'amount_mismatch', action: 'review', actionAmount: null, why: `the journal approved ${E}, the file settles ${fileNet}` }, duplicates };
     }

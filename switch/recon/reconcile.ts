@@ -11,8 +11,7 @@ import { createReadStream, openSync, writeSync, closeSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { BusinessCalendar } from '../../rules/index.js';
-import { refundIdOf, reversalIdOf } from '../undo/undo-ids.js';
-import { sealedField } from '../store/sealed.js';
+import { refundIdOf, reversalIdOfRow } from '../undo/undo-ids.js';
 import { parseSqliteUrl } from '../store/index.js';
 import type { Store, TxnRow } from '../store/types.js';
 import { RECON_CLASSES, type ReconClass, type ReconLine } from './classes.js';
@@ -77,10 +76,9 @@ export const EXPLANATION_PREFIX = 'reconciliation ';
 const CHUNK = 20_000;
 const DAY = 86_400_000;
 
+/** The reader allows 12 digits at most, so the amount is a safe integer. */
 function fileEntry(r: SettlementRecord): FileEntry {
-  const amount = Number(r.amountMinor);
-  if (!Number.isSafeInteger(amount)) throw new SettlementFileError(`line ${r.line}, column amount_minor: ${r.amountMinor} is beyond what a payment can hold`, r.line, 'amount_minor');
-  return { line: r.line, type: r.type, amount, currency: r.currency, rrn: r.rrn, terminal: r.terminal, stan: r.stan, f7: r.f7 };
+  return { line: r.line, type: r.type, amount: Number(r.amountMinor), currency: r.currency, rrn: r.rrn, terminal: r.terminal, stan: r.stan, f7: r.f7 };
 }
 
 /** The file of a SQLite store, which the scratch database reads directly; null for other stores. */
@@ -263,15 +261,11 @@ async function outsideTheDate(store: Store, r: FileEntry): Promise<ReconLine> {
 }
 
 function undoIds(t: TxnRow): { reversal: string; refund: string } | null {
-  if (t.upstream === null || t.upstreamStan === null) return null;
-  let f7 = t.f7;
-  if (t.sealed !== null) {
-    try {
-      f7 = sealedField(t.sealed, 7) ?? f7;
-    } catch {
-      // an unreadable sealed message: the journal's F7
-    }
+  let reversal: string | null;
+  try {
+    reversal = reversalIdOfRow(t);
+  } catch {
+    return null; // an unreadable sealed message: no undo of it can be named
   }
-  const reversal = reversalIdOf(t.upstream, t.upstreamStan, f7 ?? '', t.createdAt);
-  return { reversal, refund: refundIdOf(reversal) };
+  return reversal === null ? null : { reversal, refund: refundIdOf(reversal) };
 }

@@ -23,6 +23,7 @@ import Database from 'better-sqlite3';
 import { journalSelect } from '../store/recon-sql.js';
 import type { ReconJournalRow, ReconRefundRow } from '../store/types.js';
 import type { FileEntry, JournalEntry } from './classify.js';
+import { minor } from './journal-side.js';
 import type { SettlementType } from './settlement-record.js';
 
 const SCHEMA = `
@@ -35,8 +36,8 @@ CREATE TABLE agg (txn INTEGER PRIMARY KEY, recs INTEGER NOT NULL, sales INTEGER 
 `;
 
 /** An amount column (n12 text, or null) as minor units; '' and null are 0. */
-const minor = (col: string): string => `CAST(COALESCE(${col}, '0') AS INTEGER)`;
-const ASKED = `${minor('COALESCE(s."approvedAmount", s.amount)')}`;
+const minorSql = (col: string): string => `CAST(COALESCE(${col}, '0') AS INTEGER)`;
+const ASKED = `${minorSql('COALESCE(s."approvedAmount", s.amount)')}`;
 const KEPT = `(s.state = 'approved' AND (s."reversalState" IS NULL OR s."reversalState" = 'cancelled'))`;
 const NOTHING = `(s.state IN ('declined', 'not_sent'))`;
 
@@ -45,7 +46,7 @@ const NOTHING = `(s.state IN ('declined', 'not_sent'))`;
  * ReconJournalRow: asked, expected, kept, undone, rev_acked, in_flight.
  */
 const EXPECTATION = `${ASKED},
-  CASE WHEN ${NOTHING} THEN 0 WHEN ${KEPT} THEN ${ASKED} WHEN s."reversalState" IS 'acked' THEN ${minor('s."reversalFinal"')} ELSE 0 END,
+  CASE WHEN ${NOTHING} THEN 0 WHEN ${KEPT} THEN ${ASKED} WHEN s."reversalState" IS 'acked' THEN ${minorSql('s."reversalFinal"')} ELSE 0 END,
   ${KEPT}, (NOT ${NOTHING} AND NOT ${KEPT}), s."reversalState" IS 'acked', COALESCE(s."reversalState" IN ('pending', 'sent'), 0)`;
 
 const JR_COLUMNS = 'kind, txn_id, undo_id, undo_state, state, rrn, terminal, ustan, f7, asked, expected, kept, undone, rev_acked, in_flight, currency';
@@ -165,7 +166,7 @@ export class Scratch {
     const put = this.db.prepare(`INSERT INTO jr (${JR_COLUMNS}) VALUES ('refund', ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, 1, 0, 0, 0, ?)`);
     this.db.transaction(() => {
       for (const r of rows) {
-        const amount = Number(r.amount ?? '0') || 0;
+        const amount = minor(r.amount);
         put.run(r.txnId, r.id, r.state, r.rrn ?? '', r.terminal ?? '', r.upstreamStan ?? '', r.f7 ?? '', amount, amount, r.currency ?? '');
       }
     })();
@@ -208,7 +209,7 @@ export class Scratch {
   *unmatched(): Generator<FileEntry> {
     const stmt = this.db.prepare(`SELECT line, type, amount, currency, rrn, terminal, stan, f7 FROM rec r
       WHERE NOT EXISTS (SELECT 1 FROM m WHERE m.seq = r.seq) ORDER BY seq`);
-    for (const r of stmt.iterate() as IterableIterator<RecRow>) yield { ...r };
+    yield* stmt.iterate() as IterableIterator<RecRow>;
   }
 
   /** The expectation SQL computes for a row (test/reconcile-units.test.ts holds it against ./journal-side.ts). */

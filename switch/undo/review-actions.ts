@@ -11,9 +11,9 @@
  * authorization (x1xx) is never refunded (it was never cleared).
  */
 import type { CompiledRules } from '../../rules/index.js';
-import { sealedField, withSealedField } from '../store/sealed.js';
+import { withSealedField } from '../store/sealed.js';
 import type { ReversalRow, ReviewAction, ReviewRow, Store, TxnRow } from '../store/types.js';
-import { isReconReviewId, refundIdOf, reversalIdOf } from './undo-ids.js';
+import { isReconReviewId, refundIdOf, reversalIdOfRow } from './undo-ids.js';
 
 /** A decision that cannot be taken as asked: the message says why, for the CLI and the API. */
 export class ReviewError extends Error {
@@ -88,13 +88,13 @@ function sent(txn: TxnRow, action: string, label: string): { reversalId: string;
   if (txn.sealed === null || txn.upstream === null || txn.upstreamStan === null) {
     throw new ReviewError(`${label}: transaction ${txn.id} never went upstream, or its sealed message is gone (nothing kept to build the ${action} from): settle it by hand`, 'refused');
   }
-  let f7: string | undefined;
+  let reversalId: string | null;
   try {
-    f7 = sealedField(txn.sealed, 7);
+    reversalId = reversalIdOfRow(txn);
   } catch {
     throw new ReviewError(`${label}: the sealed message of transaction ${txn.id} cannot be read: settle it by hand`, 'refused');
   }
-  return { reversalId: reversalIdOf(txn.upstream, txn.upstreamStan, f7 ?? txn.f7 ?? '', txn.createdAt), sealed: txn.sealed };
+  return { reversalId: reversalId ?? '', sealed: txn.sealed };
 }
 
 function queued(txn: TxnRow, now: number): Omit<ReversalRow, 'id' | 'kind' | 'amount' | 'reason' | 'finalAmount' | 'explanation' | 'original'> {

@@ -3,10 +3,23 @@
  * same sale gives the same ids on every node, after every restart and from the CLI, so the
  * store takes at most one reversal and one refund per original.
  */
+import { sealedField } from '../store/sealed.js';
+import type { TxnRow } from '../store/types.js';
 
 /** `startedAt`: when the switch received the sale (the journal row's createdAt). */
 export function reversalIdOf(upstream: string, upstreamStan: string, f7: string, startedAt: number): string {
   return `${upstream}|${upstreamStan}|${f7}|${startedAt}`;
+}
+
+/**
+ * The reversal id of a journal row, from what went upstream: its upstream STAN and the F7
+ * of its sealed request (the terminal's F7 when the sealed message has none). Null when it
+ * never went upstream; throws when the sealed message cannot be read.
+ */
+export function reversalIdOfRow(txn: TxnRow): string | null {
+  if (txn.upstream === null || txn.upstreamStan === null) return null;
+  const f7 = txn.sealed === null ? undefined : sealedField(txn.sealed, 7);
+  return reversalIdOf(txn.upstream, txn.upstreamStan, f7 ?? txn.f7 ?? '', txn.createdAt);
 }
 
 /** A refund's id: its original's reversal id, marked. */
