@@ -15,6 +15,9 @@ const CODES_CUP: Readonly<Record<LocalCode, string>> = {
   ...CODES_87,
   // UnionPay answers an unroutable card with "no such issuer".
   no_route: '15',
+  // A0: MAC 校验错 (the terminal reverses what it sent); A7: 安全处理失败, security processing failed.
+  mac_error: 'A0',
+  pin_error: 'A7',
 };
 
 const REVERSAL_COPY_CUP = [2, 3, 4, 11, 14, 22, 23, 25, 38, 41, 42, 49, 60];

@@ -18,6 +18,10 @@ export const CODES_87: Readonly<Record<LocalCode, string>> = {
   system_error: '96',
   // "Financial institution or intermediate network facility cannot be found for routing".
   no_route: '92',
+  // "Security violation": the 1987 table has no MAC-specific code.
+  mac_error: '63',
+  // "Incorrect PIN": what a terminal shows for a PIN block that does not decrypt to one.
+  pin_error: '55',
 };
 
 export const F70: Readonly<Record<NetCode, string>> = { sign_on: '001', sign_off: '002', key_change: '161', cutover: '201', echo: '301' };

@@ -19,6 +19,9 @@ export const CODES_93: Readonly<Record<LocalCode, string>> = {
   system_error: '909',
   // "Transaction destination cannot be found for routing".
   no_route: '908',
+  mac_error: '916',
+  // "Incorrect PIN".
+  pin_error: '117',
 };
 
 export const F24_93: Readonly<Record<NetCode, string>> = { sign_on: '801', sign_off: '802', key_change: '811', cutover: '821', echo: '831' };

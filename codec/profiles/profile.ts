@@ -14,9 +14,10 @@ import { IsoMessage } from '../message.js';
 export type Standard = 'iso87' | 'iso93' | 'cup';
 
 /** The outcomes the switch answers itself, named; each profile gives its F39 for them. */
-export type LocalCode = 'approved' | 'format_error' | 'invalid_transaction' | 'issuer_unavailable' | 'system_error' | 'no_route';
+/** `mac_error`: the request's MAC is missing or does not verify; `pin_error`: its PIN block cannot be translated (not a valid block under the terminal's key). */
+export type LocalCode = 'approved' | 'format_error' | 'invalid_transaction' | 'issuer_unavailable' | 'system_error' | 'no_route' | 'mac_error' | 'pin_error';
 
-export const LOCAL_CODES: readonly LocalCode[] = ['approved', 'format_error', 'invalid_transaction', 'issuer_unavailable', 'system_error', 'no_route'];
+export const LOCAL_CODES: readonly LocalCode[] = ['approved', 'format_error', 'invalid_transaction', 'issuer_unavailable', 'system_error', 'no_route', 'mac_error', 'pin_error'];
 
 /** Network management functions (F70 on 1987, F24 on 1993, F60.3 on UnionPay POS). */
 export type NetCode = 'sign_on' | 'sign_off' | 'echo' | 'cutover' | 'key_change';

@@ -5,6 +5,8 @@
  * `revswitch start` exits 2.
  */
 import { jsonErrorPlace } from './json-error.js';
+import { Reader } from './reader.js';
+import { checkKeysConfigured, keyChangeFromJson, macFromJson, securityFromJson } from './security-config.js';
 import { parseKeyText } from './key-text.js';
 import { readFileSync } from 'node:fs';
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
@@ -13,52 +15,6 @@ import {
   ConfigError, defaultConfig, LISTENER_DEFAULTS, NATS_EVENTS_DEFAULTS, UPSTREAM_DEFAULTS,
   TLS_DEFAULTS, type EventsConfig, type RouteConfig, type SwitchConfig, type TlsConfig,
 } from './types.js';
-
-type Json = Record<string, unknown>;
-
-/** Paths whose values are secrets (or may hold one, like a URL with a password). */
-const SECRET_PATH = /(key|secret|token|password|passphrase|credential)s?(\.|$)|(^|\.)url$/i;
-
-class Reader {
-  constructor(private readonly source: string) {}
-
-  fail(path: string, what: string, got: unknown): never {
-    // A value under a key named like a secret is never printed, whatever it is.
-    const shown = SECRET_PATH.test(path) ? '(hidden)' : JSON.stringify(got);
-    throw new ConfigError(`${this.source}: ${path}: expected ${what}, got ${shown}`);
-  }
-
-  obj(v: unknown, path: string): Json {
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) this.fail(path, 'an object', v);
-    return v as Json;
-  }
-
-  keys(o: Json, path: string, allowed: readonly string[]): void {
-    for (const k of Object.keys(o)) {
-      if (!allowed.includes(k)) throw new ConfigError(`${this.source}: ${path ? path + '.' : ''}${k}: unknown key; expected one of ${allowed.join(', ')}`);
-    }
-  }
-
-  str(v: unknown, path: string): string {
-    if (typeof v !== 'string' || v === '') this.fail(path, 'a non-empty string', v);
-    return v as string;
-  }
-
-  int(v: unknown, path: string, min: number, max: number): number {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) this.fail(path, `an integer from ${min} to ${max}`, v);
-    return v as number;
-  }
-
-  bool(v: unknown, path: string): boolean {
-    if (typeof v !== 'boolean') this.fail(path, 'true or false', v);
-    return v as boolean;
-  }
-
-  ints(v: unknown, path: string, min: number, max: number): number[] {
-    if (!Array.isArray(v) || v.length === 0) this.fail(path, 'a non-empty array of integers', v);
-    return (v as unknown[]).map((x, i) => this.int(x, `${path}[${i}]`, min, max));
-  }
-}
 
 /** An address from the config file or a flag; an error names where it came from. */
 export function addressOf(v: string, what: string, source = 'command line'): HostPort {
@@ -70,10 +26,10 @@ export function addressOf(v: string, what: string, source = 'command line'): Hos
   }
 }
 
-const LISTENER_KEYS = ['name', 'host', 'port', 'dialect', 'framing', 'maxFrame', 'maxConnections', 'idleTimeoutMs', 'tls'] as const;
-const UPSTREAM_KEYS = ['name', 'host', 'port', 'dialect', 'framing', 'maxFrame', 'timeoutMs', 'echoIdleMs', 'netTimeoutMs', 'signOn', 'reconnectBackoffMs', 'refund', 'tls'] as const;
+const LISTENER_KEYS = ['name', 'host', 'port', 'dialect', 'framing', 'maxFrame', 'maxConnections', 'idleTimeoutMs', 'tls', 'mac', 'translatePin'] as const;
+const UPSTREAM_KEYS = ['name', 'host', 'port', 'dialect', 'framing', 'maxFrame', 'timeoutMs', 'echoIdleMs', 'netTimeoutMs', 'signOn', 'reconnectBackoffMs', 'refund', 'tls', 'mac', 'keyChange'] as const;
 const ROUTE_KEYS = ['name', 'pan', 'processingCode', 'acquirer', 'forwarder', 'upstreams'] as const;
-const TOP_KEYS = ['listeners', 'upstreams', 'routes', 'rules', 'store', 'admin', 'logLevel', 'tickMs', 'retentionMs', 'maxRetained', 'panHashKey', 'panSealKeys', 'node', 'reversal', 'events', 'cluster', 'unknownOriginals', 'retention'] as const;
+const TOP_KEYS = ['listeners', 'upstreams', 'routes', 'rules', 'store', 'admin', 'logLevel', 'tickMs', 'retentionMs', 'maxRetained', 'panHashKey', 'panSealKeys', 'node', 'reversal', 'events', 'cluster', 'unknownOriginals', 'retention', 'security'] as const;
 
 /** A key as config text (./key-text.ts), refused by path and rule: never the value. */
 function checkKeyText(r: Reader, text: string, path: string): void {
@@ -106,6 +62,8 @@ export function configFromJson(data: unknown, source: string): SwitchConfig {
         maxConnections: l.maxConnections === undefined ? LISTENER_DEFAULTS.maxConnections : r.int(l.maxConnections, `${p}.maxConnections`, 1, 1_000_000),
         idleTimeoutMs: l.idleTimeoutMs === undefined ? LISTENER_DEFAULTS.idleTimeoutMs : r.int(l.idleTimeoutMs, `${p}.idleTimeoutMs`, 0, 86_400_000),
         ...(l.tls === undefined ? {} : { tls: tlsFromJson(r, source, l.tls, `${p}.tls`, 'listener') }),
+        ...(l.mac === undefined ? {} : { mac: macFromJson(r, l.mac, `${p}.mac`) }),
+        translatePin: l.translatePin === undefined ? LISTENER_DEFAULTS.translatePin : r.bool(l.translatePin, `${p}.translatePin`),
       };
     });
   }
@@ -130,6 +88,8 @@ export function configFromJson(data: unknown, source: string): SwitchConfig {
         reconnectBackoffMs: u.reconnectBackoffMs === undefined ? d.reconnectBackoffMs : r.ints(u.reconnectBackoffMs, `${p}.reconnectBackoffMs`, 0, 3_600_000),
         refund: u.refund === undefined ? { ...d.refund } : refundFromJson(r, u.refund, `${p}.refund`),
         ...(u.tls === undefined ? {} : { tls: tlsFromJson(r, source, u.tls, `${p}.tls`, 'upstream') }),
+        ...(u.mac === undefined ? {} : { mac: macFromJson(r, u.mac, `${p}.mac`) }),
+        keyChange: u.keyChange === undefined ? { ...d.keyChange } : keyChangeFromJson(r, u.keyChange, `${p}.keyChange`),
       };
     });
   }
@@ -215,6 +175,8 @@ export function configFromJson(data: unknown, source: string): SwitchConfig {
       r.fail('cluster.nodeDeadMs', `at least twice cluster.heartbeatMs (${c.cluster.heartbeatMs}): one late heartbeat must not make a node dead`, c.cluster.nodeDeadMs);
     }
   }
+  if (o.security !== undefined) c.security = securityFromJson(r, o.security);
+  checkKeysConfigured(r, c, o);
   return c;
 }
 

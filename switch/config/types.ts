@@ -14,6 +14,40 @@ export interface ListenerConfig {
   idleTimeoutMs: number;
   /** Absent: plain TCP. */
   tls?: TlsConfig;
+  /** Absent: MACs are neither checked nor made. */
+  mac?: MacConfig;
+  /** Translate F52 from the terminal's PIN key (its PIK in the key store) to the upstream's ZPK before forwarding. */
+  translatePin: boolean;
+}
+
+export type MacAlgorithmName = 'x9.19' | 'iso9797-1-alg3-pad2' | 'cup-ecb' | 'cmac-aes';
+export const MAC_ALGORITHM_NAMES: readonly MacAlgorithmName[] = ['x9.19', 'iso9797-1-alg3-pad2', 'cup-ecb', 'cmac-aes'];
+
+/**
+ * MACs on a listener or an upstream link: checked on what comes in, made on what goes out
+ * (network management excepted: a sign-on is how a terminal gets its MAC key).
+ */
+export interface MacConfig {
+  algorithm: MacAlgorithmName;
+  /**
+   * A key id in the key store. null: on a listener, each terminal's own MAK/TAK (by F41);
+   * on an upstream, that upstream's ZAK.
+   */
+  key: string | null;
+  /** A message without a valid MAC is refused (a request) or not trusted (an answer). Default true. */
+  required: boolean;
+  /** The fields the MAC covers, their values in this order; null: the message from its MTI to the field before the MAC (UnionPay: MTI to F63). */
+  fields: number[] | null;
+}
+
+/** Where the keys of MACs, PINs and sign-ons live (edge/key-store.ts). */
+export interface SecurityConfig {
+  /** The key store file; null: no keys, so no MAC, no PIN translation, no key delivery at sign-on. */
+  keyStore: string | null;
+  /** The master key file (mode 0600) the key store is encrypted under; else REVSWITCH_MASTER_KEY. */
+  masterKeyFile: string | null;
+  /** After a terminal's sign-on, its previous MAC key still verifies for this long (messages in flight). */
+  macOverlapMs: number;
 }
 
 /**
@@ -68,6 +102,10 @@ export interface UpstreamConfig {
   refund: { mti: string };
   /** Absent: plain TCP. */
   tls?: TlsConfig;
+  /** Absent: MACs are neither checked nor made. */
+  mac?: MacConfig;
+  /** How the network sends this link a new working key: the cryptogram and check value in F48, or the cryptogram in F96 with its type in F53. */
+  keyChange: { field: 'F48' | 'F96' };
 }
 
 /**
@@ -146,6 +184,7 @@ export interface SwitchConfig {
   unknownOriginals: { recordPerMinute: number; alertPerMinute: number };
   /** How long sealed messages and journal rows are kept (switch/store/maintenance.ts). */
   retention: { sealedDays: number; evidenceDays: number; auto: boolean };
+  security: SecurityConfig;
 }
 
 export interface NatsEventsConfig {
@@ -180,12 +219,12 @@ export class ConfigError extends Error {
 }
 
 export const LISTENER_DEFAULTS: Omit<ListenerConfig, 'name' | 'port'> = {
-  host: '127.0.0.1', dialect: 'iso87a', framing: 'len2', maxFrame: 8192, maxConnections: 10_000, idleTimeoutMs: 60_000,
+  host: '127.0.0.1', dialect: 'iso87a', framing: 'len2', maxFrame: 8192, maxConnections: 10_000, idleTimeoutMs: 60_000, translatePin: false,
 };
 
 export const UPSTREAM_DEFAULTS: Omit<UpstreamConfig, 'name' | 'host' | 'port'> = {
   dialect: 'iso87a', framing: 'len2', maxFrame: 8192, timeoutMs: 8000, echoIdleMs: 30_000, netTimeoutMs: 5000,
-  signOn: true, reconnectBackoffMs: [100, 500, 1000, 2000, 5000], refund: { mti: '0220' },
+  signOn: true, reconnectBackoffMs: [100, 500, 1000, 2000, 5000], refund: { mti: '0220' }, keyChange: { field: 'F48' },
 };
 
 export function defaultConfig(): SwitchConfig {
@@ -215,5 +254,6 @@ export function defaultConfig(): SwitchConfig {
     cluster: { heartbeatMs: 1000, leaseMs: 10_000, nodeDeadMs: 15_000 },
     unknownOriginals: { recordPerMinute: 10, alertPerMinute: 100 },
     retention: { sealedDays: 7, evidenceDays: 395, auto: true },
+    security: { keyStore: null, masterKeyFile: null, macOverlapMs: 60_000 },
   };
 }
