@@ -9,13 +9,25 @@
  *                    added by hand: this command never prints a key;
  *   keys reseal      one re-sealing pass now (safe beside a running switch: each row is
  *                    rewritten only if unchanged since it was read).
+ *
+ * And the security module's key store (edge/key-store.ts), named by id and KCV:
+ *
+ *   keys init        an empty key store and its master key file (0600), if absent;
+ *   keys list        the keys, their owners, states and check values;
+ *   keys import      a key from a key ceremony, or one given under a KEK of the store,
+ *                    read from stdin: a key on the command line shows in `ps`;
+ *   keys rotate      a new value for a key, the old one kept as previous.
  */
-import type { SwitchConfig } from '../config/index.js';
+import { existsSync } from 'node:fs';
+import { ConfigError, loadConfigFile, type SwitchConfig } from '../config/index.js';
+import { KEY_TYPES, KeyStore, KeyStoreError, type KeyEntryInfo, type KeyOwner } from '../edge/key-store.js';
+import { createMasterKeyFile, masterKeyFrom } from '../edge/master-key.js';
+import { SoftwareSecurityModule, type KeyType } from '../edge/security-module.js';
 import { Resealer, type ResealSummary } from '../engine/resealer.js';
 import { Counters } from '../observe/counters.js';
 import { createLogger } from '../observe/log.js';
 import { addSealKey } from '../store/secrets.js';
-import { CommandError, parseArgs, UsageError } from './args.js';
+import { CommandError, flag, parseArgs, UsageError, type Parsed } from './args.js';
 import { keyFileOf, loadCardKeys } from './card-keys.js';
 import { dialectsOf } from './start-command.js';
 import { storeOf, withStore } from './store-arg.js';
@@ -23,7 +35,12 @@ import { storeOf, withStore } from './store-arg.js';
 export const KEYS_USAGE =
   'revswitch keys status [--config FILE | --store URL] [--json]\n' +
   '  revswitch keys rotate-pan [--config FILE | --store URL]\n' +
-  '  revswitch keys reseal [--config FILE | --store URL] [--json]';
+  '  revswitch keys reseal [--config FILE | --store URL] [--json]\n' +
+  '  revswitch keys init --key-store PATH --master-key-file PATH\n' +
+  '  revswitch keys list [--key-store PATH | --config FILE] [--master-key-file PATH] [--json]\n' +
+  '  revswitch keys import --id ID --type TYPE --kcv KCV --owner terminal:TID|merchant:MID|upstream:NAME [--under KEK_ID]\n' +
+  '      [--key-store PATH | --config FILE] [--master-key-file PATH] < key.hex   (the key, or with --under its cryptogram, as hex on stdin)\n' +
+  '  revswitch keys rotate --id ID [--key-store PATH | --config FILE] [--master-key-file PATH]';
 
 const SPEC = { config: true, store: true, json: false };
 
@@ -59,8 +76,169 @@ async function pass(c: SwitchConfig, p: ReturnType<typeof parseArgs>, dryRun: bo
   return describe(summary, keys.currentKeyId, dryRun);
 }
 
-export async function keysCommand(argv: string[]): Promise<string> {
+/** The `keys` subcommands on the key store, with the options each takes. */
+const STORE_OPTIONS = { config: true, 'key-store': true, 'master-key-file': true };
+const STORE_SPECS: Record<string, Record<string, boolean>> = {
+  init: STORE_OPTIONS,
+  list: { ...STORE_OPTIONS, json: false },
+  import: { ...STORE_OPTIONS, id: true, type: true, kcv: true, owner: true, under: true },
+  rotate: { ...STORE_OPTIONS, id: true },
+};
+
+/** The key store and master key file: flags first, then the config's `security`. */
+function storePaths(p: Parsed): { keyStore: string | null; masterKeyFile: string | null } {
+  const file = flag(p, 'config');
+  let security: Partial<SwitchConfig['security']> = {};
+  if (file !== undefined) {
+    try {
+      security = loadConfigFile(file).security;
+    } catch (e) {
+      throw e instanceof ConfigError ? new UsageError(e.message) : e;
+    }
+  }
+  return { keyStore: flag(p, 'key-store') ?? security.keyStore ?? null, masterKeyFile: flag(p, 'master-key-file') ?? security.masterKeyFile ?? null };
+}
+
+function required(p: Parsed, name: string): string {
+  const v = flag(p, name);
+  if (v === undefined) throw new UsageError(`--${name} is required`);
+  return v;
+}
+
+/** The key store, its keys loaded into a module of this process only. */
+function openKeyStore(path: string, masterKeyFile: string | null): KeyStore {
+  let master: Buffer;
+  try {
+    master = masterKeyFrom({ env: process.env, file: masterKeyFile });
+  } catch (e) {
+    throw new CommandError((e as Error).message, 1);
+  }
+  try {
+    return KeyStore.load(path, master, new SoftwareSecurityModule());
+  } finally {
+    master.fill(0);
+  }
+}
+
+function parseOwner(text: string): KeyOwner {
+  const m = /^(terminal|merchant|upstream):(.+)$/.exec(text);
+  if (m === null) throw new UsageError('--owner: expected terminal:TID, merchant:MID or upstream:NAME');
+  return { [m[1]]: m[2] };
+}
+
+function parseType(text: string): KeyType {
+  const t = KEY_TYPES.find((k) => k === text.toUpperCase());
+  if (t === undefined) throw new UsageError(`--type: expected one of ${KEY_TYPES.join(', ')}`);
+  return t;
+}
+
+/**
+ * Hex digits (whitespace between groups allowed) as bytes, decoded from the bytes read so
+ * no string of the key is made; the input is zeroed. Errors say how many digits, never which.
+ */
+function keyBytes(input: Buffer, what: string): Buffer {
+  const digits = input.filter((b) => b !== 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d);
+  input.fill(0);
+  try {
+    const nibble = (b: number): number => (b >= 0x30 && b <= 0x39 ? b - 0x30 : (b | 0x20) >= 0x61 && (b | 0x20) <= 0x66 ? (b | 0x20) - 0x57 : -1);
+    if (![16, 32, 48].includes(digits.length) || digits.some((b) => nibble(b) < 0)) {
+      throw new CommandError(`stdin: expected ${what} as 16, 32 or 48 hex digits, got ${digits.length} characters${digits.some((b) => nibble(b) < 0) ? ', not all hex' : ''}`, 1);
+    }
+    const out = Buffer.alloc(digits.length / 2);
+    for (let i = 0; i < out.length; i++) out[i] = (nibble(digits[2 * i]) << 4) | nibble(digits[2 * i + 1]);
+    return out;
+  } finally {
+    digits.fill(0);
+  }
+}
+
+/** All of stdin; refused from a terminal, where the key would be echoed as typed. */
+async function readStdin(): Promise<Buffer> {
+  if (process.stdin.isTTY) throw new UsageError('the key is read from stdin, and not from a terminal (it would show): pipe it in, e.g. < key.hex');
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  const all = Buffer.concat(chunks);
+  for (const c of chunks) c.fill(0);
+  return all;
+}
+
+function ownerLabel(o: KeyOwner): string {
+  return Object.entries(o).map(([k, v]) => `${k}:${String(v)}`).join(',');
+}
+
+/** One aligned line per key, with a header. */
+function keyTable(keys: readonly KeyEntryInfo[]): string {
+  const rows = [['ID', 'TYPE', 'OWNER', 'STATE', 'KCV', 'CREATED', 'RETIRED'],
+    ...keys.map((k) => [k.id, k.type, ownerLabel(k.owner), k.state, k.kcv, k.created, k.retired ?? '-'])];
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r) => r.map((v, c) => v.padEnd(widths[c])).join('  ').trimEnd()).join('\n');
+}
+
+function initCommand(keyStore: string | null, masterKeyFile: string | null): string {
+  if (keyStore === null || masterKeyFile === null) throw new UsageError('init needs --key-store PATH and --master-key-file PATH (or --config FILE with security.keyStore and security.masterKeyFile)');
+  const out: string[] = [];
+  const fromEnv = Boolean(process.env.REVSWITCH_MASTER_KEY);
+  if (existsSync(masterKeyFile)) out.push(`${masterKeyFile}: master key file exists, kept`);
+  else if (existsSync(keyStore) && !fromEnv) {
+    throw new CommandError(`${keyStore}: the key store exists but its master key file ${masterKeyFile} does not: a new master key would not open it; restore the file`, 1);
+  } else {
+    try {
+      createMasterKeyFile(masterKeyFile);
+    } catch (e) {
+      throw new CommandError(`${masterKeyFile}: cannot create the master key file: ${(e as Error).message}`, 1);
+    }
+    out.push(`created master key file ${masterKeyFile} (mode 0600)`);
+  }
+  if (fromEnv) out.push('REVSWITCH_MASTER_KEY is set: it, not the file, encrypts the key store');
+  const existed = existsSync(keyStore);
+  const store = openKeyStore(keyStore, masterKeyFile);
+  if (existed) out.push(`${keyStore}: key store exists (${store.list().length} keys), kept`);
+  else {
+    store.save();
+    out.push(`created key store ${keyStore} (empty, mode 0600)`);
+  }
+  return out.join('\n');
+}
+
+async function keyStoreCommand(sub: string, argv: string[], stdin: () => Promise<Buffer>): Promise<string> {
+  const p = parseArgs(argv, STORE_SPECS[sub]);
+  // Not echoed: a key typed on the command line is exactly what must not reach a screen.
+  if (p.positional.length > 0) throw new UsageError('unexpected argument (a key is read from stdin, never from the command line)');
+  const { keyStore, masterKeyFile } = storePaths(p);
+  try {
+    if (sub === 'init') return initCommand(keyStore, masterKeyFile);
+    if (keyStore === null) throw new UsageError('no key store: give --key-store PATH, or --config FILE with security.keyStore');
+    if (sub === 'import') {
+      const [id, type, kcv, owner, under] = [required(p, 'id'), parseType(required(p, 'type')), required(p, 'kcv'), parseOwner(required(p, 'owner')), flag(p, 'under')];
+      const value = keyBytes(await stdin(), under === undefined ? 'the key' : 'the cryptogram');
+      try {
+        const store = openKeyStore(keyStore, masterKeyFile);
+        const k = under === undefined ? store.importClear(id, type, value, kcv, owner) : store.importUnder(id, type, value, under, kcv, owner);
+        return `imported ${k.id} (${k.type}, KCV ${k.kcv})`;
+      } finally {
+        value.fill(0);
+      }
+    }
+    const store = openKeyStore(keyStore, masterKeyFile);
+    if (sub === 'list') {
+      const keys = store.list();
+      if (p.flags.has('json')) return JSON.stringify(keys, null, 2);
+      return keys.length === 0 ? `${store.path}: no keys` : keyTable(keys);
+    }
+    const id = required(p, 'id');
+    const old = store.get(id);
+    const older = old === undefined ? undefined : store.previous(old.owner, [old.type]);
+    const k = store.rotate(id);
+    return `rotated ${id}: new key ${k.id} (${k.type}, KCV ${k.kcv}); ${id} kept as previous` +
+      (older === undefined ? '' : `; the one before it, ${older.id} (KCV ${older.kcv}), dropped`);
+  } catch (e) {
+    throw e instanceof KeyStoreError ? new CommandError(e.message, 1) : e;
+  }
+}
+
+export async function keysCommand(argv: string[], stdin: () => Promise<Buffer> = readStdin): Promise<string> {
   const [sub, ...rest] = argv;
+  if (sub !== undefined && Object.hasOwn(STORE_SPECS, sub)) return keyStoreCommand(sub, rest, stdin);
   const p = parseArgs(rest, SPEC);
   if (p.positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(p.positional[0])}`);
   const { url, config } = storeOf(p);
@@ -83,6 +261,6 @@ export async function keysCommand(argv: string[]): Promise<string> {
         'Keep the older keys until `revswitch keys status` shows none of their rows left.';
     }
     default:
-      throw new UsageError(sub === undefined ? 'expected status, rotate-pan or reseal' : `unknown keys command ${JSON.stringify(sub)}; expected status, rotate-pan or reseal`);
+      throw new UsageError(`${sub === undefined ? '' : `unknown keys command ${JSON.stringify(sub)}; `}expected status, rotate-pan, reseal, init, list, import or rotate`);
   }
 }

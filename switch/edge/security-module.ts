@@ -42,8 +42,13 @@ export interface SecurityModule {
   translatePin(block: Buffer, pan: string, from: string, to: string): Buffer;
   mac(algorithm: MacAlgorithm, key: string, data: Buffer): Buffer;
   verifyMac(algorithm: MacAlgorithm, key: string, data: Buffer, mac: Buffer): boolean;
-  /** A fresh key (odd parity, double length unless asked), kept under `id`. */
-  generateKey(id: string, type: KeyType, length?: 16 | 24): KeyInfo;
+  /** A fresh key (odd parity, double length unless asked; 8 bytes: single DES, as a UnionPay MAK), kept under `id`. */
+  generateKey(id: string, type: KeyType, length?: 8 | 16 | 24): KeyInfo;
+  /** The first `bytes` of the key's encryption of a zero block (a UnionPay sign-on carries 4). */
+  checkValue(id: string, bytes: number): Buffer;
+  /** Drops a key (a working key replaced and past its overlap). */
+  forget(id: string): void;
+  has(id: string): boolean;
   /** The key encrypted under `kek` (ECB, as terminals and networks expect it), with its check value. */
   exportKey(id: string, kek: string): { cryptogram: Buffer; kcv: string };
   /** A key given encrypted under `kek`; refused unless it decrypts to the check value given. */
@@ -128,10 +133,22 @@ export class SoftwareSecurityModule implements SecurityModule {
     return verifyMac(algorithm, this.held(key, ['MAK', 'TAK', 'ZAK']).value, data, mac);
   }
 
-  generateKey(id: string, type: KeyType, length: 16 | 24 = 16): KeyInfo {
+  generateKey(id: string, type: KeyType, length: 8 | 16 | 24 = 16): KeyInfo {
     const value = withOddParity(randomBytes(length));
     this.keys.set(id, { type, value, kcv: keyCheckValue(value) });
     return this.info(id);
+  }
+
+  checkValue(id: string, bytes: number): Buffer {
+    return Buffer.from(keyCheckValue(this.held(id).value, { bytes }), 'hex');
+  }
+
+  forget(id: string): void {
+    this.keys.delete(id);
+  }
+
+  has(id: string): boolean {
+    return this.keys.has(id);
   }
 
   exportKey(id: string, kek: string): { cryptogram: Buffer; kcv: string } {
