@@ -2,6 +2,7 @@
  * `revswitch start`: the switch itself. Config file first, flags on top. Without an
  * upstream it starts the demo issuer in-process, so a fresh checkout runs end to end.
  */
+import { loadSecurity } from './security-setup.js';
 import { widerThanOwner } from '../store/file-modes.js';
 import { getDialect, type Dialect } from '../../codec/index.js';
 import { loadDefaultRules, loadRulesFile, type CompiledRules } from '../../rules/index.js';
@@ -118,6 +119,7 @@ export async function startSwitch(c: SwitchConfig, log: Logger): Promise<Running
   const dialects = dialectsOf(c);
   const rules = loadRules(c);
   checkRetainedHeap(c, log);
+  const security = loadSecurity(c, log);
   let issuer: IssuerSim | null = null;
   if (c.upstreams.length === 0) {
     const dialect = c.listeners[0].dialect;
@@ -167,7 +169,7 @@ export async function startSwitch(c: SwitchConfig, log: Logger): Promise<Running
     await issuer?.close();
     throw new ConfigError((e as Error).message);
   }
-  const sw = new Switch(c, rules, log, dialects, { store, keys, events });
+  const sw = new Switch(c, rules, log, dialects, { store, keys, events, security });
   try {
     await sw.start();
   } catch (e) {
@@ -228,6 +230,17 @@ export function reloadTls(sw: Switch, log: Logger): TlsReloadOutcome {
   return r;
 }
 
+/** What SIGHUP does for keys: the key store read again (keys a `revswitch keys` command added); a file that does not load keeps the keys in use. */
+export function reloadKeyStore(sw: Switch, log: Logger): void {
+  if (!sw.security) return;
+  try {
+    sw.security.reloadKeys();
+    log.info('key store reloaded', { keys: sw.security.keys.list().length });
+  } catch (e) {
+    log.error('key store reload failed; keeping the keys in use', { error: (e as Error).message });
+  }
+}
+
 export async function startCommand(argv: string[]): Promise<string> {
   const p = parseArgs(argv, START_FLAGS);
   if (p.positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(p.positional[0])}`);
@@ -253,6 +266,7 @@ export async function startCommand(argv: string[]): Promise<string> {
     if (r.ok) log.info('rules reloaded', { source: c.rules ?? 'rules/default.yaml' });
     else log.error('rules reload failed; keeping the previous rules', { error: r.error instanceof Error ? r.error.message : String(r.error) });
     reloadTls(running.sw, log);
+    reloadKeyStore(running.sw, log);
   });
   await new Promise<void>((resolve) => {
     const onStop = (sig: string) => {

@@ -16,6 +16,7 @@ import {
 import type { Counters } from '../observe/counters.js';
 import type { Logger } from '../observe/log.js';
 import type { WireMetrics } from '../observe/metrics.js';
+import type { MacGuard, MacVerdict } from './mac-guard.js';
 
 export interface FramedConnOptions {
   dialect: Dialect;
@@ -38,6 +39,8 @@ export interface FramedConnOptions {
    * (the simulators) turns it off and always reads.
    */
   pauseOnBackpressure?: boolean;
+  /** MACs checked on every frame in and made on every message out (./mac-guard.ts); absent: none. */
+  mac?: MacGuard | null;
 }
 
 let nextId = 1;
@@ -55,6 +58,8 @@ export class FramedConn {
   onMessage: (msg: IsoMessage, conn: FramedConn) => void = () => {};
   /** A frame that did not decode; `partial` holds the fields read before the error. */
   onMalformed: (error: IsoError, partial: IsoMessage, conn: FramedConn) => void = (error, partial) => this.rejectOrClose(error, partial);
+  /** A message whose MAC is missing or wrong (only with `mac`): never handed to onMessage. */
+  onMacFailure: (msg: IsoMessage, verdict: MacVerdict, conn: FramedConn) => void = () => {};
   /** Once, whoever closed it; `error` when a framing or socket error did. */
   onClose: (conn: FramedConn, error: Error | undefined) => void = () => {};
 
@@ -98,8 +103,17 @@ export class FramedConn {
   send(msg: IsoMessage, onWritten?: () => void): boolean {
     if (!this.isOpen) return false;
     let bytes: Buffer;
+    const mac = this.opts.mac;
     try {
-      bytes = frame(this.framing, encode(this.dialect, msg));
+      if (mac && mac.prepare(msg)) {
+        // The MAC goes into the bytes just encoded (a view of the encoder's slab, ours
+        // until the next encode): no second encode.
+        const body = encode(this.dialect, msg);
+        mac.sign(body, msg);
+        bytes = frame(this.framing, body);
+      } else {
+        bytes = frame(this.framing, encode(this.dialect, msg));
+      }
     } catch (e) {
       this.opts.counters?.inc('encode_errors');
       this.opts.log?.error('cannot encode outgoing message', { conn: this.id, name: this.opts.name, error: (e as Error).message });
@@ -149,6 +163,14 @@ export class FramedConn {
     const { msg, error } = decodePartial(this.dialect, body);
     this.opts.wire?.messageIn(msg.mti);
     if (error === null) {
+      const mac = this.opts.mac;
+      if (mac) {
+        const verdict = mac.verify(body, msg);
+        if (verdict !== 'ok' && verdict !== 'exempt') {
+          this.onMacFailure(msg, verdict, this);
+          return;
+        }
+      }
       this.onMessage(msg, this);
       return;
     }

@@ -13,6 +13,7 @@ import type { Counters } from '../observe/counters.js';
 import type { Logger } from '../observe/log.js';
 import type { WireMetrics } from '../observe/metrics.js';
 import { FramedConn } from './framed-conn.js';
+import type { MacGuard, MacVerdict } from './mac-guard.js';
 import { subjectAllowed, TlsFailureLog, TlsMaterial, warnIfUnverified } from './tls.js';
 
 export interface ListenerDeps {
@@ -21,11 +22,15 @@ export interface ListenerDeps {
   wire?: WireMetrics;
   /** Bumps this listener's TLS failure count (observe/metrics.ts tlsFailureCounter). */
   tlsFailed?: () => void;
+  /** MACs checked on every request and made on every answer; absent: none. */
+  mac?: MacGuard | null;
 }
 
 export class Listener {
   readonly conns = new Set<FramedConn>();
   onMessage: (msg: IsoMessage, conn: FramedConn, listener: Listener) => void = () => {};
+  /** A message whose MAC is missing or wrong; never handed to onMessage. */
+  onMacFailure: (msg: IsoMessage, verdict: MacVerdict, conn: FramedConn, listener: Listener) => void = () => {};
   private readonly server: Server;
   /** With `tls`: the certificates served, and the failed-handshake log. */
   private readonly tls: { material: TlsMaterial; server: TlsServer; failures: TlsFailureLog } | null = null;
@@ -132,10 +137,11 @@ export class Listener {
     deps.counters.inc('connections_opened');
     const conn = new FramedConn(socket, {
       dialect: this.dialect, framing: cfg.framing, maxFrame: cfg.maxFrame, idleTimeoutMs: cfg.idleTimeoutMs,
-      log: deps.log, counters: deps.counters, name: cfg.name, wire: deps.wire,
+      log: deps.log, counters: deps.counters, name: cfg.name, wire: deps.wire, mac: deps.mac,
     });
     this.conns.add(conn);
     conn.onClose = () => this.conns.delete(conn);
     conn.onMessage = (msg) => this.onMessage(msg, conn, this);
+    conn.onMacFailure = (msg, verdict) => this.onMacFailure(msg, verdict, conn, this);
   }
 }

@@ -27,6 +27,12 @@ export const MAX_STAN = 999_999;
 export interface Exchange<T> {
   answered(item: T, msg: IsoMessage): void;
   expired(item: T, lateMs: number): void;
+  /**
+   * An answer under this STAN whose MAC is missing or wrong: its content cannot be
+   * trusted. Absent: a tracked request is treated as unanswered at once (expired), a held
+   * one waits for its own deadline.
+   */
+  unauthentic?(item: T, msg: IsoMessage): void;
 }
 
 /** One request in flight: who asked and what about. */
@@ -104,6 +110,18 @@ export class Mux {
     const p = this.tracked.resolve(stan) ?? this.held.get(stan);
     if (p === undefined) return false;
     p.exchange.answered(p.item, msg);
+    return true;
+  }
+
+  /** Routes an answer that failed its MAC check by its F11; false when nobody holds that STAN. */
+  dispatchUnauthentic(msg: IsoMessage): boolean {
+    const stan = stanOf(msg);
+    if (stan < 0) return false;
+    const tracked = this.tracked.resolve(stan);
+    const p = tracked ?? this.held.get(stan);
+    if (p === undefined) return false;
+    if (p.exchange.unauthentic) p.exchange.unauthentic(p.item, msg);
+    else if (tracked !== undefined) p.exchange.expired(p.item, 0);
     return true;
   }
 

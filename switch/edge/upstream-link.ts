@@ -9,11 +9,12 @@
 import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { TlsConfig } from '../config/index.js';
-import { isNetworkManagement, isOriginating, profileOf, stanString, type Dialect, type IsoMessage, type NetCode } from '../../codec/index.js';
+import { isNetworkManagement, isOriginating, profileOf, responseTo, stanString, type Dialect, type IsoMessage, type NetCode } from '../../codec/index.js';
 import type { Counters } from '../observe/counters.js';
 import type { Logger } from '../observe/log.js';
 import type { WireMetrics } from '../observe/metrics.js';
 import { FramedConn } from './framed-conn.js';
+import type { MacGuard, MacVerdict } from './mac-guard.js';
 import { Mux, type Exchange } from './mux.js';
 import { TlsFailureLog, TlsMaterial, warnIfUnverified } from './tls.js';
 
@@ -43,6 +44,10 @@ export interface UpstreamOptions {
   tls?: TlsConfig;
   /** Bumps this link's TLS failure count (observe/metrics.ts tlsFailureCounter). */
   tlsFailed?: () => void;
+  /** MACs made on what the link sends and checked on what it receives; absent: none. */
+  mac?: MacGuard | null;
+  /** Counts an answer whose MAC failed (observe/metrics.ts macFailureCounter). */
+  macFailed?: () => void;
 }
 
 export type LinkState = 'stopped' | 'down' | 'connecting' | 'signing-on' | 'up';
@@ -60,6 +65,11 @@ export class UpstreamLink {
   /** Called each time the link becomes usable. */
   onUp: () => void = () => {};
   onDown: () => void = () => {};
+  /**
+   * A new working key from the host, in its key-change request or in the answer to ours:
+   * true when it was accepted (its check value matched) and stored. Absent keys: refused.
+   */
+  onKeyChange: (msg: IsoMessage) => boolean = () => false;
   /** Sales, reversals and the link's own network management, matched by STAN. */
   readonly mux: Mux;
 
@@ -161,8 +171,9 @@ export class UpstreamLink {
     }
     const conn = new FramedConn(socket, {
       dialect: this.opts.dialect, framing: this.opts.framing, maxFrame: this.opts.maxFrame,
-      log, counters: this.opts.counters, name: `upstream ${name}`, wire: this.opts.wire,
+      log, counters: this.opts.counters, name: `upstream ${name}`, wire: this.opts.wire, mac: this.opts.mac,
     });
+    conn.onMacFailure = (msg, verdict) => this.unauthentic(msg, verdict);
     this.conn = conn;
     socket.once(tls ? 'secureConnect' : 'connect', () => {
       connected = true;
@@ -206,6 +217,36 @@ export class UpstreamLink {
     else this.mux.release(stan);
   }
 
+  /** Asks the host for a new working key; false when the link is not up. */
+  requestKeyChange(): boolean {
+    if (this.state !== 'up') return false;
+    this.ask('key_change');
+    return true;
+  }
+
+  /**
+   * The host's own network management: an echo is answered, a key change answered once
+   * the key is judged (approved, or refused as a security violation); anything else is
+   * answered "invalid transaction" rather than left to time out at the host.
+   */
+  private hostAsks(msg: IsoMessage): void {
+    const conn = this.conn;
+    if (!conn) return;
+    const profile = profileOf(this.opts.dialect);
+    const code = profile.networkCode(msg);
+    let rc: string;
+    if (code === 'key_change') rc = profile.localCodes[this.onKeyChange(msg) ? 'approved' : 'mac_error'];
+    else if (code === 'echo' || code === 'sign_on' || code === 'sign_off' || code === 'cutover') rc = profile.localCodes.approved;
+    else rc = profile.localCodes.invalid_transaction;
+    const res = responseTo(this.opts.dialect, msg, rc);
+    for (const n of [7, 11, 24, 53, 70]) {
+      const v = msg.values[n];
+      if (v !== undefined && this.opts.dialect.fields[n]) res.values[n] = v;
+    }
+    this.lastTraffic = Date.now();
+    conn.send(res);
+  }
+
   private networkAnswered(req: NetRequest, msg: IsoMessage): void {
     this.netPending--;
     // An answer on a connection that has since been replaced changes nothing.
@@ -217,6 +258,7 @@ export class UpstreamLink {
       return;
     }
     if (req.code === 'sign_on' && this.state === 'signing-on') this.becomeUp();
+    if (req.code === 'key_change') this.onKeyChange(msg);
   }
 
   private networkExpired(req: NetRequest): void {
@@ -229,8 +271,7 @@ export class UpstreamLink {
   private messageIn(msg: IsoMessage): void {
     this.lastTraffic = Date.now();
     if (isOriginating(msg.mti)) {
-      // A request from the host (its own echo, say): not answered today.
-      if (isNetworkManagement(msg.mti)) this.opts.log.debug('upstream network request ignored', { upstream: this.opts.name, mti: msg.mti });
+      if (isNetworkManagement(msg.mti)) this.hostAsks(msg);
       else this.opts.counters.inc('unexpected_requests');
       return;
     }
@@ -238,6 +279,19 @@ export class UpstreamLink {
     // A network management answer after its deadline: the link was already reconnected.
     if (isNetworkManagement(msg.mti)) this.opts.log.debug('late network management answer ignored', { upstream: this.opts.name, mti: msg.mti });
     else this.onUnmatched(msg, this);
+  }
+
+  /**
+   * An answer whose MAC is missing or wrong is never relayed: whoever asked learns it is
+   * unauthentic (a sale: a mac_failure, reversed); a request from the host is dropped.
+   */
+  private unauthentic(msg: IsoMessage, verdict: MacVerdict): void {
+    this.lastTraffic = Date.now();
+    this.opts.counters.inc('mac_failures');
+    this.opts.macFailed?.();
+    this.opts.log.warn('upstream message failed its MAC check', { upstream: this.opts.name, mti: msg.mti, stan: msg.get(11), verdict });
+    if (isOriginating(msg.mti)) return;
+    if (!this.mux.dispatchUnauthentic(msg)) this.opts.log.debug('unauthentic answer matches nothing in flight', { upstream: this.opts.name, mti: msg.mti });
   }
 
   private lost(conn: FramedConn): void {

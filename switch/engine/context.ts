@@ -6,6 +6,7 @@
 import type { Dialect } from '../../codec/index.js';
 import type { RulesHolder } from '../../rules/index.js';
 import type { SwitchConfig } from '../config/index.js';
+import type { Security } from '../edge/security.js';
 import type { UpstreamLink } from '../edge/upstream-link.js';
 import type { Counters } from '../observe/counters.js';
 import type { Logger } from '../observe/log.js';
@@ -26,6 +27,8 @@ export interface EngineContext {
   readonly journal: Journal;
   readonly links: ReadonlyMap<string, UpstreamLink>;
   readonly reversals: SafQueue;
+  /** Keys for MACs, PIN translation and sign-on key delivery; null without a key store. */
+  readonly security: Security | null;
   /** A listener's dialect by its name (a transaction is answered in its listener's). */
   listenerDialect(name: string): Dialect;
   /** True once shutdown began. */

@@ -17,6 +17,7 @@ import type { LateAnswers } from './late-answers.js';
 import type { Replies } from './replies.js';
 import { StoredDuplicates } from './stored-duplicates.js';
 import { newTxn, type Txn } from './txn.js';
+import { PinTranslationError } from '../edge/security.js';
 
 /** What an answer must agree on with its sale: the terminal and the RRN. */
 const ANSWER_KEYS = [41, 37];
@@ -30,6 +31,8 @@ export const NOT_KEPT = [35, 36, 45, 52, 55];
 
 export class SalePath implements Exchange<Txn> {
   private readonly storedDuplicates: StoredDuplicates;
+  /** Whether each listener translates PINs (config, read once per listener). */
+  private readonly pinListeners = new Map<string, boolean>();
 
   constructor(
     private readonly ctx: EngineContext,
@@ -78,10 +81,14 @@ export class SalePath implements Exchange<Txn> {
     }
     const link = routing.link;
     if (routing.fallback) ctx.counters.inc('routed_to_fallback');
-    const own = link.mux.track(this, txn, this.timeoutOf(link));
     const out = msg.clone();
     if (!link.dialect.tpdu) out.tpdu = null;
     if (link.dialect.headerLength === 0) out.header = null;
+    // The terminal's MAC is its own key's; the link signs with the upstream's (or sends none).
+    out.delete(64);
+    out.delete(128);
+    if (out.has(52) && this.translatesPin(listener) && !this.pinTranslated(txn, out, link)) return;
+    const own = link.mux.track(this, txn, this.timeoutOf(link));
     out.set(11, stanString(own));
     // F90 of a reversal carries the original's F7: without one it could not be built.
     if (!out.has(7) && link.dialect.fields[7]) out.set(7, transmissionTime(now));
@@ -107,6 +114,38 @@ export class SalePath implements Exchange<Txn> {
         this.markNotSent(txn, 1);
       },
     );
+  }
+
+  private translatesPin(listener: string): boolean {
+    let t = this.pinListeners.get(listener);
+    if (t === undefined) {
+      t = this.ctx.cfg.listeners.find((l) => l.name === listener)?.translatePin === true;
+      this.pinListeners.set(listener, t);
+    }
+    return t;
+  }
+
+  /**
+   * F52 from the terminal's PIN key to the upstream's. A block that does not translate is
+   * declined 55/A7 and never forwarded (nor journaled: nothing left, nothing to undo).
+   */
+  private pinTranslated(txn: Txn, out: IsoMessage, link: UpstreamLink): boolean {
+    const { ctx } = this;
+    try {
+      if (!ctx.security) throw new PinTranslationError('no key store is configured');
+      ctx.security.translatePin(out, (txn.request.get(41) ?? '').trimEnd(), link.name);
+      return true;
+    } catch (e) {
+      if (!(e instanceof PinTranslationError)) throw e;
+      txn.state = 'not_sent';
+      ctx.counters.inc('pin_translation_failures');
+      ctx.metrics.pinFailureCounter(txn.listener)();
+      ctx.log.warn('PIN block not translated: declined', { listener: txn.listener, upstream: link.name, reason: e.message, ...summarize(txn.request) });
+      if (ctx.journal.events) ctx.journal.event('NOT_SENT', txn, { txnState: 'not_sent', note: `PIN not translated: ${e.message}` });
+      for (const n of NOT_KEPT) txn.request.delete(n);
+      this.replies.finish(txn, this.replies.local(txn.listener, txn.request, 'pin_error'));
+      return false;
+    }
   }
 
   /**
@@ -206,6 +245,21 @@ export class SalePath implements Exchange<Txn> {
     // A decline holds nothing, but an unknown outcome (06, 96, 68...) or an outage may:
     // rules/ says whether to reverse (or, for fraud codes, to flag for review).
     if (!approved) this.decisions.decideAndAct(txn, rc === undefined ? 'format_error' : { responseCode: rc });
+  }
+
+  /**
+   * An answer whose MAC is missing or wrong: what it says cannot be trusted, so it is
+   * never relayed. The terminal gets the non-approval of a timeout, and rules/ decides on
+   * a mac_failure (a mandatory reversal: an approval may stand at the issuer).
+   */
+  unauthentic(txn: Txn): void {
+    const { ctx } = this;
+    const link = ctx.links.get(txn.upstream) as UpstreamLink;
+    ctx.counters.inc('unauthentic_answers');
+    txn.state = 'timed_out';
+    this.late.remember(link, txn.upstreamStan, txn);
+    this.replies.finish(txn, this.replies.local(txn.listener, txn.request, 'issuer_unavailable'));
+    this.decisions.decideAndAct(txn, 'mac_failure');
   }
 
   /** The deadline passed before the answer: the terminal gets 91 and rules/ decides (a reversal). */

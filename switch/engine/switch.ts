@@ -24,6 +24,9 @@ import { Listener } from '../edge/listener.js';
 import { Router } from '../edge/router.js';
 import { UpstreamLink } from '../edge/upstream-link.js';
 import type { TlsReloadOutcome } from '../edge/tls.js';
+import type { MacGuard } from '../edge/mac-guard.js';
+import type { Security } from '../edge/security.js';
+import { SecurityDesk } from './security-desk.js';
 import { Counters } from '../observe/counters.js';
 import type { EventBus } from '../observe/events/emitter.js';
 import { summarize, type Logger } from '../observe/log.js';
@@ -63,6 +66,8 @@ export interface SwitchDeps {
   metrics?: Metrics;
   /** Lifecycle events; absent or null: off. */
   events?: EventBus | null;
+  /** The key store and security module: needed by any `mac`, `translatePin` or UnionPay key delivery. */
+  security?: Security | null;
 }
 
 export class Switch {
@@ -99,6 +104,8 @@ export class Switch {
   /** The switch opened (and closes) the store itself: the in-memory default. */
   private readonly ownsStore: boolean;
   private stopping = false;
+  readonly security: Security | null;
+  private readonly desk: SecurityDesk;
 
   constructor(readonly cfg: SwitchConfig, rules: CompiledRules, readonly log: Logger, private readonly dialects: (name: string) => Dialect, deps: SwitchDeps = {}) {
     this.metrics = deps.metrics ?? new Metrics();
@@ -106,6 +113,8 @@ export class Switch {
     this.txns = new TxnTable(cfg.retentionMs, cfg.maxRetained);
     const keys = deps.keys ?? new CardKeys(cfg.panHashKey ? parseKeyText(cfg.panHashKey, 'panHashKey') : randomBytes(32));
     this.ownsStore = deps.store === undefined;
+    this.security = deps.security ?? null;
+    this.desk = new SecurityDesk(this.security, log, this.counters, (conn, res) => this.replies.send(conn, res), (name, req, code) => this.replies.local(name, req, code));
     this.node = cfg.node ?? hostname();
     this.journal = new Journal(deps.store ?? new MemoryStore(), keys, this.node, () => this.rules.current.calendar, log, this.counters, deps.events ?? null);
     for (const u of cfg.upstreams) {
@@ -114,6 +123,8 @@ export class Switch {
         maxFrame: u.maxFrame, backoffMs: u.reconnectBackoffMs, echoIdleMs: u.echoIdleMs, tickMs: cfg.tickMs,
         netTimeoutMs: u.netTimeoutMs, signOn: u.signOn, refundAsRequest: u.refund.mti.endsWith('200'), log, counters: this.counters,
         wire: this.metrics.wire('upstream', u.dialect), tls: u.tls, tlsFailed: u.tls ? this.metrics.tlsFailureCounter(`upstream ${u.name}`) : undefined,
+        mac: u.mac ? this.needSecurity(`upstreams ${u.name}: mac`).upstreamGuard(dialects(u.dialect), u.mac, u.name) : null,
+        macFailed: u.mac ? this.metrics.macFailureCounter('upstream', `upstream ${u.name}`) : undefined,
       }));
     }
     this.router = new Router(cfg.routes, this.links);
@@ -132,7 +143,7 @@ export class Switch {
 
     const ctx: EngineContext = {
       cfg, log, counters: this.counters, metrics: this.metrics, node: this.node, rules: this.rules, txns: this.txns,
-      journal: this.journal, links: this.links, reversals: this.saf,
+      journal: this.journal, links: this.links, reversals: this.saf, security: this.security,
       listenerDialect: (name) => this.listenerDialect(name), stopping: () => this.stopping,
     };
     this.replies = new Replies(this.counters, ctx.listenerDialect);
@@ -146,6 +157,10 @@ export class Switch {
     this.resealer = new Resealer(this.journal.store, keys, (u) => this.links.get(u)?.dialect, log, this.counters);
     this.maintenance = new Maintenance(this.journal.store, keys, cfg.retention, { by: this.node, pauseMs: 20 });
     for (const link of this.links.values()) link.onUnmatched = (msg) => this.late.handle(msg, link);
+    for (const u of cfg.upstreams) {
+      const link = this.links.get(u.name) as UpstreamLink;
+      link.onKeyChange = (msg) => this.desk.keyChange(u.name, u.keyChange.field, msg);
+    }
 
     // Gauges are read at scrape time, never kept up to date per message.
     this.metrics.attach({
@@ -267,11 +282,28 @@ export class Switch {
   }
 
   private listenerFor(cfg: ListenerConfig): Listener {
-    const l = new Listener(cfg, this.dialects(cfg.dialect), {
-      log: this.log, counters: this.counters, wire: this.metrics.wire('terminal', cfg.dialect), tlsFailed: cfg.tls ? this.metrics.tlsFailureCounter(cfg.name) : undefined,
+    const dialect = this.dialects(cfg.dialect);
+    if (cfg.translatePin) this.needSecurity(`listener ${cfg.name}: translatePin`);
+    const mac: MacGuard | null = cfg.mac ? this.needSecurity(`listener ${cfg.name}: mac`).listenerGuard(dialect, cfg.mac) : null;
+    const l = new Listener(cfg, dialect, {
+      log: this.log, counters: this.counters, wire: this.metrics.wire('terminal', cfg.dialect), tlsFailed: cfg.tls ? this.metrics.tlsFailureCounter(cfg.name) : undefined, mac,
     });
     l.onMessage = (msg, conn) => this.request(l, msg, conn);
+    if (mac) {
+      const failed = this.metrics.macFailureCounter('terminal', cfg.name);
+      l.onMacFailure = (msg, verdict, conn) => this.desk.macRefused(l.name, msg, verdict, conn, failed);
+    }
     return l;
+  }
+
+  /** Asks an upstream for a new working key (its answer goes through the same check); false when the link is not up. */
+  requestKeyChange(upstream: string): boolean {
+    return this.links.get(upstream)?.requestKeyChange() ?? false;
+  }
+
+  private needSecurity(what: string): Security {
+    if (!this.security) throw new Error(`${what} needs keys: configure security.keyStore`);
+    return this.security;
   }
 
   private listenerDialect(name: string): Dialect {
@@ -316,6 +348,7 @@ export class Switch {
       const v = msg.values[n];
       if (v !== undefined && l.dialect.fields[n]) res.values[n] = v;
     }
+    if (code === 'sign_on' && profile.standard === 'cup') this.desk.deliverKeys(l.name, l.dialect, msg, res);
     this.replies.send(conn, res);
   }
 

@@ -1,4 +1,7 @@
 /**
+ * Longer than 400 lines: every metric the switch exports is declared here, with its help
+ * text, so the set can be read (and checked against dashboards) in one place.
+ *
  * The switch's metrics in the Prometheus text format, on a prom-client Registry of its
  * own (never the global one: tests run several switches in one process). Every label set
  * is bounded: side, direction, MTI class, dialect and listener or upstream names from the
@@ -111,6 +114,10 @@ export class Metrics {
   private readonly reversals: Counter<'reason'>;
   /** TLS handshake failures by listener ("upstream NAME" for a link): plain numbers, read at scrape time. */
   private readonly tlsFailures = new Map<string, number>();
+  /** By "side|listener": messages whose MAC was missing or wrong. */
+  private readonly macFailures = new Map<string, number>();
+  /** By listener: PIN blocks that could not be translated (declined, never forwarded). */
+  private readonly pinFailures = new Map<string, number>();
   private readonly commitSeconds: Histogram;
   private src: MetricSources | null = null;
   private processMetrics = false;
@@ -176,6 +183,30 @@ export class Metrics {
       },
     });
 
+    const macFailures = this.macFailures;
+    new Counter({
+      name: 'revswitch_mac_failures_total',
+      help: 'Messages whose MAC was missing or did not verify: side "terminal" (a request refused with A0/63, never forwarded) or "upstream" (an answer not relayed: a mac_failure, reversed); listener is the listener or "upstream NAME".',
+      labelNames: ['side', 'listener'], registers,
+      collect() {
+        this.reset();
+        for (const [k, n] of macFailures) {
+          const [side, listener] = k.split('|', 2);
+          this.inc({ side, listener }, n);
+        }
+      },
+    });
+    const pinFailures = this.pinFailures;
+    new Counter({
+      name: 'revswitch_pin_translation_failures_total',
+      help: 'Requests whose PIN block could not be translated to the upstream\'s key (not a valid block under the terminal\'s key, or a key missing): declined 55/A7, never forwarded.',
+      labelNames: ['listener'], registers,
+      collect() {
+        this.reset();
+        for (const [listener, n] of pinFailures) this.inc({ listener }, n);
+      },
+    });
+
     this.reversals = new Counter({
       name: 'revswitch_reversals_total', help: 'Reversals queued by the switch, by the failure class that caused them.',
       labelNames: ['reason'], registers,
@@ -207,6 +238,22 @@ export class Metrics {
   tlsFailureCounter(listener: string): () => void {
     if (!this.tlsFailures.has(listener)) this.tlsFailures.set(listener, 0);
     return () => this.tlsFailures.set(listener, (this.tlsFailures.get(listener) ?? 0) + 1);
+  }
+
+  /** A bump of revswitch_mac_failures_total for one side and listener (or "upstream NAME"); the series exists from the start. */
+  macFailureCounter(side: 'terminal' | 'upstream', listener: string): () => void {
+    const k = `${side}|${listener}`;
+    if (!this.macFailures.has(k)) this.macFailures.set(k, 0);
+    return () => this.macFailures.set(k, (this.macFailures.get(k) ?? 0) + 1);
+  }
+
+  macFailureCount(side: 'terminal' | 'upstream', listener: string): number {
+    return this.macFailures.get(`${side}|${listener}`) ?? 0;
+  }
+
+  pinFailureCounter(listener: string): () => void {
+    if (!this.pinFailures.has(listener)) this.pinFailures.set(listener, 0);
+    return () => this.pinFailures.set(listener, (this.pinFailures.get(listener) ?? 0) + 1);
   }
 
   /** One TLS listener's failure count so far (tests, logs). */
