@@ -111,10 +111,12 @@ interface Host {
   badMacAmount: string;
   zak: Buffer;
   peer: Raw | null;
+  /** Given in F48 of the answer to the switch's own key-change request (02: a ZAK, under the ZMK, with its KCV). */
+  nextZak: Buffer | null;
 }
 
 function startHost(): Promise<Host> {
-  const host: Host = { server: createServer(), port: 0, seen: [], badMacAmount: '000000000777', zak: ZAK, peer: null };
+  const host: Host = { server: createServer(), port: 0, seen: [], badMacAmount: '000000000777', zak: ZAK, peer: null, nextZak: null };
   host.server.on('connection', (socket) => {
     const peer = raw(socket);
     host.peer = peer;
@@ -131,6 +133,7 @@ function startHost(): Promise<Host> {
         const res = responseTo(iso, msg, macd && !ok ? '63' : '00');
         if (msg.mti[1] === '2' && ok) res.set(38, 'AB1234');
         if (!macd) {
+          if (msg.get(70) === '161' && host.nextZak) res.set(48, `02${tdes(ZMK, host.nextZak).toString('hex').toUpperCase()}${keyCheckValue(host.nextZak)}`);
           peer.send(Buffer.from(encode(iso, res)));
           continue;
         }
@@ -296,12 +299,22 @@ t.test('a UnionPay terminal session: keys at sign-on, MAC and PIN on every sale,
   tt.ok(lastSale?.macOk, 'MAC\'d under the new ZAK');
   tt.equal(lastSale?.pin, PIN, 'and its PIN, from the new PIK, translated');
 
+  // The switch asks for a new key itself: the host's answer carries it, checked the same way.
+  const zak3 = Buffer.from('89ABCDEF0123456776543210FEDCBA98', 'hex');
+  host.nextZak = zak3;
+  tt.ok(sw.requestKeyChange('host'), 'the switch asks the host for a new key');
+  await until(() => lines.filter((l) => l.includes('working key from the network accepted')).length >= 2, 'the requested key taken');
+  host.zak = zak3;
+  term.send(signed(cup, cupSale('000000006000', pik2), CUP_MTI_AT, cupMac(mak2)));
+  tt.equal(decode(cup, await term.next(n++)).get(39), '00', 'a sale after the requested key change goes through');
+  tt.ok(host.seen.filter((s) => s.msg.mti === '0200').at(-1)?.macOk, 'MAC\'d under the key the host sent');
+
   // No key material anywhere it could leak: logs, events, the journal, the key store file.
   await sw.stop(500);
   await running.events?.close();
   await running.store.close();
   // The keys, and the PIN blocks as the terminal sent them and as they went upstream.
-  const secrets = [TMK, ZPK, ZAK, ZMK, zak2, pik, mak, pik2, mak2, pinBlock(pik, PIN, PAN), pinBlock(pik2, PIN, PAN), pinBlock(ZPK, PIN, PAN)].map((k) => k.toString('hex'));
+  const secrets = [TMK, ZPK, ZAK, ZMK, zak2, zak3, pik, mak, pik2, mak2, pinBlock(pik, PIN, PAN), pinBlock(pik2, PIN, PAN), pinBlock(ZPK, PIN, PAN)].map((k) => k.toString('hex'));
   const blobs: [string, string][] = [['log', lines.join('\n')], ['key store', readFileSync(keyStorePath, 'latin1')]];
   for (const f of readdirSync(dir)) if (f.startsWith('journal.db')) blobs.push([f, readFileSync(join(dir, f)).toString('hex') + readFileSync(join(dir, f), 'latin1')]);
   for (const f of readdirSync(join(dir, 'events'))) blobs.push([`events/${f}`, readFileSync(join(dir, 'events', f)).toString('hex')]);
