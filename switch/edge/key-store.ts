@@ -84,6 +84,17 @@ function ownerText(o: KeyOwner): string {
 
 const copyInfo = (i: KeyEntryInfo): KeyEntryInfo => ({ ...i, owner: { ...i.owner } });
 
+function slotsOf(entries: readonly Entry[]): Map<string, KeyEntryInfo[]> {
+  const m = new Map<string, KeyEntryInfo[]>();
+  for (const { info } of entries) {
+    const k = ownerText(info.owner);
+    const list = m.get(k);
+    if (list) list.push(info);
+    else m.set(k, [info]);
+  }
+  return m;
+}
+
 /** What a value's encryption is bound to: moving or relabelling the entry breaks its tag. */
 function aad(i: KeyEntryInfo): string {
   return `${i.id}|${i.type}|${i.kcv}|${ownerText(i.owner)}`;
@@ -194,7 +205,21 @@ export class KeyStore {
 
   /** `digest`: of the file as last read or written (null: none yet), to notice another writer. */
   private constructor(readonly path: string, private readonly master: Buffer, private readonly module: SoftwareSecurityModule,
-    private entries: Entry[], private digest: string | null) {}
+    private _entries: Entry[], private digest: string | null) {
+    this.bySlot = slotsOf(_entries);
+  }
+
+  /** Entries by owner: a MAC check looks its terminal's keys up on every message, never by a scan. */
+  private bySlot: Map<string, KeyEntryInfo[]>;
+
+  private get entries(): Entry[] {
+    return this._entries;
+  }
+
+  private set entries(next: Entry[]) {
+    this._entries = next;
+    this.bySlot = slotsOf(next);
+  }
 
   list(): KeyEntryInfo[] {
     return this.entries.map((e) => copyInfo(e.info));
@@ -382,12 +407,11 @@ export class KeyStore {
   }
 
   private latest(owner: KeyOwner, types: readonly KeyType[], state: KeyEntryInfo['state'], at: (i: KeyEntryInfo) => string): KeyEntryInfo | undefined {
-    const slot = ownerText(owner);
-    const found = this.entries
-      .map((e) => e.info)
-      .filter((i) => i.state === state && types.includes(i.type) && ownerText(i.owner) === slot)
-      .sort((a, b) => at(b).localeCompare(at(a)));
-    return found.length === 0 ? undefined : copyInfo(found[0]);
+    let best: KeyEntryInfo | undefined;
+    for (const i of this.bySlot.get(ownerText(owner)) ?? []) {
+      if (i.state === state && types.includes(i.type) && (best === undefined || at(i).localeCompare(at(best)) > 0)) best = i;
+    }
+    return best === undefined ? undefined : copyInfo(best);
   }
 
   private newInfo(id: string, type: KeyType, kcv: string, length: number, owner: KeyOwner): KeyEntryInfo {
