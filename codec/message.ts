@@ -93,7 +93,8 @@ export class IsoMessage {
   }
 
   delete(n: number): this {
-    this.values[n] = undefined;
+    // Past the end there is nothing to delete, and a write there would grow the array.
+    if (n < this.values.length) this.values[n] = undefined;
     return this;
   }
 
