@@ -25,8 +25,15 @@
  * when it can pin the rig to its own CPU. 'timer' uses setTimeout only (libuv's timers
  * have 1 ms granularity, so sales leave in ~1 ms bursts and up to ~1 ms late; the lag
  * is in the latency, as it must be in an open-loop figure, and reported separately).
+ *
+ * `secure` (the suite's TLS steps): every connection is a TLS client trusting the run's
+ * CA; with a MAC key, each 0200 carries F64 and is signed (X9.19, ./secure.ts) after its
+ * F11 and F37 are patched, and every answer that is fully checked must carry a right MAC
+ * too. That TLS and MAC work is the rig's CPU, never the target's.
  */
+import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect, createSecureContext, type TLSSocket } from 'node:tls';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { build as buildHistogram } from 'hdr-histogram-js';
 import { decode, encode, frame, getDialect, IsoMessage } from '../../codec/index.js';
@@ -34,6 +41,7 @@ import { transmissionTime } from '../../codec/index.js';
 import { FIXTURES } from '../fixtures/messages.js';
 import { Len2Splitter } from './frames.js';
 import { emitEvent } from './ipc.js';
+import { frameMacOk, signFrameAt, X919 } from './secure.js';
 import { luhnComplete } from '../../switch/observe/redact.js';
 import { median } from '../lib/timing.js';
 
@@ -58,6 +66,8 @@ export interface LoadPlan {
   runId: number;
   /** Fully decode and check every Nth answer. */
   verifyEvery: number;
+  /** TLS to the target (trusting `ca`, a PEM path); with `mak` (hex, else null) X9.19 MACs on requests and checked answers. */
+  secure?: { ca: string; mak: string | null };
 }
 
 /** Milliseconds. */
@@ -106,13 +116,16 @@ export interface LoadResult {
   sendLag: Percentiles;
   /** [log10(1 / (1 - p)), ms] from p = 50% up to the last percentile the count supports (<= 99.99%). */
   curve: [number, number][];
-  verify: { checked: number; bad: number; codes: Record<string, number>; firstBad: string | null };
+  /** `macChecked`: answers whose MAC was checked (secure runs; a wrong one counts in `bad`). */
+  verify: { checked: number; bad: number; codes: Record<string, number>; firstBad: string | null; macChecked: number };
   magic: MagicSale[];
   /** The rig process's CPU time over the window. */
   rigCpu: { userUs: number; systemUs: number; wallMs: number };
   /** How late the rig's own event loop ran over the window (ms): its stalls are in every latency it measures. */
   rigLoopDelayMs: { p99: number; max: number };
   messageBytes: number;
+  /** Secure runs: the TLS version and cipher the first connection negotiated. */
+  tls: { protocol: string | null; cipher: string | null } | null;
 }
 
 const DIALECT = getDialect('iso87a');
@@ -197,12 +210,14 @@ interface Template {
 }
 
 /** The fixture 0200 for connection c, encoded once, with the byte offsets of F11 and F37 in its frame. */
-function template(c: number, f7: string): Template {
+function template(c: number, f7: string, withMac: boolean): Template {
   const base = FIXTURES.get('iso87a')?.find((f) => f.msg.mti === '0200')?.msg;
   if (!base) throw new Error('no iso87a 0200 fixture');
   const make = (stan: string, rrn: string): Buffer => {
     const m = base.clone();
     m.set(7, f7).set(11, stan).set(37, rrn).set(41, termId(c)).set(42, merchantId(c));
+    // The MAC field last, zeros until each sale is signed.
+    if (withMac) m.set(64, new Uint8Array(8));
     return frame('len2', encode(DIALECT, m));
   };
   const a = make('000000', '000000000000');
@@ -221,7 +236,7 @@ function template(c: number, f7: string): Template {
 }
 
 /** A sale the issuer never answers (F4 ends in 91), with its own terminal, merchant and card so no velocity limit is reached. */
-function magicFrame(k: number, runId: number, f7: string): Buffer {
+function magicFrame(k: number, runId: number, f7: string, mac: X919 | null): Buffer {
   const base = FIXTURES.get('iso87a')?.find((f) => f.msg.mti === '0200')?.msg;
   if (!base) throw new Error('no iso87a 0200 fixture');
   const m: IsoMessage = base.clone();
@@ -229,7 +244,10 @@ function magicFrame(k: number, runId: number, f7: string): Buffer {
   m.set(2, pan).set(4, '000000010091').set(7, f7).set(11, String(stanFor(k)).padStart(6, '0')).set(37, rrnOf(runId, k))
     .set(41, 'M' + String(k % 1e7).padStart(7, '0')).set(42, 'E2EMAGIC' + String(k % 1e7).padStart(7, '0'));
   m.delete(35); // track 2 would carry the fixture's PAN
-  return frame('len2', encode(DIALECT, m));
+  if (mac) m.set(64, new Uint8Array(8));
+  const f = frame('len2', encode(DIALECT, m));
+  if (mac) signFrameAt(mac, f, 0, f.length);
+  return f;
 }
 
 interface Conn {
@@ -246,9 +264,10 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
   const open = plan.mode === 'open';
   const interval = open ? 1000 / plan.rate : 0;
   const totalOpen = open ? Math.ceil((plan.rate * (plan.warmupMs + plan.measureMs)) / 1000) : 0;
+  const mac = plan.secure?.mak ? X919.fromHex(plan.secure.mak) : null;
   const magicFrames = new Map<number, Buffer>();
   if (open && plan.magicEvery > 0) {
-    for (let k = plan.magicEvery - 1; k < totalOpen; k += plan.magicEvery) magicFrames.set(k, magicFrame(k, plan.runId, f7));
+    for (let k = plan.magicEvery - 1; k < totalOpen; k += plan.magicEvery) magicFrames.set(k, magicFrame(k, plan.runId, f7, mac));
   }
 
   // Per STAN: due time, send time, sale number, flags.
@@ -261,7 +280,7 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
   const service = newHistogram();
   const lag = newHistogram();
   const magic = new Map<number, MagicSale>();
-  const verify = { checked: 0, bad: 0, codes: {} as Record<string, number>, firstBad: null as string | null };
+  const verify = { checked: 0, bad: 0, codes: {} as Record<string, number>, firstBad: null as string | null, macChecked: 0 };
   let sent = 0;
   let outstanding = 0;
   let answeredTotal = 0;
@@ -294,6 +313,10 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
     }
     const code = m.get(39) ?? '--';
     verify.codes[code] = (verify.codes[code] ?? 0) + 1;
+    if (mac) {
+      verify.macChecked++;
+      if (!frameMacOk(mac, frameBuf)) { badAnswer(`answer to sale ${k} (F39 ${code}): MAC missing or wrong`); return m.get(39) ?? null; }
+    }
     const wantCode = !isMagic;
     if (m.mti !== '0210') badAnswer(`MTI ${m.mti}`);
     else if (m.get(11) !== String(stan).padStart(6, '0')) badAnswer(`F11 ${m.get(11)} for ${stan}`);
@@ -359,6 +382,7 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
         conn.tpl.frame.copy(out, pos);
         writeDigits(out, pos + conn.tpl.stanAt, 6, stan);
         writeDigits(out, pos + conn.tpl.rrnAt, 12, plan.runId * 1e10 + k);
+        if (mac) signFrameAt(mac, out, pos, L);
         pos += L;
       }
       const d = dueOf(k);
@@ -381,17 +405,29 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
 
   // ---- connections
   const conns: Conn[] = [];
+  const secureContext = plan.secure ? createSecureContext({ ca: readFileSync(plan.secure.ca) }) : null;
+  let tls: LoadResult['tls'] = null;
   await Promise.all(Array.from({ length: C }, (_, c) => new Promise<void>((resolve, reject) => {
     const ports = plan.ports && plan.ports.length > 0 ? plan.ports : [plan.port];
-    const socket = connect({ host: '127.0.0.1', port: ports[c % ports.length] });
+    const port = ports[c % ports.length];
+    // TLS: the certificate is checked against the CA and 127.0.0.1 (its SAN), as a terminal would.
+    const socket: Socket = secureContext ? tlsConnect({ host: '127.0.0.1', port, secureContext }) : connect({ host: '127.0.0.1', port });
     socket.setNoDelay(true);
-    const conn: Conn = { index: c, socket, tpl: template(c, f7), batch: [] };
+    const conn: Conn = { index: c, socket, tpl: template(c, f7, mac !== null), batch: [] };
     const splitter = new Len2Splitter((f) => onAnswer(conn, f));
     socket.on('data', (chunk: Buffer) => {
       splitter.push(chunk);
       if (conn.batch.length > 0) flush(conn, () => performance.now());
     });
-    socket.once('connect', () => resolve());
+    if (secureContext) {
+      socket.once('secureConnect', () => {
+        const t = socket as TLSSocket;
+        tls ??= { protocol: t.getProtocol(), cipher: t.getCipher()?.name ?? null };
+        resolve();
+      });
+    } else {
+      socket.once('connect', () => resolve());
+    }
     socket.once('error', reject);
     socket.on('close', () => {
       if (sending) badAnswer(`connection ${c} closed by the target during the run`);
@@ -491,6 +527,7 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
       max: loopDelay.count > 0 ? Math.round(loopDelay.max / 1e3) / 1e3 : 0,
     },
     messageBytes: conns[0].tpl.frame.length,
+    tls,
   };
 }
 

@@ -5,10 +5,16 @@
  * compare the generator's send time of a sale with the issuer's arrival time of its
  * reversal. A fresh issuer (and so an empty ledger) serves every step of the suite,
  * with a full GC before it (the suite starts this process with --expose-gc).
+ *
+ * TLS steps (`secure` in issuer-start): the issuer gets a TLS front (./issuer-front.ts)
+ * that, given a ZAK, also checks the switch's MACs and signs the answers; the port given
+ * back is the front's. The generator is then a TLS client, signing its requests when
+ * given a MAK (plan.secure).
  */
 import { performance } from 'node:perf_hooks';
 import { startIssuer, type IssuerSim } from '../../switch/sim/issuer.js';
 import { serve } from './ipc.js';
+import { startIssuerFront, type IssuerFront } from './issuer-front.js';
 import { runLoad, type LoadPlan, type LoadResult } from './loadgen.js';
 
 export interface DeadlineFigures {
@@ -28,23 +34,38 @@ export interface DeadlineFigures {
 }
 
 let issuer: IssuerSim | null = null;
+let front: IssuerFront | null = null;
+
+async function closeFront(): Promise<ReturnType<IssuerFront['counters']> | null> {
+  if (!front) return null;
+  const counters = front.counters();
+  await front.close();
+  front = null;
+  return counters;
+}
 
 serve({
-  async 'issuer-start'() {
+  async 'issuer-start'(a: { secure?: { cert: string; key: string; zak: string | null } }) {
+    await closeFront();
     if (issuer) await issuer.close();
     // The last step's issuer (its whole ledger) and generator state are garbage now:
     // collect them here, between steps, rather than in a long pause during the next one
     // (pinned to one CPU, V8's "concurrent" GC threads take their time from this loop).
     (globalThis as { gc?: () => void }).gc?.();
     issuer = await startIssuer({ host: '127.0.0.1', port: 0, approveRate: 1, latencyMs: 0, seed: 8583 });
+    if (a.secure) {
+      front = await startIssuerFront({ issuerPort: issuer.port, ...a.secure });
+      return { port: front.port };
+    }
     return { port: issuer.port };
   },
   async 'issuer-stop'() {
+    const frontCounters = await closeFront();
     if (!issuer) return {};
     const counters = issuer.ledger().counters;
     await issuer.close();
     issuer = null;
-    return { counters };
+    return frontCounters ? { counters, front: frontCounters } : { counters };
   },
   async run(a: { plan: LoadPlan; deadlineTimeoutMs?: number }): Promise<{ load: LoadResult; deadline: DeadlineFigures | null }> {
     const timeoutMs = a.deadlineTimeoutMs;

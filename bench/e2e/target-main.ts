@@ -4,6 +4,12 @@
  * `revswitch start` starts it (startSwitch with a real config: one listener on port 0,
  * one upstream link to the issuer simulator, logs silent), or the bare relay baseline.
  *
+ * With `secure` (the suite's TLS steps) the listener is a TLS server and the upstream
+ * link a TLS client that trusts the run's CA; with `secure.mac` too, the listener checks
+ * and makes X9.19 MACs under one fixed key for every terminal (mac.key bench.MAK) and
+ * the link under bench.ZAK, both keys in a key store of its own (a temporary directory,
+ * with its master key file), opened as `revswitch start` opens one.
+ *
  * Commands: start-switch, start-relay, cpu (process CPU time so far, for the suite's
  * measuring window), prof-start / prof-stop (the V8 sampling profiler through the
  * inspector, so a profile covers the measuring window and nothing else: no start-up,
@@ -15,10 +21,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startSwitch, type Running } from '../../switch/cli/start-command.js';
-import { defaultConfig, UPSTREAM_DEFAULTS } from '../../switch/config/index.js';
+import { defaultConfig, TLS_DEFAULTS, UPSTREAM_DEFAULTS, type MacConfig } from '../../switch/config/index.js';
+import { KeyStore } from '../../switch/edge/key-store.js';
+import { keyCheckValue } from '../../switch/edge/mac.js';
+import { createMasterKeyFile, masterKeyFrom } from '../../switch/edge/master-key.js';
+import { SoftwareSecurityModule } from '../../switch/edge/security-module.js';
 import { createLogger } from '../../switch/observe/log.js';
 import { serve } from './ipc.js';
 import { startRelay, type Relay } from './relay.js';
+import type { SecureSpec } from './secure.js';
 
 export interface SwitchStart {
   /**
@@ -35,6 +46,8 @@ export interface SwitchStart {
   /** The upstream link's timeout (ms). */
   timeoutMs: number;
   tickMs: number;
+  /** TLS on the listener and the upstream link; with `mac`, X9.19 MACs on both (the suite's TLS steps). */
+  secure?: SecureSpec & { mac: boolean };
 }
 
 export interface CpuMark {
@@ -48,11 +61,32 @@ let running: Running | null = null;
 let relay: Relay | null = null;
 let session: Session | null = null;
 let storeDir: string | null = null;
+let keysDir: string | null = null;
 
 // However this process ends (stop, or the suite disconnecting), its store goes with it.
 process.on('exit', () => {
   if (storeDir) rmSync(storeDir, { recursive: true, force: true });
+  if (keysDir) rmSync(keysDir, { recursive: true, force: true });
 });
+
+export const LISTENER_MAC_KEY = 'bench.MAK';
+export const UPSTREAM_MAC_KEY = 'bench.ZAK';
+
+/** A key store with the step's two MAC keys, under a master key file of its own; the config's `security`. */
+function benchKeyStore(s: SecureSpec): { keyStore: string; masterKeyFile: string } {
+  keysDir = mkdtempSync(join(tmpdir(), 'revswitch-bench-keys-'));
+  const masterKeyFile = join(keysDir, 'master.key');
+  const keyStore = join(keysDir, 'keys.json');
+  createMasterKeyFile(masterKeyFile);
+  // The switch must open it with this file, not with a master key from the environment.
+  delete process.env.REVSWITCH_MASTER_KEY;
+  const ks = KeyStore.load(keyStore, masterKeyFrom({ env: {}, file: masterKeyFile }), new SoftwareSecurityModule());
+  const mak = Buffer.from(s.mak, 'hex');
+  const zak = Buffer.from(s.zak, 'hex');
+  ks.importClear(LISTENER_MAC_KEY, 'MAK', mak, keyCheckValue(mak), { terminal: 'E2EBENCH' });
+  ks.importClear(UPSTREAM_MAC_KEY, 'ZAK', zak, keyCheckValue(zak), { upstream: 'issuer' });
+  return { keyStore, masterKeyFile };
+}
 
 function post<T>(s: Session, method: string, params?: object): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -82,6 +116,17 @@ serve({
     cfg.tickMs = a.tickMs;
     cfg.upstreamTimeoutMs = a.timeoutMs;
     cfg.upstreams.push({ name: 'issuer', ...UPSTREAM_DEFAULTS, host: '127.0.0.1', port: a.upstreamPort, dialect: 'iso87a', timeoutMs: a.timeoutMs });
+    if (a.secure) {
+      const s = a.secure;
+      cfg.listeners[0].tls = { ...TLS_DEFAULTS, cert: s.cert, key: s.key };
+      cfg.upstreams[0].tls = { ...TLS_DEFAULTS, ca: s.ca };
+      if (s.mac) {
+        const mac = (key: string): MacConfig => ({ algorithm: 'x9.19', key, required: true, fields: null });
+        cfg.security = { ...benchKeyStore(s), macOverlapMs: 60_000 };
+        cfg.listeners[0].mac = mac(LISTENER_MAC_KEY);
+        cfg.upstreams[0].mac = mac(UPSTREAM_MAC_KEY);
+      }
+    }
     running = await startSwitch(cfg, createLogger('silent'));
     const up = await running.sw.waitUntilUp(5000);
     if (!up) throw new Error('the switch did not sign on to the issuer within 5 s');
@@ -112,7 +157,11 @@ serve({
     return { file: a.file };
   },
   stats() {
-    if (running) return { counters: running.sw.counters.snapshot(), txns: running.sw.txns.size, heapUsed: process.memoryUsage().heapUsed };
+    if (running) {
+      const sw = running.sw;
+      const macFailures = sw.metrics.macFailureCount('terminal', 'pos') + sw.metrics.macFailureCount('upstream', 'upstream issuer');
+      return { counters: sw.counters.snapshot(), txns: sw.txns.size, heapUsed: process.memoryUsage().heapUsed, macFailures };
+    }
     if (relay) return { counters: relay.stats(), heapUsed: process.memoryUsage().heapUsed };
     return {};
   },

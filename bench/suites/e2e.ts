@@ -39,6 +39,15 @@
  * - saturation, closed loop, 32 in flight per connection: TPS (and its latency, which is
  *   Little's law at that window, not a service time);
  * - open loop at 80% of the switch's saturation, both: the tail near the limit;
+ * - TLS + MAC, switch only, beside the plain saturation: saturation with a TLS listener
+ *   (server certificate from a CA made at run time with openssl; the generator is a TLS
+ *   client trusting it), a TLS upstream link to the issuer (a TLS front in the rig,
+ *   ../e2e/issuer-front.ts, before the plain simulator), and X9.19 MACs on both sides:
+ *   the generator signs every request and checks the sampled answers' MACs, the front
+ *   checks every request's MAC and signs every answer. Then the same with TLS only, which
+ *   splits the cost into TLS and MACs. All of the rig side's TLS and MAC work is the rig's
+ *   CPU; the switch's CPU per sale against the plain step's is what they cost it.
+ *   BENCH_E2E_TLS=0 leaves these steps out; without openssl they are left out with a note;
  * - deadline -> 0400: switch only, upstream timeout 100 ms, tickMs 5, open loop at 2k TPS
  *   with every 50th sale a magic ..91 amount the issuer never answers (each with its own
  *   terminal, merchant and card, so no velocity limit sends it to review). For each, the
@@ -73,6 +82,7 @@ import { caseFigures, type LoadPlan, type LoadResult, type Percentiles } from '.
 import type { DeadlineFigures } from '../e2e/rig-main.js';
 import { latencySvg, type Panel } from '../e2e/svg.js';
 import type { CpuMark } from '../e2e/target-main.js';
+import { makeBenchPki, opensslMissing, randomDesKey, type BenchPki, type SecureSpec } from '../e2e/secure.js';
 
 const IMPL = 'revswitch';
 const BASELINE = 'relay';
@@ -86,6 +96,10 @@ const NEAR_SAT = 0.8;
 const DEADLINE = { rate: 2000, magicEvery: 50, timeoutMs: 100, tickMs: 5 };
 const NORMAL_TIMEOUT_MS = 8000;
 const NORMAL_TICK_MS = 10;
+/** The secure steps: TLS with X9.19 MACs on both sides, and TLS alone (what TLS costs; the rest of TLS + MAC is the MACs). */
+type Secure = 'tls-mac' | 'tls';
+const SECURE_STEPS: readonly Secure[] = ['tls-mac', 'tls'];
+const SECURE_LABEL: Record<Secure, string> = { 'tls-mac': 'TLS + MAC', tls: 'TLS only' };
 
 /** A step during which other processes used more than this share of a core is flagged. */
 const DISTURBED_PCT = 10;
@@ -109,6 +123,8 @@ interface Step {
   deadline: boolean;
   /** The switch's store for this step, when it differs from the run's. */
   store?: 'sqlite' | 'memory';
+  /** TLS on the listener and the upstream link, with or without X9.19 MACs on both (switch only). */
+  secure?: Secure;
 }
 
 interface StepResult {
@@ -144,6 +160,8 @@ interface E2eCase extends CaseResult {
   /** How late the rig's event loop ran in the window, ms (its stalls are in every latency it measured). */
   rigLoopDelayMs: { p99: number; max: number };
   p99RatioVsBaseline?: number;
+  /** 'tls': TLS listener and upstream; 'tls-mac': and X9.19 MACs on both. */
+  security: 'plain' | Secure;
 }
 
 const ms = formatMs;
@@ -170,6 +188,7 @@ class Runner {
     private readonly profDir: string | undefined,
     private readonly retries: number,
     private readonly store: 'sqlite' | 'memory',
+    private readonly secure: SecureSpec | null,
   ) {}
 
   /**
@@ -193,7 +212,10 @@ class Runner {
   private async runOnce(step: Step): Promise<StepResult> {
     const what = `${step.label} ${step.impl}`;
     this.ctx.log(`e2e: ${what}`);
-    const { port: issuerPort } = await this.rig.call<{ port: number }>('issuer-start');
+    if (step.secure && !this.secure) throw new Error(`${what}: a TLS step without certificates and keys`);
+    const secure = step.secure && this.secure ? { ...this.secure, mac: step.secure === 'tls-mac' } : null;
+    const { port: issuerPort } = await this.rig.call<{ port: number }>('issuer-start',
+      secure ? { secure: { cert: secure.cert, key: secure.key, zak: secure.mac ? secure.zak : null } } : {});
     let target: Child | null = null;
     let port = issuerPort;
     const marks: Promise<CpuMark>[] = [];
@@ -213,6 +235,7 @@ class Runner {
             upstreamPort: issuerPort,
             timeoutMs: step.deadline ? DEADLINE.timeoutMs : NORMAL_TIMEOUT_MS,
             tickMs: step.deadline ? DEADLINE.tickMs : NORMAL_TICK_MS,
+            ...(secure ? { secure } : {}),
           }))
           : (await t.call<{ port: number }>('start-relay', { upstreamPort: issuerPort }));
         port = started.port;
@@ -232,6 +255,7 @@ class Runner {
         pace: this.pin ? 'spin' : 'timer',
         runId: this.runId++,
         verifyEvery: 64,
+        ...(secure ? { secure: { ca: secure.ca, mak: secure.mac ? secure.mak : null } } : {}),
       };
       const { load, deadline } = await this.rig.call<{ load: LoadResult; deadline: DeadlineFigures | null }>('run', {
         plan, deadlineTimeoutMs: step.deadline ? DEADLINE.timeoutMs : undefined,
@@ -302,8 +326,9 @@ function caseOf(r: StepResult): E2eCase {
     otherCpuPct: r.otherCpuPct === null ? null : round(r.otherCpuPct, 1),
     stealPct: r.stealPct === null ? null : round(r.stealPct, 1),
     rigLoopDelayMs: l.rigLoopDelayMs,
+    security: r.step.secure ?? 'plain',
   };
-  if (r.step.impl === IMPL && !r.step.deadline) c.baselineId = `${r.step.key}/${BASELINE}`;
+  if (r.step.impl === IMPL && !r.step.deadline && r.step.secure === undefined) c.baselineId = `${r.step.key}/${BASELINE}`;
   return c;
 }
 
@@ -332,6 +357,116 @@ function writeAtomic(path: string, text: string): void {
   renameSync(tmp, path);
 }
 
+interface TlsMacSetup {
+  pki: BenchPki;
+  spec: SecureSpec;
+}
+
+/**
+ * Certificates and keys for the TLS + MAC steps, or null (with a note) when they are left
+ * out.
+ */
+function secureSetup(ctx: SuiteContext, checks: Check[], notes: string[]): TlsMacSetup | null {
+  if (process.env.BENCH_E2E_TLS === '0') {
+    notes.push('TLS + MAC steps left out (BENCH_E2E_TLS=0)');
+    return null;
+  }
+  const missing = opensslMissing();
+  if (missing) {
+    notes.push(`TLS + MAC steps left out: ${missing}`);
+    ctx.log(`e2e: ${missing}; no TLS + MAC steps`);
+    return null;
+  }
+  const pki = makeBenchPki();
+  const spec: SecureSpec = { ca: pki.ca, cert: pki.cert, key: pki.key, mak: randomDesKey(), zak: randomDesKey() };
+  return { pki, spec };
+}
+
+interface SecureFigure {
+  case: string;
+  tps: number;
+  p50Ms: number;
+  p99Ms: number;
+  targetCpuPct: number | null;
+  usPerSale: number | null;
+}
+
+interface SecureFigures {
+  /** TLS version and cipher the generator's connections negotiated. */
+  tls: string;
+  listener: string;
+  upstream: string;
+  /** Saturation (closed loop), each with the switch's µs per sale. */
+  plain: SecureFigure | null;
+  tlsOnly: SecureFigure | null;
+  tlsMac: SecureFigure | null;
+  /** Switch µs per sale: TLS + MAC - plain (the cost), TLS only - plain, TLS + MAC - TLS only (the MACs). */
+  costUsPerSale: number | null;
+  tlsUsPerSale: number | null;
+  macUsPerSale: number | null;
+  /** TPS, TLS + MAC / plain and TLS only / plain. */
+  tpsRatio: number | null;
+  tlsOnlyTpsRatio: number | null;
+}
+
+function secureFigures(get: (id: string) => E2eCase | undefined, results: readonly StepResult[]): SecureFigures {
+  const fig = (id: string): SecureFigure | null => {
+    const c = get(id);
+    return c ? { case: id, tps: round(c.opsPerSec, 0), p50Ms: c.latencyMs.p50, p99Ms: c.latencyMs.p99, targetCpuPct: c.targetCpuPct, usPerSale: c.targetCpuUsPerSale } : null;
+  };
+  const plain = fig(`saturation/${IMPL}`);
+  const tlsOnly = fig(`saturation/tls/${IMPL}`);
+  const tlsMac = fig(`saturation/tls-mac/${IMPL}`);
+  const minus = (a: SecureFigure | null, b: SecureFigure | null): number | null => (a?.usPerSale != null && b?.usPerSale != null ? round(a.usPerSale - b.usPerSale, 2) : null);
+  const over = (a: SecureFigure | null, b: SecureFigure | null): number | null => (a && b && b.tps > 0 ? round(a.tps / b.tps, 3) : null);
+  const t = results.find((r) => r.step.secure && r.load.tls)?.load.tls;
+  return {
+    tls: t ? `${t.protocol ?? '?'} ${t.cipher ?? '?'}` : 'n/a',
+    listener: 'TLS (EC P-256 server certificate from a CA made at run time with openssl); TLS + MAC: mac x9.19 under one key for every terminal (mac.key bench.MAK), required',
+    upstream: 'TLS to a TLS front of the issuer simulator in the rig, trusting the same CA; TLS + MAC: mac x9.19 under bench.ZAK, required, the front checking every request\'s MAC and signing every answer',
+    plain, tlsOnly, tlsMac,
+    costUsPerSale: minus(tlsMac, plain),
+    tlsUsPerSale: minus(tlsOnly, plain),
+    macUsPerSale: minus(tlsMac, tlsOnly),
+    tpsRatio: over(tlsMac, plain),
+    tlsOnlyTpsRatio: over(tlsOnly, plain),
+  };
+}
+
+function secureTable(f: SecureFigures): string {
+  const n = (v: number | null | undefined, d = 1): string => (v == null ? 'n/a' : v.toFixed(d));
+  const diff = (a: number | null | undefined, b: number | null | undefined, d = 1): string => (a == null || b == null ? '' : `${b - a >= 0 ? '+' : ''}${(b - a).toFixed(d)}`);
+  const { plain: p, tlsOnly: t, tlsMac: m } = f;
+  const rows = [
+    ['TPS', formatInt(p?.tps ?? 0), formatInt(t?.tps ?? 0), formatInt(m?.tps ?? 0), f.tpsRatio === null ? '' : `${f.tpsRatio.toFixed(2)}x`],
+    ['p50 ms', ms(p?.p50Ms ?? 0), ms(t?.p50Ms ?? 0), ms(m?.p50Ms ?? 0), diff(p?.p50Ms, m?.p50Ms, 2)],
+    ['p99 ms', ms(p?.p99Ms ?? 0), ms(t?.p99Ms ?? 0), ms(m?.p99Ms ?? 0), diff(p?.p99Ms, m?.p99Ms, 2)],
+    ['target CPU %', n(p?.targetCpuPct, 0), n(t?.targetCpuPct, 0), n(m?.targetCpuPct, 0), ''],
+    ['switch µs/sale', n(p?.usPerSale), n(t?.usPerSale), n(m?.usPerSale), diff(p?.usPerSale, m?.usPerSale)],
+  ];
+  const header = [`switch saturation (${f.tls})`, 'plain', 'TLS only', 'TLS + MAC', 'cost'];
+  return renderTable(header, rows, [false, true, true, true, true]);
+}
+
+function secureCheck(r: StepResult): Check {
+  const front = r.issuer.front as { macOk: number; macBad: number; macMissing: number; signed: number; protocol: string | null; cipher: string | null } | undefined;
+  const macFailures = r.targetStats?.macFailures;
+  const v = r.load.verify;
+  const tls = r.load.tls;
+  const mac = r.step.secure === 'tls-mac';
+  const tlsOk = tls !== null && front?.protocol != null;
+  const macsOk = front !== undefined && macFailures === 0 && front.macBad === 0 && (mac
+    ? front.macOk > 0 && front.macMissing === 0 && front.signed > 0 && v.macChecked > 0
+    : front.macOk === 0 && front.signed === 0);
+  return {
+    name: `${r.step.key}/${r.step.impl}: TLS both sides${mac ? ', every MAC right' : ', no MACs'}`,
+    ok: tlsOk && macsOk,
+    detail: `listener TLS ${tls ? `${tls.protocol} ${tls.cipher}` : 'none'}, upstream TLS ${front?.protocol ?? 'none'} ${front?.cipher ?? ''}; ` +
+      `issuer front: ${front?.macOk ?? 0} request MACs right, ${front?.macBad ?? 0} wrong, ${front?.macMissing ?? 0} absent, ${front?.signed ?? 0} answers signed; ` +
+      `switch MAC failures (terminal + upstream): ${String(macFailures)}; generator: ${v.macChecked} answer MACs checked`,
+  };
+}
+
 async function run(baseCtx: SuiteContext): Promise<ExtendedOutput> {
   const ctx = baseCtx as ExtendedContext;
   const checks: Check[] = [];
@@ -345,11 +480,13 @@ async function run(baseCtx: SuiteContext): Promise<ExtendedOutput> {
     : `unpinned (${cpus} CPUs${canPin(cpus) ? ', BENCH_E2E_PIN=0' : ', no taskset or fewer than 2 CPUs'}): target, rig (issuer + generator, timer pacing) and orchestrator share the CPUs`;
   ctx.log(`e2e: ${layout}`);
 
+  // Before any child: a failure to make certificates leaves nothing running.
+  const secureRun = secureSetup(ctx, checks, notes);
   const rig = new Child(RIG_SCRIPT, { name: 'rig', cpu: pin ? 1 : undefined, execArgv: ['--expose-gc'] });
   const retriesEnv = Number(process.env.BENCH_E2E_RETRIES ?? '1');
   const retries = Number.isInteger(retriesEnv) && retriesEnv >= 0 ? retriesEnv : 1;
   const store = process.env.BENCH_E2E_STORE === 'memory' ? 'memory' : 'sqlite';
-  const runner = new Runner(rig, ctx, pin, timing, profDir, retries, store);
+  const runner = new Runner(rig, ctx, pin, timing, profDir, retries, store, secureRun?.spec ?? null);
   try {
     for (const [key, rate] of RATES) {
       for (const impl of [IMPL, BASELINE, DIRECT] as const) {
@@ -359,6 +496,11 @@ async function run(baseCtx: SuiteContext): Promise<ExtendedOutput> {
     const sat: Record<string, StepResult> = {};
     for (const impl of [IMPL, BASELINE, DIRECT] as const) {
       sat[impl] = await runner.run({ key: 'saturation', label: 'saturation, closed loop', impl, mode: 'closed', rate: 0, deadline: false });
+    }
+    if (secureRun) {
+      for (const sec of SECURE_STEPS) {
+        await runner.run({ key: `saturation/${sec}`, label: `saturation, closed loop, ${SECURE_LABEL[sec]}`, impl: IMPL, mode: 'closed', rate: 0, deadline: false, secure: sec });
+      }
     }
     // What durability costs: the same saturation run with the other store, in this run
     // (full runs only; the guard's --quick run keeps its time).
@@ -373,6 +515,7 @@ async function run(baseCtx: SuiteContext): Promise<ExtendedOutput> {
     await runner.run({ key: 'deadline', label: `open loop ${DEADLINE.rate / 1000}k, 1/${DEADLINE.magicEvery} never answered`, impl: IMPL, mode: 'open', rate: DEADLINE.rate, deadline: true });
   } finally {
     await rig.close();
+    secureRun?.pki.cleanup();
   }
 
   const results = runner.results;
@@ -391,8 +534,10 @@ async function run(baseCtx: SuiteContext): Promise<ExtendedOutput> {
     checks.push({
       name: `${r.step.key}/${r.step.impl}: answers are the right ones`,
       ok: v.bad === 0 && r.load.unknownAnswers === 0 && v.checked > 0,
-      detail: `${v.checked} answers decoded and checked, ${v.bad} wrong${v.firstBad ? ` (first: ${v.firstBad})` : ''}, ${r.load.unknownAnswers} unmatched; F39 seen: ${JSON.stringify(v.codes)}`,
+      detail: `${v.checked} answers decoded and checked${r.step.secure === 'tls-mac' ? ` (${v.macChecked} MACs)` : ''}, ${v.bad} wrong${v.firstBad ? ` (first: ${v.firstBad})` : ''}, ` +
+        `${r.load.unknownAnswers} unmatched; F39 seen: ${JSON.stringify(v.codes)}`,
     });
+    if (r.step.secure) checks.push(secureCheck(r));
   }
 
   // ---- figures
@@ -486,24 +631,34 @@ async function run(baseCtx: SuiteContext): Promise<ExtendedOutput> {
     { id: 'e2e.open10k.sustained', description: 'switch answers at 10k TPS offered (within 1%)', caseId: `open/10k/${IMPL}`, metric: 'opsPerSec', min: TARGET_TPS * 0.99, unit: 'TPS' },
   ];
 
+  const secureFig = secureRun ? secureFigures(get, results) : null;
+  if (secureFig) {
+    const u = (v: number | null | undefined): string => (v == null ? 'n/a' : v.toFixed(1));
+    const f = secureFig;
+    notes.push(`TLS + MAC (${f.tls}; X9.19 on the listener and the upstream link), saturation: ${formatInt(f.tlsMac?.tps ?? 0)} TPS against ${formatInt(f.plain?.tps ?? 0)} plain ` +
+      `(${r2(f.tpsRatio)}); switch CPU ${u(f.tlsMac?.usPerSale)} µs/sale against ${u(f.plain?.usPerSale)}: TLS + MAC cost ${u(f.costUsPerSale)} µs per sale, ` +
+      `of which TLS ${u(f.tlsUsPerSale)} (TLS only: ${formatInt(f.tlsOnly?.tps ?? 0)} TPS, ${u(f.tlsOnly?.usPerSale)} µs/sale) and the MACs ${u(f.macUsPerSale)} ` +
+      '(the switch checks 2 and makes 2 per sale). The generator\'s and the issuer front\'s TLS and MAC work is the rig\'s CPU, not in these figures');
+  }
+
   // ---- plot
   const files: string[] = [];
   if (ctx.plot) {
     if (!ctx.resultsDir) {
       notes.push('--plot: nothing written (--no-write)');
     } else {
-      const colors: Record<string, string> = { [IMPL]: '#d62728', [BASELINE]: '#1f77b4', [DIRECT]: '#7f7f7f' };
+      const colors: Record<string, string> = { [IMPL]: '#d62728', [BASELINE]: '#1f77b4', [DIRECT]: '#7f7f7f', 'tls-mac': '#ff7f0e', tls: '#2ca02c' };
       const panelKeys = [...RATES.map(([k]) => `open/${k}`), 'open/near-saturation', 'saturation'];
       const panels: Panel[] = panelKeys.map((key) => {
-        const rs = results.filter((r) => r.step.key === key);
+        const rs = results.filter((r) => r.step.key === key || (r.step.secure !== undefined && r.step.key === `${key}/${r.step.secure}`));
         const first = rs[0];
         const offered = first?.step.mode === 'open' ? `${formatInt(first.step.rate)} TPS offered, open loop, from the due time` : `closed loop, ${WINDOW} x ${CONNECTIONS} in flight, from the send`;
         return {
           title: first ? first.step.label : key,
           subtitle: offered,
           series: rs.map((r) => ({
-            label: `${r.step.impl}: ${formatInt(r.load.achievedTps)} TPS, p99 ${ms(r.load.latency.p99)} ms`,
-            color: colors[r.step.impl],
+            label: `${r.step.impl}${r.step.secure ? ` ${SECURE_LABEL[r.step.secure]}` : ''}: ${formatInt(r.load.achievedTps)} TPS, p99 ${ms(r.load.latency.p99)} ms`,
+            color: colors[r.step.secure ?? r.step.impl],
             points: r.load.curve,
           })),
         };
@@ -516,6 +671,8 @@ async function run(baseCtx: SuiteContext): Promise<ExtendedOutput> {
         `saturation: switch ${formatInt(satSw?.opsPerSec ?? 0)} TPS, relay ${formatInt(satRelay?.opsPerSec ?? 0)} TPS (${r2(ratios.saturationTps)})`,
         `rig ceiling (direct to issuer): ${formatInt(satDirect?.opsPerSec ?? 0)} TPS`,
         `CPU per sale at saturation: switch ${satSw?.targetCpuUsPerSale?.toFixed(1) ?? 'n/a'} µs, relay ${satRelay?.targetCpuUsPerSale?.toFixed(1) ?? 'n/a'} µs`,
+        ...(secureFig ? [`TLS + MAC: saturation ${formatInt(secureFig.tlsMac?.tps ?? 0)} TPS, ${secureFig.tlsMac?.usPerSale?.toFixed(1) ?? 'n/a'} µs/sale ` +
+          `(+${secureFig.costUsPerSale?.toFixed(1) ?? 'n/a'} µs over plain; TLS only +${secureFig.tlsUsPerSale?.toFixed(1) ?? 'n/a'})`] : []),
         `p99 switch / relay: 1k ${r2(ratios.p99At1k)}, 5k ${r2(ratios.p99At5k)}, 10k ${r2(ratios.p99At10k)}`,
         ...(deadlineFig ? [`deadline -> 0400 (upper bound): p50 ${deadlineFig.upperBoundMs.p50.toFixed(1)}, p99 ${deadlineFig.upperBoundMs.p99.toFixed(1)}, max ${deadlineFig.upperBoundMs.max.toFixed(1)} ms`] : []),
         ...(disturbed.length > 0 ? [`DISTURBED by other work: ${disturbed.length} step(s), see the result file's notes`] : []),
@@ -531,12 +688,12 @@ async function run(baseCtx: SuiteContext): Promise<ExtendedOutput> {
     targets,
     checks,
     notes,
-    table: table(cases),
+    table: secureFig ? `${table(cases)}\n\n${secureTable(secureFig)}` : table(cases),
     files,
     extra: {
       e2e: {
         layout, pinned: pin, store, connections: CONNECTIONS, closedLoopWindowPerConnection: WINDOW, timing,
-        ratios, maxTargets, deadline: deadlineFig,
+        ratios, maxTargets, deadline: deadlineFig, tlsMac: secureFig,
         nearSaturationTps: results.find((r) => r.step.key === 'open/near-saturation')?.step.rate ?? null,
         steps: results.map((r) => ({
           id: `${r.step.key}/${r.step.impl}`, sent: r.load.sent, windowSales: r.load.windowSales, answeredInWindow: r.load.answeredInWindow,
