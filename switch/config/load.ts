@@ -29,7 +29,7 @@ export function addressOf(v: string, what: string, source = 'command line'): Hos
 const LISTENER_KEYS = ['name', 'host', 'port', 'dialect', 'framing', 'maxFrame', 'maxConnections', 'idleTimeoutMs', 'tls', 'mac', 'translatePin'] as const;
 const UPSTREAM_KEYS = ['name', 'host', 'port', 'dialect', 'framing', 'maxFrame', 'timeoutMs', 'echoIdleMs', 'netTimeoutMs', 'signOn', 'reconnectBackoffMs', 'refund', 'tls', 'mac', 'keyChange'] as const;
 const ROUTE_KEYS = ['name', 'pan', 'processingCode', 'acquirer', 'forwarder', 'upstreams'] as const;
-const TOP_KEYS = ['listeners', 'upstreams', 'routes', 'rules', 'store', 'admin', 'logLevel', 'tickMs', 'retentionMs', 'maxRetained', 'panHashKey', 'panSealKeys', 'node', 'reversal', 'events', 'cluster', 'unknownOriginals', 'retention', 'security'] as const;
+const TOP_KEYS = ['listeners', 'upstreams', 'routes', 'rules', 'store', 'admin', 'logLevel', 'tickMs', 'retentionMs', 'maxRetained', 'panHashKey', 'panSealKeys', 'node', 'reversal', 'events', 'cluster', 'unknownOriginals', 'retention', 'security', 'maxStoreBacklog'] as const;
 
 /** A key as config text (./key-text.ts), refused by path and rule: never the value. */
 function checkKeyText(r: Reader, text: string, path: string): void {
@@ -176,6 +176,7 @@ export function configFromJson(data: unknown, source: string): SwitchConfig {
     }
   }
   if (o.security !== undefined) c.security = securityFromJson(r, o.security);
+  if (o.maxStoreBacklog !== undefined) c.maxStoreBacklog = r.int(o.maxStoreBacklog, 'maxStoreBacklog', 0, 10_000_000);
   checkKeysConfigured(r, c, o);
   return c;
 }

@@ -185,6 +185,11 @@ export interface SwitchConfig {
   /** How long sealed messages and journal rows are kept (switch/store/maintenance.ts). */
   retention: { sealedDays: number; evidenceDays: number; auto: boolean };
   security: SecurityConfig;
+  /**
+   * Admission control: past this many journal writes queued, terminal reads pause until
+   * the backlog halves (engine/admission.ts). 0: off.
+   */
+  maxStoreBacklog: number;
 }
 
 export interface NatsEventsConfig {
@@ -255,5 +260,6 @@ export function defaultConfig(): SwitchConfig {
     unknownOriginals: { recordPerMinute: 10, alertPerMinute: 100 },
     retention: { sealedDays: 7, evidenceDays: 395, auto: true },
     security: { keyStore: null, masterKeyFile: null, macOverlapMs: 60_000 },
+    maxStoreBacklog: 4096,
   };
 }

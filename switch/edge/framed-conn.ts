@@ -53,6 +53,8 @@ export class FramedConn {
   private readonly reader: FrameReader;
   private closed = false;
   private paused = false;
+  /** Reads held by admission control (the switch is behind), apart from backpressure. */
+  private held = false;
   /** The framing or socket error the connection died of, if any. */
   private closeError: Error | undefined;
   onMessage: (msg: IsoMessage, conn: FramedConn) => void = () => {};
@@ -139,8 +141,16 @@ export class FramedConn {
   private resume(): void {
     if (this.paused) {
       this.paused = false;
-      this.socket.resume();
+      if (!this.held) this.socket.resume();
     }
+  }
+
+  /** Stops (or restarts) reading this peer's requests while the switch catches up; nothing read is dropped. */
+  hold(on: boolean): void {
+    if (on === this.held || this.closed) return;
+    this.held = on;
+    if (on) this.socket.pause();
+    else if (!this.paused) this.socket.resume();
   }
 
   private dataIn(chunk: Buffer): void {

@@ -27,6 +27,7 @@ import type { TlsReloadOutcome } from '../edge/tls.js';
 import type { MacGuard } from '../edge/mac-guard.js';
 import type { Security } from '../edge/security.js';
 import { SecurityDesk } from './security-desk.js';
+import { Admission } from './admission.js';
 import { Counters } from '../observe/counters.js';
 import type { EventBus } from '../observe/events/emitter.js';
 import { summarize, type Logger } from '../observe/log.js';
@@ -106,6 +107,7 @@ export class Switch {
   private stopping = false;
   readonly security: Security | null;
   private readonly desk: SecurityDesk;
+  private readonly admission: Admission;
 
   constructor(readonly cfg: SwitchConfig, rules: CompiledRules, readonly log: Logger, private readonly dialects: (name: string) => Dialect, deps: SwitchDeps = {}) {
     this.metrics = deps.metrics ?? new Metrics();
@@ -128,6 +130,8 @@ export class Switch {
       }));
     }
     this.router = new Router(cfg.routes, this.links);
+    const store = this.journal.store;
+    this.admission = new Admission(() => store.backlog, () => this.terminalConns(), cfg.maxStoreBacklog, log, this.counters);
     this.saf = new SafQueue(this.journal.store, this.links, {
       window: cfg.reversal.window, responseTimeoutMs: cfg.reversal.responseTimeoutMs, backoffMs: cfg.reversal.backoffMs,
       maxAttempts: cfg.reversal.maxAttempts, maxAgeMs: cfg.reversal.maxAgeMs,
@@ -232,6 +236,7 @@ export class Switch {
   /** Stops accepting, lets in-flight requests finish or expire, then lets reversals drain (bounded). */
   async stop(drainMs = 10_000): Promise<void> {
     this.stopping = true;
+    this.admission.release();
     for (const l of this.listeners) l.stopAccepting();
     const until = Date.now() + drainMs;
     await waitFor(() => this.inFlight() === 0, this.cfg.upstreams.reduce((m, u) => Math.max(m, u.timeoutMs), 0) + 1000);
@@ -272,6 +277,10 @@ export class Switch {
       else out.failed.push({ name, error: r.error });
     }
     return out;
+  }
+
+  private *terminalConns(): Iterable<FramedConn> {
+    for (const l of this.listeners) yield* l.conns;
   }
 
   /** Sales waiting for an answer, over every link. */
@@ -331,6 +340,7 @@ export class Switch {
         this.replies.send(conn, this.replies.local(l.name, msg, 'issuer_unavailable'));
         return;
       }
+      this.admission.check(conn);
       return this.sales.forward(l.name, msg, conn);
     }
     if (cls === MtiClass.Reversal && (fn === MtiFunction.Request || fn === MtiFunction.Advice)) return this.terminalReversals.handle(l.name, msg, conn);

@@ -60,6 +60,10 @@ type Phase = 'new' | 'opening' | 'open' | 'closing' | 'closed';
 export class GroupCommitStore implements Store {
   private readonly opts: GroupCommitOptions;
   private queue: Pending[] = [];
+
+  get backlog(): number {
+    return this.queue.length + this.inFlight;
+  }
   /** Operations accepted so far, and settled so far (committed or rejected). */
   private queuedSeq = 0;
   private settledSeq = 0;

@@ -307,6 +307,8 @@ export interface StoreStats {
 export interface Store {
   /** e.g. "sqlite:./data/revswitch.db", with any password removed. */
   readonly url: string;
+  /** Writes queued or committing now: how far the store is behind (admission control reads it). */
+  readonly backlog: number;
   /** Connects and runs the migrations. */
   open(): Promise<void>;
   /** Commits what is queued, then closes. */

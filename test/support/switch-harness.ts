@@ -30,6 +30,8 @@ export interface HarnessOptions {
   upstreamTimeoutMs?: number;
   /** The in-memory transaction table's cap (config maxRetained). */
   maxRetained?: number;
+  /** Admission control's journal backlog (config maxStoreBacklog). */
+  maxStoreBacklog?: number;
   reversal?: Partial<SwitchConfig['reversal']>;
   listener?: Partial<ListenerConfig>;
   /** A rules file instead of rules/default.yaml. */
@@ -140,6 +142,7 @@ export async function startHarness(tt: Test, opts: HarnessOptions = {}): Promise
   cfg.tickMs = 5;
   cfg.upstreamTimeoutMs = timeoutMs;
   if (opts.maxRetained !== undefined) cfg.maxRetained = opts.maxRetained;
+  if (opts.maxStoreBacklog !== undefined) cfg.maxStoreBacklog = opts.maxStoreBacklog;
   if (opts.unknownOriginals) cfg.unknownOriginals = opts.unknownOriginals;
   cfg.reversal = { ...cfg.reversal, responseTimeoutMs: 300, backoffMs: [50, 100], ...opts.reversal };
   cfg.upstreams.push({
