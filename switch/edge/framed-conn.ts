@@ -53,6 +53,11 @@ export class FramedConn {
   private readonly reader: FrameReader;
   private closed = false;
   private paused = false;
+  private corked = false;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
   /** Reads held by admission control (the switch is behind), apart from backpressure. */
   private held = false;
   /** The framing or socket error the connection died of, if any. */
@@ -120,6 +125,13 @@ export class FramedConn {
       this.opts.counters?.inc('encode_errors');
       this.opts.log?.error('cannot encode outgoing message', { conn: this.id, name: this.opts.name, error: (e as Error).message });
       return false;
+    }
+    if (!this.corked) {
+      // Every answer written in this turn of the event loop (a group commit settles
+      // hundreds at once) leaves in one writev rather than a syscall each.
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(this.uncork);
     }
     const flushed = onWritten === undefined ? this.socket.write(bytes) : this.socket.write(bytes, (err) => { if (!err) onWritten(); });
     // Backpressure: a peer that does not read gets no more reading from us either.
