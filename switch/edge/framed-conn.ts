@@ -147,6 +147,8 @@ export class FramedConn {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    // What this turn wrote is still corked: destroy() would drop it unsent.
+    if (this.corked) this.uncork();
     this.socket.destroy();
   }
 
