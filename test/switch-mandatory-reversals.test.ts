@@ -28,7 +28,9 @@ async function hangUpBeforeTheAnswer(h: Harness, s: IsoMessage): Promise<void> {
   await c.close();
 }
 
-t.test('one card, one terminal, one merchant, many failures: every mandatory reversal reaches the issuer', async (tt) => {
+// Also with admission control holding terminal reads at almost every request (a journal
+// backlog cap of 1): holding reads may delay a terminal's own 0400, never lose one.
+for (const maxStoreBacklog of [4096, 1]) t.test(`one card, one terminal, one merchant, many failures: every mandatory reversal reaches the issuer (maxStoreBacklog ${maxStoreBacklog})`, async (tt) => {
   // The issuer answers after 150 ms (so a terminal can hang up first), a late approval
   // after 1.5 s; the switch's deadline is 800 ms.
   // On the real store (SQLite in a temporary directory), with events to a file and /metrics.
@@ -37,7 +39,7 @@ t.test('one card, one terminal, one merchant, many failures: every mandatory rev
   const started = Date.now();
   const h = await startHarness(tt, {
     issuer: { latencyMs: 150, lateMs: 1500 }, upstreamTimeoutMs: 800, reversal: { responseTimeoutMs: 3000 },
-    store: `sqlite:${join(dir, 'journal.db')}`, admin: true, events: { file: { dir: join(dir, 'events'), fsync: false } },
+    store: `sqlite:${join(dir, 'journal.db')}`, admin: true, events: { file: { dir: join(dir, 'events'), fsync: false } }, maxStoreBacklog,
   });
   const c = await h.client();
   const mustReverse: string[] = [];
@@ -93,4 +95,5 @@ t.test('one card, one terminal, one merchant, many failures: every mandatory rev
   tt.equal(card?.alerts, alerts, '... with the count of alerts');
   tt.notOk(JSON.stringify(report).includes(PAN), 'and never the full PAN');
   tt.match(formatText(report), new RegExp(`Velocity alerts .*\\n.*\\n {2}card +${maskPan(PAN).replace(/\*/g, '\\*')} +${alerts} `), 'the text report has the section, the card in it');
+  if (maxStoreBacklog === 1) tt.ok(h.sw.counters.get('admission_holds') >= 1, 'admission control did hold terminal reads in this run');
 });
