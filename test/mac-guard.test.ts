@@ -9,7 +9,8 @@ import t from 'tap';
 import { decode, encode, getDialect, IsoMessage } from '../codec/index.js';
 import { configFromJson, type MacConfig } from '../switch/config/index.js';
 import { keyChangeOf } from '../switch/edge/key-change.js';
-import { MacConfigError, MacGuard, type KeyDirectory, type KeyOwner } from '../switch/edge/mac-guard.js';
+import { MacConfigError, MacGuard, type KeyDirectory } from '../switch/edge/mac-guard.js';
+import type { KeyOwner } from '../switch/edge/key-store.js';
 import { computeMac } from '../switch/edge/mac.js';
 import { SoftwareSecurityModule, type KeyType } from '../switch/edge/security-module.js';
 

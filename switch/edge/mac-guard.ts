@@ -14,14 +14,9 @@
  */
 import { decode, isNetworkManagement, isResponse, type Dialect, type IsoMessage } from '../../codec/index.js';
 import type { MacConfig } from '../config/index.js';
+import type { KeyOwner } from './key-store.js';
 import type { KeyType, SecurityModule } from './security-module.js';
 
-/** Whose key: a terminal's (by F41) on a listener, an upstream's on a link. */
-export interface KeyOwner {
-  terminal?: string;
-  merchant?: string;
-  upstream?: string;
-}
 
 /** The key store as the guard sees it (edge/key-store.ts). */
 export interface KeyDirectory {

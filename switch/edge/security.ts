@@ -7,7 +7,8 @@
  */
 import type { Dialect, IsoMessage } from '../../codec/index.js';
 import type { MacConfig } from '../config/index.js';
-import { MacGuard, type KeyDirectory, type KeyOwner } from './mac-guard.js';
+import type { KeyOwner } from './key-store.js';
+import { MacGuard, type KeyDirectory } from './mac-guard.js';
 import { SecurityError, type KeyType, type SecurityModule } from './security-module.js';
 
 /** The key store as this module uses it. */
