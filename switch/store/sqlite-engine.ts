@@ -88,7 +88,7 @@ export class SqliteEngine {
   private readonly db: Database.Database;
   private readonly s: Record<
     'insertTxn' | 'updateTxn' | 'insertReversal' | 'updateReversal' | 'history' | 'txn' | 'recentTxns' | 'recentTxnsNewest' | 'unfinishedTxns' |
-    'reversal' | 'reversalsAll' | 'reversalsIn' | 'historyOf' | 'txnsBetween' | 'reversalsBetween' | 'historyBetween',
+    'reversal' | 'reversalsAll' | 'reversalsIn' | 'historyOf' | 'txnsBetween' | 'reversalsBetween' | 'historyBetween' | 'keyHolder' | 'insertKey',
     Stmt
   >;
   /** findTxns statements, one per combination of the fields given (at most 15). */
@@ -193,6 +193,9 @@ export class SqliteEngine {
       txnsBetween: p(`SELECT ${TXN_COLUMNS} FROM txns WHERE created_at >= ? AND created_at < ? ORDER BY created_at, rowid`),
       reversalsBetween: p(`SELECT ${REVERSAL_COLUMNS} FROM reversals WHERE enqueued_at >= ? AND enqueued_at < ? ORDER BY enqueued_at, rowid`),
       historyBetween: p('SELECT seq, at, kind, ref, state, detail FROM history WHERE at >= ? AND at < ? ORDER BY seq'),
+      // Prepared once: preparing these two per sale cost the worker 13 of its 39 µs a sale.
+      keyHolder: p('SELECT txn_id FROM txn_keys WHERE key = ?').pluck(),
+      insertKey: p('INSERT INTO txn_keys (key, txn_id, created_at) VALUES (?, ?, ?)'),
     };
   }
 
@@ -204,14 +207,14 @@ export class SqliteEngine {
         const r = op.row;
         // Checked before anything is written (the batch holds SQLite's write lock), so a
         // refusal changes nothing; the key itself goes in with the row below.
-        const holder = r.dupKey == null ? undefined : this.db.prepare<[string], string>('SELECT txn_id FROM txn_keys WHERE key = ?').pluck().get(r.dupKey);
+        const holder = r.dupKey == null ? undefined : (s.keyHolder.get(r.dupKey) as string | undefined);
         if (holder !== undefined) throw new Error(`${DUPLICATE_REQUEST}: key ${r.dupKey ?? ''} is transaction ${holder}'s (txn_keys)`);
         s.insertTxn.run(r.id, r.node, r.listener, r.sender, orNull(r.terminal), orNull(r.merchant), orNull(r.acquirer), r.mti, r.stan,
           orNull(r.f7), orNull(r.rrn), orNull(r.amount), orNull(r.currency), orNull(r.panMasked), orNull(r.panHash),
           orNull(r.businessDate), orNull(r.upstream), orNull(r.upstreamStan), r.state, orNull(r.responseCode), orNull(r.failureClass),
           orNull(r.decision), orNull(r.reversalId), orNull(r.sealed), r.createdAt, r.updatedAt);
         this.changed = true;
-        if (r.dupKey != null) this.db.prepare('INSERT INTO txn_keys (key, txn_id, created_at) VALUES (?, ?, ?)').run(r.dupKey, r.id, r.createdAt);
+        if (r.dupKey != null) s.insertKey.run(r.dupKey, r.id, r.createdAt);
         s.history.run(r.createdAt, 'txn', r.id, r.state, insertTxnDetail(r));
         return true;
       }
