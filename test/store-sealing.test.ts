@@ -95,6 +95,20 @@ t.test('each UTC hour seals under its own subkey', async (tt) => {
   tt.throws(() => keys.open(forged.join('.'), AAD), /does not verify/, 'the hour is part of the key: a value moved to another hour does not open');
 });
 
+t.test('no IV is used twice: across the IV pool\'s refills every value has its own, and each opens', async (tt) => {
+  const fresh = new CardKeys(randomBytes(32));
+  const ivs = new Set<string>();
+  const n = 3 * 1024 + 7; // the pool holds 1,024 IVs: three refills and a part
+  for (let i = 0; i < n; i++) {
+    const v = fresh.seal(`${PAN}${i}`, AAD);
+    const parts = v.split('.');
+    tt.equal(Buffer.from(parts[3], 'base64url').length, 12);
+    ivs.add(parts[3]);
+    if (i % 500 === 0 || i === n - 1) tt.equal(fresh.open(v, AAD), `${PAN}${i}`);
+  }
+  tt.equal(ivs.size, n, 'every IV distinct');
+});
+
 t.test('panHashKey: 32 random bytes, or scrypt and a passphrase; never a short secret', async (tt) => {
   tt.same(parseKeyText('ab'.repeat(32), 'panHashKey'), Buffer.alloc(32, 0xab));
   tt.same(parseKeyText(Buffer.alloc(32, 7).toString('base64'), 'panHashKey'), Buffer.alloc(32, 7));
