@@ -12,10 +12,11 @@
  * with a secondary bitmap), which ends the message: the switch's rule for `fields: null`
  * on iso87a (binary bitmap, no TPDU, no header).
  */
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { computeMac } from '../../switch/edge/mac.js';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { withOddParity } from '../../switch/edge/security-module.js';
+import { makeCa, makeLeaf, opensslMissing as pkiMissing, type Pair } from '../lib/pki.js';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -42,48 +43,26 @@ export interface BenchPki {
 
 /** Why no certificates can be made here, or false when they can. */
 export function opensslMissing(): string | false {
-  const r = spawnSync('openssl', ['version'], { encoding: 'utf8' });
-  return r.status === 0 ? false : 'openssl is not installed: no certificates for the TLS + MAC steps';
+  return pkiMissing('no certificates for the TLS + MAC steps');
 }
-
-function openssl(args: string[], cwd: string): void {
-  const r = spawnSync('openssl', args, { cwd, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr}`);
-}
-
-const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
 
 /** A CA and one server certificate for 127.0.0.1 and localhost (EC P-256, 2 days), in a temporary directory. */
 export function makeBenchPki(): BenchPki {
   const dir = mkdtempSync(join(tmpdir(), 'revswitch-bench-pki-'));
+  let server: Pair;
   try {
-    openssl(['req', '-x509', ...EC, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=revswitch bench CA',
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
-    openssl(['req', ...EC, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost'], dir);
-    writeFileSync(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n');
-    openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-set_serial', '1', '-days', '2',
-      '-extfile', 'server.ext', '-out', 'server.pem'], dir);
+    makeCa(dir, 'ca', 'revswitch bench CA', 2);
+    server = makeLeaf(dir, { name: 'server', cn: 'localhost', san: 'IP:127.0.0.1,DNS:localhost', ca: 'ca', serial: 1, days: 2 });
   } catch (e) {
     rmSync(dir, { recursive: true, force: true });
     throw e;
   }
-  return {
-    dir, ca: join(dir, 'ca.pem'), cert: join(dir, 'server.pem'), key: join(dir, 'server.key'),
-    cleanup: () => rmSync(dir, { recursive: true, force: true }),
-  };
+  return { dir, ca: join(dir, 'ca.pem'), ...server, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 /** A random double-length DES key with odd parity, as hex. */
 export function randomDesKey(): string {
-  const k = randomBytes(16);
-  for (let i = 0; i < k.length; i++) {
-    let b = k[i] & 0xfe;
-    let ones = 0;
-    for (let x = b; x !== 0; x >>= 1) ones += x & 1;
-    if (ones % 2 === 0) b |= 1;
-    k[i] = b;
-  }
-  return k.toString('hex');
+  return withOddParity(randomBytes(16)).toString('hex');
 }
 
 /** X9.19 under one double-length key, as the switch computes it (switch/edge/mac.ts). */

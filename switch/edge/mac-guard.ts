@@ -17,7 +17,6 @@ import type { MacConfig } from '../config/index.js';
 import type { KeyOwner } from './key-store.js';
 import type { KeyType, SecurityModule } from './security-module.js';
 
-
 /** The key store as the guard sees it (edge/key-store.ts). */
 export interface KeyDirectory {
   find(owner: KeyOwner, types: readonly KeyType[]): { id: string } | undefined;

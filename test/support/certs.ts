@@ -3,15 +3,12 @@
  * expire or leak): a CA, a second "wrong" CA, server certificates and client certificates
  * of every kind the TLS tests need, as PEM files in a temporary directory.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { EC, makeCa, makeLeaf, openssl, opensslMissing as pkiMissing, type Pair } from '../../bench/lib/pki.js';
 
-export interface Pair {
-  cert: string;
-  key: string;
-}
+export type { Pair };
 
 export interface TestPki {
   dir: string;
@@ -38,36 +35,18 @@ export interface TestPki {
 
 /** Why the TLS tests cannot run here, or false when they can. */
 export function opensslMissing(): string | false {
-  const r = spawnSync('openssl', ['version'], { encoding: 'utf8' });
-  return r.status === 0 ? false : 'openssl is not installed (apt-get install openssl): test certificates cannot be made';
+  return pkiMissing('test certificates cannot be made');
 }
-
-function openssl(args: string[], cwd: string): void {
-  const r = spawnSync('openssl', args, { cwd, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr}`);
-}
-
-const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
 
 export function makePki(): TestPki {
   const dir = mkdtempSync(join(tmpdir(), 'revswitch-tls-'));
   const p = (name: string): string => join(dir, name);
 
-  const makeCa = (name: string, cn: string): void => {
-    openssl(['req', '-x509', ...EC, '-keyout', `${name}.key`, '-out', `${name}.pem`, '-days', '30', '-subj', `/CN=${cn}`,
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
-  };
-  makeCa('ca', 'revswitch test CA');
-  makeCa('wrong-ca', 'revswitch wrong CA');
+  makeCa(dir, 'ca', 'revswitch test CA', 30);
+  makeCa(dir, 'wrong-ca', 'revswitch wrong CA', 30);
 
   let serial = 1;
-  const leaf = (name: string, cn: string, san: string, ca = 'ca'): Pair => {
-    openssl(['req', ...EC, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`], dir);
-    writeFileSync(p(`${name}.ext`), `subjectAltName=${san}\nbasicConstraints=CA:FALSE\n`);
-    openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.pem`, '-CAkey', `${ca}.key`, '-set_serial', String(serial++),
-      '-days', '30', '-extfile', `${name}.ext`, '-out', `${name}.pem`], dir);
-    return { cert: p(`${name}.pem`), key: p(`${name}.key`) };
-  };
+  const leaf = (name: string, cn: string, san: string, ca = 'ca'): Pair => makeLeaf(dir, { name, cn, san, ca, serial: serial++, days: 30 });
 
   // `openssl x509` of OpenSSL 3.0 cannot set a past notBefore; `openssl ca` can.
   const expired = (name: string, cn: string): Pair => {
