@@ -42,7 +42,8 @@ function xorInto(acc: Buffer, block: Buffer, at = 0): void {
   for (let i = 0; i < acc.length; i++) acc[i] ^= block[at + i] ?? 0;
 }
 
-function blocksPadded(data: Buffer, method: 1 | 2): Buffer {
+/** ISO 9797-1 padding method 1 (zeros; none when the data fills whole blocks, one block when empty) or 2 (0x80 then zeros). */
+export function blocksPadded(data: Buffer, method: 1 | 2): Buffer {
   if (method === 2) {
     const n = Math.ceil((data.length + 1) / 8) * 8;
     const out = Buffer.alloc(n);

@@ -16,7 +16,7 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
-import { computeMac, keyCheckValue } from '../edge/mac.js';
+import { blocksPadded, computeMac, keyCheckValue } from '../edge/mac.js';
 import type { HsmKey } from '../edge/payshield.js';
 import { encodeFrame, FieldReader, FrameSplitter, FieldError, replyCode } from '../edge/payshield-wire.js';
 import { withOddParity, type KeyType } from '../edge/security-module.js';
@@ -78,21 +78,12 @@ function oneOf(s: string, allowed: readonly string[], code = '15'): string {
   return s;
 }
 
-/** ISO 9797-1 padding method 1 (zeros, at least one block) or 2 (0x80 then zeros). */
-function pad(data: Buffer, method: string): Buffer {
-  const n = method === '2' ? Math.ceil((data.length + 1) / 8) * 8 : Math.max(8, Math.ceil(data.length / 8) * 8);
-  const out = Buffer.alloc(n);
-  data.copy(out);
-  if (method === '2') out[data.length] = 0x80;
-  return out;
-}
-
 function macOf(algorithm: string, padding: string, key: Buffer, data: Buffer): Buffer {
   if (algorithm === '3') return computeMac(padding === '1' ? 'x9.19' : 'iso9797-1-alg3-pad2', key, data);
   // Algorithm 1 with a double-length key: triple-DES CBC, the last block.
   const c = createCipheriv('des-ede-cbc', key, Buffer.alloc(8));
   c.setAutoPadding(false);
-  const out = Buffer.concat([c.update(pad(data, padding)), c.final()]);
+  const out = Buffer.concat([c.update(blocksPadded(data, padding === '2' ? 2 : 1)), c.final()]);
   return out.subarray(out.length - 8);
 }
 
