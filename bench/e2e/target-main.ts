@@ -14,6 +14,11 @@
  * measuring window), prof-start / prof-stop (the V8 sampling profiler through the
  * inspector, so a profile covers the measuring window and nothing else: no start-up,
  * no warmup), stats, stop (exits).
+ *
+ * The suite starts this process with --expose-gc, so `stats` can say what the switch
+ * keeps: the heap after a full collection, against the same right after start-up, per
+ * transaction the switch still holds (`retainedBytesPerTxn`). Taken after the drain, it
+ * is what the retained transactions cost (with the memory store, its rows too).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
@@ -62,6 +67,17 @@ let relay: Relay | null = null;
 let session: Session | null = null;
 let storeDir: string | null = null;
 let keysDir: string | null = null;
+/** The heap after a full collection once the switch was up, before any sale. */
+let baseHeap: number | null = null;
+
+/** heapUsed after two full collections (the second takes what the first's finalizers freed); null without --expose-gc. */
+function heapAfterGc(): number | null {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (typeof gc !== 'function') return null;
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
 
 // However this process ends (stop, or the suite disconnecting), its store goes with it.
 process.on('exit', () => {
@@ -130,6 +146,7 @@ serve({
     running = await startSwitch(cfg, createLogger('silent'));
     const up = await running.sw.waitUntilUp(5000);
     if (!up) throw new Error('the switch did not sign on to the issuer within 5 s');
+    baseHeap = heapAfterGc();
     return { port: running.sw.ports()[0], storeDir };
   },
   async 'start-relay'(a: { upstreamPort: number }) {
@@ -160,7 +177,11 @@ serve({
     if (running) {
       const sw = running.sw;
       const macFailures = sw.metrics.macFailureCount('terminal', 'pos') + sw.metrics.macFailureCount('upstream', 'upstream issuer');
-      return { counters: sw.counters.snapshot(), txns: sw.txns.size, heapUsed: process.memoryUsage().heapUsed, macFailures };
+      const heapUsed = process.memoryUsage().heapUsed;
+      const gcHeap = heapAfterGc();
+      const txns = sw.txns.size;
+      const retainedBytesPerTxn = gcHeap !== null && baseHeap !== null && txns > 0 ? Math.round((gcHeap - baseHeap) / txns) : null;
+      return { counters: sw.counters.snapshot(), txns, heapUsed, heapAfterGc: gcHeap, heapAtStartAfterGc: baseHeap, retainedBytesPerTxn, macFailures };
     }
     if (relay) return { counters: relay.stats(), heapUsed: process.memoryUsage().heapUsed };
     return {};

@@ -63,6 +63,8 @@
  * node dist/bench/e2e/profile-summary.js FILE. The profiler costs a few percent, so a
  * profiled run's figures are not the suite's figures. BENCH_E2E_TARGET_ARGS adds node
  * flags to every target (e.g. "--trace-gc"); BENCH_E2E_PIN=0 turns pinning off.
+ * BENCH_E2E_ONLY=saturation runs the saturation step alone (switch and relay), for a
+ * quick A/B while working on the hot path; its result says so and is no suite figure.
  *
  * Shared machines: before each step the suite waits (up to 5 s) for the machine to be
  * idle, and measures how much CPU anything else used during the window (/proc/stat
@@ -110,6 +112,8 @@ const TARGET_TPS = 10_000;
 const TARGET_RATIO = 0.6;
 const TARGET_P99_5K_MS = 5;
 const TARGET_DEADLINE_MS = 10;
+/** Heap a transaction the switch keeps after it ended costs (issue 19): what decides its GC load and maxRetained's memory. */
+const TARGET_RETAINED_BYTES = 1024;
 
 
 interface Step {
@@ -226,7 +230,8 @@ class Runner {
       const profFile = this.profDir && step.impl === IMPL ? join(this.profDir, `e2e-${step.key.replace(/\//g, '-')}-${step.impl}.cpuprofile`) : null;
       this.rig.onEvent = (e) => { if (e.event === 'window') machine.push(machineCpu()); };
       if (step.impl !== DIRECT) {
-        const execArgv = (process.env.BENCH_E2E_TARGET_ARGS ?? '').split(/\s+/).filter((a) => a !== '');
+        // --expose-gc: the retained heap per transaction is measured after a full collection (target-main's stats).
+        const execArgv = ['--expose-gc', ...(process.env.BENCH_E2E_TARGET_ARGS ?? '').split(/\s+/).filter((a) => a !== '')];
         target = new Child(TARGET_SCRIPT, { name: `target (${step.impl})`, cpu: this.pin ? 0 : undefined, execArgv });
         const t = target;
         const started: { port: number; storeDir?: string | null } = step.impl === IMPL
@@ -487,7 +492,18 @@ async function run(baseCtx: SuiteContext): Promise<ExtendedOutput> {
   const retries = Number.isInteger(retriesEnv) && retriesEnv >= 0 ? retriesEnv : 1;
   const store = process.env.BENCH_E2E_STORE === 'memory' ? 'memory' : 'sqlite';
   const runner = new Runner(rig, ctx, pin, timing, profDir, retries, store, secureRun?.spec ?? null);
+  const satOnly = process.env.BENCH_E2E_ONLY === 'saturation';
+  if (satOnly) notes.push('BENCH_E2E_ONLY=saturation: the saturation step alone (switch and relay); not a full suite run');
   try {
+    if (satOnly) {
+      for (const impl of [IMPL, BASELINE] as const) await runner.run({ key: 'saturation', label: 'saturation, closed loop', impl, mode: 'closed', rate: 0, deadline: false });
+    } else await runSteps();
+  } finally {
+    await rig.close();
+    secureRun?.pki.cleanup();
+  }
+
+  async function runSteps(): Promise<void> {
     for (const [key, rate] of RATES) {
       for (const impl of [IMPL, BASELINE, DIRECT] as const) {
         await runner.run({ key: `open/${key}`, label: `open loop ${key} TPS`, impl, mode: 'open', rate, deadline: false });
@@ -513,9 +529,6 @@ async function run(baseCtx: SuiteContext): Promise<ExtendedOutput> {
       await runner.run({ key: 'open/near-saturation', label: `open loop ${formatInt(nearRate)} TPS (80% of switch sat.)`, impl, mode: 'open', rate: nearRate, deadline: false });
     }
     await runner.run({ key: 'deadline', label: `open loop ${DEADLINE.rate / 1000}k, 1/${DEADLINE.magicEvery} never answered`, impl: IMPL, mode: 'open', rate: DEADLINE.rate, deadline: true });
-  } finally {
-    await rig.close();
-    secureRun?.pki.cleanup();
   }
 
   const results = runner.results;
@@ -564,14 +577,25 @@ async function run(baseCtx: SuiteContext): Promise<ExtendedOutput> {
   }
 
   const p99at5k = p99at('5k', IMPL);
+  const satStats = results.find((r) => r.step.key === 'saturation' && r.step.impl === IMPL)?.targetStats;
+  const retainedBytes = store === 'sqlite' && typeof satStats?.retainedBytesPerTxn === 'number' ? satStats.retainedBytesPerTxn : null;
+  if (satStats) {
+    notes.push(`retained heap: after the saturation step's drain, ${formatInt(Number(satStats.txns ?? 0))} transactions held; heap after a full GC ` +
+      `${((Number(satStats.heapAfterGc) - Number(satStats.heapAtStartAfterGc)) / 2 ** 20).toFixed(1)} MiB over the same at start-up: ` +
+      `${retainedBytes ?? satStats.retainedBytesPerTxn ?? 'n/a'} bytes a transaction${store === 'sqlite' ? '' : ' (memory store: its rows included)'}`);
+  }
   const maxTargets = [
+    {
+      id: 'e2e.retained.bytes', description: `heap a retained transaction costs (SQLite store) <= ${TARGET_RETAINED_BYTES} bytes`, max: TARGET_RETAINED_BYTES, unit: 'bytes',
+      actual: retainedBytes, pass: retainedBytes !== null && retainedBytes <= TARGET_RETAINED_BYTES,
+    },
     { id: 'e2e.p99.5k', description: `p99 at 5k TPS (open loop) <= ${TARGET_P99_5K_MS} ms`, max: TARGET_P99_5K_MS, unit: 'ms', actual: p99at5k, pass: p99at5k !== null && p99at5k <= TARGET_P99_5K_MS },
     {
       id: 'e2e.deadline.p99', description: `deadline -> 0400 at the issuer, p99 (upper bound) <= ${TARGET_DEADLINE_MS} ms`, max: TARGET_DEADLINE_MS, unit: 'ms',
       actual: deadlineFig?.upperBoundMs.p99 ?? null, pass: deadlineFig !== null && deadlineFig.upperBoundMs.p99 <= TARGET_DEADLINE_MS,
     },
   ];
-  for (const t of maxTargets) notes.push(`target: ${t.description}: got ${t.actual === null ? 'n/a' : `${t.actual} ms`}  ${t.pass ? 'PASS' : 'MISS'}`);
+  for (const t of maxTargets) notes.push(`target: ${t.description}: got ${t.actual === null ? 'n/a' : `${t.actual} ${t.unit}`}  ${t.pass ? 'PASS' : 'MISS'}`);
 
   const ratios = {
     saturationTps: ratio(satSw?.opsPerSec, satRelay?.opsPerSec),
