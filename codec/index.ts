@@ -7,6 +7,7 @@ export type { FieldSpec, DialectSpec, KeptFieldReason, FieldType, LengthKind, En
 export { decode, decodePartial } from './decode.js';
 export { encode } from './encode.js';
 export { messageFromJson } from './json.js';
+export { packMessage, packDelta, unpackMessage } from './packed.js';
 export { FRAMINGS, DEFAULT_FRAMING, getFraming, frame, unframe, FrameReader, type Framing, type FramingName, type FrameReaderOptions } from './framing.js';
 export { parseTpdu, formatTpdu, swapTpdu, type Tpdu } from './tpdu.js';
 export { parseTlv, encodeTlv, findTag, redactTlv, SENSITIVE_TAGS, type TlvItem } from './tlv.js';

@@ -14,7 +14,8 @@ import { startSwitch } from '../switch/cli/start-command.js';
 import { defaultConfig } from '../switch/config/index.js';
 import type { Logger } from '../switch/observe/log.js';
 import { transmissionTime } from '../codec/index.js';
-import { nextStan, sale, startHarness } from './support/switch-harness.js';
+import { nextStan, sale, startHarness, upstreamF90 } from './support/switch-harness.js';
+import type { IsoMessage } from '../codec/index.js';
 
 const D87 = getDialect('iso87a');
 const CAP = 1000;
@@ -52,6 +53,44 @@ t.test('a sale the table let go: its duplicate and its reversal are answered fro
   await h.until(() => h.issuer.ledger().holds.every((x) => x.rrn !== rrn), 'the hold released');
 });
 
+t.test('a kept sale is packed, and what reads it later gets what the live one had', async (tt) => {
+  const h = await startHarness(tt, { issuer: { lateMs: 700 } });
+  const c = await h.client();
+  const keyOf = (m: IsoMessage): string => `${m.get(32) ?? ''}/${m.get(41) ?? ''}|${m.get(11) ?? ''}|${m.get(7) ?? ''}`;
+
+  const s = sale({ terminal: 'TERMPK01' });
+  const rrn = s.get(37) as string;
+  const res = await c.request(s);
+  tt.equal(res.get(39), '00', 'approved');
+  const txn = h.sw.txns.get(keyOf(s));
+  await h.until(() => txn?.packed === true, 'the answered sale to be packed');
+  if (!txn) return;
+  const upstream = h.salesSeen(rrn)[0].msg;
+  tt.same(txn.request.toJSON(), s.toJSON(), 'the request, unpacked, is the terminal\'s');
+  tt.same(txn.sent?.toJSON(), upstream.toJSON(), 'the copy sent upstream, unpacked, is what the issuer got (the switch\'s STAN)');
+  tt.same(txn.answer?.toJSON(), res.toJSON(), 'the answer, unpacked, is what the terminal got');
+  tt.ok(txn.packed, 'reading them leaves it packed');
+
+  const dup = await c.request(s.clone(), 5000);
+  tt.same(dup.toJSON(), res.toJSON(), 'a duplicate gets the same answer');
+  tt.equal(h.salesSeen(rrn).length, 1, 'and is not forwarded');
+
+  const upRev = h.issuer.waitFor((e) => e.msg.mti[1] === '4' && e.msg.get(37) === rrn);
+  const rev = reversalOf(D87, s, { reason: '17', stan: nextStan(), transmissionDateTime: transmissionTime(Date.now()), approvalCode: res.get(38) });
+  tt.equal((await c.request(rev, 5000)).get(39), '00', 'the terminal\'s reversal is answered');
+  tt.equal((await upRev).msg.get(90), upstreamF90(upstream), 'and sent upstream naming the original as it went (F90: its upstream STAN and F7)');
+
+  // Timed out (the issuer answers after 700 ms, the deadline is 300): packed with its
+  // reversal queued, then the late approval must still be matched to it.
+  const slow = sale({ terminal: 'TERMPK02', amount: '1068' });
+  tt.equal((await c.request(slow, 5000)).get(39), '91', 'a sale past its deadline gets 91');
+  const timedOut = h.sw.txns.get(keyOf(slow));
+  await h.until(() => timedOut?.packed === true, 'the timed-out sale to be packed');
+  await h.until(() => h.sw.counters.get('late_responses') === 1, 'the late approval', 5000);
+  tt.equal(h.sw.counters.get('late_answers_mismatched'), 0, 'matched to its sale through the packed copy sent upstream');
+  await h.until(() => h.reversalsSeen().some((e) => e.msg.get(37) === slow.get(37)), 'the timeout\'s reversal at the issuer');
+});
+
 t.test('a maxRetained that could fill the heap is called out at start', async (tt) => {
   const lines: { event: string; fields?: Record<string, unknown> }[] = [];
   const log: Logger = {
@@ -74,7 +113,7 @@ t.test('a maxRetained that could fill the heap is called out at start', async (t
   await start(250_000);
   tt.same(lines.filter((l) => l.event.startsWith('maxRetained')), [], 'the default fits');
   const limitMb = getHeapStatistics().heap_size_limit / 1e6;
-  await start(Math.ceil((limitMb * 1e6) / 3400));
+  await start(Math.ceil((limitMb * 1e6) / 1000));
   const warned = lines.find((l) => l.event.startsWith('maxRetained may fill the heap'));
   tt.ok(warned, 'one that could take the whole heap is warned about');
   tt.equal(warned?.fields?.heapLimitMb, Math.round(limitMb), 'with the heap limit');

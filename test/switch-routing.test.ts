@@ -70,9 +70,12 @@ t.test('primary, fallback when the primary is down, no route, and the reversal t
   tt.equal((await client.request(m1, 5000)).get(39), '00', 'a Mastercard purchase is approved');
   tt.equal(postings(mc.seen).length, 1, 'through the Mastercard upstream');
 
-  const amex = sale({ over: { 2: AMEX } });
+  const amex = sale({ over: { 2: AMEX, 35: `${AMEX}=2812101`, 52: '0123456789ABCDEF' } });
   const declined = await client.request(amex, 5000);
   tt.equal(declined.get(39), '92', 'a card no rule takes: 92 (cannot be found for routing) on 1987');
+  const unrouted = sw.txns.get(`${amex.get(32) ?? ''}/${amex.get(41)}|${amex.get(11)}|${amex.get(7)}`);
+  tt.ok(unrouted, 'the unrouted sale is kept for its duplicates');
+  tt.same([35, 36, 45, 52, 55].filter((n) => unrouted?.request.has(n)), [], 'without its track or PIN block: sensitive data is not kept for a sale that never left either');
   const cashback = sale({ over: { 2: MASTERCARD, 3: '090000' } });
   tt.equal((await client.request(cashback, 5000)).get(39), '92', 'a processing code the rule does not list: no route either');
   tt.equal(sw.counters.get('no_route'), 2, 'both counted');

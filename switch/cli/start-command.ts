@@ -100,9 +100,11 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-/** Starts the switch (and the demo issuer when no upstream is configured). */
-/** Heap one retained transaction takes (measured after a full GC at 8k TPS: ~3.2 KB), with a little margin. */
-const RETAINED_TXN_BYTES = 3400;
+/**
+ * Heap one retained transaction takes, packed (engine/txn.ts): 700-940 bytes measured
+ * after a full GC (the e2e bench's saturation step), with a little margin.
+ */
+const RETAINED_TXN_BYTES = 1000;
 
 /** Says so at start when maxRetained could fill most of this process's heap. */
 function checkRetainedHeap(c: SwitchConfig, log: Logger): void {
@@ -115,6 +117,7 @@ function checkRetainedHeap(c: SwitchConfig, log: Logger): void {
   }
 }
 
+/** Starts the switch (and the demo issuer when no upstream is configured). */
 export async function startSwitch(c: SwitchConfig, log: Logger): Promise<Running> {
   const dialects = dialectsOf(c);
   const rules = loadRules(c);

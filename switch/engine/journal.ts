@@ -85,7 +85,8 @@ export class Journal {
   }
 
   nextId(): string {
-    return this.prefix + (++this.seq).toString(36);
+    // One flat string (it lives as long as its transaction): `+` would keep two pieces and a node.
+    return [this.prefix, (++this.seq).toString(36)].join('');
   }
 
   panHash(msg: IsoMessage): string | undefined {
@@ -155,7 +156,7 @@ export class Journal {
     }
     bus.emit({
       ...base, kind, txnId: txn.id, listener: txn.listener, upstream: txn.upstream || undefined,
-      upstreamStan: txn.sent ? stanString(txn.upstreamStan) : undefined, reversalId: txn.reversalId ?? undefined, ...fields,
+      upstreamStan: txn.wasSent ? stanString(txn.upstreamStan) : undefined, reversalId: txn.reversalId ?? undefined, ...fields,
     });
   }
 

@@ -9,7 +9,12 @@ import type { Counters } from '../observe/counters.js';
 import type { Txn } from './txn.js';
 
 export class Replies {
-  constructor(private readonly counters: Counters, private readonly dialectOf: (listener: string) => Dialect) {}
+  constructor(
+    private readonly counters: Counters,
+    private readonly dialectOf: (listener: string) => Dialect,
+    /** Told of every transaction answered: the table packs what it keeps (./txn-table.ts). */
+    private readonly ended: (txn: Txn) => void = () => {},
+  ) {}
 
   /**
    * Answers the terminal and any duplicates; true when the answer reached a socket (the
@@ -19,8 +24,11 @@ export class Replies {
     txn.answer = res;
     let delivered = txn.conn !== null && this.send(txn.conn, res);
     txn.conn = null;
-    for (const w of txn.waiters) if (this.send(w, res)) delivered = true;
-    txn.waiters = [];
+    if (txn.waiters !== null) {
+      for (const w of txn.waiters) if (this.send(w, res)) delivered = true;
+      txn.waiters = null;
+    }
+    this.ended(txn);
     return delivered;
   }
 

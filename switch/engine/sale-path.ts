@@ -63,6 +63,7 @@ export class SalePath implements Exchange<Txn> {
       ctx.counters.inc('duplicates');
       if (ctx.journal.events) ctx.journal.received(known, known.answer ? 'duplicate: answered again' : 'duplicate: waits for the answer in flight');
       if (known.answer) this.replies.send(conn, known.answer);
+      else if (known.waiters === null) known.waiters = [conn];
       else known.waiters.push(conn);
       return;
     }
@@ -70,6 +71,8 @@ export class SalePath implements Exchange<Txn> {
     if (ctx.journal.events) ctx.journal.received(txn);
     const routing = this.router.route(msg);
     if (routing === null || routing.link === null) {
+      // Never forwarded, yet kept for its duplicates: without what is never kept.
+      for (const n of NOT_KEPT) msg.delete(n);
       txn.state = 'not_sent';
       const noRoute = routing === null;
       ctx.counters.inc(noRoute ? 'no_route' : 'no_upstream');

@@ -150,7 +150,7 @@ export class Switch {
       journal: this.journal, links: this.links, reversals: this.saf, security: this.security,
       listenerDialect: (name) => this.listenerDialect(name), stopping: () => this.stopping,
     };
-    this.replies = new Replies(this.counters, ctx.listenerDialect);
+    this.replies = new Replies(this.counters, ctx.listenerDialect, (t) => this.txns.ended(t));
     this.reviewItems = new ReviewItems(ctx);
     const decisions = new Decisions(ctx, this.reviewItems);
     this.late = new LateAnswers(ctx, decisions);

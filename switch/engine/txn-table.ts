@@ -12,7 +12,26 @@ export class TxnTable {
   /** Only transactions with an originalKey of their own (1993). */
   private readonly byOriginal = new Map<string, Txn>();
 
+  /** Answered transactions waiting to be packed, at the end of the event loop's turn. */
+  private toPack: Txn[] = [];
+
   constructor(private readonly retentionMs: number, private readonly maxEntries: number) {}
+
+  /**
+   * A transaction was answered: packed (./txn.ts) once the turn that answered it has run,
+   * since what follows an answer in that turn (rules/, a reversal's queueing, an
+   * undeliverable approval) reads its messages. Packed that soon, the live messages die
+   * young, in the scavenger, and never reach the old generation.
+   */
+  ended(t: Txn): void {
+    if (this.toPack.push(t) === 1) setImmediate(this.packPending);
+  }
+
+  private readonly packPending = (): void => {
+    const batch = this.toPack;
+    this.toPack = [];
+    for (const t of batch) t.pack();
+  };
 
   get(key: string): Txn | undefined {
     return this.byKey.get(key);
@@ -29,6 +48,7 @@ export class TxnTable {
   }
 
   add(t: Txn): void {
+    if (t.state !== 'inflight') this.ended(t);
     this.byKey.set(t.key, t);
     this.byDay.set(t.dayKey, t);
     if (t.originalKey !== null) this.byOriginal.set(t.originalKey, t);

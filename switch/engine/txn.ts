@@ -12,7 +12,7 @@
  *   1987 F90 carries the original's STAN and F7, which is `key` itself; on 1993 F56
  *   carries its STAN and F12 (local date-time), so a 1993 sale has a key of its own.
  */
-import type { IsoMessage, OriginalRef, Standard } from '../../codec/index.js';
+import { packDelta, packMessage, unpackMessage, type IsoMessage, type OriginalRef, type Standard } from '../../codec/index.js';
 import type { FramedConn } from '../edge/framed-conn.js';
 
 export type TxnState =
@@ -24,37 +24,111 @@ export type TxnState =
   | 'reversed_by_terminal'
   | 'not_sent';
 
-export interface Txn {
-  /** The journal's id. */
-  readonly id: string;
-  readonly key: string;
-  readonly dayKey: string;
-  /** Only where a reversal names the original by something other than `key` (1993: F12). */
-  readonly originalKey: string | null;
-  /** The terminal's request, without track, PIN or ICC data once forwarded. */
-  readonly request: IsoMessage;
+/**
+ * A transaction: its keys, where it stands, and its three messages (the terminal's
+ * request, the copy sent upstream, the answer the terminal got).
+ *
+ * Once it ends, the table keeps it for the retention (duplicates, a terminal's reversal,
+ * a late answer), and hundreds of thousands are kept at once: `pack()` then folds the
+ * three messages into strings (codec/packed.ts: the request once, the others as their
+ * difference from it), about a tenth of the live objects' heap, and the getters unpack
+ * them again on the rare path that reads them. Each read of a packed message is a fresh
+ * copy: a change to it is not kept unless assigned back.
+ */
+export class Txn {
   readonly listener: string;
   state: TxnState;
-  /** Where the answer goes, and duplicates waiting for the same answer. */
-  conn: FramedConn | null;
-  waiters: FramedConn[];
-  upstream: string;
-  /** The request as sent upstream, under the link's own STAN. */
-  sent: IsoMessage | null;
-  upstreamStan: number;
   readonly startedAt: number;
-  /** performance.now() when the request was read, and when it was written upstream (0: not yet): metrics. */
+  /** performance.now() when the request was read: metrics. */
   readonly receivedAt: number;
-  sentAt: number;
-  /** The answer the terminal got (or would have got). */
-  answer: IsoMessage | null;
+  conn: FramedConn | null;
+  /** Duplicates waiting for the answer in flight: null while there are none. */
+  waiters: FramedConn[] | null = null;
+  upstream: string;
+  upstreamStan: number;
+  /** performance.now() when the request was written upstream (0: not yet): metrics. */
+  sentAt = 0;
   /** The reversal id, once one was queued. */
   reversalId: string | null;
-  /** A terminal reversal arrived while the original was still in flight. */
   /** The terminal's reversal that came while the sale was in flight: put to rules/ once the sale is approved. */
-  reverseWhenDone: { mti: string; reason: string; finalAmount?: string } | null;
+  reverseWhenDone: { mti: string; reason: string; finalAmount?: string } | null = null;
   /** What rules/ said last, for the record. */
   decision: string | null;
+  /** The messages, live or packed (`sent` and `answer` then as their difference from the request). */
+  private req: IsoMessage | string;
+  private out: IsoMessage | string | null;
+  private ans: IsoMessage | string | null;
+
+  constructor(
+    /** The journal's id. */
+    readonly id: string,
+    readonly key: string,
+    readonly dayKey: string,
+    /** Only where a reversal names the original by something other than `key` (1993: F12). */
+    readonly originalKey: string | null,
+    t: TxnInit,
+  ) {
+    this.req = t.request;
+    this.listener = t.listener;
+    this.state = t.state;
+    this.conn = t.conn ?? null;
+    this.upstream = t.upstream ?? '';
+    this.out = t.sent ?? null;
+    this.upstreamStan = t.upstreamStan ?? 0;
+    this.startedAt = t.startedAt;
+    this.receivedAt = t.receivedAt ?? 0;
+    this.ans = t.answer ?? null;
+    this.reversalId = t.reversalId ?? null;
+    this.decision = t.decision ?? null;
+  }
+
+  /** The terminal's request, without track, PIN or ICC data once forwarded. */
+  get request(): IsoMessage {
+    const r = this.req;
+    return typeof r === 'string' ? unpackMessage(r) : r;
+  }
+
+  /** The request as sent upstream, under the link's own STAN; null if it never was. */
+  get sent(): IsoMessage | null {
+    const o = this.out;
+    return typeof o === 'string' ? unpackMessage(o, this.request) : o;
+  }
+
+  set sent(m: IsoMessage | null) {
+    this.out = m;
+  }
+
+  /** Whether the request was sent (or was on its way) upstream, without unpacking anything. */
+  get wasSent(): boolean {
+    return this.out !== null;
+  }
+
+  /** The answer the terminal got (or would have got). */
+  get answer(): IsoMessage | null {
+    const a = this.ans;
+    return typeof a === 'string' ? unpackMessage(a, this.request) : a;
+  }
+
+  set answer(m: IsoMessage | null) {
+    this.ans = m;
+  }
+
+  get packed(): boolean {
+    return typeof this.req === 'string' && typeof this.out !== 'object' && typeof this.ans !== 'object';
+  }
+
+  /**
+   * Folds the messages into their packed form; nothing while the sale is in flight (its
+   * copy sent upstream is still being written and its answer awaited). Again after a
+   * message was assigned anew.
+   */
+  pack(): void {
+    if (this.state === 'inflight' || this.packed) return;
+    const base = this.request;
+    if (this.out !== null && typeof this.out !== 'string') this.out = packDelta(base, this.out);
+    if (this.ans !== null && typeof this.ans !== 'string') this.ans = packDelta(base, this.ans);
+    if (typeof this.req !== 'string') this.req = packMessage(base);
+  }
 }
 
 /**
@@ -79,12 +153,14 @@ export function identityOf(msg: IsoMessage): TxnIdentity {
   return { sender: senderOf(msg), stan: msg.get(11) ?? '', f7: msg.get(7), f12: msg.get(12), f13: msg.get(13) };
 }
 
+// The keys are kept as long as their transaction. Built with join, each is one flat string;
+// a template literal would leave a tree of concatenated pieces (32 bytes a node) behind it.
 export function requestKey(id: TxnIdentity): string {
-  return `${id.sender}|${id.stan}|${id.f7 ?? ''}`;
+  return [id.sender, id.stan, id.f7 ?? ''].join('|');
 }
 
 export function dayKey(id: TxnIdentity): string {
-  return `${id.sender}|${id.stan}|${(id.f7 ?? id.f13 ?? '').slice(0, 4)}`;
+  return [id.sender, id.stan, (id.f7 ?? id.f13 ?? '').slice(0, 4)].join('|');
 }
 
 /**
@@ -115,12 +191,12 @@ export function originalKeyOf(sender: string, ref: OriginalRef): string {
 }
 
 function localTimeKey(sender: string, stan: string, f12: string): string {
-  return `${sender}|${stan}|F12:${f12}`;
+  return [sender, stan, `F12:${f12}`].join('|');
 }
 
 /** A terminal's own reversal: its repeats (0401/0421) share this key. */
 export function terminalReversalKey(id: TxnIdentity): string {
-  return `rev|${id.sender}|${id.stan}|${id.f7 ?? ''}`;
+  return ['rev', id.sender, id.stan, id.f7 ?? ''].join('|');
 }
 
 export interface TxnInit {
@@ -149,12 +225,6 @@ export interface TxnInit {
 export function newTxn(t: TxnInit): Txn {
   const id = t.identity ?? identityOf(t.request);
   const key = t.key ?? requestKey(id);
-  return {
-    id: t.id, key, dayKey: t.key ?? dayKey(id),
-    originalKey: t.key === undefined && t.standard === 'iso93' && id.f12 !== undefined ? localTimeKey(id.sender, id.stan, id.f12) : null,
-    request: t.request, listener: t.listener, state: t.state, conn: t.conn ?? null, waiters: [],
-    upstream: t.upstream ?? '', sent: t.sent ?? null, upstreamStan: t.upstreamStan ?? 0,
-    startedAt: t.startedAt, receivedAt: t.receivedAt ?? 0, sentAt: 0,
-    answer: t.answer ?? null, reversalId: t.reversalId ?? null, reverseWhenDone: null, decision: t.decision ?? null,
-  };
+  const originalKey = t.key === undefined && t.standard === 'iso93' && id.f12 !== undefined ? localTimeKey(id.sender, id.stan, id.f12) : null;
+  return new Txn(t.id, key, t.key ?? dayKey(id), originalKey, t);
 }
