@@ -10,11 +10,11 @@
  * itself.
  *
  * Prints one line per figure (PASS/FAIL, id, value, budget, the runs), writes
- * bench/results/guard-latest.json, and exits 0 when every figure passed, 1 when one did
+ * guard-latest.json (bench/out/, or bench/results/ with --record), and exits 0 when every figure passed, 1 when one did
  * not (or its suite crashed, or a check its figure relies on failed), 2 on a broken
  * budgets file or a usage error.
  *
- *   node dist/bench/guard.js [--only PREFIX[,PREFIX]] [--budgets FILE] [--repeats N] [--no-write]
+ *   node dist/bench/guard.js [--only PREFIX[,PREFIX]] [--budgets FILE] [--repeats N] [--record | --no-write]
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -349,17 +349,19 @@ interface Args {
   budgetsFile: string;
   repeats: number | null;
   write: boolean;
+  record: boolean;
 }
 
-const USAGE = `usage: node dist/bench/guard.js [--only PREFIX[,PREFIX...]] [--budgets FILE] [--repeats N] [--no-write]
+const USAGE = `usage: node dist/bench/guard.js [--only PREFIX[,PREFIX...]] [--budgets FILE] [--repeats N] [--record | --no-write]
   --only      guard only the budgets whose id starts with PREFIX (runs only their suites)
   --budgets   the budgets file (default bench/budgets.json)
   --repeats   runs per suite, overriding the budgets file (the median is guarded)
-  --no-write  do not write bench/results/guard-latest.json
+  --record    write guard-latest.json to bench/results/ (committed); without it, to bench/out/ (ignored)
+  --no-write  write no guard-latest.json
 exit status: 0 every figure within budget, 1 a figure failed, 2 a broken budgets file or usage error`;
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { only: [], budgetsFile: join(repoRoot(), 'bench', 'budgets.json'), repeats: null, write: true };
+  const a: Args = { only: [], budgetsFile: join(repoRoot(), 'bench', 'budgets.json'), repeats: null, write: true, record: false };
   for (let i = 0; i < argv.length; i++) {
     const x = argv[i];
     const value = (): string => {
@@ -374,9 +376,11 @@ function parseArgs(argv: string[]): Args {
       if (!Number.isInteger(n) || n < 1) throw new UsageError('--repeats needs a positive integer');
       a.repeats = n;
     } else if (x === '--no-write') a.write = false;
+    else if (x === '--record') a.record = true;
     else if (x === '--help' || x === '-h') { console.log(USAGE); process.exit(0); }
     else throw new UsageError(`unknown argument ${x}`);
   }
+  if (a.record && !a.write) throw new UsageError('--record and --no-write contradict each other');
   return a;
 }
 
@@ -472,7 +476,7 @@ async function main(): Promise<number> {
       })),
       warnings,
     };
-    const path = join(resultsDir(), 'guard-latest.json');
+    const path = join(resultsDir(args.record), 'guard-latest.json');
     writeAtomic(path, JSON.stringify(record, null, 2) + '\n');
     console.log(`wrote ${path}`);
   }

@@ -14,12 +14,13 @@
  *   reader, the same journal pages and the same classifier, but every row in a Map), what
  *   one writes first.
  * Both must find the same counts per class. Prints records/s and peak RSS and writes
- * bench/results/recon-load-latest.json.
+ * recon-load-latest.json (bench/out/; bench/results/ with --record).
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { resultsDir } from './lib/results.js';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
@@ -34,7 +35,7 @@ const AT = Date.UTC(2026, 11, 3, 9, 0, 0);
 const log = (line: string): void => { process.stderr.write(`recon-load: ${line}\n`); };
 
 const { values: args } = parseArgs({
-  options: { records: { type: 'string', default: '1000000' }, keep: { type: 'boolean', default: false }, 'baseline-max': { type: 'string', default: '1000000' } },
+  options: { records: { type: 'string', default: '1000000' }, keep: { type: 'boolean', default: false }, record: { type: 'boolean', default: false }, 'baseline-max': { type: 'string', default: '1000000' } },
 });
 const BASELINE_MAX = Number(args['baseline-max']);
 const SIZES = String(args.records).split(',').map(Number);
@@ -171,7 +172,7 @@ for (const n of SIZES) {
     else rmSync(dir, { recursive: true, force: true });
   }
 }
-const resultsDir = join(ROOT, 'bench', 'results');
-mkdirSync(resultsDir, { recursive: true });
-writeFileSync(join(resultsDir, 'recon-load-latest.json'), JSON.stringify({ at: new Date().toISOString(), command: `npm run bench:recon -- --records ${SIZES.join(',')}`, results }, null, 2) + '\n');
+const outDir = resultsDir(args.record);
+mkdirSync(outDir, { recursive: true });
+writeFileSync(join(outDir, 'recon-load-latest.json'), JSON.stringify({ at: new Date().toISOString(), command: `npm run bench:recon -- --records ${SIZES.join(',')}`, results }, null, 2) + '\n');
 process.stdout.write(JSON.stringify(results, null, 2) + '\n');

@@ -10,7 +10,7 @@
  * - an echo probe sends an 0800 on the terminal port every 10 ms and times each answer,
  * - the switch's RSS is sampled from /proc/PID/status (VmRSS every 20 ms, VmHWM at the end);
  * then `--concurrent` reports at once. Prints the figures and writes them to
- * bench/results/report-load-latest.json. The goal: no echo waits over 50 ms.
+ * report-load-latest.json (bench/out/; bench/results/ with --record). The goal: no echo waits over 50 ms.
  *
  * `--cli` runs another build (e.g. the code before the change, built elsewhere);
  * `--legacy-config` leaves out config keys such a build does not know.
@@ -20,6 +20,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { resultsDir } from './lib/results.js';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
@@ -33,7 +34,7 @@ const { values: args } = parseArgs({
   options: {
     rows: { type: 'string', default: '1000000' }, days: { type: 'string', default: '30' }, concurrent: { type: 'string', default: '3' },
     cli: { type: 'string', default: join(ROOT, 'dist', 'switch', 'cli', 'main.js') }, 'legacy-config': { type: 'boolean', default: false },
-    keep: { type: 'boolean', default: false }, 'window-days': { type: 'string', default: '31' },
+    keep: { type: 'boolean', default: false }, record: { type: 'boolean', default: false }, 'window-days': { type: 'string', default: '31' },
   },
 });
 const ROWS = Number(args.rows);
@@ -235,7 +236,7 @@ for (const p of phases) {
     `p99 ${p.echoP99Ms} ms, max ${p.echoMaxMs} ms, ${p.echoesOver50Ms} over 50 ms; RSS ${p.rssBeforeMb} -> peak ${p.rssPeakMb} -> ${p.rssAfterMb} MB\n`);
 }
 process.stdout.write(`switch RSS high-water mark (VmHWM) ${hwm} MB; the switch ${alive ? 'survived' : 'DIED'}${alive ? '' : `: ${stderr.slice(-2000)}`}\n`);
-mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-writeFileSync(join(ROOT, 'bench', 'results', 'report-load-latest.json'), JSON.stringify(result, null, 2) + '\n');
+mkdirSync(resultsDir(args.record), { recursive: true });
+writeFileSync(join(resultsDir(args.record), 'report-load-latest.json'), JSON.stringify(result, null, 2) + '\n');
 if (!args.keep) log(`removed ${dir}`);
 else log(`kept ${dir}`);

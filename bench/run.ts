@@ -1,5 +1,6 @@
 /**
- * Benchmark entry point: `node dist/bench/run.js [--quick] [--no-write] [--plot] [SUITE...]`.
+ * Benchmark entry point: `node dist/bench/run.js [--quick] [--record | --no-write] [--plot] [SUITE...]`.
+ * Result files go to bench/out/ (ignored), or with --record to bench/results/ (committed).
  * No suite names means every suite, in registry order. Exit status: 0 when every
  * requested suite ran (targets missed or not: judging budgets is the guard's job),
  * 1 when a suite failed or a precondition check did not hold, 2 on a usage error.
@@ -66,11 +67,13 @@ export const UNITS = {
   loopOverheadNsPerOp: 'nanoseconds the timing loop costs per call (informational, not subtracted)',
 } as const;
 
-const USAGE = `usage: node dist/bench/run.js [--quick] [--no-write] [--plot] [--list] [SUITE...]
+const USAGE = `usage: node dist/bench/run.js [--quick] [--record | --no-write] [--plot] [--list] [SUITE...]
   SUITE       one or more of: ${Object.keys(SUITES).join(', ')} (default: all)
   --quick     shorter warmup and samples (0.1 s x 3), for guards and smoke runs
-  --no-write  print the table only, do not write bench/results/
-  --plot      also write the suite's plots (e2e: bench/results/e2e-latency.svg)
+  --record    write the result files to bench/results/ (committed, quoted by the README);
+              without it they go to bench/out/, which git ignores
+  --no-write  print the table only, write no result file
+  --plot      also write the suite's plots (e2e: e2e-latency.svg, next to the results)
   --list      list the suites and exit
 env: BENCH_SECONDS (per sample), BENCH_SAMPLES, BENCH_WARMUP_SECONDS, BENCH_RESULTS_DIR,
      BENCH_ONLY (case-id prefixes; codec and matcher)`;
@@ -78,25 +81,28 @@ env: BENCH_SECONDS (per sample), BENCH_SAMPLES, BENCH_WARMUP_SECONDS, BENCH_RESU
 function parseArgs(argv: string[]): { options: BenchOptions; suites: string[]; list: boolean; plot: boolean } {
   let quick = false;
   let write = true;
+  let record = false;
   let list = false;
   let plot = false;
   const names: string[] = [];
   for (const a of argv) {
     if (a === '--quick') quick = true;
     else if (a === '--no-write') write = false;
+    else if (a === '--record') record = true;
     else if (a === '--list') list = true;
     else if (a === '--plot') plot = true;
     else if (a === '--help' || a === '-h') { console.log(USAGE); process.exit(0); }
     else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
     else names.push(a);
   }
+  if (record && !write) throw new UsageError('--record and --no-write contradict each other');
   const known = Object.keys(SUITES);
   const unknown = names.filter((n) => !known.includes(n));
   if (unknown.length > 0) {
     throw new UsageError(`unknown suite${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; expected one of ${known.join(', ')}`);
   }
   return {
-    options: { ...timingFromEnv(quick), quick, write, resultsDir: write ? resultsDir() : null },
+    options: { ...timingFromEnv(quick), quick, write, resultsDir: write ? resultsDir(record) : null },
     suites: names.length === 0 ? known : [...new Set(names)],
     list,
     plot,

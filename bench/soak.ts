@@ -11,7 +11,7 @@
  * Then the faults stop, the queues drain, and the money check is made from both ends: the
  * issuer's holds are exactly the approvals the terminals kept, nothing was reversed twice,
  * and no approval a terminal kept lost its hold (a delivered approval reversed). Exit 1
- * when it fails. Figures go to stdout and bench/results/soak-latest.json.
+ * when it fails. Figures go to stdout and soak-latest.json (bench/out/; bench/results/ with --record).
  *
  * Leases: a reversal's lease is judged by each node's own clock, so the soak runs them at
  * 30 s, where a 10 s difference between the nodes cannot let one take the other's live
@@ -21,6 +21,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { resultsDir } from './lib/results.js';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -42,7 +43,7 @@ const PG_URL = process.env.REVSWITCH_PG_URL || 'postgres://postgres@127.0.0.1:54
 const { values: args } = parseArgs({
   options: {
     minutes: { type: 'string', default: '10' }, tps: { type: 'string', default: '120' }, seed: { type: 'string', default: '1' },
-    'skew-ms': { type: 'string', default: '5000' }, 'kill-every-s': { type: 'string', default: '60' },
+    'skew-ms': { type: 'string', default: '5000' }, 'kill-every-s': { type: 'string', default: '60' }, record: { type: 'boolean', default: false },
   },
 });
 const num = (name: string, v: string | undefined, min: number): number => {
@@ -247,10 +248,11 @@ try {
     `  second reversals at the issuer: ${ledger.counters.secondReversals}`,
     `== soak ${ok ? 'OK' : 'FAILED'}`, '',
   ].join('\n'));
-  mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+  const dir = resultsDir(args.record);
+  mkdirSync(dir, { recursive: true });
   const json = JSON.stringify(result, null, 2);
-  writeFileSync(join(ROOT, 'bench', 'results', `soak-${result.when.replace(/[:]/g, '-')}.json`), json);
-  writeFileSync(join(ROOT, 'bench', 'results', 'soak-latest.json'), json);
+  writeFileSync(join(dir, `soak-${result.when.replace(/[:]/g, '-')}.json`), json);
+  writeFileSync(join(dir, 'soak-latest.json'), json);
   await lbA.close();
   await lbB.close();
 } catch (e) {

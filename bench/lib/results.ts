@@ -1,15 +1,19 @@
 /**
- * Result files. Each suite run writes bench/results/<suite>-<timestamp>.json (kept as
- * history) and overwrites bench/results/<suite>-latest.json (what a guard reads). Both
- * are written to a .tmp.json first and renamed, so a reader never sees half a file.
+ * Result files. Each suite run writes <dir>/<suite>-<timestamp>.json (kept as history)
+ * and overwrites <dir>/<suite>-latest.json (what a guard reads). Both are written to a
+ * .tmp.json first and renamed, so a reader never sees half a file.
+ *
+ * <dir> is bench/out/ (ignored by git) unless the run is recorded (`--record`): then
+ * bench/results/, the files that are committed and that the README quotes. A bench run
+ * to look at a figure thus leaves the work tree clean. BENCH_RESULTS_DIR overrides both.
  */
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from './machine.js';
 
-export function resultsDir(): string {
+export function resultsDir(record = false): string {
   const fromEnv = process.env.BENCH_RESULTS_DIR;
-  return fromEnv ? fromEnv : join(repoRoot(), 'bench', 'results');
+  return fromEnv ? fromEnv : join(repoRoot(), 'bench', record ? 'results' : 'out');
 }
 
 /** ISO 8601 with ':' replaced by '-', so the name is valid on every file system. */

@@ -50,7 +50,9 @@ const FIXTURES: readonly Fixture[] = [
     c: sale({ event: 'customer_cancel', finalAmount: '000000002550' }), s: QUIET, action: 'reverse', rule: 'automatic-undo',
   },
   { path: 'refund', what: 'next business day: refund', c: sale({ event: 'timeout', now: NEXT_DAY }), s: QUIET, action: 'refund', rule: 'business-day.settled' },
-  { path: 'velocity', what: '11th undo on a terminal: review', c: sale({ event: 'timeout' }), s: BUSY, action: 'review', rule: 'velocity' },
+  // Velocity guards refunds, which credit money; on a mandatory reversal it only alerts.
+  { path: 'velocity', what: '11th undo on a terminal, a refund: review', c: sale({ event: 'timeout', now: NEXT_DAY }), s: BUSY, action: 'review', rule: 'velocity' },
+  { path: 'velocity-reversal', what: '11th undo on a terminal, a reversal: still sent', c: sale({ event: 'timeout' }), s: BUSY, action: 'reverse', rule: 'automatic-undo' },
 ];
 
 interface PlannedCase extends BenchCase {
