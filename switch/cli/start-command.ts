@@ -210,6 +210,7 @@ async function startAdmin(c: SwitchConfig, sw: Switch, log: Logger): Promise<Adm
   const at = parseAdminAddress(c.admin);
   if (!at) return null;
   sw.metrics.collectProcessMetrics();
+  sw.metrics.readiness(async () => (await switchReadiness(sw)).ready);
   const admin = new AdminServer({ ...at, registry: sw.metrics.registry, ready: () => switchReadiness(sw), log, hosts: c.adminHosts });
   mountApi(admin, c, { store: sw.journal.store, rules: () => sw.rules.current, log });
   try {

@@ -121,6 +121,7 @@ export class Metrics {
   private readonly commitSeconds: Histogram;
   private src: MetricSources | null = null;
   private processMetrics = false;
+  private readinessWired = false;
   private storeStatus: StoreStatus = { ok: true, lastError: null };
   private readonly manual: Cached = { values: [0], at: 0, pending: null };
   /** Open review items: how many, and when the oldest was opened (0: none). */
@@ -269,6 +270,23 @@ export class Metrics {
   /** The last batch's outcome, for readiness. */
   store(): StoreStatus {
     return this.storeStatus;
+  }
+
+  /**
+   * revswitch_ready from now on, read at scrape time from `probe` (what /readyz checks).
+   * /readyz alone is seen by a load balancer, not by Prometheus: the gauge lets an alert
+   * catch a node that runs but is not ready. A probe that throws counts as not ready. Once.
+   */
+  readiness(probe: () => Promise<boolean>): void {
+    if (this.readinessWired) throw new Error('metrics: readiness already wired');
+    this.readinessWired = true;
+    new Gauge({
+      name: 'revswitch_ready', help: '1 while the node is ready as /readyz judges it (an upstream link signed on, the store writable), else 0.',
+      registers: [this.registry],
+      async collect() {
+        this.set((await probe().catch(() => false)) ? 1 : 0);
+      },
+    });
   }
 
   /** The default Node process metrics (CPU, memory, event loop lag, GC...), on this registry. Once. */
