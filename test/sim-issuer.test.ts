@@ -371,9 +371,14 @@ t.test('the ledger is served over HTTP', async (tt) => {
   const data = JSON.parse(json.body) as { holds: { rrn: string }[] };
   tt.same(data.holds.map((h) => h.rrn), [orig.get(37)]);
   tt.notOk(json.body.includes(PAN));
-  const text = await fetch('/ledger/summary');
+  const totals = await fetch('/ledger/summary');
+  tt.equal(totals.status, 200);
+  const sum = JSON.parse(totals.body) as { holds: number; heldAmount: number; approved: number; counters: { requests: number } };
+  tt.match(sum, { holds: 1, heldAmount: Number(orig.get(4)), approved: 1, counters: { requests: 1 } }, 'the totals as JSON');
+  tt.notOk(totals.body.includes(PAN));
+  const text = await fetch('/ledger/summary?format=text');
   tt.equal(text.status, 200);
-  tt.match(text.body, /holds: 1 in place/);
+  tt.match(text.body, /holds: 1 in place/, 'and as the text printed at exit');
   tt.equal((await fetch('/nope')).status, 404);
 });
 

@@ -48,7 +48,7 @@ export interface IssuerOptions extends SettlementOptions {
   reversalDropRate?: number;
   /** PRNG seed; decisions repeat for the same seed and arrival order. Default random (see IssuerSim.seed). */
   seed?: number;
-  /** Serve GET /ledger (JSON) and GET /ledger/summary (text) here. Port 0 picks one. */
+  /** Serve GET /ledger and GET /ledger/summary (JSON; ?format=text: the text printed at exit) here. Port 0 picks one. */
   ledgerHttp?: { host: string; port: number };
   /** Max frame body. Default 8192. */
   maxFrame?: number;
