@@ -6,7 +6,9 @@
  * Deciding is `decide(rules, case, state)` in decide.ts (or RulesHolder.decide), which
  * imports this module's type; this module never imports decide.ts, so the two form no cycle.
  */
+import { createHash } from 'node:crypto';
 import { BusinessCalendar } from './business-day.js';
+import { canonicalJson } from './canonical.js';
 import { CLASS_INFO } from './classes.js';
 import { Classifier } from './classify.js';
 import { CaseError } from './errors.js';
@@ -99,11 +101,24 @@ export class CompiledRules {
   private readonly refundDefault: ReversalOutcome;
   /** For error messages: the event names, joined. */
   readonly eventNames: string;
-  private readonly data: RulesData;
+  /** The rules as validated (frozen): what `describeRulesChange` compares. */
+  readonly data: RulesData;
+  /**
+   * SHA-256 of the rules' content as canonical JSON (keys sorted): two files that differ
+   * only in comments, quoting or layout have one hash, so a hash names what is in force.
+   */
+  readonly hash: string;
+  /** The rules file format (`version:`). */
+  readonly version: number;
+  /** When these rules were compiled (ms since the epoch): the switch's start or its last SIGHUP. */
+  readonly loadedAt: number;
 
   constructor(data: RulesData, source: string) {
     this.source = source;
     this.data = deepFreeze(data);
+    this.hash = createHash('sha256').update(canonicalJson(data)).digest('hex');
+    this.version = data.version;
+    this.loadedAt = Date.now();
     this.classifier = new Classifier(data);
     this.calendar = new BusinessCalendar(data.businessDay);
     this.graceDays = data.settlement.reversalGraceBusinessDays;
@@ -169,6 +184,11 @@ export class CompiledRules {
     return this.calendar.businessDate(ms);
   }
 
+  /** What names these rules where they are reported (`/api/rules`, the reload log line). */
+  identity(): { source: string; hash: string; version: number; loadedAt: string } {
+    return { source: this.source, hash: this.hash, version: this.version, loadedAt: new Date(this.loadedAt).toISOString() };
+  }
+
   /** What the file says, in a few lines, for `revswitch rules check`. */
   summary(): string {
     const d = this.data;
@@ -190,7 +210,7 @@ export class CompiledRules {
     const promos = Object.entries(d.limits.promotions).map(([id, p]) => `${id} (minimum spend ${p.minimumSpend} in ${p.currency})`);
     const held = FAILURE_CLASSES.filter((c) => CLASS_INFO[c].fundsMayBeHeld).length;
     return [
-      `${this.source}: ok`,
+      `${this.source}: ok (sha256 ${this.hash.slice(0, 16)})`,
       `  classes: ${FAILURE_CLASSES.length} (${held} may leave funds held)`,
       ...['reverse', 'none', 'review'].filter((a) => byAction.has(a)).map((a) => `    ${a}: ${byAction.get(a)?.join(', ')}`),
       `  response codes: ${Object.keys(d.responseCodes).length} (reverse: ${codesOf('reverse').join(' ')}; none: ${codesOf('none').join(' ')}; review: ${codesOf('review').join(' ')}); unknown codes: ${d.unknown.responseCode}`,

@@ -8,6 +8,8 @@ export { CompiledRules, type ClassifyQuery, type Classification, type ReversalOu
 export { decide } from './decide.js';
 export { compileRules, parseRules, loadRulesFile, loadDefaultRules, defaultRulesPath } from './load.js';
 export { RulesHolder, type ReloadResult } from './holder.js';
+export { describeRulesChange, rulesChanges, type RulesChange } from './change.js';
+export { canonicalJson } from './canonical.js';
 export { RulesError, CaseError, type RulesIssue } from './errors.js';
 export { parseCaseJson, type ParsedCase } from './case.js';
 export { toMinor, toN12 } from './money.js';

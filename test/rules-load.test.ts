@@ -43,7 +43,7 @@ t.test('the default file loads and says what it holds', async (tt) => {
   tt.ok(Object.isFrozen(r), 'compiled rules are frozen');
   tt.ok(Object.isFrozen(r.limits) && Object.isFrozen(r.velocity), 'and so are their parts');
   const summary = r.summary().split('\n');
-  tt.match(summary[0], /default\.yaml: ok$/);
+  tt.match(summary[0], /default\.yaml: ok \(sha256 [0-9a-f]{16}\)$/, 'with the content hash');
   tt.ok(summary.some((l) => l === '  business day: Europe/Berlin, cutover 23:00, weekend saturday+sunday, 18 holidays (2025-01-01 to 2027-12-26)'));
   tt.ok(summary.some((l) => l === '  velocity: within 10 min, at most 10 automatic undos per terminal, 50 per merchant, 3 per card'));
   const lines = DEFAULT_TEXT.split('\n').filter((l) => l.trim() !== '' && !l.trim().startsWith('#'));
