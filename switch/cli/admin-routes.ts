@@ -16,6 +16,6 @@ export type AdminApiConfig = Pick<SwitchConfig, 'adminTokens' | 'adminRequireTok
 
 export function mountApi(admin: AdminServer, c: AdminApiConfig, o: { store: Store; rules: () => CompiledRules; log: Logger }): void {
   const guard = (h: ApiHandler): ApiHandler => (c.adminRequireTokenForReads ? requireToken(c.adminTokens, h) : h);
-  admin.mount('/api/', guard(apiRoutes(o.store, { reportMaxDays: c.adminReportMaxDays })));
+  admin.mount('/api/', guard(apiRoutes(o.store, { reportMaxDays: c.adminReportMaxDays, rules: () => o.rules().identity() })));
   admin.mount('/api/review', guard(reviewApi({ store: o.store, tokens: c.adminTokens, rules: o.rules, log: o.log })));
 }

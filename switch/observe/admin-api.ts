@@ -7,6 +7,7 @@
  *                                                  the matches; with exactly one, its evidence too
  *   GET /api/transactions/:id                      the evidence of one transaction (as `revswitch txn --format json`)
  *   GET /api/manual[?limit=N]                      the manual queue with reasons
+ *   GET /api/rules                                 the rules in force: source, content hash, version, load time
  *
  * T and D as on the command line (ISO 8601 or an age like 24h; durations like 30m). Errors
  * are JSON `{ "error": "..." }`: 400 for a bad parameter (a window longer than
@@ -73,6 +74,16 @@ function timeParam(u: URL, name: string, dflt: string, now: number): number {
 export interface ApiOptions {
   /** The longest report window, days (config admin.reportMaxDays; default 31). */
   reportMaxDays?: number;
+  /** The rules in force, as /api/rules reports them (CompiledRules.identity()); absent: 404. */
+  rules?: () => RulesIdentity;
+}
+
+/** Which rules a running switch decides with: an operator compares the hash with `revswitch rules check`'s. */
+export interface RulesIdentity {
+  source: string;
+  hash: string;
+  version: number;
+  loadedAt: string;
 }
 
 /** One report at a time per process (see the header); how long the last one took, for Retry-After. */
@@ -140,11 +151,12 @@ async function route(store: Store, path: string, u: URL, opts: ApiOptions): Prom
     if (found.found !== 'one') throw new HttpError(404, `no transaction with id ${JSON.stringify(id)}`);
     return found.evidence;
   }
+  if (path === '/rules' && opts.rules) return opts.rules();
   if (path === '/manual') {
     const { lines, total, limit } = await manualQueue(store, Date.now(), wholeParam(u, 'limit') ?? DEFAULT_LIMIT);
     return { count: total, reversals: lines, truncated: total > limit };
   }
-  throw new HttpError(404, `no such API path: /api${path}; expected /api/report, /api/transactions, /api/transactions/ID or /api/manual`);
+  throw new HttpError(404, `no such API path: /api${path}; expected /api/report, /api/transactions, /api/transactions/ID, /api/manual or /api/rules`);
 }
 
 /** The manual queue as the report shows it (with the transaction's terminal, RRN and amount), its first `limit` entries. */
