@@ -1,12 +1,14 @@
 /** `revswitch decode` and `revswitch encode`: the codec from the shell, hex in and out. */
 import {
-  decode, encode, frame, fromHex, getFraming, messageFromJson, redact, toHex, unframe, IsoError, type IsoMessage,
+  DEFAULT_DIALECT, FRAMINGS, decode, encode, frame, fromHex, getFraming, messageFromJson, redact, toHex, unframe, IsoError, type IsoMessage,
 } from '../../codec/index.js';
+import type { Command } from 'commander';
 import { resolveDialect } from '../config/dialect-file.js';
-import { flag, parseArgs, readInput, UsageError } from './args.js';
+import { readInput, UsageError } from './args.js';
+import { examples, flag, jsonOption, runs, type Parsed } from './kit.js';
 
-export const DECODE_USAGE = 'revswitch decode [--dialect NAME|FILE.json] [--framing NAME|none] [--unmasked] [--parts] [HEX | -]';
-export const ENCODE_USAGE = 'revswitch encode [--dialect NAME|FILE.json] [--framing NAME|none] [JSON | -]';
+export const DECODE_USAGE = 'revswitch decode [--dialect NAME|FILE.json] [--framing NAME|none] [--unmasked] [--parts] [--json] [HEX | -]';
+export const ENCODE_USAGE = 'revswitch encode [--dialect NAME|FILE.json] [--framing NAME|none] [--json] [JSON | -]';
 
 function cleanHex(s: string): string {
   let out = '';
@@ -32,11 +34,13 @@ function parts(msg: IsoMessage): Record<string, unknown> {
   return out;
 }
 
-export async function decodeCommand(argv: string[]): Promise<string> {
-  const p = parseArgs(argv, { dialect: true, framing: true, unmasked: false, parts: false });
+const DIALECT_HELP = 'a dialect name (iso87a, iso87a-hex, iso87b, iso93a, cup) or a dialect file';
+const FRAMING_HELP = `the length prefix around the message: ${FRAMINGS.join(', ')}`;
+
+async function decodeCommand(p: Parsed): Promise<string> {
   const dialect = resolveDialect(flag(p, 'dialect'));
   const framing = getFraming(flag(p, 'framing') ?? 'none');
-  const bytes = fromHex(cleanHex(await readInput(p, 'HEX')));
+  const bytes = fromHex(cleanHex(await readInput(p.positional, 'HEX')));
   const msg = decode(dialect, unframe(framing, bytes));
   const shown = p.flags.has('unmasked') ? msg : redact(msg);
   const json: Record<string, unknown> = shown.toJSON();
@@ -45,17 +49,41 @@ export async function decodeCommand(argv: string[]): Promise<string> {
   return JSON.stringify(json, null, 2);
 }
 
-export async function encodeCommand(argv: string[]): Promise<string> {
-  const p = parseArgs(argv, { dialect: true, framing: true });
+async function encodeCommand(p: Parsed): Promise<string> {
   const dialect = resolveDialect(flag(p, 'dialect'));
   const framing = getFraming(flag(p, 'framing') ?? 'none');
   let data: unknown;
-  const text = await readInput(p, 'JSON');
+  const text = await readInput(p.positional, 'JSON');
   try {
     data = JSON.parse(text);
   } catch (e) {
     throw new IsoError('message', -1, `input is not valid JSON: ${(e as Error).message}`);
   }
   const body = encode(dialect, messageFromJson(dialect, data));
-  return toHex(frame(framing, body));
+  const hex = toHex(frame(framing, body));
+  return p.flags.has('json') ? JSON.stringify({ hex }, null, 2) : hex;
+}
+
+export function registerDecode(parent: Command): Command {
+  const cmd = parent.command('decode')
+    .description('decode a message from hex to JSON (the PAN and track data masked unless --unmasked)')
+    .argument('[hex]', 'the message as hex (spaces and colons allowed); - or absent: read stdin')
+    .option('--dialect <name|file.json>', DIALECT_HELP, DEFAULT_DIALECT)
+    .option('--framing <name|none>', FRAMING_HELP, 'none')
+    .option('--unmasked', 'show the PAN and track data in full (for a test card only)')
+    .option('--parts', 'add the parts of structured fields (55, 56, 60, 61, 90, 95)');
+  jsonOption(cmd, 'the output as JSON (it always is)');
+  examples(cmd, 'revswitch decode 30323030...', 'revswitch decode --framing len2 --parts < message.hex');
+  return runs(cmd, decodeCommand);
+}
+
+export function registerEncode(parent: Command): Command {
+  const cmd = parent.command('encode')
+    .description('encode a message from JSON to hex')
+    .argument('[json]', 'the message as JSON ({"mti": "0200", "3": "000000", ...}); - or absent: read stdin')
+    .option('--dialect <name|file.json>', DIALECT_HELP, DEFAULT_DIALECT)
+    .option('--framing <name|none>', FRAMING_HELP, 'none');
+  jsonOption(cmd, 'print {"hex": ...} instead of the bare hex');
+  examples(cmd, `revswitch encode '{"mti":"0800","11":"000001","70":"301"}'`, 'revswitch encode --framing len2 < message.json');
+  return runs(cmd, encodeCommand);
 }

@@ -16,7 +16,9 @@ import { formatLedger, formatMoneyCheck, formatTerminalSummary } from '../sim/fo
 import { checkMoneyInvariant } from '../sim/invariant.js';
 import { startIssuer } from '../sim/issuer.js';
 import { runTerminals, type TerminalSummary } from '../sim/terminals.js';
-import { CommandError, flag, parseArgs, UsageError } from './args.js';
+import type { Command } from 'commander';
+import { CommandError, UsageError } from './args.js';
+import { examples, flag, jsonOption, runs, type Parsed } from './kit.js';
 import { runRefundScene, type RefundSceneResult } from './demo-refund-scene.js';
 import { startSwitch, type Running } from './start-command.js';
 
@@ -33,8 +35,21 @@ function int(v: string | undefined, name: string, min: number, max: number, dflt
   return n;
 }
 
-export async function demoCommand(argv: string[]): Promise<string> {
-  const p = parseArgs(argv, { duration: true, tps: true, connections: true, seed: true, store: true, 'log-level': true, json: false });
+export function registerDemo(parent: Command): Command {
+  const cmd = parent.command('demo')
+    .description('the switch, an issuer simulator and terminals in one process, with faults on; ends with the money check (exit 1 if it fails)')
+    .option('--duration <s>', 'seconds of traffic, 1 to 3600', '15')
+    .option('--tps <n>', 'sales per second', '200')
+    .option('--connections <c>', 'POS terminal connections, 1 to 999', '64')
+    .option('--seed <n>', 'the simulators\' random seed, to replay a run (default: from the clock)')
+    .option('--store <url>', 'the store (default: SQLite in a scratch directory, removed after)')
+    .option('--log-level <level>', 'debug, info, warn, error or silent', 'warn');
+  jsonOption(cmd, 'the results as JSON');
+  examples(cmd, 'revswitch demo', 'revswitch demo --duration 60 --tps 500 --seed 42', 'revswitch demo --json > demo.json');
+  return runs(cmd, demo);
+}
+
+async function demo(p: Parsed): Promise<string> {
   if (p.positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(p.positional[0])}`);
   const durationS = int(flag(p, 'duration'), 'duration', 1, 3600, 15);
   const tps = int(flag(p, 'tps'), 'tps', 1, 100_000, 200);

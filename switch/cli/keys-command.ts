@@ -27,10 +27,13 @@ import { Resealer, type ResealSummary } from '../engine/resealer.js';
 import { Counters } from '../observe/counters.js';
 import { createLogger } from '../observe/log.js';
 import { addSealKey } from '../store/secrets.js';
-import { CommandError, flag, parseArgs, UsageError, type Parsed } from './args.js';
+import type { Command } from 'commander';
+import { CommandError, UsageError } from './args.js';
 import { keyFileOf, loadCardKeys } from './card-keys.js';
 import { dialectsOf } from './start-command.js';
 import { storeOf, withStore } from './store-arg.js';
+import { examples, flag, jsonOption, runAlone, runs, storeOptions, type Parsed } from './kit.js';
+import { alignTable, stdoutColour } from './style.js';
 
 export const KEYS_USAGE =
   'revswitch keys status [--config FILE | --store URL] [--json]\n' +
@@ -41,8 +44,6 @@ export const KEYS_USAGE =
   '  revswitch keys import --id ID --type TYPE --kcv KCV --owner terminal:TID|merchant:MID|upstream:NAME [--under KEK_ID]\n' +
   '      [--key-store PATH | --config FILE] [--master-key-file PATH] < key.hex   (the key, or with --under its cryptogram, as hex on stdin)\n' +
   '  revswitch keys rotate --id ID [--key-store PATH | --config FILE] [--master-key-file PATH]';
-
-const SPEC = { config: true, store: true, json: false };
 
 /** What a pass found, for a person. */
 function describe(s: ResealSummary, current: string, dryRun: boolean): string {
@@ -57,7 +58,7 @@ function describe(s: ResealSummary, current: string, dryRun: boolean): string {
   ].join('\n');
 }
 
-async function pass(c: SwitchConfig, p: ReturnType<typeof parseArgs>, dryRun: boolean): Promise<string> {
+async function pass(c: SwitchConfig, p: Parsed, dryRun: boolean): Promise<string> {
   const { keys } = loadCardKeys({ configured: c.panHashKey, sealKeys: c.panSealKeys, keyFile: keyFileOf(c.store) });
   const dialects = dialectsOf(c);
   const byUpstream = new Map(c.upstreams.map((u) => [u.name, u.dialect]));
@@ -75,15 +76,6 @@ async function pass(c: SwitchConfig, p: ReturnType<typeof parseArgs>, dryRun: bo
   if (p.flags.has('json')) return JSON.stringify({ currentKey: keys.currentKeyId, keys: keys.keyIds(), ...summary }, null, 2);
   return describe(summary, keys.currentKeyId, dryRun);
 }
-
-/** The `keys` subcommands on the key store, with the options each takes. */
-const STORE_OPTIONS = { config: true, 'key-store': true, 'master-key-file': true };
-const STORE_SPECS: Record<string, Record<string, boolean>> = {
-  init: STORE_OPTIONS,
-  list: { ...STORE_OPTIONS, json: false },
-  import: { ...STORE_OPTIONS, id: true, type: true, kcv: true, owner: true, under: true },
-  rotate: { ...STORE_OPTIONS, id: true },
-};
 
 /** The key store and master key file: flags first, then the config's `security`. */
 function storePaths(p: Parsed): { keyStore: string | null; masterKeyFile: string | null } {
@@ -170,8 +162,7 @@ function ownerLabel(o: KeyOwner): string {
 function keyTable(keys: readonly KeyEntryInfo[]): string {
   const rows = [['ID', 'TYPE', 'OWNER', 'STATE', 'KCV', 'CREATED', 'RETIRED'],
     ...keys.map((k) => [k.id, k.type, ownerLabel(k.owner), k.state, k.kcv, k.created, k.retired ?? '-'])];
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows.map((r) => r.map((v, c) => v.padEnd(widths[c])).join('  ').trimEnd()).join('\n');
+  return alignTable(rows, { header: true, colour: stdoutColour() });
 }
 
 function initCommand(keyStore: string | null, masterKeyFile: string | null): string {
@@ -200,8 +191,7 @@ function initCommand(keyStore: string | null, masterKeyFile: string | null): str
   return out.join('\n');
 }
 
-async function keyStoreCommand(sub: string, argv: string[], stdin: () => Promise<Buffer>): Promise<string> {
-  const p = parseArgs(argv, STORE_SPECS[sub]);
+async function keyStoreCommand(sub: string, p: Parsed, stdin: () => Promise<Buffer>): Promise<string> {
   // Not echoed: a key typed on the command line is exactly what must not reach a screen.
   if (p.positional.length > 0) throw new UsageError('unexpected argument (a key is read from stdin, never from the command line)');
   const { keyStore, masterKeyFile } = storePaths(p);
@@ -236,31 +226,75 @@ async function keyStoreCommand(sub: string, argv: string[], stdin: () => Promise
   }
 }
 
-export async function keysCommand(argv: string[], stdin: () => Promise<Buffer> = readStdin): Promise<string> {
-  const [sub, ...rest] = argv;
-  if (sub !== undefined && Object.hasOwn(STORE_SPECS, sub)) return keyStoreCommand(sub, rest, stdin);
-  const p = parseArgs(rest, SPEC);
+async function sealingCommand(sub: 'status' | 'reseal' | 'rotate-pan', p: Parsed): Promise<string> {
   if (p.positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(p.positional[0])}`);
   const { url, config } = storeOf(p);
   const c: SwitchConfig = { ...config, store: url };
-  switch (sub) {
-    case 'status':
-      return pass(c, p, true);
-    case 'reseal':
-      return pass(c, p, false);
-    case 'rotate-pan': {
-      if (c.panHashKey || process.env.REVSWITCH_PAN_KEY) {
-        throw new CommandError('the PAN key comes from config or REVSWITCH_PAN_KEY, not a key file: add a new key to panSealKeys ' +
-          '(e.g. "k1": the output of `openssl rand -hex 32`, after the existing ones), the same on every node, and restart', 1);
-      }
-      const keyFile = keyFileOf(c.store);
-      if (keyFile === null) throw new CommandError(`store ${c.store}: no key file (only a SQLite store keeps one): use panSealKeys in the config`, 1);
-      const added = addSealKey(keyFile);
-      return `${keyFile}: added sealing key ${added.id} (check value ${added.checkValue}).\n` +
-        'Restart the switch (or every node) to seal with it; its re-sealing pass, or `revswitch keys reseal`, moves the old rows to it. ' +
-        'Keep the older keys until `revswitch keys status` shows none of their rows left.';
-    }
-    default:
-      throw new UsageError(`${sub === undefined ? '' : `unknown keys command ${JSON.stringify(sub)}; `}expected status, rotate-pan, reseal, init, list, import or rotate`);
+  if (sub === 'status') return pass(c, p, true);
+  if (sub === 'reseal') return pass(c, p, false);
+  if (c.panHashKey || process.env.REVSWITCH_PAN_KEY) {
+    throw new CommandError('the PAN key comes from config or REVSWITCH_PAN_KEY, not a key file: add a new key to panSealKeys ' +
+      '(e.g. "k1": the output of `openssl rand -hex 32`, after the existing ones), the same on every node, and restart', 1);
   }
+  const keyFile = keyFileOf(c.store);
+  if (keyFile === null) throw new CommandError(`store ${c.store}: no key file (only a SQLite store keeps one): use panSealKeys in the config`, 1);
+  const added = addSealKey(keyFile);
+  return `${keyFile}: added sealing key ${added.id} (check value ${added.checkValue}).\n` +
+    'Restart the switch (or every node) to seal with it; its re-sealing pass, or `revswitch keys reseal`, moves the old rows to it. ' +
+    'Keep the older keys until `revswitch keys status` shows none of their rows left.';
+}
+
+/** --config, --key-store and --master-key-file: where the key store is. */
+function keyStoreOptions(cmd: Command): Command {
+  return cmd
+    .option('--key-store <path>', 'the key store file (default: the config\'s security.keyStore)')
+    .option('--master-key-file <path>', 'the master key file (default: the config\'s security.masterKeyFile; REVSWITCH_MASTER_KEY wins over both)')
+    .option('--config <file>', 'take the key store and master key file from this config file\'s security section');
+}
+
+export function registerKeys(parent: Command, stdin: () => Promise<Buffer> = readStdin): Command {
+  const keys = parent.command('keys').description('the PAN sealing keys and the security module\'s key store; a key value is never shown');
+  examples(keys, 'revswitch keys status --config revswitch.json', 'revswitch keys list --config revswitch.json');
+
+  const sealing: [sub: 'status' | 'reseal' | 'rotate-pan', what: string, example: string][] = [
+    ['status', 'which key seals, and how many sealed messages are under each key (a dry run of the re-sealing pass)', 'revswitch keys status --store sqlite:./data/revswitch.db'],
+    ['rotate-pan', 'add a new random sealing key to the key file (the switch seals with it from its next start)', 'revswitch keys rotate-pan --config revswitch.json'],
+    ['reseal', 'one re-sealing pass now, moving rows to the current key (safe beside a running switch)', 'revswitch keys reseal --config revswitch.json --json'],
+  ];
+  for (const [sub, what, example] of sealing) {
+    const cmd = storeOptions(keys.command(sub).description(what));
+    if (sub !== 'rotate-pan') jsonOption(cmd);
+    examples(cmd, example);
+    runs(cmd, (p) => sealingCommand(sub, p));
+  }
+
+  const init = keyStoreOptions(keys.command('init').description('create an empty key store and its master key file (mode 0600), if absent'));
+  examples(init, 'revswitch keys init --key-store ./data/keys.json --master-key-file ./data/master.key');
+  runs(init, (p) => keyStoreCommand('init', p, stdin));
+
+  const list = jsonOption(keyStoreOptions(keys.command('list').description('the keys in the key store: owners, states and check values')));
+  examples(list, 'revswitch keys list --config revswitch.json', 'revswitch keys list --key-store ./data/keys.json --master-key-file ./data/master.key --json');
+  runs(list, (p) => keyStoreCommand('list', p, stdin));
+
+  const imp = keyStoreOptions(keys.command('import')
+    .description('import a key from a key ceremony, read as hex from stdin (clear, or with --under its cryptogram under a KEK of the store)')
+    .option('--id <id>', 'the new key\'s id (required)')
+    .option('--type <type>', `the key type (required): ${KEY_TYPES.join(', ')}`)
+    .option('--kcv <kcv>', 'the key check value from the ceremony, checked before anything is stored (required)')
+    .option('--owner <owner>', 'terminal:TID, merchant:MID or upstream:NAME (required)')
+    .option('--under <kek-id>', 'stdin is the key encrypted under this KEK of the store, not the clear key'));
+  examples(imp, 'revswitch keys import --id T0000001.TMK --type TMK --kcv 08D7B4 --owner terminal:T0000001 --config revswitch.json < tmk.hex');
+  runs(imp, (p) => keyStoreCommand('import', p, stdin));
+
+  const rotate = keyStoreOptions(keys.command('rotate')
+    .description('a new random value for a key; the old one is kept as previous')
+    .option('--id <id>', 'the key to rotate (required)'));
+  examples(rotate, 'revswitch keys rotate --id T0000001.TPK --config revswitch.json');
+  runs(rotate, (p) => keyStoreCommand('rotate', p, stdin));
+  return keys;
+}
+
+/** `revswitch keys ...` with `argv` after "keys". */
+export async function keysCommand(argv: string[], stdin: () => Promise<Buffer> = readStdin): Promise<string> {
+  return runAlone((parent) => registerKeys(parent, stdin), argv);
 }

@@ -7,9 +7,11 @@
  */
 import { Maintenance, verifySummary, type MaintenanceResult } from '../store/maintenance.js';
 import type { PruneSummary } from '../store/types.js';
-import { parseArgs, UsageError } from './args.js';
+import type { Command } from 'commander';
+import { UsageError } from './args.js';
 import { keyFileOf, loadCardKeys } from './card-keys.js';
 import { storeOf, withStore } from './store-arg.js';
+import { examples, jsonOption, runAlone, runs, storeOptions, type Parsed } from './kit.js';
 
 export const MAINTENANCE_USAGE = 'revswitch maintenance [--dry-run | --summaries] [--config FILE | --store URL] [--json]';
 
@@ -38,8 +40,23 @@ function summaries(rows: PruneSummary[], ok: (s: PruneSummary) => boolean): stri
     `key ${s.keyCheck}  ${ok(s) ? 'signature ok' : 'SIGNATURE DOES NOT VERIFY'}`).join('\n');
 }
 
+export function registerMaintenance(parent: Command): Command {
+  const cmd = parent.command('maintenance')
+    .description('retention now: erase old sealed messages, then delete rows past the evidence period in signed batches (safe beside a running switch)')
+    .option('--dry-run', 'only count what would be erased and deleted')
+    .option('--summaries', 'list the signed summaries of past runs, each signature checked');
+  storeOptions(cmd);
+  jsonOption(cmd);
+  examples(cmd, 'revswitch maintenance --dry-run --config revswitch.json', 'revswitch maintenance --config revswitch.json', 'revswitch maintenance --summaries --json --store sqlite:./data/revswitch.db');
+  return runs(cmd, maintenance);
+}
+
+/** `revswitch maintenance ...` with `argv` after "maintenance". */
 export async function maintenanceCommand(argv: string[]): Promise<string> {
-  const p = parseArgs(argv, { config: true, store: true, json: false, 'dry-run': false, summaries: false });
+  return runAlone(registerMaintenance, argv);
+}
+
+async function maintenance(p: Parsed): Promise<string> {
   if (p.positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(p.positional[0])}`);
   const { url, config: c } = storeOf(p);
   const dryRun = p.flags.has('dry-run');

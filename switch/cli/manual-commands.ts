@@ -14,8 +14,11 @@ import { minorUnits } from '../observe/events/describe.js';
 import { createEventBus, eventsEnabled } from '../observe/events/index.js';
 import { createLogger } from '../observe/log.js';
 import type { ReversalRow, Store } from '../store/index.js';
-import { CommandError, flag, parseArgs, UsageError } from './args.js';
+import type { Command } from 'commander';
+import { CommandError, UsageError } from './args.js';
+import { examples, flag, jsonOption, runAlone, runs, storeOptions, type Parsed } from './kit.js';
 import { withStore } from './store-arg.js';
+import { alignTable, stdoutColour } from './style.js';
 
 export const MANUAL_USAGE =
   'revswitch manual list [--store URL | --config FILE] [--json]\n' +
@@ -32,11 +35,9 @@ function table(rows: ReversalRow[], now: number): string {
     r.id, r.kind ?? 'reversal', r.upstream, String(r.attempts), r.reason || '-', r.amount ?? '-', iso(r.enqueuedAt),
     `${Math.round((now - r.enqueuedAt) / 60_000)} min`, r.lastError ?? '',
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
   const refunds = rows.filter((r) => r.kind === 'refund').length;
   const what = [[rows.length - refunds, 'reversal'], [refunds, 'refund']].filter(([n]) => n !== 0).map(([n, w]) => `${n} ${w}${n === 1 ? '' : 's'}`).join(' and ');
-  return [`${what} waiting for a person:`, line(head), ...body.map(line)].join('\n');
+  return [`${what} waiting for a person:`, alignTable([head, ...body], { header: true, colour: stdoutColour() })].join('\n');
 }
 
 /** MANUAL_RESOLVED, with the transaction's fields from the journal. The resolution stands whatever happens here. */
@@ -59,40 +60,60 @@ async function emitResolved(cfg: SwitchConfig, s: Store, row: ReversalRow, note:
   }
 }
 
+async function list(p: Parsed): Promise<string> {
+  if (p.positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(p.positional[0])}`);
+  const rows = await withStore(p, (s) => s.reversals(['manual']));
+  return p.flags.has('json') ? JSON.stringify(rows, null, 2) : table(rows, Date.now());
+}
+
+async function resolve(p: Parsed): Promise<string> {
+  if (p.positional.length !== 1) throw new UsageError('expected exactly one reversal id');
+  const note = flag(p, 'note');
+  if (note === undefined || note.trim() === '') throw new UsageError('--note is required: say how it was settled (it goes into the history)');
+  const id = p.positional[0];
+  return withStore(p, async (s) => {
+    const row = await s.reversal(id);
+    if (!row) throw new CommandError(`no reversal with id ${JSON.stringify(id)}`);
+    if (row.state !== 'manual') throw new CommandError(`reversal ${id} is ${row.state}, not manual: nothing to resolve`);
+    const at = Date.now();
+    if (!(await s.resolveManual(id, note.trim(), at))) throw new CommandError(`reversal ${id} changed while resolving; list again`);
+    const config = flag(p, 'config');
+    const cfg = config ? loadConfigFile(config) : null;
+    if (cfg && eventsEnabled(cfg.events)) await emitResolved(cfg, s, row, note.trim(), at);
+    return `resolved ${id}: ${note.trim()}`;
+  });
+}
+
+async function history(p: Parsed): Promise<string> {
+  if (p.positional.length !== 1) throw new UsageError('expected exactly one transaction or reversal id');
+  const id = p.positional[0];
+  const rows = await withStore(p, (s) => s.history(id));
+  if (rows.length === 0) throw new CommandError(`no history for ${JSON.stringify(id)}`);
+  if (p.flags.has('json')) return JSON.stringify(rows, null, 2);
+  return rows.map((h) => `${iso(h.at)}  ${h.kind.padEnd(8)}  ${h.state.padEnd(20)}  ${h.detail ?? ''}`.trimEnd()).join('\n');
+}
+
+export function registerManual(parent: Command): Command {
+  const manual = parent.command('manual').description('the manual-handling queue: reversals and refunds that need a person');
+  examples(manual, 'revswitch manual list --config revswitch.json', 'revswitch manual resolve rev-1 --note "settled by phone, ticket 7" --config revswitch.json');
+  const l = jsonOption(storeOptions(manual.command('list').description('what waits for a person, oldest first')));
+  examples(l, 'revswitch manual list --store sqlite:./data/revswitch.db', 'revswitch manual list --config revswitch.json --json');
+  runs(l, list);
+  const r = storeOptions(manual.command('resolve')
+    .description('record how a queued reversal was settled with the issuer (a MANUAL_RESOLVED event with the config\'s event sinks)')
+    .argument('<id>', 'the reversal id (see manual list)')
+    .option('--note <text>', 'how it was settled (required; it goes into the history)'));
+  examples(r, 'revswitch manual resolve rev-1 --note "settled by phone, ticket 7" --config revswitch.json');
+  runs(r, resolve);
+  const h = jsonOption(storeOptions(manual.command('history')
+    .description('the history of a transaction or reversal')
+    .argument('<id>', 'a transaction or reversal id')));
+  examples(h, 'revswitch manual history rev-1 --config revswitch.json');
+  runs(h, history);
+  return manual;
+}
+
+/** `revswitch manual ...` with `argv` after "manual". */
 export async function manualCommand(argv: string[]): Promise<string> {
-  const [sub, ...rest] = argv;
-  if (sub === 'list') {
-    const p = parseArgs(rest, { store: true, config: true, json: false });
-    if (p.positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(p.positional[0])}`);
-    const rows = await withStore(p, (s) => s.reversals(['manual']));
-    return p.flags.has('json') ? JSON.stringify(rows, null, 2) : table(rows, Date.now());
-  }
-  if (sub === 'resolve') {
-    const p = parseArgs(rest, { store: true, config: true, note: true });
-    if (p.positional.length !== 1) throw new UsageError('expected exactly one reversal id');
-    const note = flag(p, 'note');
-    if (note === undefined || note.trim() === '') throw new UsageError('--note is required: say how it was settled (it goes into the history)');
-    const id = p.positional[0];
-    return withStore(p, async (s) => {
-      const row = await s.reversal(id);
-      if (!row) throw new CommandError(`no reversal with id ${JSON.stringify(id)}`);
-      if (row.state !== 'manual') throw new CommandError(`reversal ${id} is ${row.state}, not manual: nothing to resolve`);
-      const at = Date.now();
-      if (!(await s.resolveManual(id, note.trim(), at))) throw new CommandError(`reversal ${id} changed while resolving; list again`);
-      const config = flag(p, 'config');
-      const cfg = config ? loadConfigFile(config) : null;
-      if (cfg && eventsEnabled(cfg.events)) await emitResolved(cfg, s, row, note.trim(), at);
-      return `resolved ${id}: ${note.trim()}`;
-    });
-  }
-  if (sub === 'history') {
-    const p = parseArgs(rest, { store: true, config: true, json: false });
-    if (p.positional.length !== 1) throw new UsageError('expected exactly one transaction or reversal id');
-    const id = p.positional[0];
-    const rows = await withStore(p, (s) => s.history(id));
-    if (rows.length === 0) throw new CommandError(`no history for ${JSON.stringify(id)}`);
-    if (p.flags.has('json')) return JSON.stringify(rows, null, 2);
-    return rows.map((h) => `${iso(h.at)}  ${h.kind.padEnd(8)}  ${h.state.padEnd(20)}  ${h.detail ?? ''}`.trimEnd()).join('\n');
-  }
-  throw new UsageError(sub === undefined ? 'expected a subcommand: list, resolve or history' : `unknown subcommand "${sub}"; expected list, resolve or history`);
+  return runAlone(registerManual, argv);
 }

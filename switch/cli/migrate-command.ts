@@ -13,10 +13,12 @@ import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { postgresSchemaVersion } from '../store/postgres.js';
 import { parseSqliteUrl, redactUrl } from '../store/index.js';
-import { CommandError, parseArgs, UsageError } from './args.js';
+import type { Command } from 'commander';
+import { CommandError, UsageError } from './args.js';
+import { examples, jsonOption, runs, storeOptions, type Parsed } from './kit.js';
 import { commandStore, namingStore, storeOf } from './store-arg.js';
 
-export const MIGRATE_USAGE = 'revswitch migrate [--store URL | --config FILE]';
+export const MIGRATE_USAGE = 'revswitch migrate [--store URL | --config FILE] [--json]';
 
 /** The version in a SQLite file's schema_migrations, without creating or changing anything; 0 when there is none. */
 function sqliteSchemaVersion(url: string): number {
@@ -36,8 +38,16 @@ async function schemaVersion(url: string, kind: 'sqlite' | 'postgres'): Promise<
   return kind === 'sqlite' ? sqliteSchemaVersion(url) : postgresSchemaVersion(url);
 }
 
-export async function migrateCommand(argv: string[]): Promise<string> {
-  const p = parseArgs(argv, { store: true, config: true });
+export function registerMigrate(parent: Command): Command {
+  const cmd = parent.command('migrate')
+    .description('bring a store\'s schema up to this version and nothing else (run once before rolling the nodes)');
+  storeOptions(cmd);
+  jsonOption(cmd, 'the versions before and after as JSON');
+  examples(cmd, 'revswitch migrate --store sqlite:./data/revswitch.db', 'revswitch migrate --store "postgres://rev@db/revswitch?schema=switch" --json');
+  return runs(cmd, migrate);
+}
+
+async function migrate(p: Parsed): Promise<string> {
   if (p.positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(p.positional[0])}`);
   const { url } = storeOf(p);
   const shown = redactUrl(url);
@@ -59,6 +69,7 @@ export async function migrateCommand(argv: string[]): Promise<string> {
     await store.close().catch(() => undefined);
   }
   const after = await schemaVersion(url, kind).catch(fail);
+  if (p.flags.has('json')) return JSON.stringify({ store: shown, before, after, applied: after - before }, null, 2);
   if (after === before) return `${shown}: schema version ${after}, up to date (nothing to apply)`;
   const n = after - before;
   return `${shown}: schema version ${before} -> ${after} (${n} migration${n === 1 ? '' : 's'} applied)`;

@@ -9,7 +9,10 @@
  */
 import { redactUrl } from '../store/index.js';
 import type { NodeRow } from '../store/types.js';
-import { CommandError, flag, parseArgs, UsageError } from './args.js';
+import type { Command } from 'commander';
+import { CommandError, UsageError } from './args.js';
+import { examples, flag, jsonOption, runs, storeOptions, type Parsed } from './kit.js';
+import { alignTable, stdoutColour } from './style.js';
 import { commandStore, namingStore, storeOf } from './store-arg.js';
 
 export const NODES_USAGE = 'revswitch nodes [--store URL | --config FILE] [--dead-ms MS] [--json]';
@@ -27,7 +30,7 @@ export function nodeStatus(rows: NodeRow[], now: number, deadMs: number): NodeSt
   }));
 }
 
-export function formatNodes(list: NodeStatus[]): string {
+export function formatNodes(list: NodeStatus[], colour = false): string {
   if (list.length === 0) return 'no node has heartbeated in this store';
   const head = ['NODE', 'STATUS', 'HEARTBEAT', 'STARTED', 'LEASES', 'LEASE', 'INFO'];
   const lease = (ms: number | null): string => (ms === null ? '-' : ms > 0 ? `${(ms / 1000).toFixed(1)}s left` : `lapsed ${(-ms / 1000).toFixed(1)}s ago`);
@@ -35,12 +38,20 @@ export function formatNodes(list: NodeStatus[]): string {
     n.node, n.alive ? 'alive' : 'stale', `${(n.ageMs / 1000).toFixed(1)}s ago`, new Date(n.startedAt).toISOString(), String(n.leases), lease(n.leaseLeftMs),
     n.info ?? '',
   ]);
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  return [head, ...rows].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]))).join('  ').trimEnd()).join('\n');
+  return alignTable([head, ...rows], { header: true, colour, cell: (v, c) => (c !== 1 ? null : v === 'alive' ? 'green' : 'red') });
 }
 
-export async function nodesCommand(argv: string[]): Promise<string> {
-  const p = parseArgs(argv, { store: true, config: true, 'dead-ms': true, json: false });
+export function registerNodes(parent: Command): Command {
+  const cmd = parent.command('nodes')
+    .description('the switch nodes sharing a store, from their heartbeats: alive or stale, leases held')
+    .option('--dead-ms <ms>', 'a heartbeat older than this is stale (default: the config\'s cluster.nodeDeadMs, 15000)');
+  storeOptions(cmd);
+  jsonOption(cmd);
+  examples(cmd, 'revswitch nodes --config revswitch.json', 'revswitch nodes --store "postgres://rev@db/revswitch" --dead-ms 30000 --json');
+  return runs(cmd, nodes);
+}
+
+async function nodes(p: Parsed): Promise<string> {
   if (p.positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(p.positional[0])}`);
   const { url, config: cfg } = storeOf(p);
   const deadText = flag(p, 'dead-ms');
@@ -51,7 +62,7 @@ export async function nodesCommand(argv: string[]): Promise<string> {
   try {
     await store.open();
     const list = nodeStatus(await store.nodes(), Date.now(), deadMs);
-    return p.flags.get('json') === true ? JSON.stringify(list, null, 2) : formatNodes(list);
+    return p.flags.get('json') === true ? JSON.stringify(list, null, 2) : formatNodes(list, stdoutColour());
   } catch (e) {
     throw new CommandError(namingStore(shown, e));
   } finally {

@@ -13,7 +13,9 @@ import { reconcile } from '../recon/reconcile.js';
 import { applySummary, countsJson, CSV_HEADER, csvLine, describeLine, header, reportJson, totalsTable } from '../recon/recon-report.js';
 import { SettlementFileError } from '../recon/settlement-file.js';
 import type { ReconRunRow } from '../store/types.js';
-import { CommandError, flag, parseArgs, UsageError } from './args.js';
+import type { Command } from 'commander';
+import { CommandError, UsageError } from './args.js';
+import { examples, flag, jsonOption, runs, storeOptions, type Parsed } from './kit.js';
 import { storeOf, withStore } from './store-arg.js';
 
 export const RECONCILE_USAGE =
@@ -33,10 +35,28 @@ function listRuns(rows: ReconRunRow[]): string {
     `sha256 ${r.sha256.slice(0, 16)}…)  queued ${r.refundsQueued} refund(s), ${r.reviewsQueued} review(s)  by ${r.by}`).join('\n');
 }
 
-export async function reconcileCommand(argv: string[]): Promise<string> {
-  const p = parseArgs(argv, {
-    file: true, format: true, date: true, upstream: true, config: true, store: true, apply: false, out: true, json: false, list: false, limit: true, by: true,
-  });
+export function registerReconcile(parent: Command): Command {
+  const cmd = parent.command('reconcile')
+    .description('the journal against an issuer\'s settlement file for one business date: a dry run unless --apply')
+    .option('--file <path>', 'the settlement file (required, unless --list)')
+    .option('--format <csv|json|mapping.json>', 'the file\'s format, or a column mapping file (default: from the file name, csv unless .json)')
+    .option('--date <yyyy-mm-dd>', 'the business date (default: the file\'s)')
+    .option('--upstream <name>', 'only this upstream\'s transactions (default: all)')
+    .option('--apply', 'queue the refunds and review items, and record the run')
+    .option('--out <file.csv>', 'write every difference to this CSV file (mode 0600)')
+    .option('--limit <n>', 'differences shown on the terminal', '1000')
+    .option('--by <name>', 'who applies it, recorded with the run (default: $USER)')
+    .option('--list', 'the recorded runs instead');
+  storeOptions(cmd);
+  jsonOption(cmd);
+  examples(cmd,
+    'revswitch reconcile --file settlement-2026-12-03.csv --config revswitch.json',
+    'revswitch reconcile --file settlement.csv --date 2026-12-03 --apply --by ops-anna --config revswitch.json',
+    'revswitch reconcile --list --json --config revswitch.json');
+  return runs(cmd, reconcileCommand);
+}
+
+async function reconcileCommand(p: Parsed): Promise<string> {
   if (p.positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(p.positional[0])}`);
   const json = p.flags.has('json');
   if (p.flags.has('list')) return withStore(p, async (s) => (json ? JSON.stringify(await s.reconRuns(), null, 2) : listRuns(await s.reconRuns())));

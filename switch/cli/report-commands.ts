@@ -7,15 +7,17 @@ import { formatCandidatesText, formatEvidenceText, lookupTxn, type EvidenceQuery
 import { formatCsv, formatText } from '../reports/format-report.js';
 import { DEFAULT_PENDING_MS, gatherReport, ReportLimitError, reportQuery } from '../reports/report.js';
 import { parseDuration, parseTime } from '../reports/time.js';
-import { CommandError, flag, parseArgs, UsageError, type Parsed } from './args.js';
+import type { Command } from 'commander';
+import { CommandError, UsageError } from './args.js';
+import { examples, flag, jsonOption, runs, storeOptions, type Parsed } from './kit.js';
 import { storeOf, withStore } from './store-arg.js';
 
 export const REPORT_USAGE =
-  'revswitch report [--since T] [--until T] [--format text|csv|json] [--pending-older-than DURATION] [--top N] [--limit N]\n' +
+  'revswitch report [--since T] [--until T] [--format text|csv|json | --json] [--pending-older-than DURATION] [--top N] [--limit N]\n' +
   '                [--store URL | --config FILE]   (T: ISO 8601, or an age like 24h, 7d; default today 00:00 UTC .. now;\n' +
   '                the window at most admin.reportMaxDays, 31 by default)';
 export const TXN_USAGE =
-  'revswitch txn --rrn R | --terminal T --stan S | --id ID [--date YYYY-MM-DD] [--format text|json] [--store URL | --config FILE]';
+  'revswitch txn --rrn R | --terminal T --stan S | --id ID [--date YYYY-MM-DD] [--format text|json | --json] [--store URL | --config FILE]';
 
 /** parseTime / parseDuration with a usage error naming the flag. */
 function timeFlag(v: string, now: number, what: string): number {
@@ -27,8 +29,11 @@ function timeFlag(v: string, now: number, what: string): number {
 }
 
 
+/** --format, or --json (its shorthand); the first allowed format by default. */
 function format<T extends string>(p: Parsed, allowed: readonly T[]): T {
-  const f = flag(p, 'format') ?? allowed[0];
+  const given = flag(p, 'format');
+  if (p.flags.has('json') && given !== undefined && given !== 'json') throw new UsageError(`--json and --format ${given}: give one`);
+  const f = p.flags.has('json') ? 'json' : given ?? allowed[0];
   if (!(allowed as readonly string[]).includes(f)) throw new UsageError(`--format: expected ${allowed.join(', ')}; got ${JSON.stringify(f)}`);
   return f as T;
 }
@@ -76,8 +81,7 @@ function countFlag(p: Parsed, name: string): number | undefined {
   return Number(v);
 }
 
-export async function reportCommand(argv: string[]): Promise<string> {
-  const p = parseArgs(argv, { since: true, until: true, format: true, 'pending-older-than': true, top: true, limit: true, store: true, config: true });
+async function reportCommand(p: Parsed): Promise<string> {
   if (p.positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(p.positional[0])}`);
   const now = Date.now();
   const since = timeFlag(flag(p, 'since') ?? 'today', now, '--since');
@@ -108,8 +112,7 @@ export async function reportCommand(argv: string[]): Promise<string> {
   return formatText(report).replace(/\n$/, '');
 }
 
-export async function txnCommand(argv: string[]): Promise<string> {
-  const p = parseArgs(argv, { rrn: true, terminal: true, stan: true, date: true, id: true, format: true, store: true, config: true });
+async function txnCommand(p: Parsed): Promise<string> {
   if (p.positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(p.positional[0])}`);
   const q: EvidenceQuery = { rrn: flag(p, 'rrn'), terminal: flag(p, 'terminal'), stan: flag(p, 'stan'), businessDate: flag(p, 'date'), id: flag(p, 'id') };
   if (q.id !== undefined && (q.rrn ?? q.terminal ?? q.stan ?? q.businessDate) !== undefined) throw new UsageError('--id names one transaction: give it alone');
@@ -129,4 +132,34 @@ export async function txnCommand(argv: string[]): Promise<string> {
     throw new CommandError(`${found.candidates.length} transactions match ${what}: narrow it with --date or --terminal, or pick one with --id`, 1, out);
   }
   return fmt === 'json' ? JSON.stringify(found.evidence, null, 2) : formatEvidenceText(found.evidence).replace(/\n$/, '');
+}
+
+export function registerReport(parent: Command): Command {
+  const cmd = parent.command('report')
+    .description('the exception report of a window: declines, timeouts, undos, what waits for a person')
+    .option('--since <t>', 'the window\'s start: ISO 8601, or an age like 24h, 7d (default: today 00:00 UTC)')
+    .option('--until <t>', 'the window\'s end (default: now); the window is at most admin.reportMaxDays, 31 by default')
+    .option('--format <format>', 'text, csv or json (default: text)')
+    .option('--pending-older-than <duration>', `pending transactions older than this are listed, e.g. 30m, 1h, 2d (default: ${DEFAULT_PENDING_MS / 60_000}m)`)
+    .option('--top <n>', 'rows in each top-N table')
+    .option('--limit <n>', 'rows in each list');
+  jsonOption(cmd, 'the same as --format json');
+  storeOptions(cmd);
+  examples(cmd, 'revswitch report --config revswitch.json', 'revswitch report --since 7d --format csv --config revswitch.json > week.csv', 'revswitch report --since 2026-12-01 --until 2026-12-02 --json');
+  return runs(cmd, reportCommand);
+}
+
+export function registerTxn(parent: Command): Command {
+  const cmd = parent.command('txn')
+    .description('the evidence for one transaction: its messages (masked), states, undos and history')
+    .option('--rrn <rrn>', 'the retrieval reference number')
+    .option('--terminal <tid>', 'the terminal id (with --stan)')
+    .option('--stan <stan>', 'the terminal\'s STAN (with --terminal)')
+    .option('--id <id>', 'the switch\'s transaction id, alone')
+    .option('--date <yyyy-mm-dd>', 'the business date, when the others match several')
+    .option('--format <format>', 'text or json (default: text)');
+  jsonOption(cmd, 'the same as --format json');
+  storeOptions(cmd);
+  examples(cmd, 'revswitch txn --rrn 612345678901 --config revswitch.json', 'revswitch txn --terminal POS00001 --stan 000123 --date 2026-12-03 --json');
+  return runs(cmd, txnCommand);
 }

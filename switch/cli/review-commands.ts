@@ -9,8 +9,11 @@
 import { loadDefaultRules, loadRulesFile, type CompiledRules } from '../../rules/index.js';
 import type { ReviewAction, ReviewRow, ReviewState, Store } from '../store/index.js';
 import { approveReview, rejectReview, ReviewError } from '../undo/review-actions.js';
-import { CommandError, flag, parseArgs, UsageError, type Parsed } from './args.js';
+import type { Command } from 'commander';
+import { CommandError, UsageError } from './args.js';
+import { examples, flag, jsonOption, runs, storeOptions, type Parsed } from './kit.js';
 import { storeOf, withStore } from './store-arg.js';
+import { alignTable, stdoutColour } from './style.js';
 
 export const REVIEW_USAGE =
   'revswitch review list [--state open|approved|rejected] [--json] [--store URL | --config FILE]\n' +
@@ -30,9 +33,7 @@ function table(rows: ReviewRow[], state: string, now: number): string {
     r.id, r.txnId, r.proposed, r.amount ?? '-', iso(r.createdAt), `${Math.round((now - r.createdAt) / 60_000)} min`, r.decidedBy ?? '-',
     r.action ?? '-', r.why,
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
-  return [`${rows.length} ${state} review item${rows.length === 1 ? '' : 's'}:`, line(head), ...body.map(line)].join('\n');
+  return [`${rows.length} ${state} review item${rows.length === 1 ? '' : 's'}:`, alignTable([head, ...body], { header: true, colour: stdoutColour() })].join('\n');
 }
 
 /** --by and --note: who decided and why, both required (they go into the history). */
@@ -89,39 +90,64 @@ async function show(s: Store, id: string, json: boolean): Promise<string> {
   return lines.join('\n');
 }
 
-export async function reviewCommand(argv: string[]): Promise<string> {
-  const [sub, ...rest] = argv;
-  if (sub === 'list') {
-    const p = parseArgs(rest, { store: true, config: true, json: false, state: true });
-    if (p.positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(p.positional[0])}`);
-    const state = flag(p, 'state') ?? 'open';
-    if (!STATES.includes(state as ReviewState)) throw new UsageError(`--state: expected ${STATES.join(', ')}, got ${JSON.stringify(state)}`);
-    const rows = await withStore(p, (s) => s.reviews([state as ReviewState]));
-    return p.flags.has('json') ? JSON.stringify(rows, null, 2) : table(rows, state, Date.now());
-  }
-  if (sub === 'show') {
-    const p = parseArgs(rest, { store: true, config: true, json: false });
-    const id = oneId(p);
-    return withStore(p, (s) => show(s, id, p.flags.has('json')));
-  }
-  if (sub === 'approve') {
-    const p = parseArgs(rest, { store: true, config: true, by: true, note: true, action: true });
-    const id = oneId(p);
-    const v = verdictOf(p);
-    const action = flag(p, 'action');
-    if (action !== undefined && !ACTIONS.includes(action as ReviewAction)) throw new UsageError(`--action: expected ${ACTIONS.join(', ')}, got ${JSON.stringify(action)}`);
-    const rules = rulesOf(p);
-    const r = await withStore(p, (s) => deciding(() => approveReview(s, id, { ...v, action: action as ReviewAction | undefined }, rules, Date.now())));
-    return r.undoId === null
-      ? `approved ${id} by ${v.by}: nothing to send`
-      : `approved ${id} by ${v.by}: ${r.action === 'refund' ? 'refund' : 'reversal'} ${r.undoId} queued; the running switch sends it`;
-  }
-  if (sub === 'reject') {
-    const p = parseArgs(rest, { store: true, config: true, by: true, note: true });
-    const id = oneId(p);
-    const v = verdictOf(p);
-    await withStore(p, (s) => deciding(() => rejectReview(s, id, v, Date.now())));
-    return `rejected ${id} by ${v.by}: nothing sent`;
-  }
-  throw new UsageError(sub === undefined ? 'expected list, show, approve or reject' : `unknown review command ${JSON.stringify(sub)}; expected list, show, approve or reject`);
+async function list(p: Parsed): Promise<string> {
+  if (p.positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(p.positional[0])}`);
+  const state = flag(p, 'state') ?? 'open';
+  if (!STATES.includes(state as ReviewState)) throw new UsageError(`--state: expected ${STATES.join(', ')}, got ${JSON.stringify(state)}`);
+  const rows = await withStore(p, (s) => s.reviews([state as ReviewState]));
+  return p.flags.has('json') ? JSON.stringify(rows, null, 2) : table(rows, state, Date.now());
+}
+
+async function showOne(p: Parsed): Promise<string> {
+  const id = oneId(p);
+  return withStore(p, (s) => show(s, id, p.flags.has('json')));
+}
+
+async function approve(p: Parsed): Promise<string> {
+  const id = oneId(p);
+  const v = verdictOf(p);
+  const action = flag(p, 'action');
+  if (action !== undefined && !ACTIONS.includes(action as ReviewAction)) throw new UsageError(`--action: expected ${ACTIONS.join(', ')}, got ${JSON.stringify(action)}`);
+  const rules = rulesOf(p);
+  const r = await withStore(p, (s) => deciding(() => approveReview(s, id, { ...v, action: action as ReviewAction | undefined }, rules, Date.now())));
+  return r.undoId === null
+    ? `approved ${id} by ${v.by}: nothing to send`
+    : `approved ${id} by ${v.by}: ${r.action === 'refund' ? 'refund' : 'reversal'} ${r.undoId} queued; the running switch sends it`;
+}
+
+async function reject(p: Parsed): Promise<string> {
+  const id = oneId(p);
+  const v = verdictOf(p);
+  await withStore(p, (s) => deciding(() => rejectReview(s, id, v, Date.now())));
+  return `rejected ${id} by ${v.by}: nothing sent`;
+}
+
+/** --by and --note, as approve and reject take them. */
+function verdictOptions(cmd: Command): Command {
+  return cmd
+    .option('--by <name>', 'who decides (required; it goes into the history)')
+    .option('--note <text>', 'why (required; it goes into the history)');
+}
+
+export function registerReview(parent: Command): Command {
+  const review = parent.command('review').description('the review queue: undos the rules leave to a person, approved or rejected with who and why');
+  examples(review, 'revswitch review list --config revswitch.json', 'revswitch review approve rv-1 --by anna --note "customer confirmed" --config revswitch.json');
+  const l = jsonOption(storeOptions(review.command('list')
+    .description('the review items in a state')
+    .option('--state <state>', `${STATES.join(', ')}`, 'open')));
+  examples(l, 'revswitch review list --config revswitch.json', 'revswitch review list --state approved --json --config revswitch.json');
+  runs(l, list);
+  const s = jsonOption(storeOptions(review.command('show').description('one review item with its transaction and history').argument('<id>', 'the review item id')));
+  examples(s, 'revswitch review show rv-1 --config revswitch.json');
+  runs(s, showOne);
+  const a = storeOptions(verdictOptions(review.command('approve')
+    .description('approve an item: its undo is queued and the running switch sends it')
+    .argument('<id>', 'the review item id'))
+    .option('--action <action>', `${ACTIONS.join(', ')} (default: what the item proposes)`));
+  examples(a, 'revswitch review approve rv-1 --by anna --note "customer confirmed" --config revswitch.json', 'revswitch review approve rv-2 --by anna --note "issuer agreed" --action refund');
+  runs(a, approve);
+  const r = storeOptions(verdictOptions(review.command('reject').description('reject an item: nothing is sent').argument('<id>', 'the review item id')));
+  examples(r, 'revswitch review reject rv-1 --by anna --note "duplicate of rv-0" --config revswitch.json');
+  runs(r, reject);
+  return review;
 }

@@ -10,7 +10,9 @@
 import { maskPan } from '../../codec/index.js';
 import { ConfigError, defaultConfig, loadConfigFile, type SwitchConfig } from '../config/index.js';
 import { RouteTable, type RouteFields } from '../edge/route-table.js';
-import { CommandError, flag, parseArgs, UsageError } from './args.js';
+import type { Command } from 'commander';
+import { CommandError, UsageError } from './args.js';
+import { examples, flag, jsonOption, runs, type Parsed } from './kit.js';
 
 export const ROUTE_USAGE = 'revswitch route --pan PAN [--f3 CODE] [--acquirer ID] [--forwarder ID] [--config FILE] [--json]';
 
@@ -19,7 +21,7 @@ function noRoute(output: string): CommandError {
   return new CommandError('no routing rule takes this sale', 1, output);
 }
 
-function digits(p: ReturnType<typeof parseArgs>, name: string, min: number, max: number): string | undefined {
+function digits(p: Parsed, name: string, min: number, max: number): string | undefined {
   const v = flag(p, name);
   if (v === undefined) return undefined;
   if (v.length < min || v.length > max || ![...v].every((c) => c >= '0' && c <= '9')) {
@@ -38,8 +40,20 @@ function configOf(file: string): SwitchConfig {
   }
 }
 
-export async function routeCommand(argv: string[]): Promise<string> {
-  const p = parseArgs(argv, { pan: true, f3: true, acquirer: true, forwarder: true, config: true, json: false });
+export function registerRoute(parent: Command): Command {
+  const cmd = parent.command('route')
+    .description('which routing rule a sale would take, and the upstreams it would try in order (exit 1: no rule takes it)')
+    .option('--pan <pan>', 'the card number, 12 to 19 digits (required; shown masked)')
+    .option('--f3 <code>', 'the processing code (field 3)')
+    .option('--acquirer <id>', 'the acquiring institution id (field 32)')
+    .option('--forwarder <id>', 'the forwarding institution id (field 33)')
+    .option('--config <file>', 'the config whose routes to use (default: the default table over the demo issuer)');
+  jsonOption(cmd);
+  examples(cmd, 'revswitch route --pan 4761739001010010 --config revswitch.json', 'revswitch route --pan 6212345678901234 --f3 200000 --acquirer 4711 --json');
+  return runs(cmd, routeCommand);
+}
+
+async function routeCommand(p: Parsed): Promise<string> {
   if (p.positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(p.positional[0])}`);
   const pan = digits(p, 'pan', 12, 19);
   if (pan === undefined) throw new UsageError('--pan is required');

@@ -15,7 +15,9 @@ import { FAULT_KINDS, type FaultKind, type SettlementFaults } from '../sim/settl
 import { SettlementWriteError } from '../sim/settlement-writer.js';
 import { runTerminals, type TerminalMode, type TerminalOptions } from '../sim/terminals.js';
 import { HostPortError, parseHostPort, type HostPort } from '../config/host-port.js';
-import { CommandError, flag, parseArgs, UsageError, type Parsed } from './args.js';
+import type { Command } from 'commander';
+import { CommandError, UsageError } from './args.js';
+import { examples, flag, jsonOption, runs, type Parsed } from './kit.js';
 
 export const SIM_USAGE =
   'revswitch sim issuer --listen HOST:PORT [--dialect NAME|FILE.json] [--framing NAME] [--approve-rate R]\n' +
@@ -93,12 +95,7 @@ function nextSignal(): Promise<string> {
   });
 }
 
-async function issuerCommand(argv: string[]): Promise<string> {
-  const p = parseArgs(argv, {
-    listen: true, dialect: true, framing: true, 'approve-rate': true, 'latency-ms': true, 'drop-rate': true,
-    'late-rate': true, 'late-ms': true, 'reversal-drop-rate': true, seed: true, 'ledger-http': true, json: false,
-    'settlement-dir': true, 'settlement-upstream': true, 'settlement-faults': true, rules: true,
-  });
+async function issuerCommand(p: Parsed): Promise<string> {
   noPositional(p);
   const listen = addressFlag(required(p, 'listen'), '--listen', true);
   const opts: IssuerOptions = {
@@ -205,12 +202,7 @@ function magicMix(v: string): Record<string, number> {
   return out;
 }
 
-async function terminalsCommand(argv: string[]): Promise<string> {
-  const p = parseArgs(argv, {
-    target: true, tps: true, duration: true, connections: true, mode: true, dialect: true, framing: true,
-    'disconnect-rate': true, 'chip-decline-rate': true, 'response-timeout-ms': true, 'reversal-timeout-ms': true,
-    'magic-mix': true, amount: true, mti: true, 'acquirer-id': true, seed: true, cards: true, json: false,
-  });
+async function terminalsCommand(p: Parsed): Promise<string> {
   noPositional(p);
   const target = addressFlag(required(p, 'target'), '--target', false);
   required(p, 'tps');
@@ -258,9 +250,60 @@ async function terminalsCommand(argv: string[]): Promise<string> {
   }
 }
 
-export async function simCommand(argv: string[]): Promise<string> {
-  const [sub, ...rest] = argv;
-  if (sub === 'issuer') return issuerCommand(rest);
-  if (sub === 'terminals') return terminalsCommand(rest);
-  throw new UsageError(sub === undefined ? 'expected a subcommand: issuer or terminals' : `unknown subcommand "${sub}"; expected issuer or terminals`);
+const FRAMING_HELP = `the length prefix: ${FRAMINGS.filter((f) => f !== 'none').join(', ')} (default: len2)`;
+const DIALECT_HELP = 'a dialect name or a dialect file (default: iso87a)';
+const SEED_HELP = 'the random seed, to replay a run (default: from the clock)';
+
+export function registerSim(parent: Command): Command {
+  const sim = parent.command('sim').description('the simulators: an issuer host, and POS terminals or an acquirer host');
+  examples(sim, 'revswitch sim issuer --listen 127.0.0.1:9583', 'revswitch sim terminals --target 127.0.0.1:8583 --tps 50 --duration 30');
+
+  const issuer = sim.command('issuer');
+  issuer
+    .description('an issuer host with a ledger of holds, until SIGINT or SIGTERM; then its ledger (and settlement files)')
+    .option('--listen <host:port>', 'where to listen; port 0 picks one (required)')
+    .option('--dialect <name|file.json>', DIALECT_HELP)
+    .option('--framing <name>', FRAMING_HELP)
+    .option('--approve-rate <r>', 'the share of sales approved, 0 to 1 (default: 0.9)')
+    .option('--latency-ms <a[-b]>', 'the answer delay, fixed or a range (default: 0)')
+    .option('--drop-rate <r>', 'the share of requests never answered (default: 0)')
+    .option('--late-rate <r>', 'the share answered after --late-ms (default: 0)')
+    .option('--late-ms <n>', 'the delay of a late answer (default: 10000)')
+    .option('--reversal-drop-rate <r>', 'the share of reversals never answered (default: 0)')
+    .option('--seed <n>', SEED_HELP)
+    .option('--ledger-http <host:port>', 'serve the ledger as JSON over HTTP here')
+    .option('--settlement-dir <dir>', 'write a settlement file per business date here at exit')
+    .option('--settlement-upstream <name>', 'the upstream name in the settlement files (with --settlement-dir)')
+    .option('--settlement-faults <spec>', 'faults to plant in the files: drop=N,duplicate=N,amount=N,settle-reversed=N,unknown=N (with --settlement-dir)')
+    .option('--rules <file>', 'the rules whose business calendar dates the files (with --settlement-dir)');
+  jsonOption(issuer, 'the ledger as JSON');
+  examples(issuer, 'revswitch sim issuer --listen 127.0.0.1:9583 --approve-rate 0.95 --latency-ms 5-50',
+    'revswitch sim issuer --listen :0 --settlement-dir ./settlement --settlement-faults drop=1,amount=1');
+  runs(issuer, issuerCommand);
+
+  const terminals = sim.command('terminals');
+  terminals
+    .description('POS terminals (a connection per sale) or an acquirer host (persistent connections) sending sales; then a summary')
+    .option('--target <host:port>', 'the switch (required)')
+    .option('--tps <n>', 'sales per second (required)')
+    .option('--duration <s>', 'seconds of traffic (required; SIGINT stops early)')
+    .option('--connections <c>', 'connections, 1 to 999 (default: 8)')
+    .option('--mode <mode>', 'per-sale or persistent (default: persistent)')
+    .option('--dialect <name|file.json>', DIALECT_HELP)
+    .option('--framing <name>', FRAMING_HELP)
+    .option('--disconnect-rate <r>', 'the share of sales whose terminal hangs up before the answer (default: 0)')
+    .option('--chip-decline-rate <r>', 'the share of approvals the chip declines, reversed by the terminal (default: 0)')
+    .option('--response-timeout-ms <n>', 'how long a terminal waits for an answer (default: 30000)')
+    .option('--reversal-timeout-ms <n>', 'how long a terminal waits for a reversal\'s answer (default: 10000)')
+    .option('--magic-mix <ending=r,...>', 'shares of magic amounts by ending, e.g. 99=0.01,68=0.01 (the issuer simulator acts on them)')
+    .option('--amount <min-max>', 'the sale amount range, in whole units (default: 1-500)')
+    .option('--mti <mti>', '0100 or 0200 (default: 0200)')
+    .option('--acquirer-id <n>', 'field 32, 1 to 11 digits')
+    .option('--seed <n>', SEED_HELP)
+    .option('--cards <n>', 'distinct cards, 1 to 1000 (default: 1000)');
+  jsonOption(terminals, 'the summary as JSON');
+  examples(terminals, 'revswitch sim terminals --target 127.0.0.1:8583 --tps 50 --duration 30',
+    'revswitch sim terminals --target 127.0.0.1:8583 --tps 200 --duration 60 --mode persistent --connections 4 --json');
+  runs(terminals, terminalsCommand);
+  return sim;
 }

@@ -6,7 +6,9 @@ import { loadSecurity } from './security-setup.js';
 import { widerThanOwner } from '../store/file-modes.js';
 import { getDialect, type Dialect } from '../../codec/index.js';
 import { loadDefaultRules, loadRulesFile, type CompiledRules } from '../../rules/index.js';
-import { addressOf, ConfigError, defaultConfig, loadConfigFile, UPSTREAM_DEFAULTS, type SwitchConfig } from '../config/index.js';
+import {
+  addressOf, ConfigError, defaultConfig, loadConfigFile, NATS_EVENTS_DEFAULTS, UPSTREAM_DEFAULTS, type SwitchConfig,
+} from '../config/index.js';
 import { Switch } from '../engine/switch.js';
 import type { TlsReloadOutcome } from '../edge/tls.js';
 import { createEventBus, type EventBus } from '../observe/events/index.js';
@@ -19,17 +21,15 @@ import { createLogger, type Level, type Logger } from '../observe/log.js';
 import { startIssuer, type IssuerSim } from '../sim/issuer.js';
 import { connectStore, parseSqliteUrl, PostgresStore, redactUrl, type Store } from '../store/index.js';
 import { keyFileOf, loadCardKeys } from './card-keys.js';
-import { flag, parseArgs, UsageError, type Parsed } from './args.js';
+import type { Command } from 'commander';
+import { UsageError } from './args.js';
+import { examples, flag, runs, type Parsed } from './kit.js';
 import { mountApi } from './admin-routes.js';
 
 export const START_USAGE =
   'revswitch start [--config FILE] [--listen HOST:PORT] [--upstream HOST:PORT] [--dialect NAME] [--framing NAME]\n' +
-  '                [--upstream-timeout-ms N] [--rules FILE] [--store URL] [--node ID] [--admin HOST:PORT|off] [--log-level LEVEL] [--pretty]';
-
-const START_FLAGS = {
-  config: true, listen: true, upstream: true, dialect: true, framing: true, 'upstream-timeout-ms': true,
-  rules: true, store: true, node: true, admin: true, 'log-level': true, pretty: false,
-};
+  '                [--upstream-timeout-ms N] [--rules FILE] [--store URL] [--node ID] [--events-dir DIR] [--nats URL]\n' +
+  '                [--admin HOST:PORT|off] [--log-level LEVEL] [--pretty]';
 
 /** Config from --config, then every flag over it. Exported for tests. */
 export function buildConfig(p: Parsed): SwitchConfig {
@@ -62,6 +62,17 @@ export function buildConfig(p: Parsed): SwitchConfig {
   if (node !== undefined) {
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(node)) throw new ConfigError(`command line: --node: expected 1 to 64 letters, digits, '.', '_' or '-', got ${JSON.stringify(node)}`);
     c.node = node;
+  }
+  const eventsDir = flag(p, 'events-dir');
+  if (eventsDir !== undefined) {
+    if (eventsDir === '') throw new ConfigError('command line: --events-dir: expected a directory');
+    c.events = { ...c.events, file: { fsync: c.events.file?.fsync ?? false, dir: eventsDir } };
+  }
+  const nats = flag(p, 'nats');
+  if (nats !== undefined) {
+    // The same check as events.nats.url in a config file (config/load.ts).
+    if (!/^(nats|tls):\/\/[^\s/]+(:\d+)?\/?$/.test(nats)) throw new ConfigError(`command line: --nats: expected a URL like "nats://127.0.0.1:4222", got ${JSON.stringify(nats)}`);
+    c.events = { ...c.events, nats: { ...NATS_EVENTS_DEFAULTS, ...c.events.nats, url: nats } };
   }
   const admin = flag(p, 'admin');
   if (admin) {
@@ -245,8 +256,33 @@ export function reloadKeyStore(sw: Switch, log: Logger): void {
   }
 }
 
-export async function startCommand(argv: string[]): Promise<string> {
-  const p = parseArgs(argv, START_FLAGS);
+export function registerStart(parent: Command): Command {
+  // Each flag is a config key and wins over the config file; without a default here, an
+  // absent flag leaves the file's value (or the built-in default, named in the help).
+  const cmd = parent.command('start')
+    .description('run the switch: config file first, flags on top; with no upstream it starts the demo issuer in-process')
+    .option('--config <file>', 'the config file (JSON); every flag below overrides its key')
+    .option('--listen <host:port>', 'the first listener\'s address (config: listeners[0].host/port; default: 127.0.0.1:8583)')
+    .option('--upstream <host:port>', 'the first upstream\'s address (config: upstreams[0].host/port; default: the demo issuer, in-process)')
+    .option('--dialect <name>', 'the first listener\'s dialect (config: listeners[0].dialect; default: iso87a)')
+    .option('--framing <name>', 'the first listener\'s framing (config: listeners[0].framing; default: len2)')
+    .option('--upstream-timeout-ms <n>', 'the upstream deadline, 10 to 600000 (config: upstreamTimeoutMs and each upstream\'s timeoutMs; default: 8000)')
+    .option('--rules <file>', 'the rules file (config: rules; default: rules/default.yaml)')
+    .option('--store <url>', 'the journal (config: store; default: sqlite:./data/revswitch.db)')
+    .option('--node <id>', 'this node\'s name among nodes sharing a store (config: node; default: the host name)')
+    .option('--events-dir <dir>', 'write lifecycle events to daily files here (config: events.file.dir; default: no file sink)')
+    .option('--nats <url>', 'publish lifecycle events to NATS JetStream here (config: events.nats.url; default: no NATS sink)')
+    .option('--admin <host:port|off>', 'the admin HTTP server: /metrics, /healthz, /readyz, /api/ (config: admin; default: 127.0.0.1:9464)')
+    .option('--log-level <level>', 'debug, info, warn, error or silent (config: logLevel; default: info)')
+    .option('--pretty', 'human-readable log lines instead of JSON');
+  examples(cmd,
+    'revswitch start',
+    'revswitch start --config revswitch.json --node sw-a --events-dir ./data/events',
+    'revswitch start --listen 0.0.0.0:8583 --upstream 10.0.0.5:9583 --store "postgres://rev@db/revswitch" --nats nats://127.0.0.1:4222');
+  return runs(cmd, startCommand);
+}
+
+async function startCommand(p: Parsed): Promise<string> {
   if (p.positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(p.positional[0])}`);
   let c: SwitchConfig;
   try {

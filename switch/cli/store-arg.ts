@@ -6,7 +6,8 @@
  */
 import { defaultConfig, loadConfigFile, type SwitchConfig } from '../config/index.js';
 import { connectStore, openStore, type Store } from '../store/index.js';
-import { flag, UsageError, type Parsed } from './args.js';
+import { UsageError } from './args.js';
+import { flag, type Parsed } from './kit.js';
 
 /** The config the flags name (the default when --config is absent) and the store URL to use. */
 export function storeOf(p: Parsed): { url: string; config: SwitchConfig } {
