@@ -215,6 +215,7 @@ export class SalePath implements Exchange<Txn> {
       if (v !== undefined && listenerDialect.fields[n]) res.values[n] = v;
     }
     txn.state = approved ? 'approved' : 'declined';
+    ctx.counters.inc(approved ? 'answers_approved' : 'answers_declined');
     if (approved && txn.reverseWhenDone) {
       // The terminal's reversal, as rules/ would have taken it had the sale been answered
       // first: a partial one (F95) stays partial.

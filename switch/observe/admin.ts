@@ -6,13 +6,19 @@
  * - GET /readyz: 200 once the store is writable and at least one upstream link is signed
  *   on, else 503; the body says what is missing, one reason a line.
  *
+ * - GET / and /assets/...: the operations console (./console-static.ts), and
+ *   GET /api/overview, the figures its overview shows (./overview.ts): mounted here, so
+ *   every admin server has them.
+ *
  * Other routes are mounted by prefix (`mount('/api/', handler)`, for the reports); a
  * handler answers true when it wrote the response. Anything else is 404.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import { parseHostPort, type HostPort } from '../config/host-port.js';
+import { consoleStatic } from './console-static.js';
 import type { Logger } from './log.js';
+import { overviewRoute } from './overview.js';
 
 export interface Readiness {
   ready: boolean;
@@ -31,6 +37,8 @@ export interface AdminOptions {
   log: Logger;
   /** Host names answered besides localhost, 127.0.0.1, ::1 and the bound address (config admin.hosts). */
   hosts?: readonly string[];
+  /** The built console's folders, first found served (default: ./console-static.ts's); false for no console. */
+  console?: readonly string[] | false;
 }
 
 /** "off", or an address as config/host-port.ts reads it; null for off. */
@@ -53,6 +61,10 @@ export class AdminServer {
     });
     // A scraper that keeps its connection open must not hold shutdown.
     this.server.keepAliveTimeout = 5000;
+    if (opts.console !== false) {
+      this.mount('/', consoleStatic(opts.console));
+      this.mount('/api/overview', overviewRoute(opts.registry));
+    }
   }
 
   /** Adds routes under `prefix` (e.g. "/api/"); the longest matching prefix is asked first. */

@@ -89,6 +89,10 @@ const FROM_COUNTERS: { metric: string; help: string; label?: string; map: Record
     metric: 'revswitch_refund_sends_total', help: 'Refund messages sent upstream: the first 0220 and every 0221 repeat.', label: 'attempt',
     map: { refunds_sent: 'first', refund_repeats_sent: 'repeat' },
   },
+  {
+    metric: 'revswitch_issuer_answers_total', help: 'Answers to sales from the issuer, by outcome: approved (partial approvals included) or declined (any other code).',
+    label: 'outcome', map: { answers_approved: 'approved', answers_declined: 'declined' },
+  },
   { metric: 'revswitch_duplicate_requests_total', help: 'Requests recognised as duplicates (answered again, never forwarded twice).', map: { duplicates: '' } },
   {
     metric: 'revswitch_undo_heals_total',
