@@ -46,6 +46,10 @@ t.test('SIGHUP with a bad rules file keeps the rules in force and says why; a go
     }
   };
   await until(async () => (await echo().catch(() => undefined)) === '00', 'the switch answering', 30_000, 50);
+  await until(() => stderr.includes('revswitch ready'), 'the ready line', 10_000);
+  const ready = stderr.split('\n').find((l) => l.includes('revswitch ready')) ?? '';
+  tt.match(ready, `revswitch ready: listening on 127.0.0.1:${port} (iso87a, len2); upstream demo-issuer 127.0.0.1:`, `one line says where it listens: ${ready}`);
+  tt.match(ready, `store sqlite:${join(dir, 'switch.db')}; admin off`, 'its store, and that the admin server is off');
 
   const good = readFileSync(rules, 'utf8');
   writeFileSync(rules, good.replace('cutover: "23:00"', 'cutover: "25:00"'));
@@ -61,6 +65,9 @@ t.test('SIGHUP with a bad rules file keeps the rules in force and says why; a go
   writeFileSync(rules, good.replace('cutover: "23:00"', 'cutover: "22:30"'));
   child.kill('SIGHUP');
   await until(() => stderr.includes('rules reloaded'), 'the good file taken', 10_000);
+  const reloaded = stderr.split('\n').find((l) => l.includes('rules reloaded')) ?? '';
+  tt.match(reloaded, /rules reloaded: 1 change: businessDay\.cutover \\"23:00\\" -> \\"22:30\\"/, `says what changed: ${reloaded}`);
+  tt.match(reloaded, /"hash":"[0-9a-f]{64}"/, 'and the content hash now in force');
   tt.equal(await echo(), '00');
   child.kill('SIGTERM');
   tt.equal(await exited, 0, 'stops cleanly');

@@ -5,7 +5,7 @@
 import { loadSecurity } from './security-setup.js';
 import { widerThanOwner } from '../store/file-modes.js';
 import { getDialect, type Dialect } from '../../codec/index.js';
-import { loadDefaultRules, loadRulesFile, type CompiledRules } from '../../rules/index.js';
+import { describeRulesChange, loadDefaultRules, loadRulesFile, type CompiledRules } from '../../rules/index.js';
 import {
   addressOf, ConfigError, defaultConfig, loadConfigFile, NATS_EVENTS_DEFAULTS, UPSTREAM_DEFAULTS, type SwitchConfig,
 } from '../config/index.js';
@@ -16,6 +16,9 @@ import { hostname } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 import { resolveDialect } from '../config/dialect-file.js';
 import { AdminServer, parseAdminAddress } from '../observe/admin.js';
+import { defaultConsoleDirs } from '../observe/console-static.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { switchReadiness } from '../engine/readiness.js';
 import { createLogger, type Level, type Logger } from '../observe/log.js';
 import { startIssuer, type IssuerSim } from '../sim/issuer.js';
@@ -256,6 +259,21 @@ export function reloadKeyStore(sw: Switch, log: Logger): void {
   }
 }
 
+/**
+ * The one line a person reads to know the switch is up and where to reach it: listeners,
+ * upstreams, the store (its password hidden), the admin server and its console.
+ */
+export function readyLine(c: SwitchConfig, r: Running): string {
+  const ports = r.sw.ports();
+  const listeners = c.listeners.map((l, i) => `${l.host}:${ports[i] ?? l.port} (${l.dialect}, ${l.framing}${l.tls ? ', TLS' : ''})`);
+  // With no upstream configured, startSwitch has added the demo issuer's ("demo-issuer").
+  const upstreams = c.upstreams.map((u) => `${u.name} ${u.host}:${u.port}`);
+  const admin = r.admin ? `http://${r.admin.host.includes(':') ? `[${r.admin.host}]` : r.admin.host}:${r.admin.port}` : null;
+  const consoleBuilt = defaultConsoleDirs().some((d) => existsSync(join(d, 'index.html')));
+  return `revswitch ready: listening on ${listeners.join(', ')}; upstream ${upstreams.join(', ') || 'none'}; store ${redactUrl(c.store)}; ` +
+    (admin === null ? 'admin off' : `admin ${admin}/metrics; console ${consoleBuilt ? `${admin}/` : 'not built (npm run build)'}`);
+}
+
 export function registerStart(parent: Command): Command {
   // Each flag is a config key and wins over the config file; without a default here, an
   // absent flag leaves the file's value (or the built-in default, named in the help).
@@ -301,9 +319,11 @@ async function startCommand(p: Parsed): Promise<string> {
     if (e instanceof ConfigError) throw new UsageError(e.message);
     throw e;
   }
+  log.info(readyLine(c, running), { ready: true });
   process.on('SIGHUP', () => {
     const r = running.sw.rules.reload(() => loadRules(c));
-    if (r.ok) log.info('rules reloaded', { source: c.rules ?? 'rules/default.yaml' });
+    // The change in one line: whoever sent the signal reads that the cutover moved, not just "reloaded".
+    if (r.ok) log.info(`rules reloaded: ${describeRulesChange(r.previous, r.rules)}`, { source: c.rules ?? 'rules/default.yaml', hash: r.rules.hash });
     else log.error('rules reload failed; keeping the previous rules', { error: r.error instanceof Error ? r.error.message : String(r.error) });
     reloadTls(running.sw, log);
     reloadKeyStore(running.sw, log);
