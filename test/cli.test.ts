@@ -95,6 +95,22 @@ t.test('decode --dialect cup shows the TPDU and header', async (t) => {
   t.same(JSON.parse(r.stdout), { mti: '0800', tpdu: '6000010002', header: '603100311301', 11: '000001' });
 });
 
+t.test('a UnionPay frame decoded without --dialect: the error says which dialect reads it', async (t) => {
+  const bytes = hex(`
+    60 00 01 00 02                 # TPDU
+    60 31 00 31 13 01              # header
+    08 00                          # MTI 0800
+    00 20 00 00 00 00 00 00        # 0010 0000: 11
+    00 00 01                       # F11 000001
+  `);
+  const r = cli(['decode', bytes]);
+  t.equal(r.status, 1);
+  t.equal(r.stdout, '');
+  t.equal(r.stderr, 'revswitch decode: mti: non-digit at offset 0; it does decode with --dialect cup\n');
+  const framed = cli(['decode', '--dialect', 'cup', '0018' + bytes]);
+  t.match(framed.stderr, /it does decode with --dialect cup --framing len2\n$/, 'and with which framing, when a length prefix is in front');
+});
+
 t.test('bad input: exit 1, the error on stderr, nothing on stdout', async (t) => {
   const cases: [string, string[], string][] = [
     ['truncated field', ['decode', '30323030' + '2000000000000000' + '30303030'],
@@ -104,7 +120,7 @@ t.test('bad input: exit 1, the error on stderr, nothing on stdout', async (t) =>
     ['not hex', ['decode', 'zz'],
       'revswitch decode: message: hex value has a non-hex character at position 0\n'],
     ['wrong MTI version for the dialect', ['decode', '--dialect', 'iso93a', PURCHASE],
-      'revswitch decode: mti: version digit 0 does not match dialect iso93a (expects 1) at offset 0\n'],
+      'revswitch decode: mti: version digit 0 does not match dialect iso93a (expects 1) at offset 0; it does decode with --dialect iso87a\n'],
     ['unknown dialect', ['decode', '--dialect', 'iso99', PURCHASE],
       'revswitch decode: dialect: unknown dialect "iso99"; expected one of iso87a, iso87a-hex, iso87b, iso93a, cup\n'],
     ['encode: field value too long', ['encode', JSON.stringify({ mti: '0200', 3: '0000000' })],

@@ -1,6 +1,7 @@
 /** `revswitch decode` and `revswitch encode`: the codec from the shell, hex in and out. */
 import {
-  DEFAULT_DIALECT, FRAMINGS, decode, encode, frame, fromHex, getFraming, messageFromJson, redact, toHex, unframe, IsoError, type IsoMessage,
+  DEFAULT_DIALECT, DIALECT_NAMES, FRAMINGS, decode, encode, frame, fromHex, getDialect, getFraming, messageFromJson, redact, toHex, unframe, IsoError,
+  type Dialect, type Framing, type IsoMessage,
 } from '../../codec/index.js';
 import type { Command } from 'commander';
 import { resolveDialect } from '../config/dialect-file.js';
@@ -41,12 +42,42 @@ async function decodeCommand(p: Parsed): Promise<string> {
   const dialect = resolveDialect(flag(p, 'dialect'));
   const framing = getFraming(flag(p, 'framing') ?? 'none');
   const bytes = fromHex(cleanHex(await readInput(p.positional, 'HEX')));
-  const msg = decode(dialect, unframe(framing, bytes));
+  let msg: IsoMessage;
+  try {
+    msg = decode(dialect, unframe(framing, bytes));
+  } catch (e) {
+    if (!(e instanceof IsoError)) throw e;
+    const fits = otherReadings(bytes, dialect, framing);
+    if (fits.length === 0) throw e;
+    throw new IsoError(e.site, -1, `${e.reason}${e.offset >= 0 ? ` at offset ${e.offset}` : ''}; it does decode with ${fits.join(', or ')}`);
+  }
   const shown = p.flags.has('unmasked') ? msg : redact(msg);
   const json: Record<string, unknown> = shown.toJSON();
   // Parts come from the shown (redacted) message, so --parts never unmasks anything.
   if (p.flags.has('parts')) json.parts = parts(shown);
   return JSON.stringify(json, null, 2);
+}
+
+/**
+ * The built-in dialects and framings a message that failed to decode does decode with:
+ * "mti: non-digit at offset 0" says little to someone who pasted a UnionPay frame (its
+ * TPDU starts 0x60) without --dialect cup.
+ */
+function otherReadings(bytes: Uint8Array, tried: Dialect, triedFraming: Framing): string[] {
+  const out: string[] = [];
+  for (const name of DIALECT_NAMES) {
+    for (const f of ['none', ...FRAMINGS.filter((x) => x !== 'none')]) {
+      if (name === tried.name && f === triedFraming.name) continue;
+      try {
+        decode(getDialect(name), unframe(getFraming(f), bytes));
+        out.push(`--dialect ${name}${f === 'none' ? '' : ` --framing ${f}`}`);
+        break;
+      } catch {
+        // not this one
+      }
+    }
+  }
+  return out;
 }
 
 async function encodeCommand(p: Parsed): Promise<string> {
@@ -80,10 +111,12 @@ export function registerDecode(parent: Command): Command {
 export function registerEncode(parent: Command): Command {
   const cmd = parent.command('encode')
     .description('encode a message from JSON to hex')
-    .argument('[json]', 'the message as JSON ({"mti": "0200", "3": "000000", ...}); - or absent: read stdin')
+    .argument('[json]', 'the message as JSON: "mti" and field numbers as keys ({"mti": "0200", "3": "000000", ...}); binary fields, ' +
+      '"tpdu" and "header" (UnionPay) as hex; - or absent: read stdin')
     .option('--dialect <name|file.json>', DIALECT_HELP, DEFAULT_DIALECT)
     .option('--framing <name|none>', FRAMING_HELP, 'none');
   jsonOption(cmd, 'print {"hex": ...} instead of the bare hex');
-  examples(cmd, `revswitch encode '{"mti":"0800","11":"000001","70":"301"}'`, 'revswitch encode --framing len2 < message.json');
+  examples(cmd, `revswitch encode '{"mti":"0800","11":"000001","70":"301"}'`, 'revswitch encode --framing len2 < message.json',
+    `revswitch encode --dialect cup '{"mti":"0800","tpdu":"6000010002","header":"603100311301","11":"000001"}'`);
   return runs(cmd, encodeCommand);
 }

@@ -109,8 +109,10 @@ function failure(e: unknown, program: Command, argv: readonly string[], io: Io):
     return 1;
   }
   if (e instanceof CommandError) {
-    if (e.output !== undefined) io.out(line(e.output));
+    // The message first: a person at a terminal reads why before the list it explains
+    // (txn with several matches); a program reading stdout gets the list alone.
     io.err(`revswitch ${name ?? ''}: ${e.message}\n`);
+    if (e.output !== undefined) io.out(line(e.output));
     return e.exitCode;
   }
   throw e;
