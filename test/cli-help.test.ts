@@ -158,6 +158,14 @@ t.test('start: each flag is a config key, and wins over the config file', async 
   tt.equal(bare.node, 'solo');
   tt.same(bare.events.file, { dir: join(dir, 'ev'), fsync: false });
 
+  const named = await configFor(['--upstream', 'visa=10.0.0.5:9583']);
+  tt.match(named.upstreams, [{ name: 'visa', host: '10.0.0.5', port: 9583 }], '--upstream NAME=HOST:PORT names the link');
+  tt.match((await configFor(['--upstream', '10.0.0.5:9583'])).upstreams, [{ name: 'issuer' }], 'unnamed, it is "issuer", as the docs say');
+  const two = join(dir, 'two.json');
+  writeFileSync(two, JSON.stringify({ store: 'memory:', upstreams: [{ name: 'visa', host: '10.0.0.1', port: 1 }, { name: 'mc', host: '10.0.0.2', port: 2 }] }));
+  tt.match((await configFor(['--config', two, '--upstream', 'mc=10.0.0.7:7'])).upstreams, [{ name: 'visa', port: 1 }, { name: 'mc', host: '10.0.0.7', port: 7 }],
+    'with a config, NAME picks its upstream');
+  await tt.rejects(configFor(['--config', two, '--upstream', 'amex=10.0.0.7:7']), /no upstream named "amex" \(it has visa, mc\)/);
   await tt.rejects(configFor(['--nats', 'http://x']), /--nats: expected a URL like "nats:\/\/127\.0\.0\.1:4222"/);
   const bad = await inProcess(['start', '--nats', 'http://x', '--store', 'memory:']);
   tt.equal(bad.code, 2, 'a bad flag value is a usage error');

@@ -46,9 +46,20 @@ export function buildConfig(p: Parsed): SwitchConfig {
   if (framing) c.listeners[0].framing = framing;
   const upstream = flag(p, 'upstream');
   if (upstream) {
-    const hp = addressOf(upstream, '--upstream');
-    if (c.upstreams.length === 0) c.upstreams.push({ name: 'upstream', ...UPSTREAM_DEFAULTS, ...hp, dialect: c.listeners[0].dialect });
-    else Object.assign(c.upstreams[0], hp);
+    // [NAME=]HOST:PORT. NAME picks the config's upstream of that name; without a config's
+    // upstreams, the one made here is named NAME, else "issuer", as the docs' examples are.
+    const eq = upstream.indexOf('=');
+    const name = eq > 0 ? upstream.slice(0, eq) : null;
+    const hp = addressOf(eq > 0 ? upstream.slice(eq + 1) : upstream, '--upstream');
+    if (name !== null && !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) {
+      throw new ConfigError(`command line: --upstream: the name ${JSON.stringify(name)} is not a name (letters, digits, ".", "_", "-")`);
+    }
+    if (c.upstreams.length === 0) c.upstreams.push({ name: name ?? DEFAULT_UPSTREAM_NAME, ...UPSTREAM_DEFAULTS, ...hp, dialect: c.listeners[0].dialect });
+    else {
+      const target = name === null ? c.upstreams[0] : c.upstreams.find((u) => u.name === name);
+      if (!target) throw new ConfigError(`command line: --upstream ${name}=...: the config has no upstream named ${JSON.stringify(name)} (it has ${c.upstreams.map((u) => u.name).join(', ')})`);
+      Object.assign(target, hp);
+    }
   }
   const t = flag(p, 'upstream-timeout-ms');
   if (t !== undefined) {
@@ -263,6 +274,9 @@ export function reloadKeyStore(sw: Switch, log: Logger): void {
  * The one line a person reads to know the switch is up and where to reach it: listeners,
  * upstreams, the store (its password hidden), the admin server and its console.
  */
+/** The name of an upstream made by `--upstream HOST:PORT` alone (the docs' examples use it). */
+export const DEFAULT_UPSTREAM_NAME = 'issuer';
+
 export function readyLine(c: SwitchConfig, r: Running): string {
   const ports = r.sw.ports();
   const listeners = c.listeners.map((l, i) => `${l.host}:${ports[i] ?? l.port} (${l.dialect}, ${l.framing}${l.tls ? ', TLS' : ''})`);
@@ -281,7 +295,7 @@ export function registerStart(parent: Command): Command {
     .description('run the switch: config file first, flags on top; with no upstream it starts the demo issuer in-process')
     .option('--config <file>', 'the config file (JSON); every flag below overrides its key')
     .option('--listen <host:port>', 'the first listener\'s address (config: listeners[0].host/port; default: 127.0.0.1:8583)')
-    .option('--upstream <host:port>', 'the first upstream\'s address (config: upstreams[0].host/port; default: the demo issuer, in-process)')
+    .option('--upstream <[name=]host:port>', 'an upstream\'s address: NAME picks the config\'s upstream of that name, else the first; without upstreams in the config, one named NAME (default: issuer) is made (config: upstreams[].host/port; default: the demo issuer, in-process)')
     .option('--dialect <name>', 'the first listener\'s dialect (config: listeners[0].dialect; default: iso87a)')
     .option('--framing <name>', 'the first listener\'s framing (config: listeners[0].framing; default: len2)')
     .option('--upstream-timeout-ms <n>', 'the upstream deadline, 10 to 600000 (config: upstreamTimeoutMs and each upstream\'s timeoutMs; default: 8000)')
