@@ -88,7 +88,12 @@ t.test('NATS JetStream: every event exactly once across a SIGKILL and restart of
     spoolDir: join(work, 'spool'),
   };
   const fileDir = join(work, 'files');
-  const h = await startHarness(tt, { events: { file: { dir: fileDir, fsync: false }, nats } });
+  const h = await startHarness(tt, { events: { file: { dir: fileDir, fsync: false }, nats }, admin: true });
+  const adminGet = async (path: string): Promise<{ status: number; text: string }> => {
+    const res = await fetch(`http://127.0.0.1:${h.admin?.port ?? 0}${path}`);
+    return { status: res.status, text: await res.text() };
+  };
+  const gauge = (text: string, name: string): number => Number(/^(\S+) (\S+)$/m.exec(text.split('\n').filter((l) => l.startsWith(`${name} `)).join('\n'))?.[2] ?? NaN);
   const bus = h.bus;
   if (!bus) throw new Error('no event bus');
   const sink = bus.sinks.find((s) => s.name === 'nats') as NatsSink;
@@ -113,6 +118,16 @@ t.test('NATS JetStream: every event exactly once across a SIGKILL and restart of
   await bus.flush();
   tt.ok(sink.stats().pendingBytes > 0, `NATS down: events wait on disk (${sink.stats().pendingBytes} bytes spooled)`);
   await h.until(() => sink.stats().publishFailures > 0, 'the pump to find NATS down and back off', 15_000);
+  // An outage is visible, and the switch stays ready: events are evidence, not the payment path.
+  const down = await adminGet('/metrics');
+  tt.ok(gauge(down.text, 'revswitch_events_spool_bytes') > 0, 'revswitch_events_spool_bytes shows what waits');
+  tt.equal(gauge(down.text, 'revswitch_events_nats_connected'), 0, 'revswitch_events_nats_connected 0');
+  await h.until(async () => gauge((await adminGet('/metrics')).text, 'revswitch_events_oldest_unpublished_age_seconds') >= 1,
+    'the oldest unpublished event to age', 10_000);
+  tt.ok(gauge(down.text, 'revswitch_events_emitted_total') >= 10, 'revswitch_events_emitted_total counts what was emitted');
+  const readyDown = await adminGet('/readyz');
+  tt.equal(readyDown.status, 200, '/readyz still ready with NATS down');
+  tt.match(readyDown.text, /\(events to nats: \d+ written, .*NATS NOT connected, \d+ published, \d+ bytes spooled, the oldest unpublished \d+ s old\)/, `and says so: ${readyDown.text}`);
 
   // Phase 3: the same server again (same port and store), and more traffic.
   server = await startNats(port, storeDir);
@@ -122,6 +137,10 @@ t.test('NATS JetStream: every event exactly once across a SIGKILL and restart of
   const st = sink.stats();
   tt.pass(`publishing failed ${st.publishFailures} time(s) while NATS was down, then caught up`);
   tt.equal(st.dropped, 0, 'no event dropped');
+  const up = await adminGet('/metrics');
+  tt.equal(gauge(up.text, 'revswitch_events_oldest_unpublished_age_seconds'), 0, 'caught up: nothing waits');
+  tt.equal(gauge(up.text, 'revswitch_events_nats_connected'), 1, 'connected again');
+  tt.equal(gauge(up.text, 'revswitch_events_published_total'), st.published, 'revswitch_events_published_total is what JetStream acknowledged');
 
   // The daily file of the same run: what the switch emitted.
   const fileIds = readdirSync(fileDir).sort().flatMap((f) => splitDelimited(readFileSync(join(fileDir, f))).records.map((r) => eventSchema().decode(r).eventId));

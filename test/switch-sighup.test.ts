@@ -50,6 +50,7 @@ t.test('SIGHUP with a bad rules file keeps the rules in force and says why; a go
   const ready = stderr.split('\n').find((l) => l.includes('revswitch ready')) ?? '';
   tt.match(ready, `revswitch ready: listening on 127.0.0.1:${port} (iso87a, len2); upstream demo-issuer 127.0.0.1:`, `one line says where it listens: ${ready}`);
   tt.match(ready, `store sqlite:${join(dir, 'switch.db')}; admin off`, 'its store, and that the admin server is off');
+  tt.match(stderr, /"msg":"events: none"/, 'and the event sinks it has (none here)');
 
   const good = readFileSync(rules, 'utf8');
   writeFileSync(rules, good.replace('cutover: "23:00"', 'cutover: "25:00"'));

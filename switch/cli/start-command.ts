@@ -15,7 +15,9 @@ import { createEventBus, type EventBus } from '../observe/events/index.js';
 import { hostname } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 import { resolveDialect } from '../config/dialect-file.js';
-import { AdminServer, parseAdminAddress } from '../observe/admin.js';
+import { AdminServer, parseAdminAddress, type Readiness } from '../observe/admin.js';
+import { registerEventMetrics } from '../observe/events-metrics.js';
+import { describeSinks, sinkStatus } from '../observe/events/status.js';
 import { defaultConsoleDirs } from '../observe/console-static.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -197,7 +199,9 @@ export async function startSwitch(c: SwitchConfig, log: Logger): Promise<Running
     await issuer?.close();
     throw new ConfigError((e as Error).message);
   }
+  log.info(`events: ${describeSinks(c.events)}`);
   const sw = new Switch(c, rules, log, dialects, { store, keys, events, security });
+  if (events) registerEventMetrics(sw.metrics.registry, events);
   try {
     await sw.start();
   } catch (e) {
@@ -206,7 +210,7 @@ export async function startSwitch(c: SwitchConfig, log: Logger): Promise<Running
     await issuer?.close();
     throw e;
   }
-  const admin = await startAdmin(c, sw, log);
+  const admin = await startAdmin(c, sw, log, events);
   return {
     sw,
     issuer,
@@ -231,12 +235,14 @@ export async function startSwitch(c: SwitchConfig, log: Logger): Promise<Running
  * on without it: the payment path never depends on the observability port (a scraper or
  * a readiness probe then reports the target down).
  */
-async function startAdmin(c: SwitchConfig, sw: Switch, log: Logger): Promise<AdminServer | null> {
+async function startAdmin(c: SwitchConfig, sw: Switch, log: Logger, events: EventBus | null): Promise<AdminServer | null> {
   const at = parseAdminAddress(c.admin);
   if (!at) return null;
   sw.metrics.collectProcessMetrics();
   sw.metrics.readiness(async () => (await switchReadiness(sw)).ready);
-  const admin = new AdminServer({ ...at, registry: sw.metrics.registry, ready: () => switchReadiness(sw), log, hosts: c.adminHosts });
+  // The sinks' state is shown, never weighed: events are evidence, not the payment path.
+  const ready = async (): Promise<Readiness> => ({ ...(await switchReadiness(sw)), ...(events ? { notes: sinkStatus(events) } : {}) });
+  const admin = new AdminServer({ ...at, registry: sw.metrics.registry, ready, log, hosts: c.adminHosts });
   mountApi(admin, c, { store: sw.journal.store, rules: () => sw.rules.current, log });
   try {
     await admin.start();

@@ -24,6 +24,8 @@ export interface Readiness {
   ready: boolean;
   /** What is missing (empty when ready), or what is fine. */
   reasons: string[];
+  /** What a person should see but readiness never depends on (the event sinks). */
+  notes?: string[];
 }
 
 export type AdminHandler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
@@ -141,7 +143,8 @@ export class AdminServer {
     }
     if (path === '/readyz') {
       const r: Readiness = this.stopping ? { ready: false, reasons: ['stopping'] } : await this.opts.ready();
-      send(res, r.ready ? 200 : 503, `${r.ready ? 'ready' : 'not ready'}\n${r.reasons.map((x) => `- ${x}\n`).join('')}`);
+      const notes = (r.notes ?? []).map((x) => `  (${x})\n`).join('');
+      send(res, r.ready ? 200 : 503, `${r.ready ? 'ready' : 'not ready'}\n${r.reasons.map((x) => `- ${x}\n`).join('')}${notes}`);
       return;
     }
     for (const m of this.mounts) {

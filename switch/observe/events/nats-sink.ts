@@ -34,6 +34,7 @@ export interface NatsSinkOptions {
 }
 
 export interface NatsSinkStats {
+  /** Connected, and the last attempt to publish did not fail. */
   connected: boolean;
   published: number;
   duplicates: number;
@@ -41,6 +42,8 @@ export interface NatsSinkStats {
   pendingBytes: number;
   dropped: number;
   publishFailures: number;
+  /** When the oldest event not yet acknowledged happened (its timeMs); null when all are. */
+  oldestUnpublishedAt: number | null;
 }
 
 export class NatsSink implements EventSink {
@@ -55,6 +58,8 @@ export class NatsSink implements EventSink {
   private readonly st = { published: 0, duplicates: 0, dropped: 0, publishFailures: 0 };
   private caughtUp: (() => void)[] = [];
   private readonly schema = eventSchema();
+  /** The first spooled record's event time, read each time the pump takes a chunk: an outage shows as its age. */
+  private oldestAt: number | null = null;
 
   private constructor(private readonly cfg: NatsSinkConfig, private readonly spool: Spool, private readonly opts: NatsSinkOptions) {}
 
@@ -113,6 +118,7 @@ export class NatsSink implements EventSink {
           if (n > 0) this.opts.log.info('events taken from the spool inbox', { events: n });
         }
         const next = await this.spool.next(this.opts.chunk ?? 256);
+        this.oldestAt = next === null ? null : this.schema.decode(next.records[0]).timeMs;
         if (next === null) {
           this.notifyCaughtUp();
           await this.sleep(this.opts.inboxPollMs ?? 1000);
@@ -191,7 +197,9 @@ export class NatsSink implements EventSink {
   }
 
   stats(): NatsSinkStats {
-    return { connected: this.nc !== null && !this.nc.isClosed(), ...this.st, pendingBytes: this.spool.pendingBytes };
+    // A client that is reconnecting is not closed: "connected" also needs the last publish to have worked.
+    const connected = this.nc !== null && !this.nc.isClosed() && this.failures === 0;
+    return { connected, ...this.st, pendingBytes: this.spool.pendingBytes, oldestUnpublishedAt: this.oldestAt };
   }
 
   /** Keeps publishing up to `drainMs`; what is left stays spooled for the next start. */
