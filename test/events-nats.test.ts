@@ -9,7 +9,7 @@
  * use is never disturbed. Without /usr/sbin/nats-server the test is skipped, visibly;
  * with CI_REQUIRE_TOOLS set it fails.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,7 +20,7 @@ import { NATS_EVENTS_DEFAULTS } from '../switch/config/index.js';
 import { eventSchema, NatsSink, splitDelimited } from '../switch/observe/events/index.js';
 import { createLogger } from '../switch/observe/log.js';
 import { sale, startHarness } from './support/switch-harness.js';
-import { freePort } from './support/built.js';
+import { freePort, nodeArgsFor, ROOT } from './support/built.js';
 import { until } from './support/until.js';
 
 const NATS_SERVER = '/usr/sbin/nats-server';
@@ -122,7 +122,7 @@ t.test('NATS JetStream: every event exactly once across a SIGKILL and restart of
   const down = await adminGet('/metrics');
   tt.ok(gauge(down.text, 'revswitch_events_spool_bytes') > 0, 'revswitch_events_spool_bytes shows what waits');
   tt.equal(gauge(down.text, 'revswitch_events_nats_connected'), 0, 'revswitch_events_nats_connected 0');
-  await h.until(async () => gauge((await adminGet('/metrics')).text, 'revswitch_events_oldest_unpublished_age_seconds') >= 1,
+  await until(async () => gauge((await adminGet('/metrics')).text, 'revswitch_events_oldest_unpublished_age_seconds') >= 1,
     'the oldest unpublished event to age', 10_000);
   tt.ok(gauge(down.text, 'revswitch_events_emitted_total') >= 10, 'revswitch_events_emitted_total counts what was emitted');
   const readyDown = await adminGet('/readyz');
@@ -151,6 +151,11 @@ t.test('NATS JetStream: every event exactly once across a SIGKILL and restart of
   const msgs = await readStream(nc, nats.stream);
   const streamIds = msgs.map((m) => m.id);
   tt.equal(new Set(streamIds).size, streamIds.length, 'no event twice in the stream');
+  const tail = spawnSync(process.execPath, [...nodeArgsFor('switch/cli/main'), 'events', 'tail', '--nats', nats.url, '--stream', nats.stream, '-n', '5', '--json'],
+    { cwd: ROOT, encoding: 'utf8' });
+  tt.equal(tail.status, 0, tail.stderr);
+  tt.same(tail.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { eventId: string }).eventId), streamIds.slice(-5),
+    'revswitch events tail --nats: the stream\'s last 5, in order');
   tt.equal(streamIds.length, fileIds.length, `as many events in the stream as in the file (${streamIds.length})`);
   tt.same([...streamIds].sort(), [...fileIds].sort(), 'the same events, by id');
   tt.notOk(msgs.some((m) => m.msgId !== m.id), 'each message\'s Nats-Msg-Id is its event id');

@@ -19,6 +19,7 @@ import { CaseError, RulesError } from '../../rules/index.js';
 import { CommandError, UsageError } from './args.js';
 import { DECODE_USAGE, ENCODE_USAGE, registerDecode, registerEncode } from './codec-commands.js';
 import { DEMO_USAGE, registerDemo } from './demo-command.js';
+import { EVENTS_USAGE, registerEvents } from './events-command.js';
 import { KEYS_USAGE, registerKeys } from './keys-command.js';
 import { commandPath, configureRoot, examples, invoke, ParseError } from './kit.js';
 import { MAINTENANCE_USAGE, registerMaintenance } from './maintenance-command.js';
@@ -51,6 +52,7 @@ const COMMANDS: readonly [register: (parent: Command) => Command, usage: string]
   [registerKeys, KEYS_USAGE],
   [registerMaintenance, MAINTENANCE_USAGE],
   [registerReconcile, RECONCILE_USAGE],
+  [registerEvents, EVENTS_USAGE],
 ];
 
 /** package.json's version: from switch/cli/ in a checkout, or dist/switch/cli/ when built. */
