@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { connectStore, type ReversalRow } from '../switch/store/index.js';
+import type { ManualLine } from '../switch/reports/report.js';
+import { txnRow } from './support/store-contract.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = ['--import=tsx', join(ROOT, 'switch', 'cli', 'main.ts')];
@@ -32,7 +34,9 @@ t.test('list, resolve and history of the manual queue', async (tt) => {
   const url = `sqlite:${join(dir, 'm.db')}`;
   const store = await connectStore(url);
   const t0 = Date.now() - 3_600_000;
-  await store.insertReversal(reversal('rev-1', t0));
+  // The sale behind rev-1, so the list can say what it was (terminal, RRN, amount).
+  await store.insertTxn(txnRow('txn-1', { terminal: 'TERMMAN1', rrn: 'RRNMAN000001', amount: '000000004250', currency: '840', createdAt: t0, updatedAt: t0 }));
+  await store.insertReversal({ ...reversal('rev-1', t0), txnId: 'txn-1' });
   await store.insertReversal(reversal('rev-2', t0));
   await store.updateReversal({ id: 'rev-1', from: ['pending'], state: 'sent', attempts: 20, at: t0 + 1 });
   await store.updateReversal({ id: 'rev-1', from: ['sent'], state: 'manual', lastError: 'no response before the timeout; 20 attempts', at: t0 + 2 });
@@ -41,10 +45,12 @@ t.test('list, resolve and history of the manual queue', async (tt) => {
   const list = cli(['manual', 'list', '--store', url]);
   tt.equal(list.status, 0, list.stderr);
   tt.match(list.stdout, /1 reversal waiting for a person/);
-  tt.match(list.stdout, /rev-1\s+reversal\s+issuer\s+20\s+68/);
+  tt.match(list.stdout, /^id\s+kind\s+upstream\s+terminal\s+rrn\s+amount\s+attempts\s+reason\s+queued\s+age\s+why$/m, 'as the report\'s section: terminal, RRN, amount');
+  tt.match(list.stdout, /rev-1\s+reversal\s+issuer\s+TERMMAN1\s+RRNMAN000001\s+000000004250 840\s+20\s+68\s+\S+\s+60 min\s+no response before the timeout; 20 attempts/);
   tt.notMatch(list.stdout, /rev-2/, 'a pending reversal is not in the manual queue');
-  const json = JSON.parse(cli(['manual', 'list', '--store', url, '--json']).stdout) as ReversalRow[];
-  tt.same(json.map((r) => r.id), ['rev-1']);
+  const json = JSON.parse(cli(['manual', 'list', '--store', url, '--json']).stdout) as ManualLine[];
+  tt.match(json, [{ id: 'rev-1', terminal: 'TERMMAN1', rrn: 'RRNMAN000001', amount: '000000004250', attempts: 20 }]);
+  tt.equal(json.length, 1);
 
   const noNote = cli(['manual', 'resolve', 'rev-1', '--store', url]);
   tt.equal(noNote.status, 2);
@@ -65,7 +71,9 @@ t.test('list, resolve and history of the manual queue', async (tt) => {
 
   const hist = cli(['manual', 'history', 'rev-1', '--store', url]);
   tt.equal(hist.status, 0, hist.stderr);
-  const states = hist.stdout.trim().split('\n').map((l) => l.split(/\s+/)[2]);
+  const [head, ...histRows] = hist.stdout.trim().split('\n');
+  tt.match(head, /^at \(UTC\)\s+of\s+state\s+detail$/, 'a table for a person');
+  const states = histRows.map((l) => l.split(/\s+/)[2]);
   tt.same(states, ['pending', 'sent', 'manual', 'resolved']);
   tt.match(hist.stdout, /ticket 4711/, 'the note is in the history');
   tt.equal(cli(['manual', 'list', '--store', 'mysql://x']).status, 2, 'a bad store URL is a usage error');

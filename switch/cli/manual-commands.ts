@@ -13,6 +13,7 @@ import { loadConfigFile, type SwitchConfig } from '../config/index.js';
 import { minorUnits } from '../observe/events/describe.js';
 import { createEventBus, eventsEnabled } from '../observe/events/index.js';
 import { createLogger } from '../observe/log.js';
+import { manualQueue, MAX_LIMIT, type ManualLine } from '../reports/report.js';
 import type { ReversalRow, Store } from '../store/index.js';
 import type { Command } from 'commander';
 import { CommandError, UsageError } from './args.js';
@@ -28,16 +29,18 @@ export const MANUAL_USAGE =
 
 const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 
-function table(rows: ReversalRow[], now: number): string {
-  if (rows.length === 0) return 'the manual queue is empty';
-  const head = ['id', 'kind', 'upstream', 'attempts', 'reason', 'amount', 'queued', 'age', 'last error'];
-  const body = rows.map((r) => [
-    r.id, r.kind ?? 'reversal', r.upstream, String(r.attempts), r.reason || '-', r.amount ?? '-', iso(r.enqueuedAt),
-    `${Math.round((now - r.enqueuedAt) / 60_000)} min`, r.lastError ?? '',
+function table(lines: ManualLine[], total: number): string {
+  if (lines.length === 0) return 'the manual queue is empty';
+  // As the report's manual section: what the sale was (terminal, RRN, amount), then why.
+  const head = ['id', 'kind', 'upstream', 'terminal', 'rrn', 'amount', 'attempts', 'reason', 'queued', 'age', 'why'];
+  const body = lines.map((r) => [
+    r.id, r.kind, r.upstream, r.terminal ?? '-', r.rrn ?? '-', r.amount === null ? '-' : `${r.amount}${r.currency ? ` ${r.currency}` : ''}`,
+    String(r.attempts), r.reason || '-', r.enqueuedAt.replace(/\.\d+Z$/, 'Z'), `${Math.round(r.ageMs / 60_000)} min`, r.lastError ?? '',
   ]);
-  const refunds = rows.filter((r) => r.kind === 'refund').length;
-  const what = [[rows.length - refunds, 'reversal'], [refunds, 'refund']].filter(([n]) => n !== 0).map(([n, w]) => `${n} ${w}${n === 1 ? '' : 's'}`).join(' and ');
-  return [`${what} waiting for a person:`, alignTable([head, ...body], { header: true, colour: stdoutColour() })].join('\n');
+  const refunds = lines.filter((r) => r.kind === 'refund').length;
+  const what = [[total - refunds, 'reversal'], [refunds, 'refund']].filter(([n]) => n !== 0).map(([n, w]) => `${n} ${w}${n === 1 ? '' : 's'}`).join(' and ');
+  const more = total > lines.length ? [`... and ${total - lines.length} more (the first ${lines.length} shown)`] : [];
+  return [`${what} waiting for a person:`, alignTable([head, ...body], { header: true, colour: stdoutColour() }), ...more].join('\n');
 }
 
 /** MANUAL_RESOLVED, with the transaction's fields from the journal. The resolution stands whatever happens here. */
@@ -62,8 +65,8 @@ async function emitResolved(cfg: SwitchConfig, s: Store, row: ReversalRow, note:
 
 async function list(p: Parsed): Promise<string> {
   if (p.positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(p.positional[0])}`);
-  const rows = await withStore(p, (s) => s.reversals(['manual']));
-  return p.flags.has('json') ? JSON.stringify(rows, null, 2) : table(rows, Date.now());
+  const q = await withStore(p, (s) => manualQueue(s, Date.now(), MAX_LIMIT));
+  return p.flags.has('json') ? JSON.stringify(q.lines, null, 2) : table(q.lines, q.total);
 }
 
 async function resolve(p: Parsed): Promise<string> {
@@ -90,7 +93,7 @@ async function history(p: Parsed): Promise<string> {
   const rows = await withStore(p, (s) => s.history(id));
   if (rows.length === 0) throw new CommandError(`no history for ${JSON.stringify(id)}`);
   if (p.flags.has('json')) return JSON.stringify(rows, null, 2);
-  return rows.map((h) => `${iso(h.at)}  ${h.kind.padEnd(8)}  ${h.state.padEnd(20)}  ${h.detail ?? ''}`.trimEnd()).join('\n');
+  return alignTable([['at (UTC)', 'of', 'state', 'detail'], ...rows.map((h) => [iso(h.at), h.kind, h.state, h.detail ?? ''])], { header: true, colour: stdoutColour() });
 }
 
 export function registerManual(parent: Command): Command {

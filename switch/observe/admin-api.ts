@@ -21,7 +21,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { lookupTxn } from '../reports/evidence.js';
-import { assembleReport, DEFAULT_LIMIT, DEFAULT_PENDING_MS, gatherReport, reportQuery, ReportLimitError, type ManualLine } from '../reports/report.js';
+import { DEFAULT_LIMIT, DEFAULT_PENDING_MS, gatherReport, manualQueue, reportQuery, ReportLimitError } from '../reports/report.js';
 import { parseDuration, parseTime } from '../reports/time.js';
 import type { Store } from '../store/types.js';
 
@@ -157,12 +157,4 @@ async function route(store: Store, path: string, u: URL, opts: ApiOptions): Prom
     return { count: total, reversals: lines, truncated: total > limit };
   }
   throw new HttpError(404, `no such API path: /api${path}; expected /api/report, /api/transactions, /api/transactions/ID, /api/manual or /api/rules`);
-}
-
-/** The manual queue as the report shows it (with the transaction's terminal, RRN and amount), its first `limit` entries. */
-async function manualQueue(store: Store, now: number, limit: number): Promise<{ lines: ManualLine[]; total: number; limit: number }> {
-  // The report's "now" sections over an empty window: the same bounded store query.
-  const q = reportQuery({ since: now, until: now + 1, now, top: 1, limit });
-  const r = assembleReport(await store.report(q), q);
-  return { lines: r.manual, total: r.totalRows.manual, limit };
 }

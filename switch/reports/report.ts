@@ -31,7 +31,7 @@ import type { ReportData, ReportQuery } from '../store/report-query.js';
 import type { Store } from '../store/types.js';
 import { byClassOrder, byStateOrder, txnLine } from './build-report.js';
 import {
-  DEFAULT_LIMIT, DEFAULT_MAX_DAYS, DEFAULT_PENDING_MS, DEFAULT_TOP, MAX_LIMIT, MAX_TOP, type ClassLine, type Report, type ReportOptions, type StateLine,
+  DEFAULT_LIMIT, DEFAULT_MAX_DAYS, DEFAULT_PENDING_MS, DEFAULT_TOP, MAX_LIMIT, MAX_TOP, type ClassLine, type ManualLine, type Report, type ReportOptions, type StateLine,
 } from './report-types.js';
 import { Sums, type Amount } from './sums.js';
 import { isoTime as iso } from './time.js';
@@ -160,4 +160,15 @@ export function assembleReport(d: ReportData, q: ReportQuery): Report {
     truncated: Object.values(totalRows).some((n) => n > q.limit),
     totalRows,
   };
+}
+
+/**
+ * The manual queue as the report shows it (with each entry's terminal, RRN and amount from
+ * its transaction), its first `limit` entries: `revswitch manual list` and /api/manual.
+ * The report's "now" sections over an empty window: the same bounded store query.
+ */
+export async function manualQueue(store: Store, now: number, limit: number): Promise<{ lines: ManualLine[]; total: number; limit: number }> {
+  const q = reportQuery({ since: now, until: now + 1, now, top: 1, limit });
+  const r = assembleReport(await store.report(q), q);
+  return { lines: r.manual, total: r.totalRows.manual, limit };
 }
