@@ -3,9 +3,9 @@
  * and evidence (observe/admin-api.ts) and the review queue (./review-api.ts), both behind
  * a bearer token when admin.requireTokenForReads is set (observe/admin-auth.ts).
  */
-import type { CompiledRules } from '../../rules/index.js';
+import { CaseError, decide, parseCaseJson, type CompiledRules } from '../../rules/index.js';
 import type { SwitchConfig } from '../config/index.js';
-import { apiRoutes, type ApiHandler } from '../observe/admin-api.js';
+import { apiRoutes, HttpError, type ApiHandler } from '../observe/admin-api.js';
 import { requireToken } from '../observe/admin-auth.js';
 import type { AdminServer } from '../observe/admin.js';
 import type { Logger } from '../observe/log.js';
@@ -16,6 +16,16 @@ export type AdminApiConfig = Pick<SwitchConfig, 'adminTokens' | 'adminRequireTok
 
 export function mountApi(admin: AdminServer, c: AdminApiConfig, o: { store: Store; rules: () => CompiledRules; log: Logger }): void {
   const guard = (h: ApiHandler): ApiHandler => (c.adminRequireTokenForReads ? requireToken(c.adminTokens, h) : h);
-  admin.mount('/api/', guard(apiRoutes(o.store, { reportMaxDays: c.adminReportMaxDays, rules: () => o.rules().identity() })));
+  const decideCase = (data: unknown): unknown => {
+    const rules = o.rules();
+    try {
+      const { case: k, state } = parseCaseJson(data);
+      return { rules: rules.identity(), decision: decide(rules, k, state) };
+    } catch (e) {
+      if (e instanceof CaseError) throw new HttpError(400, `case: ${e.message}`);
+      throw e;
+    }
+  };
+  admin.mount('/api/', guard(apiRoutes(o.store, { reportMaxDays: c.adminReportMaxDays, rules: () => o.rules().identity(), decide: decideCase })));
   admin.mount('/api/review', guard(reviewApi({ store: o.store, tokens: c.adminTokens, rules: o.rules, log: o.log })));
 }

@@ -8,6 +8,7 @@
  *   GET /api/transactions/:id                      the evidence of one transaction (as `revswitch txn --format json`)
  *   GET /api/manual[?limit=N]                      the manual queue with reasons
  *   GET /api/rules                                 the rules in force: source, content hash, version, load time
+ *   GET /api/rules/decide?case=JSON                what they decide for a case (as `revswitch rules decide`)
  *
  * T and D as on the command line (ISO 8601 or an age like 24h; durations like 30m). Errors
  * are JSON `{ "error": "..." }`: 400 for a bad parameter (a window longer than
@@ -76,6 +77,8 @@ export interface ApiOptions {
   reportMaxDays?: number;
   /** The rules in force, as /api/rules reports them (CompiledRules.identity()); absent: 404. */
   rules?: () => RulesIdentity;
+  /** What the rules in force decide for a case (`rules decide`'s JSON); throws HttpError 400 on a bad case. */
+  decide?: (caseJson: unknown) => unknown;
 }
 
 /** Which rules a running switch decides with: an operator compares the hash with `revswitch rules check`'s. */
@@ -152,9 +155,21 @@ async function route(store: Store, path: string, u: URL, opts: ApiOptions): Prom
     return found.evidence;
   }
   if (path === '/rules' && opts.rules) return opts.rules();
+  if (path === '/rules/decide' && opts.decide) {
+    // A pure computation on the rules in force, so a GET: `revswitch rules decide --admin URL`.
+    const text = param(u, 'case');
+    if (text === undefined) throw new HttpError(400, 'expected ?case=JSON (the case as `revswitch rules decide` takes it)');
+    let data: unknown;
+    try {
+      data = JSON.parse(text);
+    } catch (e) {
+      throw new HttpError(400, `case: not valid JSON: ${(e as Error).message}`);
+    }
+    return opts.decide(data);
+  }
   if (path === '/manual') {
     const { lines, total, limit } = await manualQueue(store, Date.now(), wholeParam(u, 'limit') ?? DEFAULT_LIMIT);
     return { count: total, reversals: lines, truncated: total > limit };
   }
-  throw new HttpError(404, `no such API path: /api${path}; expected /api/report, /api/transactions, /api/transactions/ID, /api/manual or /api/rules`);
+  throw new HttpError(404, `no such API path: /api${path}; expected /api/report, /api/transactions, /api/transactions/ID, /api/manual, /api/rules or /api/rules/decide`);
 }
