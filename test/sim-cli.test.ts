@@ -4,7 +4,9 @@
  * The CLI runs from source through tsx, so the test always exercises the current code.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
@@ -101,7 +103,30 @@ t.test('issuer and terminals from the shell, ledger over HTTP and at exit', asyn
   for (const s of [ir.stdout, ir.stderr, tr.stdout, txt.stdout]) tt.notMatch(s, FULL_PAN, 'no full PAN printed');
 });
 
-t.test('usage errors exit 2; an unsupported dialect exits 1', async (tt) => {
+for (const dialect of ['cup', 'iso93a']) {
+  t.test(`sim issuer and sim terminals --dialect ${dialect} (issue 20: once refused)`, async (tt) => {
+    const iss = start(['sim', 'issuer', '--listen', '127.0.0.1:0', '--ledger-http', '127.0.0.1:0', '--seed', '5', '--dialect', dialect,
+      '--approve-rate', '0.8']);
+    tt.teardown(() => { if (iss.child.exitCode === null) iss.child.kill('SIGKILL'); });
+    const port = Number((await stderrMatch(iss.child, iss.out, new RegExp(`listening on 127\\.0\\.0\\.1:(\\d+) \\(dialect ${dialect},`)))[1]);
+    const url = (await stderrMatch(iss.child, iss.out, /ledger at (http:\S+)/))[1];
+    const term = start(['sim', 'terminals', '--target', `127.0.0.1:${port}`, '--tps', '20', '--duration', '1', '--dialect', dialect,
+      '--connections', '2', '--chip-decline-rate', '0.3', '--magic-mix', '51=0.1', '--seed', '3', '--json']);
+    const tr = await term.exited;
+    tt.equal(tr.code, 0, tr.stderr);
+    const summary = JSON.parse(tr.stdout) as TerminalSummary;
+    tt.equal(summary.sent, 20);
+    tt.equal(summary.outcomes.errors, 0);
+    tt.ok(summary.outcomes.chipDeclined > 0, 'chip declines reversed');
+    const ledger = JSON.parse(await httpGet(url)) as LedgerSnapshot;
+    tt.same(ledger.holds.map((h) => h.rrn).sort(), summary.approvedRrns, 'holds = approvals kept');
+    tt.equal(ledger.released.length, summary.outcomes.chipDeclined, 'every chip-declined sale released');
+    iss.child.kill('SIGTERM');
+    tt.equal((await iss.exited).code, 0);
+  });
+}
+
+t.test('usage errors exit 2; a dialect the simulators cannot serve exits 1', async (tt) => {
   const run = (args: string[]): { status: number | null; stderr: string } => {
     const r = spawnSync(process.execPath, [...CLI, ...args], { cwd: ROOT, encoding: 'utf8' });
     return { status: r.status, stderr: r.stderr };
@@ -125,9 +150,14 @@ t.test('usage errors exit 2; an unsupported dialect exits 1', async (tt) => {
   tt.equal(r.status, 2);
   r = run(['sim', 'issuer', '--listen', '127.0.0.1:0', '--latency-ms', '9-3']);
   tt.equal(r.status, 2);
-  r = run(['sim', 'issuer', '--listen', '127.0.0.1:0', '--dialect', 'iso93a']);
+  // Every built-in dialect is served; a derived one without what its standard needs is not.
+  const dir = mkdtempSync(join(tmpdir(), 'revswitch-sim-cli-'));
+  tt.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const no56 = join(dir, 'no56.json');
+  writeFileSync(no56, JSON.stringify({ base: 'iso93a', fields: { 56: null } }));
+  r = run(['sim', 'issuer', '--listen', '127.0.0.1:0', '--dialect', no56]);
   tt.equal(r.status, 1);
-  tt.match(r.stderr, /1993 and UnionPay are not supported/);
+  tt.match(r.stderr, /the simulators cannot speak it: its standard \(ISO 8583:1993\) needs F56/);
   const help = spawnSync(process.execPath, [...CLI, 'help'], { cwd: ROOT, encoding: 'utf8' });
   tt.equal(help.status, 0);
   tt.match(help.stdout, /revswitch sim issuer --listen HOST:PORT/);

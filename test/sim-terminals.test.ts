@@ -6,6 +6,7 @@
  */
 import { createServer } from 'node:net';
 import t, { type Test } from 'tap';
+import { dialectFromOverrides } from '../codec/index.js';
 import { checkMoneyInvariant } from '../switch/sim/invariant.js';
 import { startIssuer, type IssuerOptions, type IssuerSim } from '../switch/sim/issuer.js';
 import { formatMoneyCheck, formatTerminalSummary } from '../switch/sim/format.js';
@@ -196,5 +197,7 @@ t.test('options are checked', async (tt) => {
   await tt.rejects(runTerminals({ port: 1, tps: 1, durationS: 1, magicMix: { '42': 0.1 } }), /no magic ending "42"/);
   await tt.rejects(runTerminals({ port: 1, tps: 1, durationS: 1, magicMix: { '51': 0.7, '05': 0.7 } }), /more than 1/);
   await tt.rejects(runTerminals({ port: 1, tps: 1, durationS: 1, connections: 1000 }), RangeError);
-  await tt.rejects(runTerminals({ port: 1, tps: 1, durationS: 1, dialect: 'iso93a' }), /1993 and UnionPay are not supported/);
+  // A derived dialect without F90: its reversals could not name their sale.
+  const no90 = dialectFromOverrides({ base: 'iso87a', fields: { 90: null } }, 'no90.json');
+  await tt.rejects(runTerminals({ port: 1, tps: 1, durationS: 1, dialect: no90 }), /ISO 8583:1987\) needs F90/);
 });

@@ -1,7 +1,8 @@
 /**
  * A minimal ISO 8583 client for tests and scripts: send a message, await its answer by
  * STAN and response MTI, with a deadline. Not a terminal simulator (see terminals.ts):
- * it adds no fields and never reverses anything on its own.
+ * it adds no fields and never reverses anything on its own. Any dialect simDialect takes:
+ * a UnionPay message needs its TPDU and header from the caller, as every field.
  */
 import { connect } from 'node:net';
 import { encode, frame, responseMti, type Dialect, type Framing, type FramingName, type IsoMessage } from '../../codec/index.js';

@@ -10,6 +10,7 @@ export {
   Ledger, originalKey, type LedgerSnapshot, type LedgerSummary, type LedgerCounters, type HoldRecord, type HoldStatus, type UnmatchedReversal,
 } from './ledger.js';
 export { MAGIC_AMOUNTS, magicOf, magicTable, type MagicAmount, type MagicAction } from './magic.js';
+export { codesOf, type StandardCodes } from './standard-codes.js';
 export { checkMoneyInvariant, type MoneyCheck } from './invariant.js';
 export { formatLedger, formatTerminalSummary, formatMoneyCheck, money } from './format.js';
 export { createRng, type Rng } from './prng.js';

@@ -10,17 +10,25 @@
  * Many connections, and many requests in flight on each: every request is decided when
  * it arrives (the hold, if any, is placed at once) and answered on its own timer, so
  * answers go out of order when their latencies differ.
+ *
+ * Every built-in dialect: decisions are taken in 1987's codes and answered in the
+ * standard's (./standard-codes.ts: 1993 action codes); an answer is the codec's
+ * responseTo, so a UnionPay one carries the TPDU swapped and the header; network
+ * management is read and answered by the profile (F70, F24, F60.3).
  */
 import type { Server as HttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
-import { isNetworkManagement, isPosting, isReversal, mtiFunction, MtiFunction, responseTo, type Dialect, type Framing, type FramingName, type IsoMessage } from '../../codec/index.js';
+import {
+  isNetworkManagement, isPosting, isReversal, mtiFunction, MtiFunction, profileOf, responseTo, type Dialect, type Framing, type FramingName, type IsoMessage,
+} from '../../codec/index.js';
 import type { FramedConn } from '../edge/framed-conn.js';
 import { formatLedger } from './format.js';
 import { createLedgerServer } from './ledger-http.js';
 import { Ledger, type LedgerCounters, type LedgerSnapshot } from './ledger.js';
-import { magicOf, PARTIAL, partOf } from './magic.js';
+import { magicOf, partOf } from './magic.js';
 import { createRng, randomSeed, type Rng } from './prng.js';
 import { SettlementWriter, type InjectedFault, type SettlementOptions } from './settlement-writer.js';
+import { codesOf, type StandardCodes } from './standard-codes.js';
 import { simConn, simDialect, simFraming } from './wire.js';
 
 export type Latency = number | { min: number; max: number };
@@ -34,7 +42,7 @@ export interface IssuerOptions extends SettlementOptions {
   dialect?: Dialect | string;
   /** Default len2. */
   framing?: Framing | FramingName;
-  /** Share of non-magic sales approved; the rest decline 05 or 51. Default 0.9. */
+  /** Share of non-magic sales approved; the rest decline 05 or 51 (1993: 100 or 116). Default 0.9. */
   approveRate?: number;
   /** Answer delay of every request: fixed, or uniform in [min, max]. Default 0. */
   latencyMs?: Latency;
@@ -123,6 +131,7 @@ function latencyRange(v: Latency | undefined): { min: number; max: number } {
 }
 
 interface Decision {
+  /** In the dialect's standard. */
   code: string;
   approved: boolean;
   /** No answer at all. */
@@ -151,8 +160,9 @@ class Issuer implements IssuerSim {
   private readonly latency: { min: number; max: number };
   private readonly rng: Rng;
   private readonly log: (line: string) => void;
-  private readonly book = new Ledger();
-  private readonly counters: LedgerCounters = this.book.counters;
+  private readonly codes: StandardCodes;
+  private readonly book: Ledger;
+  private readonly counters: LedgerCounters;
   private readonly conns = new Set<FramedConn>();
   /** Answers waiting for their latency; dropped at close. */
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -166,6 +176,9 @@ class Issuer implements IssuerSim {
 
   constructor(private readonly opts: IssuerOptions) {
     this.dialect = simDialect(opts.dialect);
+    this.codes = codesOf(this.dialect);
+    this.book = new Ledger(profileOf(this.dialect));
+    this.counters = this.book.counters;
     this.framing = simFraming(opts.framing);
     this.approveRate = rate('approveRate', opts.approveRate, 0.9);
     this.dropRate = rate('dropRate', opts.dropRate, 0);
@@ -299,7 +312,7 @@ class Issuer implements IssuerSim {
       e = this.networkManagement(conn, req);
     } else {
       this.counters.unsupported++;
-      const res = responseTo(this.dialect, req, '12');
+      const res = responseTo(this.dialect, req, this.codes.of('12'));
       this.answer(conn, res, 0);
       e = { msg: req, answer: res, delayMs: 0, reversal: null };
     }
@@ -316,7 +329,7 @@ class Issuer implements IssuerSim {
     const delay = this.drawLatency();
     if (!req.has(4) || !req.has(11)) {
       c.formatErrors++;
-      const res = responseTo(this.dialect, req, '30');
+      const res = responseTo(this.dialect, req, this.codes.of('30'));
       this.answer(conn, res, delay);
       return { msg: req, answer: res, delayMs: delay, reversal: null };
     }
@@ -338,7 +351,7 @@ class Issuer implements IssuerSim {
     }
     const res = responseTo(this.dialect, req, d.code);
     if (approvalCode !== null) res.set(38, approvalCode);
-    if (d.code === PARTIAL) res.set(4, partOf(req.get(4) ?? ''));
+    if (d.code === this.codes.partial) res.set(4, partOf(req.get(4) ?? ''));
     const delayMs = d.late ? this.lateMs : delay;
     if (d.late) c.late++;
     this.answer(conn, res, delayMs);
@@ -348,7 +361,7 @@ class Issuer implements IssuerSim {
   /** A refund (processing code 20): credited once against the sale it names (./refund-book.ts), answered at the normal latency. */
   private refund(conn: FramedConn, req: IsoMessage): IssuerEvent {
     const r = this.book.refund(req, Date.now());
-    const res = responseTo(this.dialect, req, r.code);
+    const res = responseTo(this.dialect, req, this.codes.of(r.code));
     const delay = this.drawLatency();
     this.answer(conn, res, delay);
     return { msg: req, answer: res, delayMs: delay, reversal: null };
@@ -362,19 +375,21 @@ class Issuer implements IssuerSim {
     const rDrop = this.rng.next();
     const rLate = this.rng.next();
     const magic = magicOf(req.get(4));
+    const { approved: ok, partial } = this.codes;
     if (magic) {
       const a = magic.action;
       switch (a.kind) {
-        case 'decline': return { code: a.code, approved: false, silent: false, dropped: false, late: false };
-        case 'drop-unposted': return { code: '91', approved: false, silent: true, dropped: true, late: false };
-        case 'drop-posted': return { code: '00', approved: true, silent: false, dropped: true, late: false };
-        case 'late': return { code: '00', approved: true, silent: false, dropped: false, late: true };
-        case 'partial': return { code: '10', approved: true, silent: false, dropped: false, late: false };
+        case 'decline': return { code: this.codes.of(a.code), approved: false, silent: false, dropped: false, late: false };
+        case 'drop-unposted': return { code: this.codes.of('91'), approved: false, silent: true, dropped: true, late: false };
+        case 'drop-posted': return { code: ok, approved: true, silent: false, dropped: true, late: false };
+        case 'late': return { code: ok, approved: true, silent: false, dropped: false, late: true };
+        case 'partial': return { code: partial, approved: true, silent: false, dropped: false, late: false };
       }
     }
     const approved = rApprove < this.approveRate;
     const dropped = rDrop < this.dropRate;
-    return { code: approved ? '00' : rCode < 0.5 ? '05' : '51', approved, silent: false, dropped, late: !dropped && rLate < this.lateRate };
+    const code = approved ? ok : this.codes.of(rCode < 0.5 ? '05' : '51');
+    return { code, approved, silent: false, dropped, late: !dropped && rLate < this.lateRate };
   }
 
   private reversal(conn: FramedConn, req: IsoMessage): IssuerEvent {
@@ -385,18 +400,22 @@ class Issuer implements IssuerSim {
       this.counters.reversalAnswersDropped++;
       return { msg: req, answer: null, delayMs: 0, reversal: result.kind };
     }
-    const res = responseTo(this.dialect, req, '00');
+    const res = responseTo(this.dialect, req, this.codes.reversalAccepted);
     this.answer(conn, res, delay);
     return { msg: req, answer: res, delayMs: delay, reversal: result.kind };
   }
 
+  /** Sign-on, echo and the rest, all approved; the function code (F70, 1993 F24) goes back as asked, UnionPay's F60 is echoed. */
   private networkManagement(conn: FramedConn, req: IsoMessage): IssuerEvent {
     this.counters.networkManagement++;
-    const code = req.get(70);
-    if (code === '001') this.counters.signOns++;
-    else if (code === '301') this.counters.echoes++;
-    const res = responseTo(this.dialect, req, '00');
-    if (code !== undefined) res.set(70, code);
+    const profile = profileOf(this.dialect);
+    const net = profile.networkCode(req);
+    if (net === 'sign_on') this.counters.signOns++;
+    else if (net === 'echo') this.counters.echoes++;
+    const res = responseTo(this.dialect, req, this.codes.approved);
+    const field = profile.standard === 'iso93' ? 24 : 70;
+    const code = req.get(field);
+    if (code !== undefined) res.set(field, code);
     this.answer(conn, res, 0);
     return { msg: req, answer: res, delayMs: 0, reversal: null };
   }

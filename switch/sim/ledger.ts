@@ -1,11 +1,13 @@
 /**
- * The issuer simulator's ledger of holds. Every approved 0100/0200 places a hold keyed
- * by the original as the issuer saw it: MTI, STAN (F11), transmission date-time (F7)
- * and acquirer (F32), which is exactly what F90 of a reversal carries (positions 1-31;
- * the forwarder, positions 32-42, is not part of the key because many senders zero-fill
- * it). A reversal finds its original by F90, or by F41 + F11 + F7 when F90 is absent;
- * when several originals share a key (terminals whose STANs collide), F41 and then F37
- * narrow the choice.
+ * The issuer simulator's ledger of holds. Every approved 0100/0200 (1100/1200) places a
+ * hold keyed by the original as the issuer saw it: MTI, STAN (F11), transmission
+ * date-time (F7) and acquirer (F32), which is exactly what F90 of a reversal carries
+ * (positions 1-31; the forwarder, positions 32-42, is not part of the key because many
+ * senders zero-fill it); on 1993, F12 in place of F7, as F56 carries it. A reversal finds
+ * its original by that field, or by F41 + F11 + F7 when it has none; a UnionPay one, which
+ * never has one, as ./cup-originals.ts says. When several originals share a key
+ * (terminals whose STANs collide), F41 and then F37 narrow the choice. Codes (approved,
+ * partial, a reversal's reason) are the standard's own (./original-keys.ts, ./standard-codes.ts).
  *
  * Reversals are idempotent: only the first that reaches a hold changes it (released, or
  * reduced to the F95 final amount). Later ones are answered but counted, as repeats (the
@@ -16,14 +18,19 @@
  * Longer than 400 lines: the hold record, the matching of originals, reversals and refunds,
  * and the snapshot are one ledger; split, each half would reach into the other's maps.
  */
-import { IsoError, isRepeat, maskPan, mtiOrigin, MtiOrigin, type IsoMessage } from '../../codec/index.js';
-import { PARTIAL, partOf } from './magic.js';
+import { ISO87, isRepeat, maskPan, type IsoMessage, type Profile } from '../../codec/index.js';
+import { CupOriginals } from './cup-originals.js';
+import { partOf } from './magic.js';
+import { baseMti, OriginalKeys } from './original-keys.js';
 import { RefundBook, type RefundOutcome, type RefundRecord } from './refund-book.js';
+import { codesOf, type StandardCodes } from './standard-codes.js';
+
+export { originalKey } from './original-keys.js';
 
 export type HoldStatus = 'held' | 'partial' | 'released';
 
 export interface HoldRecord {
-  /** MTI + F11 + F7 + F32 (11 digits, zero-filled): F90 positions 1-31. */
+  /** MTI + F11 + F7 (1993: F12) + F32 (11 digits, zero-filled): F90 positions 1-31. */
   key: string;
   mti: string;
   stan: string;
@@ -58,15 +65,15 @@ export interface HoldRecord {
     distinct: number;
     /** Repeats (0401/0421, or the same reversal again): answered, never applied. */
     repeats: number;
-    /** F39 of the reversal that was applied. */
+    /** The reason of the reversal that was applied: its F39 (1993: F25). */
     reason: string | null;
-    /** The applied reversal carried F95. */
+    /** The applied reversal was partial (F95; 1993 F24 401; UnionPay F4 below the original). */
     partial: boolean;
   };
 }
 
 export interface UnmatchedReversal {
-  /** F90 positions 1-31, or "F41|F11|F7" when the reversal had no usable F90. */
+  /** F90 positions 1-31 (1993: of F56), or "F41|F11|F7" when the reversal named no original. */
   key: string;
   mti: string;
   terminalId: string;
@@ -76,7 +83,7 @@ export interface UnmatchedReversal {
   amount: string;
   /** 'not-approved': the original was seen and declined or never answered; 'unknown': never seen. */
   original: 'unknown' | 'not-approved';
-  /** F39 the issuer decided for that original (91 for one it never answered). */
+  /** F39 the issuer decided for that original (91, 1993 907, for one it never answered). */
   originalCode: string | null;
   firstAt: number;
   received: number;
@@ -175,18 +182,8 @@ export interface ReversalResult {
 
 const ZERO = '000000000000';
 
-function baseMti(mti: string): string {
-  // 0201 (a repeat of a 0200) is keyed as its 0200.
-  return mti.length === 4 && mtiOrigin(mti) === MtiOrigin.AcquirerRepeat ? mti.slice(0, 3) + '0' : mti;
-}
-
 function isRepeatMti(mti: string): boolean {
   return mti.length === 4 && isRepeat(mti);
-}
-
-/** MTI + F11 + F7 + acquirer (11 digits), the part of F90 the ledger keys on. */
-export function originalKey(mti: string, stan: string, f7: string, acquirer: string): string {
-  return baseMti(mti) + stan + f7 + acquirer.padStart(11, '0');
 }
 
 export function emptyCounters(): LedgerCounters {
@@ -214,29 +211,36 @@ function prefer(cands: Txn[], want: string | undefined, get: (t: Txn) => string)
 
 export class Ledger {
   readonly counters: LedgerCounters = emptyCounters();
+  private readonly keys: OriginalKeys;
+  private readonly codes: StandardCodes;
+  /** UnionPay only: its reversals name no original. */
+  private readonly cup: CupOriginals<Txn> | null;
   private readonly byKey = new Map<string, Txn[]>();
   private readonly byFallback = new Map<string, Txn[]>();
   private readonly holdList: HoldRecord[] = [];
   private readonly unmatched = new Map<string, UnmatchedReversal>();
   private readonly refundBook = new RefundBook();
 
+  /** The standard of the messages it is fed (default ISO 8583:1987): their codes and where they name an original. */
+  constructor(profile: Profile = ISO87) {
+    this.keys = new OriginalKeys(profile);
+    this.codes = codesOf(profile.standard);
+    this.cup = profile.standard === 'cup' ? new CupOriginals<Txn>() : null;
+  }
+
   /**
-   * A refund: found by F90 (1987) or F56's STAN, else by the RRN (F37) and terminal
-   * (F41) every dialect's refund carries; applied to that sale's hold at most once.
+   * A refund: found by F90 (1987) or F56 (1993), or by F61's batch and trace (UnionPay),
+   * else by the RRN (F37) and terminal (F41) every dialect's refund carries; applied to
+   * that sale's hold at most once.
    */
   refund(msg: IsoMessage, now: number): RefundOutcome {
-    let cands: Txn[] | undefined;
-    if (msg.has(90)) {
-      try {
-        const od = msg.originalData();
-        if (od) cands = this.byKey.get(originalKey(od.mti, od.stan, od.transmissionDateTime, od.acquirer));
-      } catch (e) {
-        if (!(e instanceof IsoError)) throw e;
-      }
-    }
+    const key = this.keys.namedKey(msg);
+    const cands = key === null ? undefined : this.byKey.get(key);
     const rrn = msg.get(37);
     const f41 = msg.get(41);
+    const named = this.cup?.named(msg);
     const found = (cands ?? []).find((t) => t.hold !== null)
+      ?? (named?.hold ? named : undefined)
       ?? this.holdTxns().find((t) => t.rrn === rrn && t.terminalId === f41 && t.hold !== null);
     return this.refundBook.apply(msg, found?.hold ?? null, now);
   }
@@ -249,7 +253,7 @@ export class Ledger {
 
   /** The same original seen before: same key, terminal, RRN and amount. */
   findDuplicate(req: IsoMessage): Txn | undefined {
-    const cands = this.byKey.get(originalKey(req.mti, req.get(11) ?? '', req.get(7) ?? '', req.get(32) ?? ''));
+    const cands = this.byKey.get(this.keys.keyOf(req));
     if (!cands) return undefined;
     const f41 = req.get(41) ?? '';
     const f37 = req.get(37) ?? '';
@@ -257,17 +261,18 @@ export class Ledger {
     return cands.find((t) => t.terminalId === f41 && t.rrn === f37 && t.amount === f4);
   }
 
-  /** Records an original and its outcome; an approval (code 00) places a hold. */
+  /** Records an original and its outcome (`code` in the ledger's standard); an approval (00, 1993 000) places a hold. */
   recordOriginal(req: IsoMessage, code: string, approvalCode: string | null, silent: boolean, now: number): Txn {
     const stan = req.get(11) ?? '';
     const f7 = req.get(7) ?? '';
     const acquirer = (req.get(32) ?? '').padStart(11, '0');
-    const key = originalKey(req.mti, stan, f7, acquirer);
+    const key = this.keys.keyOf(req);
     const terminalId = req.get(41) ?? '';
     const rrn = req.get(37) ?? '';
-    const amount = code === PARTIAL /* holds what it granted */ ? partOf(req.get(4) ?? '') : req.get(4) ?? '';
+    const partial = code === this.codes.partial;
+    const amount = partial /* holds what it granted */ ? partOf(req.get(4) ?? '') : req.get(4) ?? '';
     let hold: HoldRecord | null = null;
-    if ((code === '00' || code === PARTIAL) && !silent) {
+    if ((code === this.codes.approved || partial) && !silent) {
       const pan = req.get(2);
       hold = {
         key, mti: baseMti(req.mti), stan, transmissionDateTime: f7, acquirer, terminalId,
@@ -284,30 +289,25 @@ export class Ledger {
     const txn: Txn = { key, terminalId, rrn, amount, code, approvalCode, silent, hold, identities: null };
     push(this.byKey, key, txn);
     push(this.byFallback, `${terminalId}|${stan}|${f7}`, txn);
+    this.cup?.add(req, txn);
     return txn;
   }
 
-  /** Matches a 0400/0401/0420/0421 to its original and applies it at most once. */
+  /** Matches a 0400/0401/0420/0421 (1400...) to its original and applies it at most once. */
   reverse(rev: IsoMessage, now: number): ReversalResult {
     this.counters.reversals++;
     const f41 = rev.get(41);
-    let key: string | null = null;
-    if (rev.has(90)) {
-      try {
-        const od = rev.originalData();
-        if (od) key = originalKey(od.mti, od.stan, od.transmissionDateTime, od.acquirer);
-      } catch (e) {
-        if (!(e instanceof IsoError)) throw e;
-        // An F90 that does not parse: fall back to the reversal's own key fields.
-      }
-    }
+    // Without a usable original-data field (absent, or one that does not parse): the reversal's own key fields.
+    let key = this.keys.namedKey(rev);
     let cands = key === null ? undefined : this.byKey.get(key);
     if (key === null) {
       key = `${f41 ?? ''}|${rev.get(11) ?? ''}|${rev.get(7) ?? ''}`;
       cands = this.byFallback.get(key);
     }
-    let txn: Txn | undefined;
-    if (cands) {
+    const identity = this.keys.identity(rev);
+    let txn: Txn | undefined = this.cup?.find(rev, identity);
+    if (txn) this.cup?.remember(identity, txn);
+    else if (cands) {
       let c = prefer(cands, f41, (t) => t.terminalId);
       c = prefer(c, rev.get(37), (t) => t.rrn);
       txn = c.find((t) => t.hold !== null && t.hold.status !== 'released') ?? c.find((t) => t.hold !== null) ?? c[0];
@@ -316,7 +316,6 @@ export class Ledger {
 
     const hold = txn.hold;
     hold.reversals.received++;
-    const identity = `${rev.mti.slice(0, 3)}|${rev.get(11) ?? ''}|${rev.get(7) ?? ''}|${rev.get(39) ?? ''}|${rev.get(95) ?? ''}`;
     txn.identities ??= new Set();
     if (hold.reversals.distinct === 0) {
       hold.reversals.distinct = 1;
@@ -338,25 +337,20 @@ export class Ledger {
 
   private apply(hold: HoldRecord, rev: IsoMessage, now: number): void {
     const before = Number(hold.amount);
-    this.change(hold, rev, now);
-    // An invalid F95 changes nothing; any other first reversal released some or all of the hold.
-    if (rev.has(95) && !hold.reversals.partial) return;
+    const final = this.keys.partialFinal(rev, hold.originalAmount);
+    this.change(hold, rev, final, now);
+    // An invalid partial amount changes nothing; any other first reversal released some or all of the hold.
+    if (final !== undefined && !hold.reversals.partial) return;
     hold.reversedAt = now;
     hold.reversedAmount = String(Math.max(0, before - Number(hold.amount))).padStart(12, '0');
   }
 
-  private change(hold: HoldRecord, rev: IsoMessage, now: number): void {
-    hold.reversals.reason = rev.get(39) ?? null;
-    if (!rev.has(95)) {
+  /** `final`: the partial reversal's final amount, '' when unreadable, undefined for a full reversal. */
+  private change(hold: HoldRecord, rev: IsoMessage, final: string | undefined, now: number): void {
+    hold.reversals.reason = this.keys.reason(rev) ?? null;
+    if (final === undefined) {
       this.release(hold, now);
       return;
-    }
-    let final: string;
-    try {
-      final = rev.replacementAmounts()?.transaction ?? '';
-    } catch (e) {
-      if (!(e instanceof IsoError)) throw e;
-      final = '';
     }
     const orig = hold.originalAmount.padStart(12, '0');
     if (final === '' || final >= orig) {
@@ -391,7 +385,7 @@ export class Ledger {
     } else {
       this.counters.unmatchedReversals++;
       this.unmatched.set(id, {
-        key, mti: rev.mti, terminalId, rrn: rev.get(37) ?? '', stan: rev.get(11) ?? '', reason: rev.get(39) ?? '',
+        key, mti: rev.mti, terminalId, rrn: rev.get(37) ?? '', stan: rev.get(11) ?? '', reason: this.keys.reason(rev) ?? '',
         amount: rev.get(4) ?? '', original: txn ? 'not-approved' : 'unknown', originalCode: txn ? txn.code : null,
         firstAt: now, received: 1,
       });

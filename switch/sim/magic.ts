@@ -2,6 +2,10 @@
  * "Magic amounts": the last two digits of F4 (minor units) script the issuer
  * simulator's answer to one sale, whatever its random rates say. Normal test amounts
  * end in 00, so they never hit a magic ending. Reversals are never scripted.
+ *
+ * Codes here are ISO 8583:1987's, which UnionPay POS shares; on a 1993 dialect the
+ * issuer answers each with the action code it stands for (./standard-codes.ts: 05 is 100,
+ * 10 is 002...), so an ending scripts the same outcome in every dialect.
  */
 
 export type MagicAction =
@@ -52,7 +56,7 @@ export function magicTable(): string {
   return ['| F4 ends in | issuer simulator does |', '|---|---|', ...rows].join('\n');
 }
 
-/** F39 of a partial approval. */
+/** F39 of a partial approval on 1987 (every standard's: ./standard-codes.ts). */
 export const PARTIAL = '10';
 
 /** Half of an n12 amount, rounded down, as n12: what a partial approval grants and holds. */

@@ -44,7 +44,7 @@ export interface Sale {
   approvalCode: string | null;
 }
 
-/** One send of a terminal's reversal: the 0400 (n = 1) or a 0401 repeat. */
+/** One send of a terminal's reversal: the 0400 (1993: 1420... as reversalOf builds it; n = 1) or a 0401 repeat. */
 export interface ReversalTry {
   readonly kind: 'reversal';
   readonly sale: Sale;
@@ -111,6 +111,9 @@ export class TerminalConn {
     const stan = res.get(11);
     const p = stan === undefined ? undefined : this.pending.get(stan);
     if (stan === undefined || !p) { this.events.late(); return; }
+    // A UnionPay reversal goes under its sale's STAN: the sale's answer, come after the
+    // terminal gave up on it, is late, not someone else's.
+    if (p.kind === 'reversal' && res.mti === p.sale.responseMti && res.get(37) === p.sale.rec.rrn) { this.events.late(); return; }
     if (res.mti !== p.responseMti || (res.has(41) && res.get(41) !== this.term.id) || (p.kind === 'sale' && res.get(37) !== p.rec.rrn)) {
       // Someone else's answer: the request stays pending and times out.
       this.events.error('mismatch');

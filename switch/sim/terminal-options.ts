@@ -21,11 +21,11 @@ export interface TerminalOptions {
   connections?: number;
   /** 'per-sale': a new connection per message (POS style); 'persistent' (default): one per terminal, many requests in flight on it (acquirer host style). */
   mode?: TerminalMode;
-  /** Default iso87a. */
+  /** Default iso87a; any built-in dialect (./wire.ts simDialect). */
   dialect?: Dialect | string;
   /** Default len2. */
   framing?: Framing | FramingName;
-  /** 0200 (default) or 0100. */
+  /** 0200 (default) or 0100, in 1987's numbering: 1200 or 1100 on a 1993 dialect. */
   mti?: '0100' | '0200';
   /** Normal amounts are whole units in this range (minor units end in 00). Default 1..500. */
   amountUnits?: { min: number; max: number };
@@ -35,7 +35,7 @@ export interface TerminalOptions {
   disconnectRate?: number;
   /** Persistent mode: on a disconnect, reverse the other sales in flight on that connection (not the one that hung up). Default false. */
   reverseOnHangUp?: boolean;
-  /** Share of approved sales the chip then declines (the terminal sends its own 0400 F39 06). Default 0. */
+  /** Share of approved sales the chip then declines (the terminal sends its own 0400 F39 06; 1993: 1420 F25 4007). Default 0. */
   chipDeclineRate?: number;
   /** When a terminal gives up on a sale and reverses it. Default 30000. */
   responseTimeoutMs?: number;
@@ -55,7 +55,7 @@ export interface TerminalOptions {
   terminalIdPrefix?: string;
   /** First 2 digits of every F37, so concurrent runs against one issuer never share an RRN. Default: from the seed. */
   rrnPrefix?: string;
-  /** F32, sent when given. */
+  /** F32, sent when given (not on UnionPay POS, whose terminals leave it to the host). */
   acquirerId?: string;
   /** F49. Default 840. */
   currency?: string;

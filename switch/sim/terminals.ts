@@ -21,6 +21,11 @@
  *   terminal (0400 F39 68), like a real POS. So is a sale whose connection broke
  *   under it. A reversal is resent as 0401 until answered or reversalAttempts run out.
  *
+ * In every standard (./terminal-sale.ts): a 1993 terminal sends 1200s and reverses with
+ * 1420s naming the sale in F56, reason 4007 (chip) or 4021 (timeout) in F25; a UnionPay
+ * one reverses under the sale's own trace (F11) and batch (F60), reason 06 or 98 in F39;
+ * answers approve as the standard's codes say (./standard-codes.ts).
+ *
  * The run stops by itself: at the latest durationS + responseTimeoutMs + reversalAttempts
  * x (reversalTimeoutMs + retry delay) after the start, whatever the target does.
  *
@@ -29,13 +34,14 @@
  * them in ./terminal-conn.ts, and ./terminal-summary.ts counts and sums up.
  */
 import { performance } from 'node:perf_hooks';
-import { IsoMessage, encode, frame, repeatOf, reversalOf, responseMti } from '../../codec/index.js';
-import { luhnComplete } from '../observe/redact.js';
+import { encode, frame, profileOf, repeatOf, reversalOf, responseMti, type IsoMessage } from '../../codec/index.js';
 import { createRng, type Rng } from './prng.js';
+import { codesOf, type StandardCodes } from './standard-codes.js';
 import { TerminalConn, type ConnEvents, type Pending, type ReversalTry, type Sale, type Term } from './terminal-conn.js';
 import { resolveTerminalOptions, type FleetSettings, type TerminalOptions } from './terminal-options.js';
+import { saleMessage, saleMti } from './terminal-sale.js';
 import { SaleTally, type SaleOutcome, type SaleRecord, type TerminalSummary } from './terminal-summary.js';
-import { APPROVED_CODES, f4, localDate, localTime, transmissionDateTime } from './wire.js';
+import { transmissionDateTime } from './wire.js';
 
 export type { TerminalMode, TerminalOptions } from './terminal-options.js';
 export type { SaleOutcome, SaleRecord, TerminalSummary } from './terminal-summary.js';
@@ -57,6 +63,7 @@ export class TerminalFleet {
   /** Between two sales' due times, in milliseconds. */
   private readonly interval: number;
   private readonly saleResponseMti: string;
+  private readonly codes: StandardCodes;
   private readonly connEvents: ConnEvents;
   private readonly conns = new Set<TerminalConn>();
   /** Every timer of the run, so that its end leaves none behind. */
@@ -90,7 +97,8 @@ export class TerminalFleet {
     }
     this.planned = Math.max(1, Math.round(s.tps * s.durationS));
     this.interval = 1000 / s.tps;
-    this.saleResponseMti = responseMti(s.mti);
+    this.saleResponseMti = responseMti(saleMti(s.dialect, s.mti));
+    this.codes = codesOf(s.dialect);
     this.connEvents = {
       answered: (conn, p, res) => (p.kind === 'sale' ? this.saleAnswered(p, conn, res) : this.reversalAnswered(p)),
       late: () => { this.tally.lateAnswers++; },
@@ -265,22 +273,11 @@ export class TerminalFleet {
   }
 
   private saleMessage(term: Term, stan: string, rrn: string, minor: number, panDigits: string, now: Date): IsoMessage {
-    const msg = new IsoMessage(this.s.mti);
-    msg.set(2, luhnComplete('476173900101' + panDigits));
-    msg.set(3, '000000');
-    msg.set(4, f4(minor));
-    msg.set(7, transmissionDateTime(now));
-    msg.set(11, stan);
-    msg.set(12, localTime(now));
-    msg.set(13, localDate(now));
-    msg.set(22, '051');
-    msg.set(25, '00');
-    if (this.s.acquirerId !== undefined) msg.set(32, this.s.acquirerId);
-    msg.set(37, rrn);
-    msg.set(41, term.id);
-    msg.set(42, term.merchant);
-    msg.set(49, this.s.currency);
-    return msg;
+    const s = this.s;
+    return saleMessage(s.dialect, {
+      mti: s.mti, terminal: term.index, terminalId: term.id, merchant: term.merchant, stan, rrn, minor, panDigits,
+      acquirerId: s.acquirerId, currency: s.currency, now,
+    });
   }
 
   /** The disconnect fault: the request is on the wire, the terminal goes before the answer. */
@@ -297,10 +294,10 @@ export class TerminalFleet {
     this.tally.latency(performance.now() - sale.scheduledAt);
     this.release(conn);
     const code = res.get(39) ?? null;
-    if (code !== null && APPROVED_CODES.has(code)) {
+    if (code !== null && this.codes.approvals.has(code)) {
       sale.approvalCode = res.get(38) ?? null;
       if (sale.chip) {
-        this.reverse(sale, '06');
+        this.reverse(sale, this.codes.chipDeclineReason);
         this.finishSale(sale, 'chip-declined', code);
       } else {
         this.finishSale(sale, 'approved', code);
@@ -315,7 +312,7 @@ export class TerminalFleet {
     if (sale.done) return;
     conn.pending.delete(sale.rec.stan);
     if (this.s.mode === 'per-sale') conn.close();
-    this.reverse(sale, '68');
+    this.reverse(sale, this.codes.timeoutReason);
     this.finishSale(sale, 'timed-out', null);
   }
 
@@ -323,14 +320,14 @@ export class TerminalFleet {
     if (sale.done) return;
     if (conn.dropped) {
       // The sale that hung up is already done: these are the others in flight on it.
-      if (this.s.reverseOnHangUp) this.reverse(sale, '68');
+      if (this.s.reverseOnHangUp) this.reverse(sale, this.codes.timeoutReason);
       this.finishSale(sale, 'disconnected', null);
     } else if (!conn.connected) {
       this.tally.countError('connect');
       this.finishSale(sale, 'error', null);
     } else {
       this.tally.countError('connection-lost');
-      this.reverse(sale, '68');
+      this.reverse(sale, this.codes.timeoutReason);
       this.finishSale(sale, 'error', null);
     }
   }
@@ -346,12 +343,15 @@ export class TerminalFleet {
 
   // ---- reversals
 
+  /** `reason` in the profile's reasonField (F39; 1993 F25). */
   private reverse(sale: Sale, reason: string): void {
     this.openTasks++;
     this.tally.reversalSent(sale.rec);
-    const rev = reversalOf(this.s.dialect, sale.msg, {
+    const dialect = this.s.dialect;
+    const rev = reversalOf(dialect, sale.msg, {
       reason,
-      stan: this.nextStan(sale.term),
+      // A UnionPay reversal is known by the sale's own trace: it keeps F11.
+      stan: profileOf(dialect).standard === 'cup' ? undefined : this.nextStan(sale.term),
       transmissionDateTime: transmissionDateTime(new Date()),
       approvalCode: sale.approvalCode ?? undefined,
     });

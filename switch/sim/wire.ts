@@ -1,24 +1,48 @@
 /**
- * What both simulators share on the wire: the dialect and framing they accept, their
+ * What both simulators share on the wire: the dialects and framing they accept, their
  * framed connections (the switch's FramedConn, with their own policy for bad frames), and
  * the date-time and amount fields.
  */
 import type { Socket } from 'node:net';
 import {
-  DEFAULT_DIALECT, DEFAULT_FRAMING, DialectError, IsoError, getDialect, getFraming, profileOf, transmissionTime,
-  type Dialect, type Framing, type FramingName,
+  DEFAULT_DIALECT, DEFAULT_FRAMING, DialectError, IsoError, getDialect, getFraming, localDateTime, profileOf, transmissionTime,
+  type Dialect, type Framing, type FramingName, type Standard,
 } from '../../codec/index.js';
 import { FramedConn } from '../edge/framed-conn.js';
 
 /**
- * The simulators speak ISO 8583:1987 with F90 original data (iso87a, iso87a-hex,
- * iso87b, and dialects derived from them). 1993 (F56, 3-digit action codes) and
- * UnionPay POS (TPDU, F60/F61) are refused with a clear error rather than half-served.
+ * What the simulators read or write in each standard, beyond the MTI: the keys a sale is
+ * matched by (F11, F37, F41), its amount, its answer code, and where a reversal names its
+ * original and gives its reason (codec/profiles/). A dialect derived without one of them
+ * would be half-served (sales answered, reversals never matched), so it is refused.
+ */
+const NEEDS: Readonly<Record<Standard, readonly [number, string][]>> = {
+  iso87: [[7, 'transmission date-time, which F90 names the original by'], [90, 'original data elements, by which a reversal names its original']],
+  iso93: [
+    [12, 'local date-time, which F56 names the original by'], [24, 'function code (400 full, 401 partial reversal)'],
+    [25, 'message reason code, a reversal\'s reason'], [56, 'original data elements, by which a reversal names its original'],
+  ],
+  cup: [[60, 'type and batch (60.1, 60.2)']],
+};
+
+const COMMON: readonly [number, string][] = [
+  [3, 'processing code'], [4, 'amount'], [11, 'STAN'], [37, 'retrieval reference number'], [38, 'approval code'],
+  [39, 'response code'], [41, 'terminal id'],
+];
+
+const STANDARD_NAMES: Readonly<Record<Standard, string>> = { iso87: 'ISO 8583:1987', iso93: 'ISO 8583:1993', cup: 'UnionPay POS' };
+
+/**
+ * The dialect the simulators speak: every built-in one (iso87a, iso87a-hex, iso87b,
+ * iso93a, cup) and any derived dialect that still has what its standard needs (NEEDS).
  */
 export function simDialect(d: Dialect | string | undefined): Dialect {
   const dialect = typeof d === 'string' || d === undefined ? getDialect(d ?? DEFAULT_DIALECT) : d;
-  if (profileOf(dialect).standard !== 'iso87' || dialect.tpdu || dialect.field(90) === undefined) {
-    throw new DialectError(dialect.name, '', 'the simulators speak ISO 8583:1987 with F90 (iso87a, iso87a-hex, iso87b or derived); 1993 and UnionPay are not supported');
+  const standard = profileOf(dialect).standard;
+  const missing = [...COMMON, ...NEEDS[standard]].filter(([n]) => dialect.field(n) === undefined);
+  if (missing.length > 0) {
+    const list = missing.map(([n, what]) => `F${n} (${what})`).join(', ');
+    throw new DialectError(dialect.name, '', `the simulators cannot speak it: its standard (${STANDARD_NAMES[standard]}) needs ${list}, which the dialect lacks`);
   }
   return dialect;
 }
@@ -59,12 +83,17 @@ export function localTime(d: Date): string {
   return p2(d.getHours()) + p2(d.getMinutes()) + p2(d.getSeconds());
 }
 
+/** F12 of ISO 8583:1993, YYMMDDhhmmss local time: the switch's own formatter. */
+export function localDateTime93(d: Date): string {
+  return localDateTime(d.getTime());
+}
+
 /** F13, MMDD local date. */
 export function localDate(d: Date): string {
   return p2(d.getMonth() + 1) + p2(d.getDate());
 }
 
-/** Approval codes the terminal treats as approved. */
+/** 1987 approval codes (every standard's: ./standard-codes.ts). */
 export const APPROVED_CODES: ReadonlySet<string> = new Set(['00', '08', '10', '11']);
 
 /** Amount in minor units as F4 (12 digits), and back. */
