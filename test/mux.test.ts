@@ -70,3 +70,22 @@ t.test('the sequence starts at random: two links rarely meet', async (tt) => {
   tt.ok(starts.size > 45, `${starts.size} different first STANs out of 50`);
   for (const s of starts) tt.ok(s >= 1 && s <= MAX_STAN, 'within 000001-999999');
 });
+
+t.test('the reversal lane: a reversal under its sale\'s own STAN (UnionPay) gets the reversal answers, the sale the rest', async (tt) => {
+  const mux = new Mux({ tickMs: 10, now: () => 0, firstStan: 300 });
+  const late = new Recorder<string>();
+  const revs = new Recorder<string>();
+  tt.ok(mux.hold(300, late, 'sale-late'), 'the timed-out sale waits for its late answer under 300');
+  tt.ok(mux.holdReversal(300, revs, 'rev-300'), 'its reversal goes out under the same STAN');
+  tt.notOk(mux.holdReversal(300, revs, 'rev-other'), 'one reversal a STAN');
+  tt.ok(mux.dispatch(new IsoMessage('0410', { 11: '000300', 39: '00' })), 'the 0410');
+  tt.same(revs.answers, [['rev-300', '00']], 'to the reversal');
+  tt.ok(mux.dispatch(new IsoMessage('0210', { 11: '000300', 39: '00' })), 'the late 0210');
+  tt.same(late.answers, [['sale-late', '00']], 'to the sale');
+  mux.release(300);
+  tt.not(mux.nextStan(), 300, 'a STAN in the reversal lane is given to no new request');
+  mux.releaseReversal(300, 'rev-other');
+  tt.ok(mux.dispatch(new IsoMessage('0410', { 11: '000300', 39: '00' })), 'released only by the reversal that holds it');
+  mux.releaseReversal(300, 'rev-300');
+  tt.notOk(mux.dispatch(new IsoMessage('0410', { 11: '000300', 39: '00' })), 'then nobody');
+});

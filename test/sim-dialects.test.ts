@@ -288,3 +288,35 @@ t.test('simDialect takes every built-in dialect and refuses a derived one lackin
   await tt.rejects(startIssuer({ dialect: no56 }), /F56/);
   await tt.rejects(runTerminals({ port: 1, tps: 1, durationS: 1, dialect: no90 }), /F90/);
 });
+
+t.test('cup: the switch\'s own reversal repeats its sale\'s trace, and its 0410 reaches the queue', async (tt) => {
+  // A UnionPay host finds the original of a reversal by its trace (F11) on the terminal:
+  // a reversal under a STAN of the switch's own names no sale there (codec/profiles/cup.ts).
+  const cup = getDialect('cup');
+  const issuer = await startIssuer({ dialect: 'cup', seed: 5, approveRate: 1 });
+  tt.teardown(() => issuer.close());
+  const seen: IsoMessage[] = [];
+  issuer.onMessage((e) => seen.push(e.msg));
+  const running = await switchFor(tt, 'cup', issuer);
+  const sw = running.sw;
+  const c = await connectClient({ port: sw.ports()[0], dialect: 'cup' });
+  tt.teardown(() => c.close());
+  // ..99: the issuer approves and holds, but the answer never comes: the switch times out and reverses.
+  const sale = saleMessage(cup, {
+    mti: '0200', terminal: 3, terminalId: 'CUPREV01', merchant: 'REVSWSIM0000001', stan: '000077', rrn: '160000000077', minor: 1099,
+    panDigits: '031', acquirerId: undefined, currency: '156', now: new Date(),
+  });
+  tt.equal((await c.request(sale, 5000)).get(39), '91', 'the terminal gets the issuer-unavailable answer');
+  await until(() => sw.reversals.outstanding === 0 && sw.counters.get('reversals_acked') === 1, 'the reversal acknowledged', 10_000);
+  const up = seen.find((m) => m.mti === '0200');
+  const rev = seen.find((m) => m.mti === '0400');
+  tt.ok(up && rev, 'the sale and its reversal at the issuer');
+  tt.equal(rev?.get(11), up?.get(11), 'the 0400 carries the sale\'s own upstream trace');
+  tt.equal(rev?.get(60), up?.get(60), 'and its F60 (batch)');
+  tt.equal(sw.counters.get('reversal_responses_unmatched'), 0, 'its 0410 went to the reversal queue, not to late answers');
+  tt.equal(sw.counters.get('reversal_stan_conflicts'), 0);
+  const l = issuer.ledger();
+  tt.same(l.holds.map((h) => h.rrn), [], 'the hold released');
+  tt.equal(l.released[0]?.rrn, '160000000077', 'that sale\'s');
+  tt.equal(l.counters.unmatchedReversals, 0, 'the issuer matched it');
+});

@@ -17,7 +17,7 @@
  * collect another's answer; a sale past its deadline keeps its STAN held while its late
  * answer is awaited (engine/late-answers.ts).
  */
-import type { IsoMessage } from '../../codec/index.js';
+import { isReversal, type IsoMessage } from '../../codec/index.js';
 import { Matcher } from '../matcher/index.js';
 
 /** The STAN space of ISO 8583 F11: 000001-999999. */
@@ -54,6 +54,13 @@ export class Mux {
   private readonly tracked: Matcher<number, Pending>;
   private readonly held = new Map<number, Pending>();
   /**
+   * Reversals sent under their original's own STAN (UnionPay: the 0400 repeats the sale's
+   * trace, codec/profiles/cup.ts). The sale may still hold that STAN (its late answer is
+   * awaited), so these are a lane of their own: a reversal's answer (x41x, x43x) goes here,
+   * anything else under the STAN to whoever holds it in the other lane.
+   */
+  private readonly reversals = new Map<number, Pending>();
+  /**
    * Starts at a random point: after a restart, a late answer to a request of the previous
    * process must not meet a new request under the same STAN.
    */
@@ -72,7 +79,7 @@ export class Mux {
   nextStan(): number {
     for (let tries = 0; tries < MAX_STAN; tries++) {
       this.stan = this.stan >= MAX_STAN ? 1 : this.stan + 1;
-      if (!this.tracked.has(this.stan) && !this.held.has(this.stan)) return this.stan;
+      if (!this.tracked.has(this.stan) && !this.held.has(this.stan) && !this.reversals.has(this.stan)) return this.stan;
     }
     throw new Error('every STAN of the link is in flight');
   }
@@ -91,9 +98,24 @@ export class Mux {
     return true;
   }
 
+  /**
+   * Holds the STAN of a reversal sent under its original's own STAN (the reversal lane):
+   * false when another reversal holds it. The original may hold it too, in the other lane.
+   */
+  holdReversal<T>(stan: number, exchange: Exchange<T>, item: T): boolean {
+    if (this.reversals.has(stan)) return false;
+    this.reversals.set(stan, { exchange: exchange as Exchange<unknown>, item });
+    return true;
+  }
+
   /** Gives a STAN up without an answer (a request that never left, a reversal that ended). */
   release(stan: number): void {
     if (this.tracked.resolve(stan) === undefined) this.held.delete(stan);
+  }
+
+  /** Gives up a reversal-lane STAN if `item` still holds it. */
+  releaseReversal(stan: number, item: unknown): void {
+    if (this.reversals.get(stan)?.item === item) this.reversals.delete(stan);
   }
 
   /** Gives up a held STAN if `item` still holds it (not one another asker holds since); true when it did. */
@@ -107,18 +129,24 @@ export class Mux {
   dispatch(msg: IsoMessage): boolean {
     const stan = stanOf(msg);
     if (stan < 0) return false;
-    const p = this.tracked.resolve(stan) ?? this.held.get(stan);
+    const p = this.reversalLane(stan, msg) ?? this.tracked.resolve(stan) ?? this.held.get(stan);
     if (p === undefined) return false;
     p.exchange.answered(p.item, msg);
     return true;
+  }
+
+  /** The reversal holding `stan` in the reversal lane, when `msg` answers a reversal. */
+  private reversalLane(stan: number, msg: IsoMessage): Pending | undefined {
+    return this.reversals.size > 0 && isReversal(msg.mti) ? this.reversals.get(stan) : undefined;
   }
 
   /** Routes an answer that failed its MAC check by its F11; false when nobody holds that STAN. */
   dispatchUnauthentic(msg: IsoMessage): boolean {
     const stan = stanOf(msg);
     if (stan < 0) return false;
-    const tracked = this.tracked.resolve(stan);
-    const p = tracked ?? this.held.get(stan);
+    const lane = this.reversalLane(stan, msg);
+    const tracked = lane === undefined ? this.tracked.resolve(stan) : undefined;
+    const p = lane ?? tracked ?? this.held.get(stan);
     if (p === undefined) return false;
     if (p.exchange.unauthentic) p.exchange.unauthentic(p.item, msg);
     else if (tracked !== undefined) p.exchange.expired(p.item, 0);

@@ -23,7 +23,7 @@
  * live in modules of their own.
  */
 import {
-  answersAnother, isResponse, isReversal, localDateTime, refundOf, repeatOf, responseMti, reversalOf, stanString, transmissionTime, type IsoMessage,
+  profileOf, answersAnother, isResponse, isReversal, localDateTime, refundOf, repeatOf, responseMti, reversalOf, stanString, transmissionTime, type IsoMessage,
 } from '../../codec/index.js';
 import type { ReversalOutcome } from '../../rules/index.js';
 import type { Counters } from '../observe/counters.js';
@@ -514,8 +514,9 @@ export class SafQueue implements ReversalQueue {
 
   /** Builds the 0400 (the refund's 0220) under a STAN no active entry holds; the error text when the codec refuses. */
   private build(e: Entry, link: ReversalLink, now: number): string | null {
-    const stan = stanString(link.mux.nextStan());
     const original = e.original as IsoMessage;
+    // UnionPay names the original by repeating its trace: the sale's own upstream F11.
+    const stan = underOriginalStan(e, link) ? (original.get(11) ?? '') : stanString(link.mux.nextStan());
     try {
       e.message = e.kind === 'refund'
         // The original kept for a refund carries its approval's F38 (engine/decisions.ts).
@@ -667,7 +668,8 @@ export class SafQueue implements ReversalQueue {
   private holdStan(e: Entry): void {
     const link = this.links.get(e.upstream);
     if (!link || e.sentStan === null) return;
-    if (!link.mux.hold(Number(e.sentStan), this.exchange, e)) {
+    const held = underOriginalStan(e, link) ? link.mux.holdReversal(Number(e.sentStan), this.exchange, e) : link.mux.hold(Number(e.sentStan), this.exchange, e);
+    if (!held) {
       // Two reversals resumed under one STAN (from two nodes' pasts): answers go to the
       // first, which checks them; this one's answers cannot be told apart and it is
       // retried until it reaches its attempts limit and a person.
@@ -677,7 +679,10 @@ export class SafQueue implements ReversalQueue {
   }
 
   private releaseStan(e: Entry): void {
-    if (e.sentStan !== null) this.links.get(e.upstream)?.mux.release(Number(e.sentStan));
+    const link = this.links.get(e.upstream);
+    if (e.sentStan === null || !link) return;
+    if (underOriginalStan(e, link)) link.mux.releaseReversal(Number(e.sentStan), e);
+    else link.mux.release(Number(e.sentStan));
   }
 
   /** Frees the entry's slot in its link's window. */
@@ -710,4 +715,14 @@ export class SafQueue implements ReversalQueue {
       this.doneHead = 0;
     }
   }
+}
+
+/**
+ * A reversal on a link whose standard names the original by repeating its STAN (UnionPay
+ * POS, codec/profiles/cup.ts): sent under the original's own upstream F11, which the link
+ * holds in its reversal lane (edge/mux.ts). Refunds name the original in F61 and take a
+ * STAN of their own, as every 1987 and 1993 undo does.
+ */
+function underOriginalStan(e: Entry, link: ReversalLink): boolean {
+  return e.kind !== 'refund' && profileOf(link.dialect).standard === 'cup';
 }

@@ -47,7 +47,7 @@ export interface ReversalLink {
   /** This host wants a refund as a financial request (x200), not the default advice (x220). */
   readonly refundAsRequest?: boolean;
   /** The link's in-flight table: STANs come from it and answers through it (edge/mux.ts). */
-  readonly mux: Pick<Mux, 'nextStan' | 'hold' | 'release' | 'dispatch'>;
+  readonly mux: Pick<Mux, 'nextStan' | 'hold' | 'release' | 'dispatch' | 'holdReversal' | 'releaseReversal'>;
   send(msg: IsoMessage): boolean;
 }
 
