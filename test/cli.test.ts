@@ -82,27 +82,24 @@ t.test('decode --framing len2 strips a 2-byte length', async (t) => {
   t.equal(wrong.stderr, 'revswitch decode: frame: truncated frame: prefix declares 63 body bytes, got 62 at offset 64\n');
 });
 
+/** A UnionPay 0800: TPDU, header, MTI, bitmap (F11 only), F11. */
+const CUP_0800 = hex(`
+  60 00 01 00 02                 # TPDU
+  60 31 00 31 13 01              # header
+  08 00                          # MTI 0800
+  00 20 00 00 00 00 00 00        # 0010 0000: 11
+  00 00 01                       # F11 000001
+`);
+
 t.test('decode --dialect cup shows the TPDU and header', async (t) => {
-  const bytes = hex(`
-    60 00 01 00 02                 # TPDU
-    60 31 00 31 13 01              # header
-    08 00                          # MTI 0800
-    00 20 00 00 00 00 00 00        # 0010 0000: 11
-    00 00 01                       # F11 000001
-  `);
+  const bytes = CUP_0800;
   const r = cli(['decode', '--dialect', 'cup', bytes]);
   t.equal(r.status, 0, r.stderr);
   t.same(JSON.parse(r.stdout), { mti: '0800', tpdu: '6000010002', header: '603100311301', 11: '000001' });
 });
 
 t.test('a UnionPay frame decoded without --dialect: the error says which dialect reads it', async (t) => {
-  const bytes = hex(`
-    60 00 01 00 02                 # TPDU
-    60 31 00 31 13 01              # header
-    08 00                          # MTI 0800
-    00 20 00 00 00 00 00 00        # 0010 0000: 11
-    00 00 01                       # F11 000001
-  `);
+  const bytes = CUP_0800;
   const r = cli(['decode', bytes]);
   t.equal(r.status, 1);
   t.equal(r.stdout, '');
