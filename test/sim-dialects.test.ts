@@ -320,3 +320,68 @@ t.test('cup: the switch\'s own reversal repeats its sale\'s trace, and its 0410 
   tt.equal(l.released[0]?.rrn, '160000000077', 'that sale\'s');
   tt.equal(l.counters.unmatchedReversals, 0, 'the issuer matched it');
 });
+
+t.test('cup, default rules: one card, one terminal, one merchant, many failures: every mandatory reversal reaches the issuer', async (tt) => {
+  // Past every velocity threshold of rules/default.yaml (3 per card): velocity only alerts on reversals.
+  const EACH = 4;
+  const cup = getDialect('cup');
+  const issuer = await startIssuer({ dialect: 'cup', seed: 9, approveRate: 1, latencyMs: 100, lateMs: 900 });
+  tt.teardown(() => issuer.close());
+  const reversalsAtIssuer: IsoMessage[] = [];
+  // A UnionPay reversal carries no RRN: it names its sale by the sale's trace (F11), as sent upstream.
+  const traceOf = new Map<string, string>();
+  issuer.onMessage((e) => {
+    if (e.msg.mti === '0400') reversalsAtIssuer.push(e.msg);
+    if (e.msg.mti === '0200') traceOf.set(e.msg.get(11) ?? '', e.msg.get(37) ?? '');
+  });
+  const running = await switchFor(tt, 'cup', issuer);
+  const sw = running.sw;
+  const port = sw.ports()[0];
+  let n = 0;
+  const sale = (minor: number): IsoMessage => {
+    n++;
+    return saleMessage(cup, {
+      mti: '0200', terminal: 7, terminalId: 'CUPONE01', merchant: 'MERCHONE0000001', stan: String(100 + n).padStart(6, '0'),
+      rrn: `17000000${String(n).padStart(4, '0')}`, minor, panDigits: '077', acquirerId: undefined, currency: '156', now: new Date(),
+    });
+  };
+  const c = await connectClient({ port, dialect: 'cup' });
+  tt.teardown(() => c.close());
+  const expected: string[] = [];
+  for (let i = 1; i <= EACH; i++) {
+    // Timeouts: approved and held but never answered (..99); never answered, nothing held (..91).
+    for (const ending of [99, 91]) {
+      const s = sale(i * 1000 + ending);
+      tt.equal((await c.request(s, 5000)).get(39), '91', `timeout ..${ending}`);
+      expected.push(s.get(37) as string);
+    }
+    // A late approval (after the deadline) and an unknown outcome (96).
+    const late = sale(i * 1000 + 68);
+    tt.equal((await c.request(late, 5000)).get(39), '91', 'late approval: timed out');
+    const unknown = sale(i * 1000 + 96);
+    tt.equal((await c.request(unknown, 5000)).get(39), '96', 'unknown outcome');
+    expected.push(late.get(37) as string, unknown.get(37) as string);
+    // The chip declines after the approval: the terminal's own reversal, under the sale's trace.
+    const chip = sale(i * 1000);
+    tt.equal((await c.request(chip, 5000)).get(39), '00', 'approved');
+    tt.equal((await c.request(reversalOf(cup, chip, { reason: '06' }), 5000)).get(39), '00', 'the chip decline\'s reversal answered');
+    expected.push(chip.get(37) as string);
+    // The terminal hangs up before the approval: undeliverable.
+    const gone = await connectClient({ port, dialect: 'cup' });
+    const lost = sale(i * 1000 + 50);
+    const atIssuer = issuer.waitFor((e) => e.msg.mti === '0200' && e.msg.get(37) === lost.get(37), 5000);
+    gone.send(lost);
+    await atIssuer;
+    await gone.close();
+    expected.push(lost.get(37) as string);
+  }
+  await until(() => sw.reversals.outstanding === 0 && reversalsAtIssuer.length >= expected.length, 'every reversal at the issuer and acknowledged', 30_000);
+  tt.same(sorted(reversalsAtIssuer.map((m) => traceOf.get(m.get(11) ?? '') ?? `no sale under trace ${m.get(11)}`)), sorted(expected),
+    `${expected.length} mandatory reversals, one for each failure, each under its sale's trace, none held back`);
+  tt.equal(sw.counters.get('reversals_manual'), 0, 'none left to a person');
+  tt.ok(sw.counters.get('velocity_alerts_card') > 0, 'velocity alerted on the card, and held nothing back');
+  const l = issuer.ledger();
+  tt.same(l.holds.map((h) => h.rrn), [], 'no hold left: every held failure released');
+  tt.equal(l.counters.secondReversals, 0, 'nothing reversed twice');
+  tt.equal(l.unmatched.length, 2 * EACH, 'unmatched: only the sales that held nothing (..91, ..96)');
+});
