@@ -13,7 +13,8 @@ import { AdminServer } from '../switch/observe/admin.js';
 import { NOT_BUILT, SECURITY_HEADERS } from '../switch/observe/console-static.js';
 import { createLogger } from '../switch/observe/log.js';
 import { Metrics } from '../switch/observe/metrics.js';
-import { bucketQuantile, type Overview } from '../switch/observe/overview.js';
+import { bucketQuantile } from '../switch/observe/bucket-quantile.js';
+import type { Overview } from '../switch/observe/overview.js';
 
 interface Got { status: number; headers: Record<string, string | string[] | undefined>; body: string }
 

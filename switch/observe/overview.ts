@@ -9,6 +9,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { MetricObjectWithValues, MetricValue, Registry } from 'prom-client';
+import { bucketQuantile } from './bucket-quantile.js';
 
 export interface Overview {
   /** When read, epoch ms. */
@@ -52,27 +53,6 @@ function sum(values: Values | undefined, match: Record<string, string> = {}, met
   return n;
 }
 
-/**
- * The q-quantile of cumulative buckets [upper bound, count], as Prometheus's
- * histogram_quantile: linear within the bucket; the highest finite bound when it falls in +Inf.
- */
-export function bucketQuantile(q: number, buckets: readonly (readonly [number, number])[]): number | null {
-  if (buckets.length === 0) return null;
-  const total = buckets[buckets.length - 1][1];
-  if (total === 0) return null;
-  const rank = q * total;
-  let lowerBound = 0;
-  let lowerCount = 0;
-  for (const [le, count] of buckets) {
-    if (count >= rank) {
-      if (le === Infinity) return lowerBound;
-      return lowerBound + (le - lowerBound) * ((rank - lowerCount) / Math.max(count - lowerCount, Number.MIN_VALUE));
-    }
-    lowerBound = le;
-    lowerCount = count;
-  }
-  return lowerBound;
-}
 
 export async function readOverview(registry: Registry, now = Date.now()): Promise<Overview> {
   const m = await scrape(registry);

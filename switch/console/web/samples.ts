@@ -5,6 +5,7 @@
  * over the time between them, so a switch restart (totals going down) shows as a gap,
  * not a negative rate.
  */
+import { bucketQuantile } from '../../observe/bucket-quantile.js';
 import type { Overview } from './types.js';
 
 export const KEEP_MS = 3_600_000;
@@ -34,20 +35,9 @@ export function recentRate(samples: readonly Overview[], windowMs: number, value
 export function intervalQuantile(q: number, a: Overview, b: Overview): number | null {
   const before = new Map(a.addedLatency.buckets.map(([le, n]) => [le, n]));
   const diff = b.addedLatency.buckets.map(([le, n]) => [le ?? Infinity, n - (before.get(le) ?? 0)] as const);
-  const total = diff.length === 0 ? 0 : diff[diff.length - 1][1];
-  if (total <= 0) return null;
-  const rank = q * total;
-  let lowerBound = 0;
-  let lowerCount = 0;
-  for (const [le, n] of diff) {
-    if (n >= rank) {
-      if (le === Infinity) return lowerBound;
-      return lowerBound + (le - lowerBound) * ((rank - lowerCount) / Math.max(n - lowerCount, Number.MIN_VALUE));
-    }
-    lowerBound = le;
-    lowerCount = n;
-  }
-  return lowerBound;
+  // A restart between the samples resets the counters: nothing measurable in that interval.
+  if (diff.length === 0 || diff[diff.length - 1][1] <= 0) return null;
+  return bucketQuantile(q, diff);
 }
 
 /** The chart's columns: time (s), sales/s, timeouts/min, reversals/min, added latency p99 (ms) of each interval. */
