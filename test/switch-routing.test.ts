@@ -76,6 +76,7 @@ t.test('primary, fallback when the primary is down, no route, and the reversal t
   const unrouted = sw.txns.get(`${amex.get(32) ?? ''}/${amex.get(41)}|${amex.get(11)}|${amex.get(7)}`);
   tt.ok(unrouted, 'the unrouted sale is kept for its duplicates');
   tt.same([35, 36, 45, 52, 55].filter((n) => unrouted?.request.has(n)), [], 'without its track or PIN block: sensitive data is not kept for a sale that never left either');
+  await until(() => unrouted?.packed === true, 'the unrouted sale (never sent upstream) packed like any other');
   const cashback = sale({ over: { 2: MASTERCARD, 3: '090000' } });
   tt.equal((await client.request(cashback, 5000)).get(39), '92', 'a processing code the rule does not list: no route either');
   tt.equal(sw.counters.get('no_route'), 2, 'both counted');

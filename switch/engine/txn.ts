@@ -12,7 +12,7 @@
  *   1987 F90 carries the original's STAN and F7, which is `key` itself; on 1993 F56
  *   carries its STAN and F12 (local date-time), so a 1993 sale has a key of its own.
  */
-import { packDelta, packMessage, unpackMessage, type IsoMessage, type OriginalRef, type Standard } from '../../codec/index.js';
+import { IsoMessage, packDelta, packMessage, unpackMessage, type OriginalRef, type Standard } from '../../codec/index.js';
 import type { FramedConn } from '../edge/framed-conn.js';
 
 export type TxnState =
@@ -113,8 +113,9 @@ export class Txn {
     this.ans = m;
   }
 
+  /** Every message folded (a message it never had counts as folded: typeof null is 'object'). */
   get packed(): boolean {
-    return typeof this.req === 'string' && typeof this.out !== 'object' && typeof this.ans !== 'object';
+    return typeof this.req === 'string' && !(this.out instanceof IsoMessage) && !(this.ans instanceof IsoMessage);
   }
 
   /**
@@ -125,8 +126,8 @@ export class Txn {
   pack(): void {
     if (this.state === 'inflight' || this.packed) return;
     const base = this.request;
-    if (this.out !== null && typeof this.out !== 'string') this.out = packDelta(base, this.out);
-    if (this.ans !== null && typeof this.ans !== 'string') this.ans = packDelta(base, this.ans);
+    if (this.out instanceof IsoMessage) this.out = packDelta(base, this.out);
+    if (this.ans instanceof IsoMessage) this.ans = packDelta(base, this.ans);
     if (typeof this.req !== 'string') this.req = packMessage(base);
   }
 }
