@@ -2,7 +2,9 @@
  * A sale left in flight that the recovering node cannot reverse itself (its upstream is
  * not configured here, or its journal row holds no request to build the 0400 from) may
  * still hold the cardholder's money: it must reach the manual-handling queue, where
- * `revswitch manual list` shows it, not only a log line.
+ * `revswitch manual list` shows it, not only a log line. A store that holds such sales
+ * already at start is refused instead (queue-upstreams.ts: `--reassign-upstream`), so the
+ * unconfigured-upstream case arrives while the switch runs, from a dead node's takeover.
  */
 import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -20,22 +22,24 @@ t.test('a sale left in flight that this node cannot reverse goes to manual handl
   const now = Date.now();
   const before = new SqliteStore(url, { inline: true });
   await before.open();
-  // Both left 'forwarded' by this node (hostname() is the harness switch's node id).
-  await before.insertTxn(txnRow('gone-upstream', {
-    node: hostname(), upstream: 'old-issuer', upstreamStan: '000501', f7: '1126101500', createdAt: now - 5000, updatedAt: now - 5000,
-  }));
+  // Left 'forwarded' by this node (hostname() is the harness switch's node id).
   await before.insertTxn(txnRow('no-request', {
     node: hostname(), upstream: 'issuer', upstreamStan: '000502', f7: '1126101501', sealed: null, createdAt: now - 4000, updatedAt: now - 4000,
-  }));
-  // Taken as recovered at an earlier start, which crashed before its reversal reached the
-  // store: still in flight as far as the money goes.
-  await before.insertTxn(txnRow('recovered-then-crashed', {
-    node: hostname(), upstream: 'old-issuer', upstreamStan: '000503', f7: '1126101502', state: 'recovered', createdAt: now - 3000, updatedAt: now - 3000,
   }));
   await before.close();
 
   const h = await startHarness(tt, { store: url });
   const store = h.sw.journal.store;
+  // A node with another config (it had "old-issuer") dies with these in flight; this one
+  // takes them over (it never heartbeated: stale at once).
+  await store.insertTxn(txnRow('gone-upstream', {
+    node: 'dead-node', upstream: 'old-issuer', upstreamStan: '000501', f7: '1126101500', createdAt: now - 5000, updatedAt: now - 5000,
+  }));
+  // Taken as recovered by an earlier owner, which crashed before its reversal reached the
+  // store: still in flight as far as the money goes.
+  await store.insertTxn(txnRow('recovered-then-crashed', {
+    node: 'dead-node', upstream: 'old-issuer', upstreamStan: '000503', f7: '1126101502', state: 'recovered', createdAt: now - 3000, updatedAt: now - 3000,
+  }));
   await until(async () => (await store.reversals(['manual'])).length >= 3, 'all three in the manual queue', 10_000, 20).catch(() => -1);
   const manual = await store.reversals(['manual']);
   tt.equal(manual.length, 3, 'all three are in the manual queue');
@@ -56,4 +60,21 @@ t.test('a sale left in flight that this node cannot reverse goes to manual handl
   tt.equal(h.sw.counters.get('reversals_manual'), 3);
   tt.equal(h.sw.counters.get('recovery_failed'), 3);
   tt.same((await store.unfinishedTxns()).map((r) => r.id), [], 'nothing is left in flight to report again at the next start');
+});
+
+t.test('a store whose sales in flight wait for an upstream the config lacks is refused at start, naming them', async (tt) => {
+  const dir = mkdtempSync(join(tmpdir(), 'revswitch-recovery-refused-'));
+  tt.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const url = `sqlite:${join(dir, 'journal.db')}`;
+  const before = new SqliteStore(url, { inline: true });
+  await before.open();
+  await before.insertTxn(txnRow('gone-1', { node: hostname(), upstream: 'old-issuer', upstreamStan: '000601', f7: '1126101600' }));
+  await before.insertTxn(txnRow('gone-2', { node: hostname(), upstream: 'old-issuer', upstreamStan: '000602', f7: '1126101601', state: 'recovered' }));
+  await before.close();
+  await tt.rejects(startHarness(tt, { store: url }), /"old-issuer" \(2 unfinished sales\).*--reassign-upstream old-issuer=NEW/);
+  const after = new SqliteStore(url, { inline: true });
+  await after.open();
+  tt.same((await after.unfinishedTxns()).map((r) => r.id), ['gone-1', 'gone-2'], 'left as they were, for a start that can reverse them');
+  tt.same(await after.reversals(), [], 'nothing queued, nothing sent to manual');
+  await after.close();
 });

@@ -1,8 +1,11 @@
 /**
- * `revswitch manual list` and `revswitch manual resolve ID --note TEXT`: the operator's
- * side of the manual-handling queue. Reversals land there after their last attempt or
- * their maximum age; a person settles them with the issuer and records how. Both work
- * while the switch runs (SQLite in WAL mode takes a second writer with a busy wait).
+ * `revswitch manual list`, `resolve ID --note TEXT` and `retry ID --note TEXT`: the
+ * operator's side of the manual-handling queue. Reversals land there after their last
+ * attempt or their maximum age; a person settles them with the issuer and records how, or,
+ * once the cause is fixed (a renamed upstream, a fixed key, an issuer back), puts them
+ * back in the queue. All work while the switch runs (SQLite in WAL mode takes a second
+ * writer with a busy wait); a retried entry is unowned, so a running node's next lease
+ * tick claims it.
  *
  * With --config naming event sinks (`events`), a resolution is also a MANUAL_RESOLVED
  * lifecycle event: appended to the daily file, and for NATS put in the spool's inbox
@@ -24,6 +27,7 @@ import { alignTable, stdoutColour } from './style.js';
 export const MANUAL_USAGE =
   'revswitch manual list [--store URL | --config FILE] [--json]\n' +
   '  revswitch manual resolve ID --note TEXT [--store URL | --config FILE]\n' +
+  '  revswitch manual retry ID --note TEXT [--store URL | --config FILE]\n' +
   '  revswitch manual history ID [--store URL | --config FILE] [--json]';
 
 
@@ -87,6 +91,29 @@ async function resolve(p: Parsed): Promise<string> {
   });
 }
 
+async function retry(p: Parsed): Promise<string> {
+  if (p.positional.length !== 1) throw new UsageError('expected exactly one reversal id');
+  const note = flag(p, 'note');
+  if (note === undefined || note.trim() === '') throw new UsageError('--note is required: say what was fixed (it goes into the history)');
+  const id = p.positional[0];
+  const config = flag(p, 'config');
+  const cfg = config ? loadConfigFile(config) : null;
+  return withStore(p, async (s) => {
+    const row = await s.reversal(id);
+    if (!row) throw new CommandError(`no reversal with id ${JSON.stringify(id)}`);
+    if (row.state !== 'manual') throw new CommandError(`reversal ${id} is ${row.state}, not manual: nothing to retry`);
+    // Sent back to a link the switch does not have, it would come straight back here.
+    if (cfg && cfg.upstreams.length > 0 && !cfg.upstreams.some((u) => u.name === row.upstream)) {
+      throw new CommandError(`reversal ${id} is for upstream ${JSON.stringify(row.upstream)}, which ${config} does not configure ` +
+        `(it has ${cfg.upstreams.map((u) => u.name).join(', ')}): restart with --reassign-upstream ${row.upstream}=NEW first`);
+    }
+    const at = Date.now();
+    if (!(await s.retryManual(id, note.trim(), at))) throw new CommandError(`reversal ${id} changed while retrying; list again`);
+    return `retried ${id}: pending again with a fresh count of attempts and age, for upstream ${row.upstream}; ` +
+      'a running switch takes it at its next lease tick, a stopped one when it starts';
+  });
+}
+
 async function history(p: Parsed): Promise<string> {
   if (p.positional.length !== 1) throw new UsageError('expected exactly one transaction or reversal id');
   const id = p.positional[0];
@@ -108,6 +135,12 @@ export function registerManual(parent: Command): Command {
     .option('--note <text>', 'how it was settled (required; it goes into the history)'));
   examples(r, 'revswitch manual resolve rev-1 --note "settled by phone, ticket 7" --config revswitch.json');
   runs(r, resolve);
+  const rt = storeOptions(manual.command('retry')
+    .description('put a manual entry back in the queue once its cause is fixed (a renamed upstream, a fixed key): attempts and age start again')
+    .argument('<id>', 'the reversal id (see manual list)')
+    .option('--note <text>', 'what was fixed (required; it goes into the history)'));
+  examples(rt, 'revswitch manual retry rev-1 --note "issuer link back after the key change, ticket 12" --config revswitch.json');
+  runs(rt, retry);
   const h = jsonOption(storeOptions(manual.command('history')
     .description('the history of a transaction or reversal')
     .argument('<id>', 'a transaction or reversal id')));

@@ -5,17 +5,23 @@
  * config default of cluster.nodeDeadMs). A stale node's unfinished transactions are taken
  * over by a live one (docs/deployment.md).
  *
- * Exit status: 0; 1 the store could not be reached; 2 a bad URL or usage.
+ * `--forget ID` deletes a dead node's heartbeat row, so `nodes` and the dashboards stop
+ * showing a host that is gone for good. Refused while the node is alive or still holds
+ * anything (a lease on a queued reversal, a sale sent upstream without an outcome): those
+ * pass to a live node first (after leaseMs and nodeDeadMs), and the store checks and
+ * deletes in one transaction.
+ *
+ * Exit status: 0; 1 the store could not be reached, or --forget refused; 2 a bad URL or usage.
  */
 import { redactUrl } from '../store/index.js';
-import type { NodeRow } from '../store/types.js';
+import type { NodeRow, Store } from '../store/types.js';
 import type { Command } from 'commander';
 import { CommandError, UsageError } from './args.js';
 import { examples, flag, jsonOption, runs, storeOptions, type Parsed } from './kit.js';
 import { alignTable, stdoutColour } from './style.js';
 import { commandStore, namingStore, storeOf } from './store-arg.js';
 
-export const NODES_USAGE = 'revswitch nodes [--store URL | --config FILE] [--dead-ms MS] [--json]';
+export const NODES_USAGE = 'revswitch nodes [--store URL | --config FILE] [--dead-ms MS] [--forget ID] [--json]';
 
 export interface NodeStatus extends NodeRow {
   ageMs: number;
@@ -44,10 +50,12 @@ export function formatNodes(list: NodeStatus[], colour = false): string {
 export function registerNodes(parent: Command): Command {
   const cmd = parent.command('nodes')
     .description('the switch nodes sharing a store, from their heartbeats: alive or stale, leases held')
-    .option('--dead-ms <ms>', 'a heartbeat older than this is stale (default: the config\'s cluster.nodeDeadMs, 15000)');
+    .option('--dead-ms <ms>', 'a heartbeat older than this is stale (default: the config\'s cluster.nodeDeadMs, 15000)')
+    .option('--forget <id>', 'delete a stale node\'s heartbeat row; refused while it is alive or holds leases or unfinished sales');
   storeOptions(cmd);
   jsonOption(cmd);
-  examples(cmd, 'revswitch nodes --config revswitch.json', 'revswitch nodes --store "postgres://rev@db/revswitch" --dead-ms 30000 --json');
+  examples(cmd, 'revswitch nodes --config revswitch.json', 'revswitch nodes --store "postgres://rev@db/revswitch" --dead-ms 30000 --json',
+    'revswitch nodes --config revswitch.json --forget sw-old-3');
   return runs(cmd, nodes);
 }
 
@@ -62,10 +70,29 @@ async function nodes(p: Parsed): Promise<string> {
   try {
     await store.open();
     const list = nodeStatus(await store.nodes(), Date.now(), deadMs);
+    const forget = flag(p, 'forget');
+    if (forget !== undefined) return await forgetNode(store, list, forget, deadMs, p.flags.get('json') === true);
     return p.flags.get('json') === true ? JSON.stringify(list, null, 2) : formatNodes(list, stdoutColour());
   } catch (e) {
+    if (e instanceof CommandError) throw e;
     throw new CommandError(namingStore(shown, e));
   } finally {
     await store.close().catch(() => undefined);
   }
+}
+
+async function forgetNode(store: Store, list: NodeStatus[], id: string, deadMs: number, json: boolean): Promise<string> {
+  const node = list.find((n) => n.node === id);
+  if (node === undefined) throw new CommandError(`no node ${JSON.stringify(id)} in this store (it has ${list.map((n) => n.node).join(', ') || 'none'})`);
+  if (node.alive) {
+    throw new CommandError(`node ${id} is alive (heartbeat ${(node.ageMs / 1000).toFixed(1)}s ago, under --dead-ms ${deadMs}): stop it first`);
+  }
+  const o = await store.forgetNode(id);
+  if (!o.forgotten) {
+    const held = [o.leases > 0 ? `${o.leases} reversal lease${o.leases === 1 ? '' : 's'}` : '', o.unfinished > 0 ? `${o.unfinished} sale${o.unfinished === 1 ? '' : 's'} without an outcome` : '']
+      .filter((x) => x !== '').join(' and ');
+    throw new CommandError(`node ${id} still holds ${held || 'something'}: a live node takes them over (leases after cluster.leaseMs, ` +
+      'sales after cluster.nodeDeadMs); forget it after that');
+  }
+  return json ? JSON.stringify({ forgotten: id }) : `forgot node ${id}: its heartbeat row is gone; its transactions and history keep its name`;
 }

@@ -30,11 +30,12 @@ import type { Command } from 'commander';
 import { UsageError } from './args.js';
 import { examples, flag, runs, type Parsed } from './kit.js';
 import { mountApi } from './admin-routes.js';
+import { checkQueueUpstreams, parseReassign } from './queue-upstreams.js';
 
 export const START_USAGE =
   'revswitch start [--config FILE] [--listen HOST:PORT] [--upstream HOST:PORT] [--dialect NAME] [--framing NAME]\n' +
   '                [--upstream-timeout-ms N] [--rules FILE] [--store URL] [--node ID] [--events-dir DIR] [--nats URL]\n' +
-  '                [--admin HOST:PORT|off] [--log-level LEVEL] [--pretty]';
+  '                [--admin HOST:PORT|off] [--log-level LEVEL] [--reassign-upstream OLD=NEW] [--pretty]';
 
 /** Config from --config, then every flag over it. Exported for tests. */
 export function buildConfig(p: Parsed): SwitchConfig {
@@ -144,8 +145,13 @@ function checkRetainedHeap(c: SwitchConfig, log: Logger): void {
   }
 }
 
+export interface StartOptions {
+  /** `--reassign-upstream OLD=NEW[,...]`: queued reversals of a renamed or removed upstream go to a configured one. */
+  reassignUpstream?: string;
+}
+
 /** Starts the switch (and the demo issuer when no upstream is configured). */
-export async function startSwitch(c: SwitchConfig, log: Logger): Promise<Running> {
+export async function startSwitch(c: SwitchConfig, log: Logger, opts: StartOptions = {}): Promise<Running> {
   const dialects = dialectsOf(c);
   const rules = loadRules(c);
   checkRetainedHeap(c, log);
@@ -185,6 +191,14 @@ export async function startSwitch(c: SwitchConfig, log: Logger): Promise<Running
   }
   const { keys, origin } = loaded;
   log.info('store open', { store: store.url, panKey: origin });
+  try {
+    const names = c.upstreams.map((u) => u.name);
+    await checkQueueUpstreams(store, names, parseReassign(opts.reassignUpstream, names), log, c.node ?? hostname());
+  } catch (e) {
+    await store.close().catch(() => undefined);
+    await issuer?.close();
+    throw e instanceof ConfigError ? e : new ConfigError(`store ${store.url}: ${(e as Error).message}`);
+  }
   if (c.store.startsWith('sqlite:')) {
     for (const w of widerThanOwner(parseSqliteUrl(c.store).path)) {
       log.warn('journal file readable or writable by others: it holds sealed card data', { path: w.path, mode: w.mode, fix: w.fix });
@@ -312,6 +326,7 @@ export function registerStart(parent: Command): Command {
     .option('--nats <url>', 'publish lifecycle events to NATS JetStream here (config: events.nats.url; default: no NATS sink)')
     .option('--admin <host:port|off>', 'the admin HTTP server: /metrics, /healthz, /readyz, /api/ (config: admin; default: 127.0.0.1:9464)')
     .option('--log-level <level>', 'debug, info, warn, error or silent (config: logLevel; default: info)')
+    .option('--reassign-upstream <old=new>', 'send the queued reversals and refunds of an upstream the config no longer has (renamed) on a configured one; comma-separated pairs (a one-off start action, not a config key)')
     .option('--pretty', 'human-readable log lines instead of JSON');
   examples(cmd,
     'revswitch start',
@@ -334,7 +349,7 @@ async function startCommand(p: Parsed): Promise<string> {
   const log = createLogger(c.logLevel as Level, undefined, { pretty: p.flags.has('pretty') });
   let running: Running;
   try {
-    running = await startSwitch(c, log);
+    running = await startSwitch(c, log, { reassignUpstream: flag(p, 'reassign-upstream') });
   } catch (e) {
     if (e instanceof ConfigError) throw new UsageError(e.message);
     throw e;

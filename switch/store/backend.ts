@@ -4,7 +4,7 @@
  * statistics live above this seam, once, for every store; a backend only executes.
  */
 import type {
-  HistoryRow, NodeRow, ReversalRow, ReversalState, ReviewDecision, ReviewRow, ReviewState, SealedTable, SealedValue, StoreOp, PurgeBatch, PruneSummary, RetentionPlan, TxnQuery, TxnRow, TxnUpdate,
+  ForgetNodeOutcome, HistoryRow, NodeRow, UpstreamBacklog, ReversalRow, ReversalState, ReviewDecision, ReviewRow, ReviewState, SealedTable, SealedValue, StoreOp, PurgeBatch, PruneSummary, RetentionPlan, TxnQuery, TxnRow, TxnUpdate,
 } from './types.js';
 import type { ReportData, ReportQuery } from './report-query.js';
 import type { ReconJournalQuery, ReconJournalRow, ReconRefundRow, ReconRunRow } from './recon-rows.js';
@@ -28,6 +28,11 @@ export type StoreRead =
   | { read: 'renewLeases'; node: string; until: number }
   | { read: 'releaseLeases'; node: string; ids: string[] }
   | { read: 'claimOrphanTxns'; node: string; staleBefore: number; at: number }
+  | { read: 'forgetNode'; node: string }
+  // Operators' repairs of the undo queue: one atomic statement (or transaction) each.
+  | { read: 'retryManual'; id: string; note: string; at: number }
+  | { read: 'undoBacklog' }
+  | { read: 'reassignUpstream'; from: string; to: string; note: string; at: number }
   // The review queue: one atomic statement each, with its history row.
   | { read: 'insertReview'; row: ReviewRow }
   | { read: 'review'; id: string }
@@ -66,6 +71,10 @@ export interface ReadResults {
   renewLeases: number;
   releaseLeases: number;
   claimOrphanTxns: TxnRow[];
+  forgetNode: ForgetNodeOutcome;
+  retryManual: boolean;
+  undoBacklog: UpstreamBacklog[];
+  reassignUpstream: number;
   insertReview: boolean;
   review: ReviewRow | undefined;
   reviews: ReviewRow[];
@@ -91,6 +100,12 @@ export const reviewDetail = {
   inserted: (r: ReviewRow): string => JSON.stringify({ txnId: r.txnId, proposed: r.proposed, amount: r.amount ?? undefined, why: r.why }),
   decided: (d: ReviewDecision): string => JSON.stringify({ by: d.by, note: d.note, action: d.action }),
   queued: (undoId: string): string => JSON.stringify({ undoId }),
+};
+
+/** The history details of the operators' repairs of the undo queue. */
+export const repairDetail = {
+  retried: (note: string): string => JSON.stringify({ retry: true, note }),
+  reassigned: (from: string, to: string, note: string): string => JSON.stringify({ upstream: to, from, note }),
 };
 
 /** The history note of a transaction another node took over. */

@@ -21,7 +21,7 @@
 import { build as buildHistogram } from 'hdr-histogram-js';
 import { describeOp, txnQueryFields, type BatchOutcome, type ReadResults, type StoreBackend, type StoreRead } from './backend.js';
 import type {
-  HistoryRow, NodeRow, ReversalRow, ReversalState, ReversalUpdate, ReviewDecision, ReviewRow, ReviewState, SealedTable, SealedValue, Store, StoreOp, StoreStats, TxnQuery,
+  ForgetNodeOutcome, HistoryRow, NodeRow, UpstreamBacklog, ReversalRow, ReversalState, ReversalUpdate, ReviewDecision, ReviewRow, ReviewState, SealedTable, SealedValue, Store, StoreOp, StoreStats, TxnQuery,
   TxnRow, TxnUpdate, PurgeBatch, PruneSummary, RetentionPlan,
 } from './types.js';
 import type { ReportData, ReportQuery } from './report-query.js';
@@ -162,6 +162,22 @@ export class GroupCommitStore implements Store {
   /** A compare-and-set from manual to resolved; the note is both the row's and the history's. */
   resolveManual(id: string, note: string, at: number): Promise<boolean> {
     return this.updateReversal({ id, from: ['manual'], state: 'resolved', at, note, detail: note });
+  }
+
+  retryManual(id: string, note: string, at: number): Promise<boolean> {
+    return this.read({ read: 'retryManual', id, note, at });
+  }
+
+  undoBacklog(): Promise<UpstreamBacklog[]> {
+    return this.read({ read: 'undoBacklog' });
+  }
+
+  reassignUpstream(from: string, to: string, note: string, at: number): Promise<number> {
+    return this.read({ read: 'reassignUpstream', from, to, note, at });
+  }
+
+  forgetNode(node: string): Promise<ForgetNodeOutcome> {
+    return this.read({ read: 'forgetNode', node });
   }
 
   flush(): Promise<void> {

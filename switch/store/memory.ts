@@ -9,7 +9,7 @@
  * touches anything, so a refused one changes nothing, as in SQLite.
  */
 import {
-  insertReversalDetail, insertTxnDetail, orphanNote, reviewDetail, txnQueryFields, updateTxnDetail, type BatchOutcome, type OpResult, type StoreBackend,
+  insertReversalDetail, insertTxnDetail, orphanNote, repairDetail, reviewDetail, txnQueryFields, updateTxnDetail, type BatchOutcome, type OpResult, type StoreBackend,
   type StoreRead,
 } from './backend.js';
 import { GroupCommitStore, type GroupCommitOptions } from './group-commit.js';
@@ -167,6 +167,55 @@ export class MemoryBackend implements StoreBackend {
         }
         return out;
       }
+      case 'forgetNode': {
+        const known = this.nodeRows.has(r.node);
+        let leases = 0;
+        for (const [id, l] of this.leases) if (l.owner === r.node && this.active(id)) leases++;
+        const unfinished = [...this.txns.values()].filter((t) => t.node === r.node && this.unfinished(t)).length;
+        const forgotten = known && leases === 0 && unfinished === 0;
+        if (forgotten) this.nodeRows.delete(r.node);
+        return { forgotten, known, leases, unfinished };
+      }
+      case 'retryManual': {
+        const v = this.revs.get(r.id);
+        if (v === undefined || v.state !== 'manual') return false;
+        Object.assign(v, { state: 'pending', attempts: 0, dueAt: r.at, lastError: null, note: r.note, retriedAt: r.at, updatedAt: r.at });
+        this.leases.set(v.id, { owner: null, until: 0 });
+        this.append(r.at, 'reversal', v.id, 'pending', repairDetail.retried(r.note));
+        return true;
+      }
+      case 'undoBacklog': {
+        const by = new Map<string, { upstream: string; pending: number; sent: number; manual: number }>();
+        for (const v of this.revs.values()) {
+          if (v.state !== 'pending' && v.state !== 'sent' && v.state !== 'manual') continue;
+          let b = by.get(v.upstream);
+          if (b === undefined) by.set(v.upstream, (b = { upstream: v.upstream, pending: 0, sent: 0, manual: 0 }));
+          b[v.state]++;
+        }
+        return [...by.values()].sort((a, b) => (a.upstream < b.upstream ? -1 : a.upstream > b.upstream ? 1 : 0));
+      }
+      case 'reassignUpstream': {
+        let n = 0;
+        for (const v of this.revs.values()) {
+          if (v.upstream !== r.from || (v.state !== 'pending' && v.state !== 'sent' && v.state !== 'manual')) continue;
+          v.upstream = r.to;
+          v.updatedAt = r.at;
+          if (v.state !== 'manual') {
+            Object.assign(v, { state: 'pending', dueAt: r.at, message: null, sentStan: null });
+            this.leases.set(v.id, { owner: null, until: 0 });
+          }
+          this.append(r.at, 'reversal', v.id, v.state, repairDetail.reassigned(r.from, r.to, r.note));
+          n++;
+        }
+        for (const t of this.txns.values()) {
+          if (t.upstream !== r.from || !this.unfinished(t)) continue;
+          t.upstream = r.to;
+          t.updatedAt = r.at;
+          this.append(r.at, 'txn', t.id, t.state, repairDetail.reassigned(r.from, r.to, r.note));
+          n++;
+        }
+        return n;
+      }
       case 'insertReview': {
         if (this.reviewRows.has(r.row.id)) return false;
         this.reviewRows.set(r.row.id, { ...r.row });
@@ -288,7 +337,7 @@ export class MemoryBackend implements StoreBackend {
         const row = op.row;
         if (this.revs.has(row.id)) return false;
         const { owner, leaseUntil, ...plain } = row;
-        this.revs.set(row.id, { ...plain, kind: row.kind ?? 'reversal', amount: row.amount ?? null });
+        this.revs.set(row.id, { ...plain, kind: row.kind ?? 'reversal', amount: row.amount ?? null, retriedAt: row.retriedAt ?? null });
         this.leases.set(row.id, { owner: owner ?? null, until: leaseUntil ?? 0 });
         this.append(row.enqueuedAt, 'reversal', row.id, row.state, insertReversalDetail(row));
         return true;

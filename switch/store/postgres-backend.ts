@@ -20,7 +20,7 @@
  */
 import pg from 'pg';
 import type { PoolClient, QueryConfig, QueryResult } from 'pg';
-import { reviewDetail, type BatchOutcome, type OpResult, type StoreBackend, type StoreRead } from './backend.js';
+import { repairDetail, reviewDetail, type BatchOutcome, type OpResult, type StoreBackend, type StoreRead } from './backend.js';
 import { POSTGRES_MIGRATIONS } from './migrations/postgres.js';
 import { describeUnit, idOf, plan, type Unit } from './postgres-batch.js';
 import { poolConfig, type PostgresConfig } from './postgres-config.js';
@@ -231,6 +231,16 @@ export class PostgresBackend implements StoreBackend {
         for (const row of rows) delete row.ins_seq;
         return rows;
       }
+      case 'forgetNode': {
+        const [o] = await all<{ known: boolean; leases: number; unfinished: number; forgotten: boolean }>('forgetNode', [r.node]);
+        return { forgotten: o.forgotten, known: o.known, leases: Number(o.leases), unfinished: Number(o.unfinished) };
+      }
+      case 'retryManual':
+        return (await all('retryManual', [r.id, r.at, r.note, repairDetail.retried(r.note)])).length === 1;
+      case 'undoBacklog':
+        return all('undoBacklog', []);
+      case 'reassignUpstream':
+        return (await all('reassignUpstream', [r.from, r.to, r.at, repairDetail.reassigned(r.from, r.to, r.note)])).length;
       case 'insertReview': {
         const v = r.row;
         return (await all('insertReview', [v.id, v.txnId, v.upstream, v.proposed, v.amount, v.reason, v.finalAmount, v.why, v.state, v.createdAt,

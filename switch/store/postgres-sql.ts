@@ -35,7 +35,7 @@ const TXN_COLUMNS = `id, node, listener, sender, terminal, merchant, acquirer, m
 
 const REVERSAL_COLUMNS = `id, txn_id AS "txnId", upstream, state, attempts, reason, final_amount AS "finalAmount", explanation,
   original, message, sent_stan AS "sentStan", enqueued_at AS "enqueuedAt", due_at AS "dueAt", last_error AS "lastError", note,
-  updated_at AS "updatedAt", kind, amount`;
+  updated_at AS "updatedAt", kind, amount, retried_at AS "retriedAt"`;
 
 const REVIEW_COLUMNS = `id, txn_id AS "txnId", upstream, proposed, amount, reason, final_amount AS "finalAmount", why, state,
   created_at AS "createdAt", decided_at AS "decidedAt", decided_by AS "decidedBy", note, action, undo_id AS "undoId"`;
@@ -125,6 +125,37 @@ export const SQL = {
       SELECT $3::bigint, 'txn', c.id, 'recovered', json_build_object('note', 'taken over from node ' || c.node || ': its heartbeat stopped')::text
       FROM c JOIN upd USING (id))
     SELECT * FROM old WHERE id IN (SELECT id FROM upd) ORDER BY "createdAt", ins_seq`,
+  // The node row goes only when it holds nothing: the counts and the delete are one
+  // statement, and FOR UPDATE on the node row makes a concurrent claim or heartbeat wait.
+  forgetNode: `WITH n AS (SELECT node FROM nodes WHERE node = $1::text FOR UPDATE),
+    l AS (SELECT count(*)::bigint AS leases FROM reversals WHERE owner = $1::text AND state IN ('pending', 'sent')),
+    u AS (SELECT count(*)::bigint AS unfinished FROM txns t WHERE t.node = $1::text AND ${UNFINISHED}),
+    d AS (DELETE FROM nodes WHERE node IN (SELECT node FROM n) AND (SELECT leases FROM l) = 0 AND (SELECT unfinished FROM u) = 0 RETURNING node)
+    SELECT EXISTS (SELECT 1 FROM n) AS known, (SELECT leases FROM l) AS leases, (SELECT unfinished FROM u) AS unfinished,
+      EXISTS (SELECT 1 FROM d) AS forgotten`,
+  retryManual: `WITH row AS (
+      UPDATE reversals SET state = 'pending', attempts = 0, due_at = $2::bigint, last_error = NULL, note = $3::text, retried_at = $2::bigint,
+        updated_at = $2::bigint, owner = NULL, lease_until = 0
+      WHERE id = $1::text AND state = 'manual'
+      RETURNING id)
+    INSERT INTO history (at, kind, ref, state, detail) SELECT $2::bigint, 'reversal', id, 'pending', $4::text FROM row RETURNING ref`,
+  undoBacklog: `SELECT upstream, count(*) FILTER (WHERE state = 'pending')::int AS pending, count(*) FILTER (WHERE state = 'sent')::int AS sent,
+      count(*) FILTER (WHERE state = 'manual')::int AS manual
+    FROM reversals WHERE state IN ('pending', 'sent', 'manual') GROUP BY upstream ORDER BY upstream`,
+  reassignUpstream: `WITH row AS (
+      UPDATE reversals SET upstream = $2::text, updated_at = $3::bigint,
+        state = CASE WHEN state = 'manual' THEN state ELSE 'pending' END,
+        due_at = CASE WHEN state = 'manual' THEN due_at ELSE $3::bigint END,
+        message = CASE WHEN state = 'manual' THEN message ELSE NULL END,
+        sent_stan = CASE WHEN state = 'manual' THEN sent_stan ELSE NULL END,
+        owner = CASE WHEN state = 'manual' THEN owner ELSE NULL END,
+        lease_until = CASE WHEN state = 'manual' THEN lease_until ELSE 0 END
+      WHERE upstream = $1::text AND state IN ('pending', 'sent', 'manual')
+      RETURNING id, state),
+    txn AS (
+      UPDATE txns t SET upstream = $2::text, updated_at = $3::bigint WHERE t.upstream = $1::text AND ${UNFINISHED} RETURNING t.id, t.state)
+    INSERT INTO history (at, kind, ref, state, detail)
+      SELECT $3::bigint, 'reversal', id, state, $4::text FROM row UNION ALL SELECT $3::bigint, 'txn', id, state, $4::text FROM txn RETURNING ref`,
   insertReview: `WITH row AS (
       INSERT INTO reviews (id, txn_id, upstream, proposed, amount, reason, final_amount, why, state, created_at, decided_at, decided_by,
         note, action, undo_id)

@@ -24,7 +24,7 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import {
-  describeOp, insertReversalDetail, insertTxnDetail, orphanNote, reviewDetail, txnQueryFields, updateTxnDetail, type BatchOutcome, type OpResult,
+  describeOp, insertReversalDetail, insertTxnDetail, orphanNote, repairDetail, reviewDetail, txnQueryFields, updateTxnDetail, type BatchOutcome, type OpResult,
   type StoreRead,
 } from './backend.js';
 import { SQLITE_MIGRATIONS, type Migration } from './migrations/sqlite.js';
@@ -63,7 +63,7 @@ const TXN_COLUMNS = `id, node, listener, sender, terminal, merchant, acquirer, m
 
 const REVERSAL_COLUMNS = `id, txn_id AS txnId, upstream, state, attempts, reason, final_amount AS finalAmount, explanation,
   original, message, sent_stan AS sentStan, enqueued_at AS enqueuedAt, due_at AS dueAt, last_error AS lastError, note,
-  updated_at AS updatedAt, kind, amount`;
+  updated_at AS updatedAt, kind, amount, retried_at AS retriedAt`;
 
 export const REVIEW_COLUMNS = `id, txn_id AS txnId, upstream, proposed, amount, reason, final_amount AS finalAmount, why, state,
   created_at AS createdAt, decided_at AS decidedAt, decided_by AS decidedBy, note, action, undo_id AS undoId`;
@@ -323,6 +323,48 @@ export class SqliteEngine {
             this.s.history.run(r.at, 'txn', row.id, 'recovered', orphanNote(row.node));
           }
           return rows;
+        }).immediate();
+      case 'forgetNode':
+        return this.db.transaction(() => {
+          const known = this.db.prepare('SELECT 1 FROM nodes WHERE node = ?').get(r.node) !== undefined;
+          const leases = (this.db.prepare(`SELECT count(*) AS n FROM reversals WHERE owner = ? AND state IN ('pending', 'sent')`).get(r.node) as { n: number }).n;
+          const unfinished = (this.db.prepare(`SELECT count(*) AS n FROM txns WHERE node = ? AND ${UNFINISHED}`).get(r.node) as { n: number }).n;
+          const forgotten = known && leases === 0 && unfinished === 0;
+          if (forgotten) this.db.prepare('DELETE FROM nodes WHERE node = ?').run(r.node);
+          return { forgotten, known, leases, unfinished };
+        }).immediate();
+      case 'retryManual':
+        return this.db.transaction(() => {
+          const { changes } = this.db.prepare(`UPDATE reversals SET state = 'pending', attempts = 0, due_at = ?, last_error = NULL, note = ?,
+            retried_at = ?, updated_at = ?, owner = NULL, lease_until = 0 WHERE id = ? AND state = 'manual'`).run(r.at, r.note, r.at, r.at, r.id);
+          if (changes === 0) return false;
+          this.s.history.run(r.at, 'reversal', r.id, 'pending', repairDetail.retried(r.note));
+          return true;
+        }).immediate();
+      case 'undoBacklog':
+        return this.db.prepare(`SELECT upstream, sum(state = 'pending') AS pending, sum(state = 'sent') AS sent, sum(state = 'manual') AS manual
+          FROM reversals WHERE state IN ('pending', 'sent', 'manual') GROUP BY upstream ORDER BY upstream`).all();
+      case 'reassignUpstream':
+        return this.db.transaction(() => {
+          const rows = this.db.prepare(`SELECT id, state FROM reversals WHERE upstream = ? AND state IN ('pending', 'sent', 'manual')`)
+            .all(r.from) as { id: string; state: string }[];
+          const active = this.db.prepare(`UPDATE reversals SET upstream = ?, state = 'pending', due_at = ?, message = NULL, sent_stan = NULL,
+            owner = NULL, lease_until = 0, updated_at = ? WHERE id = ?`);
+          const manual = this.db.prepare('UPDATE reversals SET upstream = ?, updated_at = ? WHERE id = ?');
+          const detail = repairDetail.reassigned(r.from, r.to, r.note);
+          for (const row of rows) {
+            if (row.state === 'manual') manual.run(r.to, r.at, row.id);
+            else active.run(r.to, r.at, r.at, row.id);
+            this.s.history.run(r.at, 'reversal', row.id, row.state === 'manual' ? 'manual' : 'pending', detail);
+          }
+          // A sale left without an outcome (a crash) is reversed by recovery on its own upstream.
+          const txns = this.db.prepare(`SELECT id, state FROM txns WHERE upstream = ? AND ${UNFINISHED}`).all(r.from) as { id: string; state: string }[];
+          const move = this.db.prepare('UPDATE txns SET upstream = ?, updated_at = ? WHERE id = ?');
+          for (const row of txns) {
+            move.run(r.to, r.at, row.id);
+            this.s.history.run(r.at, 'txn', row.id, row.state, detail);
+          }
+          return rows.length + txns.length;
         }).immediate();
       case 'insertReview':
         return this.db.transaction(() => {

@@ -129,6 +129,31 @@ export interface ReversalRow {
    */
   owner?: string | null;
   leaseUntil?: number;
+  /**
+   * When a person last put it back from manual handling (`revswitch manual retry`), epoch
+   * ms; null if never. Its age for maxAgeMs counts from here, so a retried entry gets a
+   * fresh life, while enqueuedAt stays the evidence of when it was first queued.
+   */
+  retriedAt?: number | null;
+}
+
+/** How many undo entries wait for one upstream, by state (`start` checks them against the config). */
+export interface UpstreamBacklog {
+  upstream: string;
+  pending: number;
+  sent: number;
+  manual: number;
+}
+
+/** What `forgetNode` did: forgotten only when the node held nothing. */
+export interface ForgetNodeOutcome {
+  /** False when there was no such node, or it still holds something (see the counts). */
+  forgotten: boolean;
+  known: boolean;
+  /** Reversals in pending or sent whose lease it holds. */
+  leases: number;
+  /** Transactions it sent upstream without a final outcome (forwarded, or recovered without a reversal). */
+  unfinished: number;
 }
 
 /** A switch node as its heartbeat row shows it (`revswitch nodes`). */
@@ -351,6 +376,30 @@ export interface Store {
   historyBetween(since: number, until: number): Promise<HistoryRow[]>;
   /** Closes a manual entry by hand; false unless it is in `manual`. */
   resolveManual(id: string, note: string, at: number): Promise<boolean>;
+  /**
+   * Puts a manual entry back in the queue after its cause is fixed (a renamed upstream, a
+   * fixed key): manual -> pending, attempts 0, due now, no owner (any node's next claim
+   * takes it), retriedAt = at, its message and STAN kept (a repeat stays a repeat); a
+   * history row with the note. False unless it is in `manual`. One atomic statement.
+   */
+  retryManual(id: string, note: string, at: number): Promise<boolean>;
+  /** Undo entries not final (pending, sent, manual), counted by upstream and state. */
+  undoBacklog(): Promise<UpstreamBacklog[]>;
+  /**
+   * Moves every undo entry of upstream `from` that is not final to `to` (a renamed link):
+   * pending and sent ones become pending, due now, unowned, their message and STAN
+   * dropped so the new link builds its own; manual ones keep their state. Each with a
+   * history row carrying `note`. Transactions of `from` left without an outcome (a crash:
+   * recovery reverses them on their upstream) move too. Returns how many rows moved. One
+   * transaction.
+   */
+  reassignUpstream(from: string, to: string, note: string, at: number): Promise<number>;
+  /**
+   * Deletes a node's heartbeat row, only when it holds no lease on a pending or sent
+   * reversal and no transaction of its is unfinished; the check and the delete are one
+   * transaction, so a node that claims meanwhile is not forgotten.
+   */
+  forgetNode(node: string): Promise<ForgetNodeOutcome>;
   /**
    * The exception report's counts, sums and first `q.limit` rows of each list, computed
    * where the rows are (./report-query.ts): what comes back is small whatever the window.

@@ -16,7 +16,12 @@ export interface Entry {
   txnId: string | null;
   state: ReversalState;
   attempts: number;
+  /**
+   * Where its age (maxAgeMs, the SAF's oldest entry) counts from: when it was queued, or
+   * when a person last retried it from manual handling, which gives it a fresh life.
+   */
   enqueuedAt: number;
+  /** When it is next due (a send, or its answer's deadline): on the queue's monotonic clock, unlike the row's wall-clock dueAt. */
   dueAt: number;
   lastError: string | null;
   reason: string;

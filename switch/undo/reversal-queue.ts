@@ -158,7 +158,10 @@ export class SafQueue implements ReversalQueue {
 
   /** A row from the store into the mirror (load, or a claim); a `sent` one resumes as a repeat of its message. */
   private adopt(row: ReversalRow, why: string, detail: string): boolean {
-    if (this.entries.has(row.id)) return false;
+    const known = this.entries.get(row.id);
+    // A finished entry stays in the mirror for a while (get()); the store showing it active
+    // again with a retriedAt means a person put it back (`manual retry`): a new life, not a copy.
+    if (known !== undefined && (isActive(known) || row.retriedAt == null)) return false;
     const e = this.fromRow(row);
     if (!e) return false;
     this.entries.set(e.id, e);
@@ -198,7 +201,7 @@ export class SafQueue implements ReversalQueue {
     const link = this.links.get(row.upstream);
     const e: Entry = {
       id: row.id, kind: row.kind ?? 'reversal', amount: row.amount ?? null, upstream: row.upstream, txnId: row.txnId, state: row.state, attempts: row.attempts,
-      enqueuedAt: row.enqueuedAt, dueAt: row.dueAt, lastError: row.lastError, reason: row.reason,
+      enqueuedAt: row.retriedAt ?? row.enqueuedAt, dueAt: row.dueAt, lastError: row.lastError, reason: row.reason,
       finalAmount: row.finalAmount, original: null, message: null, sentStan: row.sentStan, busy: false, writes: 0, retrying: false, queued: false, ev: null,
     };
     try {

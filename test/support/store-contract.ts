@@ -51,7 +51,7 @@ export function reversalRow(id: string, over: Partial<ReversalRow> = {}): Revers
   return {
     id, txnId: null, upstream: 'issuer', state: 'pending', attempts: 0, reason: '68', finalAmount: null,
     explanation: 'timeout: full reversal', original: 'sealed:v1:orig', message: null, sentStan: null,
-    enqueuedAt: T0, dueAt: T0, lastError: null, note: null, updatedAt: T0, kind: 'reversal', amount: null, ...over,
+    enqueuedAt: T0, dueAt: T0, lastError: null, note: null, updatedAt: T0, kind: 'reversal', amount: null, retriedAt: null, ...over,
   };
 }
 
@@ -305,6 +305,63 @@ export function storeContract(t: Test, target: StoreContractTarget): void {
     t.same(states(h), ['pending', 'sent', 'manual', 'resolved']);
     t.equal(h[3].detail, 'refunded by phone, ticket 42', 'the note is in the history');
     t.equal(h[3].at, T0 + 5);
+    await s.close();
+  });
+
+  t.test(`${target.name}: manual -> retried -> pending, unowned, with a fresh life; only from manual`, async (t) => {
+    const s = await fresh();
+    await s.insertReversal(reversalRow('r', { owner: 'node-a', leaseUntil: T0 + 10_000 }));
+    await s.updateReversal({ id: 'r', from: ['pending'], state: 'sent', at: T0 + 1, attempts: 3, message: 'sealed:v1:msg', sentStan: '000042' });
+    t.equal(await s.retryManual('r', 'too early', T0 + 2), false, 'not from sent');
+    await s.updateReversal({ id: 'r', from: ['sent'], state: 'manual', at: T0 + 3, lastError: 'no answer after 5 attempts' });
+    t.equal(await s.retryManual('ghost', 'x', T0 + 4), false, 'unknown id');
+    t.equal(await s.retryManual('r', 'link renamed, ticket 9', T0 + 5), true);
+    const r = await s.reversal('r');
+    t.has(r, { state: 'pending', attempts: 0, dueAt: T0 + 5, lastError: null, retriedAt: T0 + 5, enqueuedAt: T0, note: 'link renamed, ticket 9' },
+      'pending again, attempts from 0, due now, aged from the retry; enqueuedAt kept');
+    t.has(r, { message: 'sealed:v1:msg', sentStan: '000042' }, 'a repeat stays a repeat: its message and STAN kept');
+    const claimed = await s.claimReversals('node-b', T0 + 6, 1000, 10);
+    t.same(claimed.map((x) => x.id), ['r'], 'unowned: another node\'s next claim takes it though its old owner\'s lease holds');
+    t.equal(await s.retryManual('r', 'again', T0 + 7), false, 'once pending, not again');
+    const h = await s.history('r');
+    t.same(states(h), ['pending', 'sent', 'manual', 'pending']);
+    t.same(JSON.parse(h[3].detail ?? '{}'), { retry: true, note: 'link renamed, ticket 9' }, 'the retry and its note are in the history');
+    await s.close();
+  });
+
+  t.test(`${target.name}: undoBacklog counts what is not final, by upstream; reassignUpstream moves it`, async (t) => {
+    const s = await fresh();
+    await s.insertReversal(reversalRow('p1', { upstream: 'old' }));
+    await s.insertReversal(reversalRow('s1', { upstream: 'old', owner: 'node-a', leaseUntil: T0 + 10_000 }));
+    await s.updateReversal({ id: 's1', from: ['pending'], state: 'sent', at: T0 + 1, attempts: 1, message: 'sealed:v1:m', sentStan: '000007' });
+    await s.insertReversal(reversalRow('m1', { upstream: 'old' }));
+    await s.updateReversal({ id: 'm1', from: ['pending'], state: 'manual', at: T0 + 1, lastError: 'cannot resume' });
+    await s.insertReversal(reversalRow('a1', { upstream: 'old' }));
+    await s.updateReversal({ id: 'a1', from: ['pending'], state: 'acked', at: T0 + 1 });
+    await s.insertReversal(reversalRow('k1', { upstream: 'keep' }));
+    await s.insertTxn(txnRow('t-open', { upstream: 'old', state: 'forwarded' }));
+    await s.insertTxn(txnRow('t-done', { upstream: 'old', state: 'approved' }));
+    t.same(await s.undoBacklog(), [
+      { upstream: 'keep', pending: 1, sent: 0, manual: 0 },
+      { upstream: 'old', pending: 1, sent: 1, manual: 1 },
+    ], 'acked entries are not counted');
+    t.equal(await s.reassignUpstream('old', 'new', 'renamed in revswitch.json', T0 + 5), 4, 'pending, sent and manual move, and the unfinished sale; acked stays');
+    t.equal((await s.txn('t-open'))?.upstream, 'new', 'a sale without an outcome moves: recovery reverses it on the new name');
+    t.equal((await s.txn('t-done'))?.upstream, 'old', 'a finished sale is evidence: untouched');
+    t.same((await s.history('t-open')).map((x) => x.state), ['forwarded', 'forwarded'], 'with a history row');
+    t.same(await s.undoBacklog(), [
+      { upstream: 'keep', pending: 1, sent: 0, manual: 0 },
+      { upstream: 'new', pending: 2, sent: 0, manual: 1 },
+    ]);
+    t.has(await s.reversal('s1'), { upstream: 'new', state: 'pending', dueAt: T0 + 5, message: null, sentStan: null, attempts: 1 },
+      'a sent one is pending again, its old link\'s message and STAN dropped');
+    t.has(await s.reversal('m1'), { upstream: 'new', state: 'manual', lastError: 'cannot resume' }, 'a manual one stays manual');
+    t.has(await s.reversal('a1'), { upstream: 'old', state: 'acked' }, 'a final one is evidence: untouched');
+    t.same((await s.claimReversals('node-b', T0 + 6, 1000, 10)).map((x) => x.id).sort(), ['k1', 'p1', 's1'], 'unowned: claimable at once');
+    const h = await s.history('s1');
+    t.same(JSON.parse(h[h.length - 1].detail ?? '{}'), { upstream: 'new', from: 'old', note: 'renamed in revswitch.json' });
+    t.equal(h[h.length - 1].state, 'pending');
+    t.equal(await s.reassignUpstream('nobody', 'new', 'x', T0 + 7), 0, 'nothing for an unknown upstream');
     await s.close();
   });
 
@@ -628,6 +685,27 @@ export function storeContract(t: Test, target: StoreContractTarget): void {
       await s.close();
     });
   }
+
+  t.test(`${target.name}: forgetNode deletes a node that holds nothing, and only that`, async (t) => {
+    const s = await fresh();
+    await s.heartbeat('dead', T0, null);
+    await s.heartbeat('busy', T0, null);
+    await s.heartbeat('sender', T0, null);
+    await s.insertReversal(reversalRow('r1', { owner: 'busy', leaseUntil: T0 + 1000 }));
+    await s.insertReversal(reversalRow('r2', { owner: 'dead', leaseUntil: T0 + 1000 }));
+    await s.updateReversal({ id: 'r2', from: ['pending'], state: 'acked', at: T0 + 1 });
+    await s.insertTxn(txnRow('t1', { node: 'sender', state: 'forwarded' }));
+    await s.insertTxn(txnRow('t2', { node: 'dead', state: 'approved' }));
+    t.same(await s.forgetNode('busy'), { forgotten: false, known: true, leases: 1, unfinished: 0 }, 'a lease on a pending reversal keeps it');
+    t.same(await s.forgetNode('sender'), { forgotten: false, known: true, leases: 0, unfinished: 1 }, 'a forwarded sale keeps it');
+    t.same(await s.forgetNode('ghost'), { forgotten: false, known: false, leases: 0, unfinished: 0 }, 'an unknown node');
+    t.same(await s.forgetNode('dead'), { forgotten: true, known: true, leases: 0, unfinished: 0 }, 'final rows do not count');
+    t.same((await s.nodes()).map((n) => n.node), ['busy', 'sender']);
+    await s.updateTxn({ id: 't1', state: 'approved', at: T0 + 2 });
+    t.equal((await s.forgetNode('sender')).forgotten, true, 'once its sale has an outcome');
+    t.equal((await s.txn('t2'))?.node, 'dead', 'its rows keep their node: evidence');
+    await s.close();
+  });
 
   t.test(`${target.name}: a request's duplicate key is taken once`, async (t) => {
     const s = await fresh();

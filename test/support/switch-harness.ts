@@ -149,7 +149,13 @@ export async function startHarness(tt: Test, opts: HarnessOptions = {}): Promise
     name: 'issuer', ...UPSTREAM_DEFAULTS, host: '127.0.0.1', port: issuer.port, dialect: 'iso87a',
     timeoutMs, reconnectBackoffMs: [50, 100],
   });
-  const running = await startSwitch(cfg, opts.logLines ? createLogger('info', opts.logLines) : createLogger('silent'));
+  let running: Awaited<ReturnType<typeof startSwitch>>;
+  try {
+    running = await startSwitch(cfg, opts.logLines ? createLogger('info', opts.logLines) : createLogger('silent'));
+  } catch (e) {
+    await issuer.close(); // a refused start leaves nothing open
+    throw e;
+  }
   const sw = running.sw;
   const clients: SimClient[] = [];
   tt.teardown(async () => {

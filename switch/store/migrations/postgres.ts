@@ -279,4 +279,13 @@ CREATE INDEX recon_runs_date ON recon_runs (business_date, at);
 DROP INDEX txns_sender_stan_f7;
 `,
   },
+  {
+    version: 12,
+    name: 'reversals.retried_at: a retried manual entry ages from its retry',
+    sql: `
+-- revswitch manual retry puts an entry back in the queue; its maxAgeMs counts from here,
+-- while enqueued_at stays when it was first queued (the reports' window and the evidence).
+ALTER TABLE reversals ADD COLUMN retried_at BIGINT;
+`,
+  },
 ];
