@@ -11,6 +11,7 @@ import type { Logger } from '../observe/log.js';
 import { sealMessage, unsealMessage } from '../store/sealed.js';
 import type { CardKeys } from '../store/secrets.js';
 import type { JournalState, Store, TxnRow, TxnUpdate } from '../store/types.js';
+import { JournalMender } from './journal-mender.js';
 import { newTxn, senderOf, type Txn, type TxnState } from './txn.js';
 import { describeMessage, minorUnits, splitDecision, type EventBase } from '../observe/events/describe.js';
 import type { EventBus } from '../observe/events/emitter.js';
@@ -82,7 +83,11 @@ export class Journal {
     readonly events: EventBus | null = null,
   ) {
     this.prefix = `${node}-${Date.now().toString(36)}-`;
+    this.mender = new JournalMender(store, log, counters);
   }
+
+  /** State changes that did not commit, written again until they land (./journal-mender.ts). */
+  readonly mender: JournalMender;
 
   nextId(): string {
     // One flat string (it lives as long as its transaction): `+` would keep two pieces and a node.
@@ -203,7 +208,8 @@ export class Journal {
    */
   record(txn: Txn, extra: Omit<TxnUpdate, 'id' | 'state' | 'at'> = {}, state: JournalState = JOURNAL_STATE[txn.state], info?: EventInfo): Promise<boolean> {
     const at = Date.now();
-    const p = this.store.updateTxn({ id: txn.id, state, at, ...extra });
+    const u = this.mender.fold({ id: txn.id, state, at, ...extra });
+    const p = this.store.updateTxn(u);
     if (this.events) {
       const d = info?.action !== undefined ? { decisionAction: info.action, decisionExplanation: info.explanation } : splitDecision(extra.decision);
       this.emitTxn(info?.kind ?? EVENT_OF_STATE[state], txn, {
@@ -214,6 +220,7 @@ export class Journal {
     p.catch((err: unknown) => {
       this.counters.inc('store_errors');
       this.log.error('journal write failed', { txn: txn.id, state, error: (err as Error).message });
+      this.mender.failed(u, err);
     });
     return p;
   }

@@ -249,6 +249,9 @@ export class Switch {
       await this.saf.releaseLeases().catch((e: unknown) => this.log.error('reversal leases not released at shutdown', { error: (e as Error).message }));
     }
     await this.terminalReversals.unknown.flush();
+    // State changes kept after a failed commit get what is left of the drain to land.
+    await waitFor(() => this.journal.mender.size === 0, Math.max(0, until - Date.now()));
+    this.journal.mender.stop();
     await this.journal.store.flush().catch((e: unknown) => this.log.error('journal flush failed at shutdown', { error: (e as Error).message }));
     for (const link of this.links.values()) link.stop();
     for (const l of this.listeners) l.closeConnections();
