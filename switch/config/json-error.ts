@@ -113,9 +113,12 @@ export function jsonErrorPlace(text: string): JsonErrorPlace | null {
     if (i < text.length) throw new Stop(i, 'the end of the file after the value');
     return null;
   } catch (e) {
-    if (!(e instanceof Stop)) throw e;
-    const before = text.slice(0, e.at);
+    // This check recurses: arrays or objects nested some thousands deep overflow the stack.
+    // JSON.parse has refused the text already, so name the place the check reached.
+    const stop = e instanceof Stop ? e : e instanceof RangeError ? new Stop(i, 'arrays and objects nested less deeply (too deep to check further)') : null;
+    if (stop === null) throw e;
+    const before = text.slice(0, stop.at);
     const line = before.split('\n').length;
-    return { line, column: e.at - before.lastIndexOf('\n'), expected: e.expected };
+    return { line, column: stop.at - before.lastIndexOf('\n'), expected: stop.expected };
   }
 }

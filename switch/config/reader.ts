@@ -14,7 +14,7 @@ export class Reader {
 
   fail(path: string, what: string, got: unknown): never {
     // A value under a key named like a secret is never printed, whatever it is.
-    const shown = SECRET_PATH.test(path) ? '(hidden)' : JSON.stringify(got);
+    const shown = SECRET_PATH.test(path) ? '(hidden)' : asJson(got);
     throw new ConfigError(`${this.source}: ${path}: expected ${what}, got ${shown}`);
   }
 
@@ -47,5 +47,18 @@ export class Reader {
   ints(v: unknown, path: string, min: number, max: number): number[] {
     if (!Array.isArray(v) || v.length === 0) this.fail(path, 'a non-empty array of integers', v);
     return (v as unknown[]).map((x, i) => this.int(x, `${path}[${i}]`, min, max));
+  }
+}
+
+/**
+ * The value as JSON, for a message. JSON.stringify recurses, so an array nested some
+ * thousands deep (a 12 KB file) would end the load with a RangeError instead of this error.
+ */
+function asJson(v: unknown): string {
+  try {
+    return JSON.stringify(v);
+  } catch (e) {
+    if (e instanceof RangeError) return '(a value nested too deeply to show)';
+    throw e;
   }
 }

@@ -14,10 +14,15 @@ export class SettlementFileError extends Error {
     this.name = 'SettlementFileError';
   }
 
-  /** `FILE line L, column C: problem`, leaving out what is not known. */
+  /**
+   * `FILE line L, column C: problem`, leaving out what is not known. A column named by the
+   * file's header has its long numbers hidden: a file that lacks its header row has a
+   * record where the header should be, card number included.
+   */
   static at(file: string, line: number | null, column: string | null, problem: string): SettlementFileError {
-    const where = [line === null ? null : `line ${line}`, column === null ? null : `column ${column}`].filter((w) => w !== null).join(', ');
-    return new SettlementFileError(`${file}${where === '' ? '' : ` ${where}`}: ${problem}`, line, column);
+    const col = column === null ? null : hideLongNumbers(column);
+    const where = [line === null ? null : `line ${line}`, col === null ? null : `column ${col}`].filter((w) => w !== null).join(', ');
+    return new SettlementFileError(`${file}${where === '' ? '' : ` ${where}`}: ${problem}`, line, col);
   }
 }
 
@@ -38,5 +43,9 @@ const SHOWN_MAX = 40;
  */
 export function shown(value: string): string {
   const cut = value.length > SHOWN_MAX ? `${value.slice(0, SHOWN_MAX)}…` : value;
-  return JSON.stringify(cut.replace(/\d(?:[ -]?\d){12,}/g, '(a long number, not shown)'));
+  return JSON.stringify(hideLongNumbers(cut));
+}
+
+function hideLongNumbers(text: string): string {
+  return text.replace(/\d(?:[ -]?\d){12,}/g, '(a long number, not shown)');
 }

@@ -225,7 +225,8 @@ export function jsonRecordValues(file: string, index: number, line: number, v: J
     if (typeof x === 'string') return x;
     if (x instanceof RawNumber && f === 'amount_minor') {
       if (/^\d+$/.test(x.raw) && !Number.isSafeInteger(Number(x.raw))) {
-        throw recordError(file, index, line, f, `${x.raw} is beyond 2^53 - 1, where JSON numbers stop being exact: write it as a string of digits`);
+        // Not echoed: a number this long (16 digits or more) could be a card number in the wrong key.
+        throw recordError(file, index, line, f, 'a number beyond 2^53 - 1, where JSON numbers stop being exact: write it as a string of digits');
       }
       return x.raw;
     }
