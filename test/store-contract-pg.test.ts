@@ -94,8 +94,8 @@ function tests(): void {
         ORDER BY 1`, [s.schema])).rows.map((r) => r.name));
       t.same(names, [
         'history', 'history_at', 'history_no_delete', 'history_no_truncate', 'history_no_update', 'history_ref', 'maintenance_window', 'nodes', 'pruned',
-        'pruned_no_delete', 'pruned_no_truncate', 'pruned_no_update', 'recon_runs', 'recon_runs_date', 'reversals', 'reversals_enqueued_at', 'reversals_state_due_at', 'reversals_state_lease',
-        'reversals_txn_id', 'reviews', 'reviews_created_at', 'reviews_state', 'schema_migrations', 'txn_keys', 'txn_keys_created_at', 'txns', 'txns_business_date', 'txns_created_at', 'txns_node_state',
+        'pruned_no_delete', 'pruned_no_truncate', 'pruned_no_update', 'recon_runs', 'recon_runs_date', 'reversals', 'reversals_enqueued_at', 'reversals_owner', 'reversals_state_due_at', 'reversals_state_lease',
+        'reversals_txn_id', 'reversals_unowned', 'reviews', 'reviews_created_at', 'reviews_state', 'schema_migrations', 'txn_keys', 'txn_keys_created_at', 'txns', 'txns_business_date', 'txns_created_at', 'txns_node_state',
         'txns_rrn', 'txns_state', 'txns_terminal_stan',
       ]);
       const elsewhere = await raw('public', async (c) => (await c.query("SELECT 1 FROM pg_class WHERE relname = 'txns' AND relnamespace = 'public'::regnamespace")).rowCount);

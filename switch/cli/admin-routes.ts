@@ -1,7 +1,8 @@
 /**
  * The admin server's /api/ routes as `revswitch start` mounts them: the read-only report
  * and evidence (observe/admin-api.ts) and the review queue (./review-api.ts), both behind
- * a bearer token when admin.requireTokenForReads is set (observe/admin-auth.ts).
+ * a bearer token when admin.requireTokenForReads is set (observe/admin-auth.ts); and the
+ * server's limits from the config (admin.maxBodyBytes and the rest, observe/admin.ts).
  */
 import { CaseError, decide, parseCaseJson, type CompiledRules } from '../../rules/index.js';
 import type { SwitchConfig } from '../config/index.js';
@@ -12,9 +13,12 @@ import type { Logger } from '../observe/log.js';
 import type { Store } from '../store/types.js';
 import { reviewApi } from './review-api.js';
 
-export type AdminApiConfig = Pick<SwitchConfig, 'adminTokens' | 'adminRequireTokenForReads' | 'adminReportMaxDays'>;
+export type AdminApiConfig = Pick<SwitchConfig, 'adminTokens' | 'adminRequireTokenForReads' | 'adminReportMaxDays' | 'adminLimits'>;
 
 export function mountApi(admin: AdminServer, c: AdminApiConfig, o: { store: Store; rules: () => CompiledRules; log: Logger }): void {
+  // The limits are the server's, set here with its routes so `revswitch start` sets both
+  // in one call; before start(), as Node takes some when the server is made.
+  admin.limit(c.adminLimits);
   const guard = (h: ApiHandler): ApiHandler => (c.adminRequireTokenForReads ? requireToken(c.adminTokens, h) : h);
   const decideCase = (data: unknown): unknown => {
     const rules = o.rules();
@@ -27,5 +31,5 @@ export function mountApi(admin: AdminServer, c: AdminApiConfig, o: { store: Stor
     }
   };
   admin.mount('/api/', guard(apiRoutes(o.store, { reportMaxDays: c.adminReportMaxDays, rules: () => o.rules().identity(), decide: decideCase })));
-  admin.mount('/api/review', guard(reviewApi({ store: o.store, tokens: c.adminTokens, rules: o.rules, log: o.log })));
+  admin.mount('/api/review', guard(reviewApi({ store: o.store, tokens: c.adminTokens, rules: o.rules, log: o.log, maxBodyBytes: c.adminLimits.maxBodyBytes })));
 }

@@ -10,11 +10,12 @@
  * `admin.tokens`; the token's name is who decided. With no tokens configured every write
  * answers 403; a missing or wrong token 401. Tokens are never logged nor echoed. Errors
  * are JSON `{ "error": "..." }`: 400 bad input, 404 no such item, 409 already decided or
- * refused by the domain's rules.
+ * refused by the domain's rules, 413 a body over admin.maxBodyBytes.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CompiledRules } from '../../rules/index.js';
 import { HttpError, pathSegment, send } from '../observe/admin-api.js';
+import { BodyTooLarge, readBody } from '../observe/admin-guard.js';
 import { tokenName } from '../observe/admin-auth.js';
 import type { Logger } from '../observe/log.js';
 import type { ReviewAction, ReviewState, Store } from '../store/types.js';
@@ -22,8 +23,6 @@ import { approveReview, rejectReview, ReviewError } from '../undo/review-actions
 
 const STATES: readonly string[] = ['open', 'approved', 'rejected'];
 const ACTIONS: readonly string[] = ['reverse', 'refund', 'none'];
-/** A decision's body is a note and an action: nothing near this size. */
-const MAX_BODY = 16 * 1024;
 
 export interface ReviewApiOptions {
   store: Store;
@@ -31,18 +30,21 @@ export interface ReviewApiOptions {
   tokens: Readonly<Record<string, string>>;
   rules: () => CompiledRules;
   log: Logger;
+  /** The longest body read (config admin.maxBodyBytes): past it 413, and the rest is never read. */
+  maxBodyBytes: number;
 }
 
-async function body(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req as AsyncIterable<Buffer>) {
-    size += c.length;
-    if (size > MAX_BODY) throw new HttpError(400, `the body is over ${MAX_BODY} bytes`);
-    chunks.push(c);
+async function body(req: IncomingMessage, limit: number): Promise<Record<string, unknown>> {
+  let raw: Buffer;
+  try {
+    raw = await readBody(req, limit);
+  } catch (e) {
+    // The connection closes after the answer: the rest of the body is not waited for.
+    if (e instanceof BodyTooLarge) throw new HttpError(413, e.message, { connection: 'close' });
+    throw e;
   }
   try {
-    const v: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+    const v: unknown = JSON.parse(raw.toString('utf8') || '{}');
     if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object');
     return v as Record<string, unknown>;
   } catch {
@@ -86,7 +88,7 @@ async function route(o: ReviewApiOptions, req: IncomingMessage, u: URL): Promise
   }
   if (req.method !== 'POST') throw new HttpError(405, `${m[2]} is a POST`);
   const by = tokenName(req, o.tokens);
-  const b = await body(req);
+  const b = await body(req, o.maxBodyBytes);
   const note = typeof b.note === 'string' ? b.note.trim() : '';
   if (note === '') throw new HttpError(400, 'note: required, why (it goes into the history)');
   const now = Date.now();

@@ -12,8 +12,8 @@ import { readFileSync } from 'node:fs';
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { HostPortError, parseHostPort as parseAddress, type HostPort } from './host-port.js';
 import {
-  ConfigError, defaultConfig, LISTENER_DEFAULTS, NATS_EVENTS_DEFAULTS, UPSTREAM_DEFAULTS,
-  TLS_DEFAULTS, type EventsConfig, type RouteConfig, type SwitchConfig, type TlsConfig,
+  ADMIN_LIMIT_KEYS, adminLimitsFromJson, ConfigError, defaultConfig, LISTENER_DEFAULTS, NATS_EVENTS_DEFAULTS, UPSTREAM_DEFAULTS,
+  TLS_DEFAULTS, type EventsConfig, type ListenerConfig, type RouteConfig, type SwitchConfig, type TlsConfig,
 } from './types.js';
 
 /** An address from the config file or a flag; an error names where it came from. */
@@ -26,7 +26,11 @@ export function addressOf(v: string, what: string, source = 'command line'): Hos
   }
 }
 
-const LISTENER_KEYS = ['name', 'host', 'port', 'dialect', 'framing', 'maxFrame', 'maxConnections', 'idleTimeoutMs', 'tls', 'mac', 'translatePin'] as const;
+/** A listener's limits against slow and flooding clients (docs/security.md, "Hostile clients"). */
+const HOSTILE_KEYS = [
+  'frameTimeoutMs', 'firstFrameTimeoutMs', 'maxConnectionsPerIp', 'acceptPerSecondPerIp', 'acceptBurstPerIp', 'maxInFlightPerConnection', 'duplicatesPerSecondPerConnection',
+] as const;
+const LISTENER_KEYS = ['name', 'host', 'port', 'dialect', 'framing', 'maxFrame', 'maxConnections', 'idleTimeoutMs', 'tls', 'mac', 'translatePin', ...HOSTILE_KEYS] as const;
 const UPSTREAM_KEYS = ['name', 'host', 'port', 'dialect', 'framing', 'maxFrame', 'timeoutMs', 'echoIdleMs', 'netTimeoutMs', 'signOn', 'reconnectBackoffMs', 'refund', 'tls', 'mac', 'keyChange'] as const;
 const ROUTE_KEYS = ['name', 'pan', 'processingCode', 'acquirer', 'forwarder', 'upstreams'] as const;
 const TOP_KEYS = ['listeners', 'upstreams', 'routes', 'rules', 'store', 'admin', 'logLevel', 'tickMs', 'retentionMs', 'maxRetained', 'panHashKey', 'panSealKeys', 'node', 'reversal', 'events', 'cluster', 'unknownOriginals', 'retention', 'security', 'maxStoreBacklog'] as const;
@@ -38,6 +42,21 @@ function checkKeyText(r: Reader, text: string, path: string): void {
   } catch (e) {
     r.fail(path, (e as Error).message.slice(path.length + 2).replace(/^expected /, ''), '(hidden)');
   }
+}
+
+/** HOSTILE_KEYS over their defaults. */
+function hostileLimits(r: Reader, l: Record<string, unknown>, p: string): Pick<ListenerConfig, (typeof HOSTILE_KEYS)[number]> {
+  const d = LISTENER_DEFAULTS;
+  const int = (k: (typeof HOSTILE_KEYS)[number], min: number, max: number): number => (l[k] === undefined ? d[k] : r.int(l[k], `${p}.${k}`, min, max));
+  return {
+    frameTimeoutMs: int('frameTimeoutMs', 0, 600_000),
+    firstFrameTimeoutMs: int('firstFrameTimeoutMs', 0, 3_600_000),
+    maxConnectionsPerIp: int('maxConnectionsPerIp', 1, 1_000_000),
+    acceptPerSecondPerIp: int('acceptPerSecondPerIp', 1, 1_000_000),
+    acceptBurstPerIp: int('acceptBurstPerIp', 1, 1_000_000),
+    maxInFlightPerConnection: int('maxInFlightPerConnection', 1, 1_000_000),
+    duplicatesPerSecondPerConnection: int('duplicatesPerSecondPerConnection', 1, 1_000_000),
+  };
 }
 
 /** Validates parsed JSON over the defaults. `source` names the file in every error. */
@@ -64,6 +83,7 @@ export function configFromJson(data: unknown, source: string): SwitchConfig {
         ...(l.tls === undefined ? {} : { tls: tlsFromJson(r, source, l.tls, `${p}.tls`, 'listener') }),
         ...(l.mac === undefined ? {} : { mac: macFromJson(r, l.mac, `${p}.mac`) }),
         translatePin: l.translatePin === undefined ? LISTENER_DEFAULTS.translatePin : r.bool(l.translatePin, `${p}.translatePin`),
+        ...hostileLimits(r, l, p),
       };
     });
   }
@@ -97,10 +117,11 @@ export function configFromJson(data: unknown, source: string): SwitchConfig {
   if (o.rules !== undefined) c.rules = r.str(o.rules, 'rules');
   if (o.store !== undefined) c.store = r.str(o.store, 'store');
   if (o.admin !== undefined) {
-    // "HOST:PORT" or "off", or {listen, tokens, hosts, reportMaxDays, requireTokenForReads}.
+    // "HOST:PORT" or "off", or {listen, tokens, hosts, reportMaxDays, requireTokenForReads, and the limits}.
     const a = typeof o.admin === 'object' && o.admin !== null && !Array.isArray(o.admin) ? r.obj(o.admin, 'admin') : null;
     if (a !== null) {
-      r.keys(a, 'admin', ['listen', 'tokens', 'hosts', 'reportMaxDays', 'requireTokenForReads']);
+      r.keys(a, 'admin', ['listen', 'tokens', 'hosts', 'reportMaxDays', 'requireTokenForReads', ...ADMIN_LIMIT_KEYS]);
+      c.adminLimits = adminLimitsFromJson(r, a);
       if (a.reportMaxDays !== undefined) c.adminReportMaxDays = r.int(a.reportMaxDays, 'admin.reportMaxDays', 1, 366);
       if (a.requireTokenForReads !== undefined) c.adminRequireTokenForReads = r.bool(a.requireTokenForReads, 'admin.requireTokenForReads');
       c.adminTokens = a.tokens === undefined ? {} : tokensFromJson(r, a.tokens);
@@ -142,12 +163,13 @@ export function configFromJson(data: unknown, source: string): SwitchConfig {
   if (o.node !== undefined) c.node = r.str(o.node, 'node');
   if (o.reversal !== undefined) {
     const v = r.obj(o.reversal, 'reversal');
-    r.keys(v, 'reversal', ['window', 'responseTimeoutMs', 'backoffMs', 'maxAttempts', 'maxAgeMs']);
+    r.keys(v, 'reversal', ['window', 'responseTimeoutMs', 'backoffMs', 'maxAttempts', 'maxAgeMs', 'maxInMemory']);
     if (v.window !== undefined) c.reversal.window = r.int(v.window, 'reversal.window', 1, 10_000);
     if (v.responseTimeoutMs !== undefined) c.reversal.responseTimeoutMs = r.int(v.responseTimeoutMs, 'reversal.responseTimeoutMs', 10, 600_000);
     if (v.backoffMs !== undefined) c.reversal.backoffMs = r.ints(v.backoffMs, 'reversal.backoffMs', 0, 86_400_000);
     if (v.maxAttempts !== undefined) c.reversal.maxAttempts = r.int(v.maxAttempts, 'reversal.maxAttempts', 1, 1000);
     if (v.maxAgeMs !== undefined) c.reversal.maxAgeMs = r.int(v.maxAgeMs, 'reversal.maxAgeMs', 1000, 90 * 86_400_000);
+    if (v.maxInMemory !== undefined) c.reversal.maxInMemory = r.int(v.maxInMemory, 'reversal.maxInMemory', 1, 10_000_000);
   }
   if (o.events !== undefined) c.events = eventsFromJson(r, o.events);
   if (o.retention !== undefined) {

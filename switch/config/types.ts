@@ -3,6 +3,10 @@
  * config/load.ts fills it from a JSON file, the command line puts flags on top, and
  * nothing else decides a default.
  */
+import { ADMIN_LIMIT_DEFAULTS, type AdminLimits } from './admin-limits.js';
+
+export { ADMIN_LIMIT_DEFAULTS, ADMIN_LIMIT_KEYS, ADMIN_LIMIT_RANGES, adminLimitsFromJson, type AdminLimits } from './admin-limits.js';
+
 export interface ListenerConfig {
   name: string;
   host: string;
@@ -18,6 +22,25 @@ export interface ListenerConfig {
   mac?: MacConfig;
   /** Translate F52 from the terminal's PIN key (its PIK in the key store) to the upstream's ZPK before forwarding. */
   translatePin: boolean;
+  /** A frame whose first byte has arrived must be whole within this, or the connection closes (slow clients); 0: no limit. */
+  frameTimeoutMs: number;
+  /**
+   * A connection's first whole message must arrive within this of its accept (TLS: of its
+   * handshake, which itself must finish within it); 0: no limit.
+   */
+  firstFrameTimeoutMs: number;
+  /** Connections open at once from one address; past it a new one is refused. */
+  maxConnectionsPerIp: number;
+  /** New connections from one address: a token bucket refilled at this many a second, holding acceptBurstPerIp. */
+  acceptPerSecondPerIp: number;
+  acceptBurstPerIp: number;
+  /** Requests read from one connection and not yet answered; at this many its reads pause (nothing is dropped). */
+  maxInFlightPerConnection: number;
+  /**
+   * Duplicates a connection may have answered from memory a second (at once: the larger of
+   * this and maxInFlightPerConnection); past it its reads pause until the allowance refills.
+   */
+  duplicatesPerSecondPerConnection: number;
 }
 
 export type MacAlgorithmName = 'x9.19' | 'iso9797-1-alg3-pad2' | 'cup-ecb' | 'cmac-aes';
@@ -154,6 +177,8 @@ export interface SwitchConfig {
   adminReportMaxDays: number;
   /** Every /api/* read needs a bearer token of adminTokens too (admin.requireTokenForReads; default false). */
   adminRequireTokenForReads: boolean;
+  /** What one admin HTTP client may cost: body and header sizes, timeouts, requests at once (./admin-limits.ts). */
+  adminLimits: AdminLimits;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   tickMs: number;
   /** How long ended transactions stay for duplicates, terminal reversals and late answers. */
@@ -167,7 +192,7 @@ export interface SwitchConfig {
   node: string | null;
   /** Timeout for an upstream the config does not describe (the demo issuer), from the flag. */
   upstreamTimeoutMs: number | null;
-  reversal: { window: number; responseTimeoutMs: number; backoffMs: number[]; maxAttempts: number; maxAgeMs: number };
+  reversal: { window: number; responseTimeoutMs: number; backoffMs: number[]; maxAttempts: number; maxAgeMs: number; maxInMemory: number };
   /** Lifecycle event sinks (switch/observe/events/); none configured: events are off and cost nothing. */
   events: EventsConfig;
   /**
@@ -225,6 +250,13 @@ export class ConfigError extends Error {
 
 export const LISTENER_DEFAULTS: Omit<ListenerConfig, 'name' | 'port'> = {
   host: '127.0.0.1', dialect: 'iso87a', framing: 'len2', maxFrame: 8192, maxConnections: 10_000, idleTimeoutMs: 60_000, translatePin: false,
+  // A terminal sends its request, an acquirer host its sign-on, as soon as it connects: 10 s
+  // is ample over a slow line, while a client that connects and says nothing ties up a
+  // socket for 1/6 of the idle timeout. A host that opens lanes and waits for its echo
+  // timer needs it raised above that timer. The accept limits leave a host room to reopen
+  // all its lanes (up to maxConnectionsPerIp) several times over at once.
+  frameTimeoutMs: 5000, firstFrameTimeoutMs: 10_000, maxConnectionsPerIp: 256, acceptPerSecondPerIp: 1000, acceptBurstPerIp: 1000,
+  maxInFlightPerConnection: 1000, duplicatesPerSecondPerConnection: 100,
 };
 
 export const UPSTREAM_DEFAULTS: Omit<UpstreamConfig, 'name' | 'host' | 'port'> = {
@@ -244,6 +276,7 @@ export function defaultConfig(): SwitchConfig {
     adminHosts: [],
     adminReportMaxDays: 31,
     adminRequireTokenForReads: false,
+    adminLimits: { ...ADMIN_LIMIT_DEFAULTS },
     logLevel: 'info',
     tickMs: 10,
     retentionMs: 15 * 60_000,
@@ -254,7 +287,7 @@ export function defaultConfig(): SwitchConfig {
     panSealKeys: {},
     node: null,
     upstreamTimeoutMs: null,
-    reversal: { window: 16, responseTimeoutMs: 5000, backoffMs: [1000, 5000, 30_000, 60_000, 300_000], maxAttempts: 20, maxAgeMs: 24 * 3_600_000 },
+    reversal: { window: 16, responseTimeoutMs: 5000, backoffMs: [1000, 5000, 30_000, 60_000, 300_000], maxAttempts: 20, maxAgeMs: 24 * 3_600_000, maxInMemory: 100_000 },
     events: {},
     cluster: { heartbeatMs: 1000, leaseMs: 10_000, nodeDeadMs: 15_000 },
     unknownOriginals: { recordPerMinute: 10, alertPerMinute: 100 },

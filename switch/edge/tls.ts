@@ -119,7 +119,8 @@ export class TlsFailureLog {
 
   failed(reason: string, remote: string | undefined): void {
     this.count();
-    const now = Date.now();
+    // Monotonic: a wall clock stepped back must not silence these for an hour.
+    const now = performance.now();
     if (now - this.lastLogAt < LOG_EVERY_MS) {
       this.suppressed++;
       return;

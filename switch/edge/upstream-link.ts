@@ -78,6 +78,7 @@ export class UpstreamLink {
   private retryTimer: NodeJS.Timeout | null = null;
   private echoTimer: NodeJS.Timeout | null = null;
   private netPending = 0;
+  /** performance.now() of the last message either way: the echo timer is idle time, which a wall-clock step must not shorten or stretch. */
   private lastTraffic = 0;
   /** With `tls`: the context the next dial uses, and the failed-handshake log. */
   private readonly tls: { material: TlsMaterial; failures: TlsFailureLog } | null = null;
@@ -147,7 +148,7 @@ export class UpstreamLink {
   /** Hands a request to the link; false when the link is not up or the write failed. */
   send(msg: IsoMessage): boolean {
     if (this.state !== 'up' || !this.conn) return false;
-    this.lastTraffic = Date.now();
+    this.lastTraffic = performance.now();
     return this.conn.send(msg);
   }
 
@@ -192,11 +193,11 @@ export class UpstreamLink {
 
   private becomeUp(): void {
     this.state = 'up';
-    this.lastTraffic = Date.now();
+    this.lastTraffic = performance.now();
     if (this.echoTimer) clearInterval(this.echoTimer);
     if (this.opts.echoIdleMs > 0) {
       this.echoTimer = setInterval(() => {
-        if (this.state === 'up' && this.netPending === 0 && Date.now() - this.lastTraffic >= this.opts.echoIdleMs) this.ask('echo');
+        if (this.state === 'up' && this.netPending === 0 && performance.now() - this.lastTraffic >= this.opts.echoIdleMs) this.ask('echo');
       }, Math.max(50, Math.floor(this.opts.echoIdleMs / 2)));
       this.echoTimer.unref();
     }
@@ -212,7 +213,7 @@ export class UpstreamLink {
     const req: NetRequest = { code, conn };
     const stan = this.mux.track(this.network, req, this.opts.netTimeoutMs);
     const msg = profileOf(this.opts.dialect).networkRequest(this.opts.dialect, code, stanString(stan), Date.now());
-    this.lastTraffic = Date.now();
+    this.lastTraffic = performance.now();
     if (conn.send(msg)) this.netPending++;
     else this.mux.release(stan);
   }
@@ -243,7 +244,7 @@ export class UpstreamLink {
       const v = msg.values[n];
       if (v !== undefined && this.opts.dialect.fields[n]) res.values[n] = v;
     }
-    this.lastTraffic = Date.now();
+    this.lastTraffic = performance.now();
     conn.send(res);
   }
 
@@ -269,7 +270,7 @@ export class UpstreamLink {
   }
 
   private messageIn(msg: IsoMessage): void {
-    this.lastTraffic = Date.now();
+    this.lastTraffic = performance.now();
     if (isOriginating(msg.mti)) {
       if (isNetworkManagement(msg.mti)) this.hostAsks(msg);
       else this.opts.counters.inc('unexpected_requests');
@@ -286,7 +287,7 @@ export class UpstreamLink {
    * unauthentic (a sale: a mac_failure, reversed); a request from the host is dropped.
    */
   private unauthentic(msg: IsoMessage, verdict: MacVerdict): void {
-    this.lastTraffic = Date.now();
+    this.lastTraffic = performance.now();
     this.opts.counters.inc('mac_failures');
     this.opts.macFailed?.();
     this.opts.log.warn('upstream message failed its MAC check', { upstream: this.opts.name, mti: msg.mti, stan: msg.get(11), verdict });

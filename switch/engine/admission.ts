@@ -46,7 +46,7 @@ export class Admission {
     }
     if (this.backlog() < this.high) return;
     this.held = true;
-    this.heldAt = Date.now();
+    this.heldAt = performance.now();
     this.counters.inc('admission_holds');
     for (const c of this.conns()) c.hold(true);
     this.timer = setInterval(() => this.poll(), POLL_MS);
@@ -63,7 +63,7 @@ export class Admission {
     this.held = false;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    const ms = Date.now() - this.heldAt;
+    const ms = Math.round(performance.now() - this.heldAt);
     if (ms >= 1000) this.log.warn('terminal reads were held while the journal caught up', { ms });
     for (const c of this.conns()) c.hold(false);
   }

@@ -74,7 +74,7 @@ export class Decisions {
     const what = terminal ? `terminal reversal ${terminal.reason}` : typeof event === 'string' ? event : `response ${event.responseCode}`;
     let decision: Decision;
     try {
-      decision = ctx.rules.decide(c, this.velocity.state(txn.request, panHash, now, ctx.rules.current.calendar.businessDay(now)));
+      decision = ctx.rules.decide(c, this.velocity.state(txn.request, panHash, ctx.rules.current.calendar.businessDay(now)));
     } catch (e) {
       // A case rules/ refuses (a malformed reason code from a peer) must not take the switch
       // down, nor be dropped: it goes to a person.
@@ -105,7 +105,7 @@ export class Decisions {
       ctx.journal.event('VELOCITY_ALERT', txn, { decisionAction: decision.action, decisionRule: decision.rule, note });
     }
     if (decision.action === 'reverse') {
-      this.velocity.record(txn.request, panHash, now);
+      this.velocity.record(txn.request, panHash);
       // A terminal's reason is read in the terminal's dialect; upstream speaks its own.
       const upstreamReason = terminal && ctx.listenerDialect(txn.listener).name !== link.dialect.name
         ? ctx.rules.current.reversalReasonFor(decision.class, link.name, link.dialect.name)
@@ -117,7 +117,7 @@ export class Decisions {
     } else if (decision.action === 'refund') {
       ctx.counters.inc('refunds_proposed');
       if (this.issuerApproved(link, txn)) {
-        this.velocity.recordRefund(txn.request, panHash, now, ctx.rules.current.calendar.businessDay(now), decision.amount);
+        this.velocity.recordRefund(txn.request, panHash, ctx.rules.current.calendar.businessDay(now), decision.amount);
         this.queueRefund(txn, decision.amount, decision.explanation);
       } else {
         // A refund credits money: only for a sale the issuer is known to have approved. A

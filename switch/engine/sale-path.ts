@@ -59,8 +59,10 @@ export class SalePath implements Exchange<Txn> {
     });
     const known = ctx.txns.get(txn.key);
     if (known) {
-      // A duplicate: the stored answer, or wait for the one in flight. Never forwarded twice.
+      // A duplicate: the stored answer, or wait for the one in flight. Never forwarded twice,
+      // and taken from its connection's allowance: a flood of copies is answered at a pace.
       ctx.counters.inc('duplicates');
+      conn.chargeDuplicate();
       if (ctx.journal.events) ctx.journal.received(known, known.answer ? 'duplicate: answered again' : 'duplicate: waits for the answer in flight');
       if (known.answer) this.replies.send(conn, known.answer);
       else if (known.waiters === null) known.waiters = [conn];
@@ -107,6 +109,7 @@ export class SalePath implements Exchange<Txn> {
         // Still in flight (its deadline has not ended it): its STAN is its own to give up.
         if (txn.state === 'inflight') link.mux.release(own);
         if (isDuplicateRequest(err)) {
+          conn.chargeDuplicate();
           this.storedDuplicates.answer(txn, this.timeoutOf(link));
           return;
         }

@@ -28,7 +28,12 @@ export class SecurityDesk {
     this.counters.inc('mac_failures');
     failed();
     this.log.warn('MAC check failed: refused', { listener, verdict, ...summarize(msg) });
-    if (isResponse(msg.mti) || msg.get(11) === undefined) return;
+    if (isResponse(msg.mti)) return;
+    if (msg.get(11) === undefined) {
+      // No STAN to answer under: nothing will go back, so it no longer holds a place in flight.
+      conn.settle();
+      return;
+    }
     this.send(conn, this.local(listener, msg, 'mac_error'));
   }
 

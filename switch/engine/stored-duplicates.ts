@@ -29,12 +29,13 @@ export class StoredDuplicates {
     const stan = req.get(11) ?? '';
     const f7 = req.get(7) ?? null;
     const sender = senderOf(req);
-    const deadline = Date.now() + timeoutMs + 1000;
+    // Monotonic: a wall-clock step must neither end the wait at once nor stretch it an hour.
+    const deadline = performance.now() + timeoutMs + 1000;
     const poll = (): void => {
       ctx.journal.store.findTxns({ terminal, stan }).then(
         (rows) => {
           const row = rows.filter((r) => r.id !== txn.id && r.sender === sender && r.f7 === f7 && !isReversal(r.mti)).pop();
-          if ((row && row.state !== 'forwarded') || Date.now() >= deadline || ctx.stopping()) this.settle(txn, row);
+          if ((row && row.state !== 'forwarded') || performance.now() >= deadline || ctx.stopping()) this.settle(txn, row);
           else setTimeout(poll, POLL_MS).unref();
         },
         (err: unknown) => {

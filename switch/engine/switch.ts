@@ -134,7 +134,7 @@ export class Switch {
     this.admission = new Admission(() => store.backlog, () => this.terminalConns(), cfg.maxStoreBacklog, log, this.counters);
     this.saf = new SafQueue(this.journal.store, this.links, {
       window: cfg.reversal.window, responseTimeoutMs: cfg.reversal.responseTimeoutMs, backoffMs: cfg.reversal.backoffMs,
-      maxAttempts: cfg.reversal.maxAttempts, maxAgeMs: cfg.reversal.maxAgeMs,
+      maxAttempts: cfg.reversal.maxAttempts, maxAgeMs: cfg.reversal.maxAgeMs, maxInMemory: cfg.reversal.maxInMemory,
       outcomeOf: (rc, kind) => (kind === 'refund' ? this.rules.current.refundResponse(rc) : this.rules.current.reversalResponse(rc)), log, counters: this.counters, keys, events: deps.events ?? null,
       lease: { node: this.node, leaseMs: cfg.cluster.leaseMs },
     });
@@ -238,9 +238,9 @@ export class Switch {
     this.stopping = true;
     this.admission.release();
     for (const l of this.listeners) l.stopAccepting();
-    const until = Date.now() + drainMs;
+    const until = performance.now() + drainMs;
     await waitFor(() => this.inFlight() === 0, this.cfg.upstreams.reduce((m, u) => Math.max(m, u.timeoutMs), 0) + 1000);
-    await waitFor(() => this.reversals.outstanding === 0, Math.max(0, until - Date.now()));
+    await waitFor(() => this.reversals.outstanding === 0, Math.max(0, until - performance.now()));
     const left = this.reversals.outstanding;
     if (left > 0) this.log.error('reversals still outstanding at shutdown', { outstanding: left });
     this.saf.stop();
@@ -250,7 +250,7 @@ export class Switch {
     }
     await this.terminalReversals.unknown.flush();
     // State changes kept after a failed commit get what is left of the drain to land.
-    await waitFor(() => this.journal.mender.size === 0, Math.max(0, until - Date.now()));
+    await waitFor(() => this.journal.mender.size === 0, Math.max(0, until - performance.now()));
     this.journal.mender.stop();
     await this.journal.store.flush().catch((e: unknown) => this.log.error('journal flush failed at shutdown', { error: (e as Error).message }));
     for (const link of this.links.values()) link.stop();
@@ -299,6 +299,7 @@ export class Switch {
     const mac: MacGuard | null = cfg.mac ? this.needSecurity(`listener ${cfg.name}: mac`).listenerGuard(dialect, cfg.mac) : null;
     const l = new Listener(cfg, dialect, {
       log: this.log, counters: this.counters, wire: this.metrics.wire('terminal', cfg.dialect), tlsFailed: cfg.tls ? this.metrics.tlsFailureCounter(cfg.name) : undefined, mac,
+      guard: this.metrics.guard(cfg.name),
     });
     l.onMessage = (msg, conn) => this.request(l, msg, conn);
     if (mac) {
@@ -373,10 +374,11 @@ export class Switch {
   }
 }
 
+/** Waits on the monotonic clock: a wall-clock step during a shutdown neither cuts the drain short nor holds it an hour. */
 function waitFor(done: () => boolean, maxMs: number): Promise<void> {
   return new Promise((resolve) => {
-    const until = Date.now() + maxMs;
-    const check = (): void => (done() || Date.now() >= until ? resolve() : void setTimeout(check, 20).unref());
+    const until = performance.now() + maxMs;
+    const check = (): void => (done() || performance.now() >= until ? resolve() : void setTimeout(check, 20).unref());
     check();
   });
 }

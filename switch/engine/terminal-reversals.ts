@@ -18,6 +18,13 @@ import type { UnknownOriginals } from './unknown-originals.js';
 
 /** How far back a reversal without an original-data field looks for its original. */
 const REVERSAL_WINDOW_MS = 24 * 3600_000;
+/**
+ * How much younger than now its original may look. Only clocks make a sale look received
+ * after its reversal: another node's that runs ahead, or this node's stepped back after
+ * the sale (docs/operations.md, "Clock steps"). Five minutes left the sale of a reversal
+ * sent within an hour of a -1 h step unfound, answered as unknown and never reversed.
+ */
+const FUTURE_SLACK_MS = 2 * 3600_000;
 
 export class TerminalReversals {
   constructor(
@@ -38,6 +45,7 @@ export class TerminalReversals {
     if (seen) {
       // A repeat (0401/0421) or a duplicate: the first answer again, nothing forwarded.
       ctx.counters.inc('terminal_reversal_repeats');
+      conn.chargeDuplicate();
       this.replies.send(conn, seen.answer ?? res);
       return;
     }
@@ -105,7 +113,10 @@ export class TerminalReversals {
     void ctx.journal.terminalReversal(record, original?.id ?? null, dialect);
     ctx.journal.store.flush().then(
       () => this.replies.send(conn, res),
-      (err: unknown) => ctx.log.error('terminal reversal not stored; not answered, so the terminal repeats it', { error: (err as Error).message, ...summarize(msg) }),
+      (err: unknown) => {
+        ctx.log.error('terminal reversal not stored; not answered, so the terminal repeats it', { error: (err as Error).message, ...summarize(msg) });
+        conn.settle();
+      },
     );
   }
 
@@ -162,7 +173,7 @@ export class TerminalReversals {
  * (F4, or F95's original amount), then its RRN (F37); still several: 'ambiguous'.
  */
 function pick(candidates: readonly Txn[], rev: IsoMessage, now: number): Txn | 'ambiguous' | undefined {
-  let c = candidates.filter((t) => now - t.startedAt <= REVERSAL_WINDOW_MS && t.startedAt - now <= 5 * 60_000);
+  let c = candidates.filter((t) => now - t.startedAt <= REVERSAL_WINDOW_MS && t.startedAt - now <= FUTURE_SLACK_MS);
   if (c.length <= 1) return c[0];
   const amount = rev.get(4);
   for (const [field, want] of [[4, amount], [37, rev.get(37)]] as const) {

@@ -1,7 +1,9 @@
 /**
  * Sliding-window counts of automatic undos per terminal, merchant and card: the state
  * rules/ asks for (it keeps no store of its own). In memory, per node: a restart, or
- * another node of the same store, counts from zero.
+ * another node of the same store, counts from zero. The window is timed on the monotonic
+ * clock: a wall-clock step neither forgets the last hour's undos nor keeps them counted
+ * an hour longer. The per-card refund counts are kept by business day, the wall clock's.
  */
 import type { IsoMessage } from '../../codec/index.js';
 import type { DecisionState } from '../../rules/index.js';
@@ -14,10 +16,11 @@ export class Velocity {
   /** Automatic refunds per card on one business day (the per-card daily cap): count and minor units. */
   private readonly refunds = new Map<string, { day: number; count: number; amount: number }>();
 
-  constructor(private readonly windowMs: number) {}
+  constructor(private readonly windowMs: number, private readonly clock: () => number = () => performance.now()) {}
 
-  /** `businessDay`: rules/'s business day of `now`, which the per-card refund counts are kept by. */
-  state(req: IsoMessage, panHash: string | undefined, now: number, businessDay: number): DecisionState {
+  /** `businessDay`: rules/'s business day now (the wall clock's), which the per-card refund counts are kept by. */
+  state(req: IsoMessage, panHash: string | undefined, businessDay: number): DecisionState {
+    const now = this.clock();
     const today = panHash === undefined ? undefined : this.refunds.get(panHash);
     const sameDay = today !== undefined && today.day === businessDay;
     return {
@@ -30,8 +33,8 @@ export class Velocity {
   }
 
   /** A refund counts as an undo and toward the card's refunds of the business day. */
-  recordRefund(req: IsoMessage, panHash: string | undefined, now: number, businessDay: number, amount: number): void {
-    this.record(req, panHash, now);
+  recordRefund(req: IsoMessage, panHash: string | undefined, businessDay: number, amount: number): void {
+    this.record(req, panHash);
     if (panHash === undefined) return;
     if (this.refunds.size >= MAX_CARDS) for (const [k, v] of this.refunds) if (v.day !== businessDay) this.refunds.delete(k);
     const r = this.refunds.get(panHash);
@@ -42,7 +45,8 @@ export class Velocity {
     }
   }
 
-  record(req: IsoMessage, panHash: string | undefined, now: number): void {
+  record(req: IsoMessage, panHash: string | undefined): void {
+    const now = this.clock();
     this.add(`t|${req.get(41) ?? ''}`, now);
     this.add(`m|${req.get(42) ?? ''}`, now);
     if (panHash !== undefined) this.add(`c|${panHash}`, now);

@@ -24,6 +24,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { lookupTxn } from '../reports/evidence.js';
 import { DEFAULT_LIMIT, DEFAULT_PENDING_MS, gatherReport, manualQueue, reportQuery, ReportLimitError } from '../reports/report.js';
 import { parseDuration, parseTime } from '../reports/time.js';
+import { sendBody } from './admin-guard.js';
 import type { Store } from '../store/types.js';
 
 export type ApiHandler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
@@ -36,10 +37,9 @@ export class HttpError extends Error {
 }
 
 /** A JSON answer (no body for HEAD), never cached. */
-export function send(req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body, null, 2) + '\n';
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(req.method === 'HEAD' ? undefined : text);
+export function send(_req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  // A report can run to megabytes: written as the client takes it (./admin-guard.ts).
+  sendBody(res, status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers }, JSON.stringify(body, null, 2) + '\n');
 }
 
 /** A path segment decoded; a malformed percent-encoding (%E0%A4%A) is the caller's error, 400. */
@@ -127,12 +127,12 @@ async function report(store: Store, u: URL, opts: ApiOptions): Promise<unknown> 
     throw new HttpError(429, `another report is running: one at a time; retry in ${secs} s`, { 'retry-after': String(secs) });
   }
   reports.running = true;
-  const t0 = Date.now();
+  const t0 = performance.now();
   try {
     return await gatherReport(store, o);
   } finally {
     reports.running = false;
-    reports.lastMs = Date.now() - t0;
+    reports.lastMs = performance.now() - t0;
   }
 }
 

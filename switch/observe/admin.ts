@@ -12,10 +12,23 @@
  *
  * Other routes are mounted by prefix (`mount('/api/', handler)`, for the reports); a
  * handler answers true when it wrote the response. Anything else is 404.
+ *
+ * One client must not cost the switch more than its share (config admin.*, issue 21):
+ * headers over admin.maxHeaderBytes get 431, a body declared over admin.maxBodyBytes 413
+ * before a byte of it is read, headers or a request slower than their timeouts 408 and
+ * the connection closed (a slow-loris client holds a socket that long and no longer),
+ * more than admin.maxConcurrent requests at once 503 with Retry-After (the probes
+ * /healthz and /readyz excepted: a balancer must not take the node out because the
+ * console is busy), and an answer its client stops reading is dropped after
+ * admin.sendTimeoutMs (./admin-guard.ts), so what it holds is bounded by maxConcurrent
+ * bodies for that long.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
+import { ADMIN_LIMIT_DEFAULTS, ADMIN_LIMIT_RANGES, type AdminLimits } from '../config/admin-limits.js';
 import { parseHostPort, type HostPort } from '../config/host-port.js';
+import { adminMetrics, clientErrorReason, closeClient, refuse, sendBody, type AdminMetrics } from './admin-guard.js';
 import { consoleStatic } from './console-static.js';
 import type { Logger } from './log.js';
 import { overviewRoute } from './overview.js';
@@ -41,6 +54,8 @@ export interface AdminOptions {
   hosts?: readonly string[];
   /** The built console's folders, first found served (default: ./console-static.ts's); false for no console. */
   console?: readonly string[] | false;
+  /** Over config/admin-limits.ts's defaults; also settable with limit() until start(). */
+  limits?: Partial<AdminLimits>;
 }
 
 /** "off", or an address as config/host-port.ts reads it; null for off. */
@@ -49,24 +64,33 @@ export function parseAdminAddress(v: string): HostPort | null {
 }
 
 export class AdminServer {
-  private readonly server: Server;
+  private server: Server | null = null;
   private readonly mounts: { prefix: string; handler: AdminHandler }[] = [];
   private stopping = false;
+  private limits: AdminLimits = { ...ADMIN_LIMIT_DEFAULTS };
+  /** Requests in progress, probes aside: at limits.maxConcurrent the next is refused. */
+  private active = 0;
+  private readonly metrics: AdminMetrics;
 
   constructor(private readonly opts: AdminOptions) {
-    this.server = createServer((req, res) => {
-      this.route(req, res).catch((e: unknown) => {
-        opts.log.error('admin request failed', { path: pathOf(req), error: e instanceof Error ? e.message : String(e) });
-        if (!res.headersSent) send(res, 500, 'internal error\n');
-        else res.destroy();
-      });
-    });
-    // A scraper that keeps its connection open must not hold shutdown.
-    this.server.keepAliveTimeout = 5000;
+    this.metrics = adminMetrics(opts.registry, () => this.active);
+    this.limit(opts.limits ?? {});
     if (opts.console !== false) {
       this.mount('/', consoleStatic(opts.console));
       this.mount('/api/overview', overviewRoute(opts.registry));
     }
+  }
+
+  /** Sets limits (over those already set); before start() only, since Node reads some when the server is made. */
+  limit(l: Partial<AdminLimits>): void {
+    if (this.server) throw new Error('admin: limits are set before start()');
+    const next = { ...this.limits, ...l };
+    for (const [k, [min, max]] of Object.entries(ADMIN_LIMIT_RANGES)) {
+      const v = next[k as keyof AdminLimits];
+      if (!Number.isInteger(v) || v < min || v > max) throw new RangeError(`admin: ${k} must be a whole number from ${min} to ${max}, got ${v}`);
+    }
+    if (next.requestTimeoutMs < next.headersTimeoutMs) throw new RangeError('admin: requestTimeoutMs must be at least headersTimeoutMs');
+    this.limits = next;
   }
 
   /** Adds routes under `prefix` (e.g. "/api/"); the longest matching prefix is asked first. */
@@ -77,11 +101,27 @@ export class AdminServer {
   }
 
   start(): Promise<void> {
+    const l = this.limits;
+    const server = createServer({
+      maxHeaderSize: l.maxHeaderBytes,
+      headersTimeout: l.headersTimeoutMs,
+      requestTimeout: l.requestTimeoutMs,
+      keepAliveTimeout: l.keepAliveTimeoutMs,
+      // Node looks for overdue headers and requests this often (30 s by default): a
+      // timeout is kept to within a quarter of itself, or a second.
+      connectionsCheckingInterval: Math.max(25, Math.min(1000, Math.floor(l.headersTimeoutMs / 4))),
+    }, (req, res) => this.handle(req, res));
+    server.on('clientError', (e: NodeJS.ErrnoException, socket: Duplex) => {
+      const reason = clientErrorReason(e.code);
+      if (reason !== null) this.metrics.refused(reason);
+      closeClient(socket, reason);
+    });
+    this.server = server;
     return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.opts.port, this.opts.host, () => {
-        this.server.off('error', reject);
-        this.server.on('error', (e) => this.opts.log.error('admin server error', { error: e.message }));
+      server.once('error', reject);
+      server.listen(this.opts.port, this.opts.host, () => {
+        server.off('error', reject);
+        server.on('error', (e) => this.opts.log.error('admin server error', { error: e.message }));
         resolve();
       });
     });
@@ -89,7 +129,7 @@ export class AdminServer {
 
   /** The bound port (an ephemeral one when configured with 0). */
   get port(): number {
-    const a = this.server.address();
+    const a = this.server?.address();
     return typeof a === 'object' && a ? a.port : 0;
   }
 
@@ -112,9 +152,55 @@ export class AdminServer {
 
   stop(): Promise<void> {
     this.stopping = true;
+    const server = this.server;
+    if (!server) return Promise.resolve();
     return new Promise((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const path = pathOf(req);
+    const probe = path === '/healthz' || path === '/readyz';
+    if (!probe) {
+      if (this.active >= this.limits.maxConcurrent) {
+        this.metrics.refused('busy');
+        refuse(res, 503, `busy: ${this.limits.maxConcurrent} admin requests in progress (admin.maxConcurrent); retry shortly`, { 'retry-after': '1' });
+        return;
+      }
+      this.active++;
+      res.once('close', () => this.active--);
+    }
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > this.limits.maxBodyBytes) {
+      // Answered before a byte of the body is read, and the connection closed after, so
+      // the rest of it is never read either.
+      this.metrics.refused('body_too_large');
+      refuse(res, 413, `the request body is over ${this.limits.maxBodyBytes} bytes (admin.maxBodyBytes)`, { connection: 'close' });
+      return;
+    }
+    this.route(req, res).then(
+      () => this.watchSend(res),
+      (e: unknown) => {
+        this.opts.log.error('admin request failed', { path, error: e instanceof Error ? e.message : String(e) });
+        if (!res.headersSent) send(res, 500, 'internal error\n');
+        else res.destroy();
+      },
+    );
+  }
+
+  /**
+   * The handler is done; its answer may still be on its way out. A client that takes none
+   * of it for sendTimeoutMs is dropped: Node's socket timeout does not fire while the
+   * write queue shrinks, so a slow but steady reader is not (./admin-guard.ts).
+   */
+  private watchSend(res: ServerResponse): void {
+    if (res.writableFinished || res.destroyed) return;
+    res.setTimeout(this.limits.sendTimeoutMs, () => {
+      this.metrics.dropped();
+      this.opts.log.warn('admin answer dropped: the client stopped reading it', { path: pathOf(res.req), timeoutMs: this.limits.sendTimeoutMs });
+      res.destroy();
     });
   }
 
@@ -170,6 +256,5 @@ function pathOf(req: IncomingMessage): string {
 }
 
 function send(res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8'): void {
-  res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
-  res.end(res.req.method === 'HEAD' ? undefined : body);
+  sendBody(res, status, { 'content-type': type, 'cache-control': 'no-store' }, body);
 }

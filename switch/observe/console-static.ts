@@ -18,6 +18,7 @@ import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sendBody } from './admin-guard.js';
 
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
@@ -97,9 +98,6 @@ function assetPath(dir: string, raw: string): string | null {
   return real;
 }
 
-function answer(req: IncomingMessage, res: ServerResponse, status: number, body: string | Buffer, type: string, extra: Record<string, string> = {}): void {
-  res.writeHead(status, {
-    ...SECURITY_HEADERS, 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', ...extra,
-  });
-  res.end(req.method === 'HEAD' ? undefined : body);
+function answer(_req: IncomingMessage, res: ServerResponse, status: number, body: string | Buffer, type: string, extra: Record<string, string> = {}): void {
+  sendBody(res, status, { ...SECURITY_HEADERS, 'content-type': type, 'cache-control': 'no-store', ...extra }, body);
 }

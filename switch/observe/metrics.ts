@@ -21,6 +21,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { FAILURE_CLASSES } from '../../rules/index.js';
 import type { Counters } from './counters.js';
 import { FastHistogram, type HistogramChild } from './fast-histogram.js';
+import { GuardCounts, registerGuardMetrics } from './guard-metrics.js';
 import { DECODE_REASONS, MTI_SLOTS, mtiClassOf, WireMetrics, type Side } from './wire-metrics.js';
 import { GroupCommitStore } from '../store/group-commit.js';
 import type { Store } from '../store/types.js';
@@ -49,7 +50,7 @@ export interface MetricSources {
 /** Maps the switch's own counter names onto labelled prom-client counters. */
 const FROM_COUNTERS: { metric: string; help: string; label?: string; map: Record<string, string> }[] = [
   { metric: 'revswitch_connections_opened_total', help: 'Terminal connections accepted.', map: { connections_opened: '' } },
-  { metric: 'revswitch_connections_rejected_total', help: 'Terminal connections refused (max connections, or stopping).', map: { connections_rejected: '' } },
+  { metric: 'revswitch_connections_rejected_total', help: 'Terminal connections refused, whatever the reason (by listener and reason: revswitch_connections_refused_total).', map: { connections_rejected: '' } },
   { metric: 'revswitch_upstream_timeouts_total', help: 'Requests the upstream did not answer before the deadline.', map: { timeouts: '' } },
   { metric: 'revswitch_late_responses_total', help: 'Upstream answers that came after the deadline (never relayed).', map: { late_responses: '' } },
   {
@@ -111,6 +112,8 @@ export interface StoreStatus {
 export class Metrics {
   readonly registry = new Registry();
   private readonly wires = new Map<string, WireMetrics>();
+  /** By listener: its limits against hostile clients (./guard-metrics.ts). */
+  private readonly guards = new Map<string, GuardCounts>();
   private readonly rtt: FastHistogram;
   private readonly rttChildren = new Map<string, HistogramChild>();
   /** From request received to answer written, minus the upstream round trip. */
@@ -127,9 +130,9 @@ export class Metrics {
   private processMetrics = false;
   private readinessWired = false;
   private storeStatus: StoreStatus = { ok: true, lastError: null };
-  private readonly manual: Cached = { values: [0], at: 0, pending: null };
+  private readonly manual: Cached = { values: [0], at: -Infinity, pending: null };
   /** Open review items: how many, and when the oldest was opened (0: none). */
-  private readonly reviews: Cached = { values: [0, 0], at: 0, pending: null };
+  private readonly reviews: Cached = { values: [0, 0], at: -Infinity, pending: null };
 
   constructor() {
     const registers = [this.registry];
@@ -176,6 +179,8 @@ export class Metrics {
         }
       },
     });
+
+    registerGuardMetrics(this.registry, this.guards);
 
     const tlsFailures = this.tlsFailures;
     new Counter({
@@ -230,6 +235,13 @@ export class Metrics {
     let w = this.wires.get(key);
     if (!w) this.wires.set(key, (w = new WireMetrics(side, dialect)));
     return w;
+  }
+
+  /** One listener's refusals, closes and in-flight pauses; its series exist from now on. */
+  guard(listener: string): GuardCounts {
+    let g = this.guards.get(listener);
+    if (!g) this.guards.set(listener, (g = new GuardCounts()));
+    return g;
   }
 
   /** The round-trip histogram of one upstream. */
@@ -440,10 +452,11 @@ interface Cached {
 
 /** Reads the figures again when the cached ones are old; never waits more than 2 s (the old ones stand). */
 async function refresh(m: Cached, read: () => Promise<number[]>): Promise<void> {
-  if (Date.now() - m.at < MANUAL_REFRESH_MS) return;
+  // performance.now(): a wall clock stepped back must not freeze these figures for an hour.
+  if (performance.now() - m.at < MANUAL_REFRESH_MS) return;
   m.pending ??= read().then(
-    (values) => { m.values = values; m.at = Date.now(); },
-    () => { m.at = Date.now(); },
+    (values) => { m.values = values; m.at = performance.now(); },
+    () => { m.at = performance.now(); },
   ).finally(() => { m.pending = null; });
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([m.pending, new Promise<void>((r) => { timer = setTimeout(r, MANUAL_READ_CAP_MS); })]);

@@ -9,6 +9,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { MetricObjectWithValues, MetricValue, Registry } from 'prom-client';
+import { sendBody } from './admin-guard.js';
 import { bucketQuantile } from './bucket-quantile.js';
 
 export interface Overview {
@@ -93,15 +94,12 @@ export function overviewRoute(registry: Registry): (req: IncomingMessage, res: S
     const path = new URL(req.url ?? '/', 'http://admin.invalid').pathname;
     if (path !== '/api/overview') return false;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      const text = JSON.stringify({ error: 'GET only' }) + '\n';
-      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-      res.end(text);
+      sendBody(res, 405, { allow: 'GET, HEAD', 'content-type': 'application/json; charset=utf-8' }, JSON.stringify({ error: 'GET only' }) + '\n');
       return true;
     }
     // JSON has no Infinity: the +Inf bucket goes out as null.
     const text = JSON.stringify(await readOverview(registry), (_k, v: unknown) => (v === Infinity ? null : v)) + '\n';
-    res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
-    res.end(req.method === 'HEAD' ? undefined : text);
+    sendBody(res, 200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }, text);
     return true;
   };
 }

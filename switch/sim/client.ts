@@ -11,6 +11,8 @@ import { simConn, simDialect, simFraming } from './wire.js';
 export interface ClientOptions {
   host?: string;
   port: number;
+  /** The local address to connect from (a 127.x.y.z on loopback stands for another client machine). */
+  localAddress?: string;
   dialect?: Dialect | string;
   framing?: Framing | FramingName;
 }
@@ -41,7 +43,7 @@ export function connectClient(opts: ClientOptions): Promise<SimClient> {
   let undecodable = 0;
   let resolveClosed: () => void = () => {};
   const closed = new Promise<void>((r) => { resolveClosed = r; });
-  const socket = connect({ host: opts.host ?? '127.0.0.1', port: opts.port });
+  const socket = connect({ host: opts.host ?? '127.0.0.1', port: opts.port, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
   const conn = simConn(socket, dialect, framing, () => { undecodable++; });
   conn.onMessage = (m) => {
     received.push(m);

@@ -104,11 +104,20 @@ export const SQL = {
     FROM nodes n ORDER BY n.node`,
   // SKIP LOCKED: rows another node is claiming right now are passed over, never waited on
   // nor taken twice; the outer UPDATE re-checks nothing, the subselect's row locks hold.
-  claimReversals: `UPDATE reversals r SET owner = $1::text, lease_until = $2::bigint + $3::bigint
-    FROM (SELECT id AS cid FROM reversals WHERE state IN ('pending', 'sent')
-      AND (owner IS NULL OR (owner = $1::text AND $5::boolean)
-        OR (lease_until < $2::bigint AND COALESCE((SELECT n.lease_until FROM nodes n WHERE n.node = reversals.owner), 0) < $2::bigint))
-      ORDER BY enqueued_at, ins_seq LIMIT $4::integer FOR UPDATE SKIP LOCKED) c
+  // Three index reads, not one OR over the whole queue (which scanned and sorted a
+  // million queued rows per claim): the unowned (a partial index), this node's own, and
+  // those of owners whose node lease expired.
+  claimReversals: `WITH free AS (SELECT id AS cid FROM reversals WHERE owner IS NULL AND state IN ('pending', 'sent')
+        ORDER BY enqueued_at, ins_seq LIMIT $4::integer FOR UPDATE SKIP LOCKED),
+      own AS (SELECT id AS cid FROM reversals WHERE $5::boolean AND owner = $1::text AND state IN ('pending', 'sent')
+        ORDER BY enqueued_at, ins_seq LIMIT $4::integer FOR UPDATE SKIP LOCKED),
+      lapsed AS (SELECT id AS cid FROM reversals
+        WHERE owner IN (SELECT node FROM nodes WHERE lease_until < $2::bigint AND NOT ($5::boolean AND node = $1::text))
+          AND state IN ('pending', 'sent') AND lease_until < $2::bigint
+        ORDER BY enqueued_at, ins_seq LIMIT $4::integer FOR UPDATE SKIP LOCKED),
+      c AS (SELECT cid FROM free UNION ALL SELECT cid FROM own UNION ALL SELECT cid FROM lapsed LIMIT $4::integer)
+    UPDATE reversals r SET owner = $1::text, lease_until = $2::bigint + $3::bigint
+    FROM c
     WHERE r.id = c.cid
     RETURNING ${REVERSAL_COLUMNS}, owner, lease_until AS "leaseUntil", ins_seq AS "insSeq"`,
   renewLeases: `INSERT INTO nodes (node, started_at, heartbeat_at, info, lease_until) VALUES ($1::text, 0, 0, NULL, $2::bigint)

@@ -294,10 +294,26 @@ export class SqliteEngine {
           FROM nodes n ORDER BY n.node`).all() as NodeRow[];
       case 'claimReversals':
         return this.db.transaction(() => {
-          const rows = this.db.prepare(`SELECT ${REVERSAL_COLUMNS}, rowid AS rid FROM reversals WHERE state IN ('pending', 'sent')
-            AND (owner IS NULL OR (owner = ? AND ?)
-              OR (lease_until < ? AND COALESCE((SELECT n.lease_until FROM nodes n WHERE n.node = reversals.owner), 0) < ?))
-            ORDER BY enqueued_at, rowid LIMIT ?`).all(r.node, r.includeOwn ? 1 : 0, r.now, r.now, r.limit) as (ReversalRow & { rid?: number })[];
+          // Three cheap reads instead of one OR over the whole queue: with a million rows
+          // queued that OR scanned and sorted them all (seconds a claim, the store's one
+          // writer held meanwhile). Each reads an index of its own, named (INDEXED BY: the
+          // planner, without statistics, took reversals_state_lease and sorted every pending
+          // row, 270 ms a claim at a million): the unowned (a partial index), this node's
+          // own, and those of owners whose node lease expired.
+          type Claimed = ReversalRow & { rid?: number };
+          const rows: Claimed[] = this.db.prepare(`SELECT ${REVERSAL_COLUMNS}, rowid AS rid FROM reversals INDEXED BY reversals_unowned
+            WHERE owner IS NULL AND state IN ('pending', 'sent') ORDER BY enqueued_at, rowid LIMIT ?`).all(r.limit) as Claimed[];
+          if (r.includeOwn && rows.length < r.limit) {
+            rows.push(...this.db.prepare(`SELECT ${REVERSAL_COLUMNS}, rowid AS rid FROM reversals INDEXED BY reversals_owner
+              WHERE owner = ? AND state IN ('pending', 'sent') ORDER BY enqueued_at, rowid LIMIT ?`).all(r.node, r.limit - rows.length) as Claimed[]);
+          }
+          if (rows.length < r.limit) {
+            // This node's own lapsed rows too (as before the split); with includeOwn they were read above.
+            rows.push(...this.db.prepare(`SELECT ${REVERSAL_COLUMNS}, rowid AS rid FROM reversals INDEXED BY reversals_owner
+              WHERE owner IN (SELECT node FROM nodes WHERE lease_until < ? AND (? = 0 OR node <> ?)) AND state IN ('pending', 'sent') AND lease_until < ?
+              ORDER BY enqueued_at, rowid LIMIT ?`).all(r.now, r.includeOwn ? 1 : 0, r.node, r.now, r.limit - rows.length) as Claimed[]);
+          }
+          rows.sort((a, b) => a.enqueuedAt - b.enqueuedAt || (a.rid ?? 0) - (b.rid ?? 0));
           const take = this.db.prepare('UPDATE reversals SET owner = ?, lease_until = ? WHERE rowid = ?');
           for (const row of rows) {
             take.run(r.node, r.now + r.leaseMs, row.rid);

@@ -33,7 +33,10 @@ export interface HealingOptions {
   store: Store;
   /** Several nodes: this node's lease; null for one node. */
   lease: LeaseOptions | null;
+  /** The monotonic clock the retries are timed on: a wall-clock step neither fires them all nor holds them back. */
   now: () => number;
+  /** The wall clock, for what is stored (a retried write's time, a claim's lease). */
+  wall: () => number;
   /** How long a failed write or read waits before it is tried again. */
   retryMs: number;
   log: Logger;
@@ -90,7 +93,7 @@ export class ReversalHealing {
 
   /** From the queue's pump: the failed writes and reads that are due, again. */
   retryDue(now: number): void {
-    for (const r of takeDue(this.rewrites, now)) void this.queue.write({ ...r.u, at: now }, r.kind, r.e, r.ev);
+    for (const r of takeDue(this.rewrites, now)) void this.queue.write({ ...r.u, at: this.opts.wall() }, r.kind, r.e, r.ev);
     for (const r of takeDue(this.rereads, now)) this.heal(r.e, r.why);
   }
 
@@ -180,7 +183,7 @@ export class ReversalHealing {
       // them), so a row of its own that the queue lost comes back; one node: every live row.
       const lease = this.opts.lease;
       const rows = lease
-        ? await this.opts.store.claimReversals(lease.node, this.opts.now(), lease.leaseMs, SWEEP_LIMIT, true)
+        ? await this.opts.store.claimReversals(lease.node, this.opts.wall(), lease.leaseMs, SWEEP_LIMIT, true)
         : await this.opts.store.reversals(['pending', 'sent']);
       const live = new Map(rows.map((r) => [r.id, r]));
       for (const row of rows) {

@@ -8,6 +8,11 @@
  *
  * They reach the queue's entries only through LeasedQueue, so every change to an entry
  * stays in the queue.
+ *
+ * Two clocks (docs/operations.md, "Clock steps"): the leases in the store are wall-clock
+ * times, since other nodes judge them; whether this node's own leases still hold is timed
+ * on the monotonic clock, so a step back of the wall clock never lets a node go on
+ * sending past a lease it failed to renew, and a step forward does not stop it.
  */
 import type { Counters } from '../observe/counters.js';
 import type { Logger } from '../observe/log.js';
@@ -27,6 +32,8 @@ export interface LeasedQueue {
   adopt(row: ReversalRow, why: string, detail: string): boolean;
   /** The ids of its entries that are not final yet (pending or sent). */
   activeIds(): string[];
+  /** How many more entries its memory cap lets it take (SafOptions.maxInMemory). */
+  room(): number;
   /** Lets go, without a write, of the active entries not in `owned` (another node holds them now). */
   dropUnowned(owned: ReadonlySet<string>): void;
   /** Drives what is due. */
@@ -36,9 +43,16 @@ export interface LeasedQueue {
 /** The most rows one claim at start (or after a lapsed lease) takes. */
 const LOAD_LIMIT = 100_000;
 
+/**
+ * The most claims of claimLimit rows one lease tick makes while the queue has room: an
+ * outage's backlog in the store comes back into memory at up to this many times
+ * claimLimit per tick (30,000 rows every leaseMs/3 with the defaults), not claimLimit.
+ */
+const CLAIMS_PER_TICK = 30;
+
 export class ReversalLeases {
   private timer: NodeJS.Timeout | null = null;
-  /** Until when this node's leases are known to hold (the last renewal's start + leaseMs). */
+  /** Until when this node's leases are known to hold (the last renewal's start + leaseMs), on the monotonic clock. */
   private okUntil = 0;
   /** A renewal came too late: entries may have been claimed by another node; resync at the next renewal. */
   private lapsed = false;
@@ -48,14 +62,16 @@ export class ReversalLeases {
     private readonly store: Store,
     private readonly queue: LeasedQueue,
     private readonly lease: LeaseOptions,
-    private readonly env: { log: Logger; counters: Counters; now: () => number },
+    /** `now`: the wall clock, for the store's leases; `mono`: the monotonic clock, for okUntil. */
+    private readonly env: { log: Logger; counters: Counters; now: () => number; mono: () => number },
   ) {}
 
   /** At load: the rows this node may take (its own from before a restart, unowned ones, expired leases), leased to it. */
   async claimAtLoad(): Promise<ReversalRow[]> {
     const started = this.env.now();
-    const rows = await this.store.claimReversals(this.lease.node, started, this.lease.leaseMs, LOAD_LIMIT, true);
-    this.okUntil = started + this.lease.leaseMs;
+    const m0 = this.env.mono();
+    const rows = await this.store.claimReversals(this.lease.node, started, this.lease.leaseMs, Math.max(1, Math.min(LOAD_LIMIT, this.queue.room())), true);
+    this.okUntil = m0 + this.lease.leaseMs;
     return rows;
   }
 
@@ -66,8 +82,8 @@ export class ReversalLeases {
   }
 
   /** Whether this node may send now (its leases are known to hold, with a margin). */
-  maySend(now: number): boolean {
-    return !this.lapsed && now < this.okUntil - Math.min(500, this.lease.leaseMs / 10);
+  maySend(): boolean {
+    return !this.lapsed && this.env.mono() < this.okUntil - Math.min(500, this.lease.leaseMs / 10);
   }
 
   start(): void {
@@ -98,7 +114,8 @@ export class ReversalLeases {
     const { node, leaseMs } = this.lease;
     try {
       const t0 = this.env.now();
-      if (t0 >= this.okUntil && this.okUntil > 0) this.lapsed = true;
+      const m0 = this.env.mono();
+      if (m0 >= this.okUntil && this.okUntil > 0) this.lapsed = true;
       await this.store.renewLeases(node, t0 + leaseMs);
       if (this.lapsed) {
         // Another node may have claimed some of ours meanwhile: keep only what the store
@@ -109,10 +126,17 @@ export class ReversalLeases {
         for (const row of mine) this.queue.adopt(row, 'taken over: its lease had expired', 'claimed after a lapsed lease');
         this.lapsed = false;
       }
-      this.okUntil = t0 + leaseMs;
-      const rows = await this.store.claimReversals(node, this.env.now(), leaseMs, this.lease.claimLimit ?? 1000);
+      this.okUntil = m0 + leaseMs;
+      // Rows nobody holds (a dead node's, or spilled past the memory cap), while there is room.
+      const limit = this.lease.claimLimit ?? 1000;
       let n = 0;
-      for (const row of rows) if (this.queue.adopt(row, 'taken over from another node', `claimed by ${node}`)) n++;
+      for (let i = 0; i < CLAIMS_PER_TICK; i++) {
+        const want = Math.min(limit, this.queue.room());
+        if (want <= 0) break;
+        const rows = await this.store.claimReversals(node, this.env.now(), leaseMs, want);
+        for (const row of rows) if (this.queue.adopt(row, 'taken over from another node', `claimed by ${node}`)) n++;
+        if (rows.length < want) break;
+      }
       if (n > 0) {
         this.env.counters.inc('reversals_claimed', n);
         this.env.log.warn('reversals claimed from the shared queue', { count: n, node });

@@ -52,12 +52,26 @@ export interface SafOptions {
   maxAttempts: number;
   /** After this age (from enqueue) the entry goes to manual handling. */
   maxAgeMs: number;
+  /**
+   * At most this many entries not final (pending, sent) held in memory (lease mode; default
+   * 100,000). Past it, a new one is written to the store unowned and not kept here (an
+   * outage's backlog lives in the store, not the heap), and claims take only the room left:
+   * the lease tick claims stored ones back as entries finish. Never refused nor dropped.
+   */
+  maxInMemory?: number;
   /** The rules file's verdict on the answer code to a reversal or a refund (reversalResponses, refundResponses). */
   outcomeOf: (responseCode: string | undefined, kind: UndoKind) => ReversalOutcome;
   log: Logger;
   counters: Counters;
   keys: CardKeys;
+  /** The wall clock, for what is stored (times, F7) and ages measured from stored times (default Date.now). */
   now?: () => number;
+  /**
+   * The monotonic clock response timeouts and backoff are timed on, so a step of the wall
+   * clock neither fires them all nor holds them back an hour (default performance.now();
+   * a test that injects only `now` gets that for both).
+   */
+  monotonic?: () => number;
   /** Lifecycle events, emitted once each transition is durable; null or absent: off. */
   events?: EventBus | null;
   /**
@@ -103,12 +117,15 @@ export class SafQueue implements ReversalQueue {
   private done: { at: number; id: string }[] = [];
   private doneHead = 0;
   private active = 0;
+  /** When the memory cap was last logged (performance.now()): once a second at most. */
+  private spillLogged = -Infinity;
   private timer: NodeJS.Timeout | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
   private agedOutAt = 0;
   /** Keeps the mirror from leading the store: failed writes retried, rows re-read, the sweep. */
   private readonly healing: ReversalHealing;
   private readonly now: () => number;
+  private readonly mono: () => number;
   /** Several-nodes mode only (opts.lease). */
   private readonly leases: ReversalLeases | null;
   /** Events on only (opts.events). */
@@ -122,15 +139,17 @@ export class SafQueue implements ReversalQueue {
 
   constructor(private readonly store: Store, private readonly links: ReadonlyMap<string, ReversalLink>, private readonly opts: SafOptions) {
     this.now = opts.now ?? Date.now;
+    this.mono = opts.monotonic ?? opts.now ?? (() => performance.now());
     this.events = opts.events ? new ReversalEvents(opts.events, opts.keys) : null;
     // Closures, not `this`: what the leases may do to the entries stays private to the queue.
     this.leases = opts.lease
       ? new ReversalLeases(store, {
         adopt: (row, why, detail) => this.adopt(row, why, detail),
         activeIds: () => [...this.entries.values()].filter(isActive).map((e) => e.id),
+        room: () => this.room(),
         dropUnowned: (owned) => this.dropUnowned(owned),
         pump: () => this.pump(),
-      }, opts.lease, { log: opts.log, counters: opts.counters, now: this.now })
+      }, opts.lease, { log: opts.log, counters: opts.counters, now: this.now, mono: this.mono })
       : null;
     this.healing = new ReversalHealing({
       entry: (id) => this.entries.get(id),
@@ -140,7 +159,7 @@ export class SafQueue implements ReversalQueue {
       schedule: (e) => this.schedule(e),
       pump: () => this.pump(),
       write: (u, kind, e, ev) => this.write(u, kind, e, ev),
-    }, { store, lease: opts.lease ?? null, now: this.now, retryMs: opts.backoffMs[0] ?? 1000, log: opts.log, counters: opts.counters });
+    }, { store, lease: opts.lease ?? null, now: this.mono, wall: this.now, retryMs: opts.backoffMs[0] ?? 1000, log: opts.log, counters: opts.counters });
   }
 
   /**
@@ -201,7 +220,7 @@ export class SafQueue implements ReversalQueue {
     const link = this.links.get(row.upstream);
     const e: Entry = {
       id: row.id, kind: row.kind ?? 'reversal', amount: row.amount ?? null, upstream: row.upstream, txnId: row.txnId, state: row.state, attempts: row.attempts,
-      enqueuedAt: row.retriedAt ?? row.enqueuedAt, dueAt: row.dueAt, lastError: row.lastError, reason: row.reason,
+      enqueuedAt: row.retriedAt ?? row.enqueuedAt, dueAt: this.dueIn(row.dueAt), lastError: row.lastError, reason: row.reason,
       finalAmount: row.finalAmount, original: null, message: null, sentStan: row.sentStan, busy: false, writes: 0, retrying: false, queued: false, ev: null,
     };
     try {
@@ -250,9 +269,10 @@ export class SafQueue implements ReversalQueue {
   enqueue(req: ReversalRequest): boolean {
     if (this.entries.has(req.id)) return false;
     const now = this.now();
+    if (this.leases && this.active >= this.maxInMemory) return this.spill(req, now);
     const e: Entry = {
       id: req.id, kind: req.kind ?? 'reversal', amount: req.amount ?? null, upstream: req.upstream, txnId: req.txnId ?? null, state: 'pending', attempts: 0, enqueuedAt: now,
-      dueAt: now, lastError: null, reason: req.reason, finalAmount: req.finalAmount ?? null, original: req.original,
+      dueAt: this.mono(), lastError: null, reason: req.reason, finalAmount: req.finalAmount ?? null, original: req.original,
       message: null, sentStan: null, busy: true, writes: 0, retrying: false, queued: false, ev: this.events ? this.events.describe(req.original) : null,
     };
     this.entries.set(e.id, e);
@@ -261,7 +281,7 @@ export class SafQueue implements ReversalQueue {
     // with its 0400, in one commit; the 0400 leaves as soon as that commit lands.
     const link = this.links.get(e.upstream);
     const fast = link !== undefined && link.isUp && (this.inFlight.get(e.upstream) ?? 0) < this.opts.window
-      && this.maySend(now) && this.build(e, link, now) === null;
+      && this.maySend() && this.build(e, link, now) === null;
     if (fast) this.inFlight.set(e.upstream, (this.inFlight.get(e.upstream) ?? 0) + 1);
     const row: ReversalRow = {
       id: e.id, txnId: e.txnId, upstream: e.upstream, state: fast ? 'sent' : 'pending', attempts: fast ? 1 : 0, reason: e.reason,
@@ -274,6 +294,44 @@ export class SafQueue implements ReversalQueue {
     this.opts.counters.inc(count(e.kind, 'queued'));
     this.opts.log.info(`${e.kind} queued`, { id: e.id, upstream: e.upstream, reason: e.reason, partial: req.finalAmount !== undefined, amount: e.amount ?? undefined, why: req.explanation });
     this.insert(e, row);
+    return true;
+  }
+
+  /** Entries not final the queue may hold in memory (SafOptions.maxInMemory). */
+  private get maxInMemory(): number {
+    return this.opts.maxInMemory ?? 100_000;
+  }
+
+  /** Room for claimed rows: how many more entries the memory cap allows. */
+  private room(): number {
+    return Math.max(0, this.maxInMemory - this.active);
+  }
+
+  /**
+   * Past maxInMemory: the entry goes to the store unowned, pending, due now, and is not
+   * kept here. Any node's next claim with room takes it (this one's, as entries finish).
+   * Durable like any other: the insert is retried until the store takes it.
+   */
+  private spill(req: ReversalRequest, now: number): boolean {
+    const kind = req.kind ?? 'reversal';
+    const link = this.links.get(req.upstream);
+    const row: ReversalRow = {
+      id: req.id, txnId: req.txnId ?? null, upstream: req.upstream, state: 'pending', attempts: 0, reason: req.reason, finalAmount: req.finalAmount ?? null,
+      explanation: req.explanation, original: sealMessage(link?.dialect, req.original, this.opts.keys, sealBinding({ id: req.id, txnId: req.txnId ?? null })),
+      message: null, sentStan: null, enqueuedAt: now, dueAt: now, lastError: null, note: null, updatedAt: now, kind, amount: req.amount ?? null,
+    };
+    this.opts.counters.inc(count(kind, 'queued'));
+    this.opts.counters.inc(`${kind}s_spilled`);
+    if (this.spillLogged + 1000 <= performance.now()) {
+      this.spillLogged = performance.now();
+      this.opts.log.warn(`${kind}s beyond the memory cap: kept in the store only, claimed back as room frees`, { maxInMemory: this.maxInMemory, spilled: this.opts.counters.get(`${kind}s_spilled`) });
+    }
+    this.storeRow(row, (inserted) => {
+      if (inserted) this.events?.emit(kind === 'refund' ? 'REFUND_QUEUED' : 'REVERSAL_QUEUED', undefined, {
+        timeMs: now, txnId: row.txnId ?? '', reversalId: row.id, reversalState: 'pending', upstream: row.upstream, reversalAttempt: 0, reversalReason: row.reason,
+        decisionExplanation: row.explanation,
+      });
+    });
     return true;
   }
 
@@ -312,7 +370,7 @@ export class SafQueue implements ReversalQueue {
   private sentNow(e: Entry, link: ReversalLink, out: IsoMessage, attempts: number, dueAt: number): void {
     e.state = 'sent';
     e.attempts = attempts;
-    e.dueAt = Math.max(dueAt, this.now() + this.opts.responseTimeoutMs);
+    e.dueAt = Math.max(this.dueIn(dueAt), this.mono() + this.opts.responseTimeoutMs);
     this.timeouts.push(e.dueAt, e);
     if (!link.send(out)) {
       this.failAttempt(e, 'the upstream link was down');
@@ -446,7 +504,9 @@ export class SafQueue implements ReversalQueue {
 
   /** Drives every entry that is due. Cheap when nothing is: two heap peeks. */
   pump(): void {
-    const now = this.now();
+    // Deadlines on the monotonic clock; ages (from stored times) and what is stored on the wall clock.
+    const now = this.mono();
+    const wall = this.now();
     this.healing.retryDue(now);
     while (this.timeouts.peekKey() <= now) {
       const e = this.timeouts.pop() as Entry;
@@ -455,7 +515,7 @@ export class SafQueue implements ReversalQueue {
     while (this.due.peekKey() <= now) {
       const e = this.due.pop() as Entry;
       if (e.state !== 'pending' || e.busy || e.queued || e.dueAt > now) continue;
-      if (now - e.enqueuedAt >= this.opts.maxAgeMs) {
+      if (wall - e.enqueuedAt >= this.opts.maxAgeMs) {
         this.toManual(e, `older than ${Math.round(this.opts.maxAgeMs / 60_000)} min`);
         continue;
       }
@@ -464,7 +524,7 @@ export class SafQueue implements ReversalQueue {
       line.push(e);
       e.queued = true;
     }
-    const maySend = this.maySend(now);
+    const maySend = this.maySend();
     // Entries waiting in a line that cannot send (link down, no lease) still age: checked
     // once a second, not on every pump.
     const ageOut = now - this.agedOutAt >= AGE_CHECK_MS;
@@ -473,7 +533,7 @@ export class SafQueue implements ReversalQueue {
       if (line.length === 0) continue;
       const link = this.links.get(upstream);
       if (!maySend || !link || !link.isUp) {
-        if (ageOut) this.ageOut(line, now);
+        if (ageOut) this.ageOut(line, wall);
         continue;
       }
       let busy = this.inFlight.get(upstream) ?? 0;
@@ -482,7 +542,7 @@ export class SafQueue implements ReversalQueue {
         const e = line[i++];
         e.queued = false;
         if (e.state !== 'pending' || e.busy) continue;
-        this.send(e, link, now);
+        this.send(e, link, wall);
         busy++;
       }
       line.splice(0, i);
@@ -506,13 +566,22 @@ export class SafQueue implements ReversalQueue {
   }
 
   /** One node: always. Several: only while this node's leases are known to hold. */
-  private maySend(now: number): boolean {
-    return !this.leases || this.leases.maySend(now);
+  private maySend(): boolean {
+    return !this.leases || this.leases.maySend();
   }
 
   private schedule(e: Entry): void {
     if (e.state === 'pending') this.due.push(e.dueAt, e);
     else if (e.state === 'sent') this.timeouts.push(e.dueAt, e);
+  }
+
+  /**
+   * A stored due time (wall clock) as a deadline on the monotonic clock, from now on. Never
+   * further ahead than the longest delay the queue sets: a row written before the wall
+   * clock stepped back (read at a restart, or by another node) is not held back an hour.
+   */
+  private dueIn(wallAt: number): number {
+    return this.mono() + Math.min(wallAt - this.now(), Math.max(this.opts.responseTimeoutMs, ...this.opts.backoffMs));
   }
 
   /** Builds the 0400 (the refund's 0220) under a STAN no active entry holds; the error text when the codec refuses. */
@@ -577,7 +646,7 @@ export class SafQueue implements ReversalQueue {
         this.freeSlot(e);
         this.opts.counters.inc('store_errors');
         this.opts.log.error(`${e.kind} not marked sent; retrying`, { id: e.id, error: (err as Error).message });
-        e.dueAt = this.now() + (this.opts.backoffMs[0] ?? 1000);
+        e.dueAt = this.mono() + (this.opts.backoffMs[0] ?? 1000);
         this.due.push(e.dueAt, e);
       },
     );
@@ -591,7 +660,7 @@ export class SafQueue implements ReversalQueue {
     const b = this.opts.backoffMs;
     const dueAt = now + b[Math.min(Math.max(e.attempts, 1) - 1, b.length - 1)];
     this.transition(e, { from: ['sent', 'pending'], state: 'pending', dueAt, lastError: why, detail: `attempt ${e.attempts} failed: ${why}` });
-    this.due.push(dueAt, e);
+    this.due.push(e.dueAt, e);
   }
 
   private toManual(e: Entry, why: string): void {
@@ -604,7 +673,7 @@ export class SafQueue implements ReversalQueue {
   private transition(e: Entry, u: Omit<ReversalUpdate, 'id' | 'at'>, ev?: Partial<LifecycleEventInput>): void {
     const wasSent = e.state === 'sent';
     e.state = u.state;
-    if (u.dueAt !== undefined) e.dueAt = u.dueAt;
+    if (u.dueAt !== undefined) e.dueAt = this.dueIn(u.dueAt);
     if (u.lastError !== undefined) e.lastError = u.lastError;
     if (wasSent && u.state !== 'sent') this.freeSlot(e);
     if (u.state !== 'pending' && u.state !== 'sent') this.finished(e);
@@ -699,7 +768,7 @@ export class SafQueue implements ReversalQueue {
     this.releaseStan(e);
     e.original = null;
     e.message = null;
-    this.done.push({ at: this.now(), id: e.id });
+    this.done.push({ at: this.mono(), id: e.id });
   }
 
   private forget(e: Entry): void {

@@ -11,10 +11,11 @@ export async function until(
   capMs = 10_000,
   everyMs = 10,
 ): Promise<number> {
-  const start = Date.now();
+  // The monotonic clock: tests that step the wall clock (test/switch-clock-steps.test.ts) wait with this too.
+  const start = performance.now();
   while (!(await cond())) {
-    if (Date.now() - start > capMs) throw new Error(`gave up waiting for ${what} after ${capMs} ms`);
+    if (performance.now() - start > capMs) throw new Error(`gave up waiting for ${what} after ${capMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
-  return Date.now() - start;
+  return Math.round(performance.now() - start);
 }

@@ -108,10 +108,11 @@ export class NatsSink implements EventSink {
 
   /** The background loop: connect, ingest the inbox, publish what is spooled, commit. */
   private async pump(): Promise<void> {
-    let lastInbox = 0;
+    // Monotonic: a wall clock stepped back must not leave the inbox unread for an hour.
+    let lastInbox = -Infinity;
     while (!this.stopping) {
       try {
-        const now = Date.now();
+        const now = performance.now();
         if (now - lastInbox >= (this.opts.inboxPollMs ?? 1000)) {
           lastInbox = now;
           const n = await this.spool.ingestInbox();

@@ -277,4 +277,14 @@ DROP INDEX txns_sender_stan_f7;
 ALTER TABLE reversals ADD COLUMN retried_at INTEGER;
 `,
   },
+  {
+    version: 13,
+    name: 'the queue claimed by index: unowned reversals, and reversals by owner',
+    sql: `
+-- claimReversals reads three indexes instead of scanning the queue: with a million
+-- reversals queued (an issuer outage) one claim scanned and sorted them all.
+CREATE INDEX reversals_unowned ON reversals (enqueued_at) WHERE owner IS NULL AND state IN ('pending', 'sent');
+CREATE INDEX reversals_owner ON reversals (owner, state, enqueued_at) WHERE owner IS NOT NULL;
+`,
+  },
 ];
