@@ -122,10 +122,11 @@ t.test('a renamed upstream: start refuses, --reassign-upstream sends its reversa
   // 4. manual retry: an entry in the manual queue (as one that exhausted its attempts
   //    while a key was wrong) is put back and sent again, its attempts and age fresh.
   await store.updateReversal({ id: queued.id, from: ['acked'], state: 'manual', at: Date.now(), lastError: 'test: back to manual' });
+  // Counted before the retry: the running switch may claim and resend it before the CLI returns.
+  const before = seen.filter((e) => e.msg.mti.startsWith('04')).length;
   const retried = await promisify(execFile)(process.execPath,
     [...nodeArgsFor('switch/cli/main'), 'manual', 'retry', queued.id, '--note', 'key fixed, ticket 12', '--config', file], { cwd: ROOT });
   tt.match(retried.stdout, new RegExp(`retried ${queued.id}: pending again`));
-  const before = seen.filter((e) => e.msg.mti.startsWith('04')).length;
   await until(async () => (await store.reversal(queued.id))?.state === 'acked', 'the retried entry claimed, sent and acknowledged', 10_000);
   tt.ok(seen.filter((e) => e.msg.mti.startsWith('04')).length > before, 'sent to the issuer again');
   tt.has(await store.reversal(queued.id), { attempts: 1 }, 'with a fresh count of attempts');
