@@ -38,6 +38,8 @@ t.test('a sale the table let go: its duplicate and its reversal are answered fro
   const keyOfFirst = `${first.get(32) ?? ''}/TERMEV01|${first.get(11) ?? ''}|${first.get(7) ?? ''}`;
   await h.until(() => h.sw.txns.get(keyOfFirst) === undefined, 'the sweep to let the first sale go', 10_000);
   tt.ok(h.sw.txns.size <= CAP, `the table holds at most ${CAP} (${h.sw.txns.size})`);
+  tt.equal(h.sw.counters.get('retained_cap_evictions'), CAP + 201 - h.sw.txns.size,
+    'each sale let go before its retention, for the cap, is counted');
 
   const dup = await c.request(first.clone(), 5000);
   tt.equal(dup.get(39), '00', 'the duplicate gets the first answer');

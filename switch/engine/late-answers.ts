@@ -104,7 +104,9 @@ export class LateAnswers {
   sweep(now: number): void {
     const { retentionMs, maxRetained } = this.ctx.cfg;
     for (const e of this.expired.values()) {
-      if (now - e.txn.startedAt < retentionMs && this.expired.size <= maxRetained) break;
+      const young = now - e.txn.startedAt < retentionMs;
+      if (young && this.expired.size <= maxRetained) break;
+      if (young) this.ctx.counters.inc('late_waits_dropped');
       this.forget(e);
     }
   }

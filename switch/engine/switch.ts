@@ -368,7 +368,8 @@ export class Switch {
 
   private sweep(): void {
     const now = Date.now();
-    this.txns.sweep(now);
+    const early = this.txns.sweep(now);
+    if (early > 0) this.counters.inc('retained_cap_evictions', early);
     this.late.sweep(now);
     this.terminalReversals.unknown.roll(now);
   }

@@ -58,15 +58,22 @@ export class TxnTable {
     return this.byKey.size;
   }
 
-  /** Drops ended transactions past retention, oldest first (Maps keep insertion order). */
-  sweep(now: number): void {
+  /**
+   * Drops ended transactions past retention, oldest first (Maps keep insertion order), and
+   * past maxEntries younger ones too. Returns how many went before their retention because
+   * the cap was reached: a duplicate of one is then answered from the journal, slower.
+   */
+  sweep(now: number): number {
+    let early = 0;
     for (const [k, t] of this.byKey) {
       const old = now - t.startedAt > this.retentionMs;
       if (!old && this.byKey.size <= this.maxEntries) break;
       if (t.state === 'inflight') continue;
+      if (!old) early++;
       this.byKey.delete(k);
       if (this.byDay.get(t.dayKey) === t) this.byDay.delete(t.dayKey);
       if (t.originalKey !== null && this.byOriginal.get(t.originalKey) === t) this.byOriginal.delete(t.originalKey);
     }
+    return early;
   }
 }
