@@ -11,16 +11,23 @@ export interface Rng {
   chance(p: number): boolean;
 }
 
-export function createRng(seed: number): Rng {
-  // splitmix32 spreads a small seed over the four state words.
+/**
+ * splitmix32: spreads a small seed over a generator's state words, one 32-bit word a call
+ * (an all-zero state would stay zero). Shared with the fuzzer's generator (test/fuzz/rng.ts).
+ */
+export function splitmix32(seed: number): () => number {
   let s = seed >>> 0;
-  const mix = (): number => {
+  return () => {
     s = (s + 0x9e3779b9) >>> 0;
     let z = s;
     z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
     z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
     return (z ^ (z >>> 16)) >>> 0;
   };
+}
+
+export function createRng(seed: number): Rng {
+  const mix = splitmix32(seed);
   let a = mix();
   let b = mix();
   let c = mix();

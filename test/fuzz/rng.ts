@@ -3,6 +3,8 @@
  * same --seed makes the same mutations, so a finding can be replayed, and Math.random is
  * never touched.
  */
+import { splitmix32 } from '../../switch/sim/prng.js';
+
 export class Rng {
   private a: number;
   private b: number;
@@ -10,15 +12,7 @@ export class Rng {
   private d: number;
 
   constructor(seed: number) {
-    // splitmix32 spreads a small seed over the state; an all-zero state would stay zero.
-    let s = seed >>> 0;
-    const next = (): number => {
-      s = (s + 0x9e3779b9) >>> 0;
-      let z = s;
-      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-      return (z ^ (z >>> 16)) >>> 0;
-    };
+    const next = splitmix32(seed);
     this.a = next();
     this.b = next();
     this.c = next();
