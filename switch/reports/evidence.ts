@@ -14,7 +14,8 @@ import { table } from './table.js';
 import { isoTime as iso } from './time.js';
 
 /** A journal row without its sealed message, PAN hash or duplicate key; times as ISO text. */
-export type EvidenceTxn = Omit<TxnRow, 'sealed' | 'panHash' | 'dupKey' | 'createdAt' | 'updatedAt'> & { createdAt: string; updatedAt: string };
+/** approvalCode always present (null when none), so the JSON carries it. */
+export type EvidenceTxn = Omit<TxnRow, 'sealed' | 'panHash' | 'dupKey' | 'createdAt' | 'updatedAt' | 'approvalCode'> & { approvalCode: string | null; createdAt: string; updatedAt: string };
 
 /** A reversal row without the sealed original and message. */
 export interface EvidenceReversal {

@@ -2,7 +2,8 @@
  * The admin API's answers as the console reads them: the shapes of
  * switch/observe/overview.ts, switch/reports (report-types.ts, evidence.ts) and the
  * review items of switch/store/types.ts, restated here because the browser build takes
- * nothing from the server's (Node-typed) sources. Card data comes masked from the API;
+ * nothing from the server's (Node-typed) sources; test/console-api-types.test.ts makes
+ * the compiler hold each to its server type. Card data comes masked from the API;
  * the console shows nothing else.
  */
 
