@@ -13,8 +13,7 @@ import { originalOf } from './report.js';
 import { table } from './table.js';
 import { isoTime as iso } from './time.js';
 
-/** A journal row without its sealed message, PAN hash or duplicate key; times as ISO text. */
-/** approvalCode always present (null when none), so the JSON carries it. */
+/** A journal row without its sealed message, PAN hash or duplicate key; times as ISO text; the approval code always there (null when none), so the JSON carries it. */
 export type EvidenceTxn = Omit<TxnRow, 'sealed' | 'panHash' | 'dupKey' | 'createdAt' | 'updatedAt' | 'approvalCode'> & { approvalCode: string | null; createdAt: string; updatedAt: string };
 
 /** A reversal row without the sealed original and message. */
