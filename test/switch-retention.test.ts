@@ -55,6 +55,22 @@ t.test('a sale the table let go: its duplicate and its reversal are answered fro
   await h.until(() => h.issuer.ledger().holds.every((x) => x.rrn !== rrn), 'the hold released');
 });
 
+t.test('the sales waiting for a late answer are capped by maxRetained too, and what goes is counted', async (tt) => {
+  // The issuer answers no sale: each times out, is declined, reversed, and waits for a late answer.
+  const h = await startHarness(tt, { maxRetained: CAP, issuer: { dropRate: 1 }, upstreamTimeoutMs: 150 });
+  const c = await h.client();
+  const N = CAP + 150;
+  for (let sent = 0; sent < N; sent += 150) {
+    await Promise.all(Array.from({ length: 150 }, () => c.request(sale({ terminal: 'TERMLW01' }), 10_000)));
+  }
+  await h.until(() => h.sw.counters.get('timeouts') >= N, 'every sale timed out', 20_000);
+  // The sweep runs once a second: wait for the one after the last timeout.
+  const counted = (): number => h.sw.counters.get('late_waits_dropped');
+  await h.until(() => counted() >= h.sw.counters.get('timeouts') - CAP, 'the sweep to let the waits past the cap go', 10_000);
+  tt.equal(counted(), h.sw.counters.get('timeouts') - CAP, 'the waits past the cap went, each counted');
+  await h.until(() => h.sw.reversals.outstanding === 0, 'every timed-out sale reversed and acknowledged', 20_000);
+});
+
 t.test('a kept sale is packed, and what reads it later gets what the live one had', async (tt) => {
   const h = await startHarness(tt, { issuer: { lateMs: 700 } });
   const c = await h.client();
