@@ -57,9 +57,9 @@ const file = (name: string, text: string): string => {
   return p;
 };
 
-async function settlementError(path: string): Promise<string> {
+async function settlementError(path: string, upstream?: string): Promise<string> {
   try {
-    for await (const _ of readSettlementFile(path, { format: path.endsWith('.json') ? 'json' : 'csv' }).records) void _;
+    for await (const _ of readSettlementFile(path, { format: path.endsWith('.json') ? 'json' : 'csv', ...(upstream ? { upstream } : {}) }).records) void _;
   } catch (e) {
     return (e as Error).message;
   }
@@ -77,6 +77,17 @@ t.test('settlement: a JSON amount beyond 2^53 is refused without echoing its dig
   const msg = await settlementError(file('big.json', `[${rec}]`));
   tt.match(msg, /key amount_minor: a number beyond 2\^53 - 1/);
   tt.notMatch(msg, /6212345678901234567/);
+});
+
+t.test('settlement: a card number in the upstream column is not echoed when it is not the upstream asked, or differs', async (tt) => {
+  const header = 'business_date,rrn,terminal,stan,f7,amount_minor,currency,type,approval_code,merchant,pan_masked,upstream';
+  const row = (upstream: string): string => `2026-12-03,633712345678,T0000001,101,1223091502,100,978,sale,A1B2C3,Cafe,476173******0119,${upstream}`;
+  const asked = await settlementError(file('upstream-pan.csv', `${header}\n${row('v4761739001010119isa')}\n`), 'giro');
+  tt.match(asked, /line 2, column upstream: "v\(a long number, not shown\)isa" is not the upstream asked \("giro"\)/);
+  tt.notMatch(asked, /4761739001010119/);
+  const differs = await settlementError(file('upstream-pan-2.csv', `${header}\n${row('4761739001010119')}\n${row('visa')}\n`));
+  tt.match(differs, /line 3, column upstream: "visa" differs from "\(a long number, not shown\)" \(line 2\)/);
+  tt.notMatch(differs, /4761739001010119/);
 });
 
 const deep = (n: number, inner = '1'): string => '['.repeat(n) + inner + ']'.repeat(n);

@@ -106,8 +106,8 @@ t.test('csv: each refusal names the file, the line and the column', async (tt) =
     [`${HEADER}\n${ROW.replace('2026-12-03', '2026-02-30')}\n`, {}, 2, 'business_date', /expected a real date as YYYY-MM-DD, got "2026-02-30"/],
     [`${HEADER}\n${ROW.replace('2026-12-03', '03.12.2026')}\n`, {}, 2, 'business_date', /expected a real date/],
     [`${HEADER}\n${ROW}\n${ROW.replace('2026-12-03', '2026-12-02')}\n`, { businessDate: '2026-12-03' }, 3, 'business_date', /: 2026-12-02 is not the business date asked \(2026-12-03\)$/],
-    [`${HEADER}\n${ROW}\n`, { upstream: 'mc' }, 2, 'upstream', /: visa is not the upstream asked \(mc\)$/],
-    [`${HEADER}\n${ROW}\n${ROW.replace(',visa', ',mc')}\n`, {}, 3, 'upstream', /mc differs from visa \(line 2\): a file settles one upstream/],
+    [`${HEADER}\n${ROW}\n`, { upstream: 'mc' }, 2, 'upstream', /: "visa" is not the upstream asked \("mc"\)$/],
+    [`${HEADER}\n${ROW}\n${ROW.replace(',visa', ',mc')}\n`, {}, 3, 'upstream', /"mc" differs from "visa" \(line 2\): a file settles one upstream/],
     [`${HEADER}\n${ROW.replace(',633712345678,', ',,').replace(',1203091502,', ',,')}\n`, {}, 2, 'rrn', /rrn and f7 are both empty/],
     [`${HEADER}\n${ROW.replace(',101,', ',1234567,')}\n`, {}, 2, 'stan', /expected 1 to 6 digits/],
     [`${HEADER}\n${ROW.replace(',1203091502,', ',1303091502,')}\n`, {}, 2, 'f7', /expected 10 digits MMDDhhmmss/],
@@ -210,7 +210,7 @@ t.test('mapping: the fixed-width example of docs/settlement', async (tt) => {
   ]);
   tt.same([info.records, info.upstream, info.businessDate], [4, 'acme', '2026-12-03']);
   await tt.rejects(read('docs/settlement/acme-fixed.txt', { format: 'docs/settlement/acme-fixed.mapping.json', upstream: 'visa' }),
-    { message: /acme-fixed.mapping.json at constants.upstream: acme is not the upstream asked \(visa\)/ });
+    { message: /acme-fixed.mapping.json at constants.upstream: "acme" is not the upstream asked \("visa"\)/ });
 });
 
 t.test('mapping: the semicolon example of docs/settlement', async (tt) => {

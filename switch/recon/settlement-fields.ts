@@ -179,9 +179,9 @@ export class RecordBuilder {
       throw new FieldProblem('upstream', `expected an upstream name (1 to 64 printable characters), got ${shown(u)}`);
     }
     const asked = this.rules.upstream;
-    if (asked !== null && u !== asked) throw new FieldProblem('upstream', `${u} is not the upstream asked (${asked})`);
+    if (asked !== null && u !== asked) throw new FieldProblem('upstream', `${shown(u)} is not the upstream asked (${shown(asked)})`);
     // One file, one upstream: records carry no upstream of their own to tell them apart.
-    if (this.upstream !== null) throw new FieldProblem('upstream', `${u} differs from ${this.upstream} (${this.upstreamLine === 0 ? 'the mapping' : `line ${this.upstreamLine}`}): a file settles one upstream`);
+    if (this.upstream !== null) throw new FieldProblem('upstream', `${shown(u)} differs from ${shown(this.upstream)} (${this.upstreamLine === 0 ? 'the mapping' : `line ${this.upstreamLine}`}): a file settles one upstream`);
     this.upstream = u;
     this.upstreamLine = line;
   }
