@@ -39,10 +39,14 @@ t.test('events tail --file: the last N, as JSON or for a person, and --follow', 
 
   const follow = spawn(process.execPath, [...CLI, 'events', 'tail', '--file', dir, '-n', '0', '--follow', '--json'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
+  let err = '';
   follow.stdout.setEncoding('utf8').on('data', (s: string) => { out += s; });
+  follow.stderr.setEncoding('utf8').on('data', (s: string) => { err += s; });
   const exited = new Promise<number | null>((r) => follow.once('exit', (code) => r(code)));
   tt.teardown(() => { if (follow.exitCode === null) follow.kill('SIGKILL'); });
-  await new Promise((r) => setTimeout(r, 1500)); // its first read done: -n 0 shows nothing old
+  // Its first read done (a fixed wait of 1.5 s lost the race on a loaded CI machine: the sale's events came first and counted as the past).
+  await until(() => err.includes('following '), 'the follower to say it is following', 30_000);
+  tt.match(err, `following ${dir}: Ctrl-C ends`, 'it says so on stderr');
   tt.equal(out, '', '-n 0: nothing of the past');
   const later = sale({ terminal: 'TAILT002' });
   tt.equal((await c.request(later)).get(39), '00');

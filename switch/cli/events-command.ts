@@ -134,6 +134,8 @@ async function tail(p: Parsed): Promise<string> {
     if (!p.flags.has('follow')) return first.join('\n');
     // Followed until interrupted: lines go out as they come, not at the end.
     if (first.length > 0) process.stdout.write(first.join('\n') + '\n');
+    // On stderr, so a pipe into jq reads events only; says the past is read and what comes next will show.
+    process.stderr.write(`following ${dir ?? url ?? ''}: Ctrl-C ends\n`);
     let stop = false;
     const onSignal = (): void => { stop = true; };
     process.once('SIGINT', onSignal);
