@@ -28,21 +28,33 @@ function clocks(): { wall: number; mono: number } {
   return { wall: Date.parse('2026-03-04T10:00:00Z'), mono: 50_000 };
 }
 
+/**
+ * A queue on both clocks (1 s answer timeout and backoff) and `advance(ms, step)`: the
+ * monotonic clock moves ms, the wall clock ms + step, and the queue pumps and its writes
+ * settle twice (a write's follow-up pump included).
+ */
+function steppedQueue(store: Store, link: FakeLink, settleOn: Store = store): {
+  q: ReturnType<typeof queue>; c: { wall: number; mono: number }; advance: (ms: number, step?: number) => Promise<void>;
+} {
+  const c = clocks();
+  const q = queue(store, link, { now: 0 }, { now: () => c.wall, monotonic: () => c.mono, responseTimeoutMs: 1000, backoffMs: [1000] });
+  const advance = async (ms: number, step = 0): Promise<void> => {
+    c.mono += ms;
+    c.wall += ms + step;
+    q.pump();
+    await settle(settleOn);
+    q.pump();
+    await settle(settleOn);
+  };
+  return { q, c, advance };
+}
+
 for (const kind of stores.kinds) {
   t.test(`${kind}: +1 h: reversals awaiting their answer are not all timed out, nor those in backoff all sent`, async (tt) => {
     const { store } = await stores.open(tt, kind);
     tt.teardown(() => store.close());
     const link = new FakeLink();
-    const c = clocks();
-    const q = queue(store, link, { now: 0 }, { now: () => c.wall, monotonic: () => c.mono, responseTimeoutMs: 1000, backoffMs: [1000] });
-    const advance = async (ms: number, step = 0): Promise<void> => {
-      c.mono += ms;
-      c.wall += ms + step;
-      q.pump();
-      await settle(store);
-      q.pump();
-      await settle(store);
-    };
+    const { q, c, advance } = steppedQueue(store, link);
     const states = (): string[] => ['a', 'b', 'c'].map((id) => q.get(id)?.state ?? '?');
     for (const [id, stan] of [['a', '000101'], ['b', '000102'], ['c', '000103']]) {
       q.enqueue({ id, upstream: 'up', original: original(stan), reason: '68', explanation: 'timeout', txnId: `t-${id}` });
@@ -72,16 +84,7 @@ for (const kind of stores.kinds) {
     const { store } = await stores.open(tt, kind);
     tt.teardown(() => store.close());
     const link = new FakeLink();
-    const c = clocks();
-    const q = queue(store, link, { now: 0 }, { now: () => c.wall, monotonic: () => c.mono, responseTimeoutMs: 1000, backoffMs: [1000] });
-    const advance = async (ms: number, step = 0): Promise<void> => {
-      c.mono += ms;
-      c.wall += ms + step;
-      q.pump();
-      await settle(store);
-      q.pump();
-      await settle(store);
-    };
+    const { q, advance } = steppedQueue(store, link);
     q.enqueue({ id: 'r', upstream: 'up', original: original('000201'), reason: '68', explanation: 'timeout', txnId: 't-r' });
     await advance(0);
     tt.equal(link.sent.length, 1);
@@ -146,16 +149,7 @@ t.test('-1 h: a transition write the store failed is retried after its delay, no
     },
   });
   const link = new FakeLink();
-  const c = clocks();
-  const q = queue(store, link, { now: 0 }, { now: () => c.wall, monotonic: () => c.mono, responseTimeoutMs: 1000, backoffMs: [1000] });
-  const advance = async (ms: number, step = 0): Promise<void> => {
-    c.mono += ms;
-    c.wall += ms + step;
-    q.pump();
-    await settle(inner);
-    q.pump();
-    await settle(inner);
-  };
+  const { q, advance } = steppedQueue(store, link, inner);
   q.enqueue({ id: 'w', upstream: 'up', original: original('000301'), reason: '68', explanation: 'timeout', txnId: 't-w' });
   await advance(0);
   failNext = true;
